@@ -1,0 +1,396 @@
+// Package api serves augur over HTTP with echo: health, /metrics, the REST
+// endpoints of failures, forecasts, capacity and targets. Handlers return
+// data or a typed error; one wrapper writes Prometheus' JSON envelope.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/ingest"
+)
+
+// Engine is what the API reads: forecast.Engine satisfies it.
+type Engine interface {
+	Ready() bool
+	Now() time.Time
+	Horizon() time.Duration
+	Step() time.Duration
+	Failures(horizon time.Duration) ([]forecast.EntityRisk, error)
+	Forecast(match forecast.Matcher, horizon, step time.Duration, level float64) ([]forecast.SeriesForecast, error)
+	Capacity(match forecast.Matcher, th *forecast.Threshold, horizon time.Duration) ([]forecast.Capacity, []string, error)
+	Targets() []forecast.SignalTarget
+	Scores() []forecast.SeriesScore
+	Incidents() []ingest.Incident
+}
+
+// Options configures the API.
+type Options struct {
+	Engine Engine
+	Logger *slog.Logger
+	// Registry receives the score collector and is served on /metrics.
+	Registry *prometheus.Registry
+	// MaxExportedSeries caps the score series on /metrics (0: 10,000).
+	MaxExportedSeries int
+	// MaxBodyBytes limits request bodies (0: 4 MiB).
+	MaxBodyBytes int64
+}
+
+// API is augur's HTTP interface.
+type API struct {
+	opts Options
+	echo *echo.Echo
+}
+
+// errorType is the closed set of Prometheus API error types.
+type errorType string
+
+const (
+	errBadData   errorType = "bad_data"
+	errExec      errorType = "execution"
+	errUnready   errorType = "unavailable"
+	errNotFound  errorType = "not_found"
+	errInternal  errorType = "internal"
+	errTooLarge  errorType = "bad_data"
+	statusOK               = "success"
+	statusFailed           = "error"
+)
+
+type apiError struct {
+	typ    errorType
+	status int
+	err    error
+}
+
+func (e *apiError) Error() string { return e.err.Error() }
+
+func badData(format string, args ...any) *apiError {
+	return &apiError{typ: errBadData, status: http.StatusBadRequest, err: fmt.Errorf(format, args...)}
+}
+
+// engineError maps an engine error to its status: 503 while not ready,
+// 422 for a valid request that cannot be computed.
+func engineError(err error) *apiError {
+	switch {
+	case errors.Is(err, forecast.ErrNotReady):
+		return &apiError{typ: errUnready, status: http.StatusServiceUnavailable, err: err}
+	case errors.Is(err, forecast.ErrTooLong):
+		return &apiError{typ: errBadData, status: http.StatusBadRequest, err: err}
+	}
+	return &apiError{typ: errExec, status: http.StatusUnprocessableEntity, err: err}
+}
+
+type response struct {
+	Status    string    `json:"status"`
+	Data      any       `json:"data,omitempty"`
+	ErrorType errorType `json:"errorType,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	Warnings  []string  `json:"warnings,omitempty"`
+}
+
+type result struct {
+	data     any
+	warnings []string
+	err      *apiError
+}
+
+type handler func(c echo.Context) result
+
+// wrap writes a handler's result in Prometheus' envelope.
+func wrap(h handler) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := h(c)
+		if r.err != nil {
+			return c.JSON(r.err.status, response{Status: statusFailed, ErrorType: r.err.typ, Error: r.err.Error(), Warnings: r.warnings})
+		}
+		return c.JSON(http.StatusOK, response{Status: statusOK, Data: r.data, Warnings: r.warnings})
+	}
+}
+
+// New builds the API and registers the score collector.
+func New(opts Options) *API {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxExportedSeries <= 0 {
+		opts.MaxExportedSeries = 10000
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 4 << 20
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	opts.Registry.MustRegister(newScoreCollector(opts.Engine, opts.MaxExportedSeries))
+	a := &API{opts: opts, echo: echo.New()}
+	e := a.echo
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = a.httpError
+	e.Use(middleware.Recover())
+	e.Use(middleware.BodyLimit(strconv.FormatInt(opts.MaxBodyBytes, 10) + "B"))
+
+	e.GET("/-/healthy", func(c echo.Context) error { return c.String(http.StatusOK, "augur is Healthy.\n") })
+	e.GET("/-/ready", func(c echo.Context) error {
+		if !opts.Engine.Ready() {
+			return c.String(http.StatusServiceUnavailable, "augur is not ready: models are being fitted.\n")
+		}
+		return c.String(http.StatusOK, "augur is Ready.\n")
+	})
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry})))
+	for path, h := range map[string]handler{
+		"/api/v1/failures":  a.failures,
+		"/api/v1/forecast":  a.forecast,
+		"/api/v1/capacity":  a.capacity,
+		"/api/v1/targets":   a.targets,
+		"/api/v1/incidents": a.incidents,
+	} {
+		e.GET(path, wrap(h))
+		e.POST(path, wrap(h))
+	}
+	return a
+}
+
+// Handler returns the HTTP handler serving the API.
+func (a *API) Handler() http.Handler { return a.echo }
+
+// httpError answers routing errors (404, 405, body too large) in the JSON envelope.
+func (a *API) httpError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, msg := http.StatusInternalServerError, err.Error()
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		status = he.Code
+		msg = fmt.Sprint(he.Message)
+	}
+	typ := errInternal
+	switch {
+	case status == http.StatusNotFound:
+		typ = errNotFound
+	case status == http.StatusRequestEntityTooLarge:
+		typ = errTooLarge
+	case status < 500:
+		typ = errBadData
+	}
+	_ = c.JSON(status, response{Status: statusFailed, ErrorType: typ, Error: msg})
+}
+
+// parseDuration accepts Prometheus durations (5m, 1h30m, 14d) and float seconds.
+func parseDuration(name, s string, def time.Duration) (time.Duration, *apiError) {
+	if s == "" {
+		return def, nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f <= 0 || math.IsNaN(f) || math.IsInf(f, 0) || f > float64(math.MaxInt64/int64(time.Second)) {
+			return 0, badData("invalid parameter %q: %q is not a positive duration", name, s)
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := model.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, badData("invalid parameter %q: cannot parse %q as a positive duration (e.g. 90s, 1h, 7d)", name, s)
+	}
+	return time.Duration(d), nil
+}
+
+// parseMatch parses a series selector (e.g. memory{host="cache-1"} or
+// {signal=~"cpu|memory"}) into a matcher; __name__ matches the signal name.
+func parseMatch(s string) (forecast.Matcher, *apiError) {
+	if s == "" {
+		return nil, nil
+	}
+	ms, err := parser.ParseMetricSelector(s)
+	if err != nil {
+		return nil, badData("invalid parameter \"match\": %v", err)
+	}
+	return matcherFunc(ms), nil
+}
+
+func matcherFunc(ms []*labels.Matcher) forecast.Matcher {
+	return func(l map[string]string) bool {
+		for _, m := range ms {
+			name := m.Name
+			if name == labels.MetricName {
+				name = "signal"
+			}
+			if !m.Matches(l[name]) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func formValue(c echo.Context, name string) string {
+	if v := c.QueryParam(name); v != "" {
+		return v
+	}
+	return c.FormValue(name)
+}
+
+func (a *API) failures(c echo.Context) result {
+	h, err := parseDuration("horizon", formValue(c, "horizon"), a.opts.Engine.Horizon())
+	if err != nil {
+		return result{err: err}
+	}
+	risks, ferr := a.opts.Engine.Failures(h)
+	if ferr != nil {
+		return result{err: engineError(ferr)}
+	}
+	return result{data: map[string]any{
+		"horizon":      model.Duration(h).String(),
+		"evaluated_at": a.opts.Engine.Now().UTC(),
+		"entities":     risks,
+	}}
+}
+
+func (a *API) forecast(c echo.Context) result {
+	match, err := parseMatch(formValue(c, "match"))
+	if err != nil {
+		return result{err: err}
+	}
+	h, err := parseDuration("horizon", formValue(c, "horizon"), a.opts.Engine.Horizon())
+	if err != nil {
+		return result{err: err}
+	}
+	step, err := parseDuration("step", formValue(c, "step"), a.opts.Engine.Step())
+	if err != nil {
+		return result{err: err}
+	}
+	if step < a.opts.Engine.Step() {
+		return result{err: badData("invalid parameter \"step\": %s is finer than the analysis step %s", step, a.opts.Engine.Step())}
+	}
+	level := 0.95
+	if s := formValue(c, "level"); s != "" {
+		v, perr := strconv.ParseFloat(s, 64)
+		if perr != nil || !(v > 0 && v < 1) {
+			return result{err: badData("invalid parameter \"level\": %q is not a probability in (0,1)", s)}
+		}
+		level = v
+	}
+	fc, ferr := a.opts.Engine.Forecast(match, h, step, level)
+	if ferr != nil {
+		return result{err: engineError(ferr)}
+	}
+	return result{data: fc}
+}
+
+// parseThreshold reads an absolute threshold ("90") or a fraction of the
+// series' limit ("90%" or "0.9x").
+func parseThreshold(s string) (*forecast.Threshold, *apiError) {
+	if s == "" {
+		return nil, nil
+	}
+	num, frac := s, 1.0
+	switch {
+	case strings.HasSuffix(s, "%"):
+		num, frac = strings.TrimSuffix(s, "%"), 100
+	case strings.HasSuffix(s, "x"):
+		num = strings.TrimSuffix(s, "x")
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil, badData("invalid parameter \"threshold\": %q is not a number, a percentage of the limit (90%%) or a fraction of it (0.9x)", s)
+	}
+	if num != s {
+		if v <= 0 {
+			return nil, badData("invalid parameter \"threshold\": %q must be a positive share of the limit", s)
+		}
+		return &forecast.Threshold{Value: v / frac, Fraction: true}, nil
+	}
+	return &forecast.Threshold{Value: v}, nil
+}
+
+func (a *API) capacity(c echo.Context) result {
+	match, err := parseMatch(formValue(c, "match"))
+	if err != nil {
+		return result{err: err}
+	}
+	th, err := parseThreshold(formValue(c, "threshold"))
+	if err != nil {
+		return result{err: err}
+	}
+	h, err := parseDuration("horizon", formValue(c, "horizon"), 7*24*time.Hour)
+	if err != nil {
+		return result{err: err}
+	}
+	limit := 0
+	if s := formValue(c, "limit"); s != "" {
+		n, perr := strconv.Atoi(s)
+		if perr != nil || n < 0 {
+			return result{err: badData("invalid parameter \"limit\": %q is not a non-negative integer", s)}
+		}
+		limit = n
+	}
+	sortBy := formValue(c, "sort")
+	if sortBy != "" && sortBy != "eta" {
+		return result{err: badData("invalid parameter \"sort\": %q (only \"eta\" is supported)", sortBy)}
+	}
+	caps, warns, cerr := a.opts.Engine.Capacity(match, th, h)
+	if cerr != nil {
+		return result{err: engineError(cerr)}
+	}
+	if sortBy == "eta" {
+		sort.SliceStable(caps, func(i, j int) bool { return etaLess(caps[i].ETASeconds.P50, caps[j].ETASeconds.P50) })
+	}
+	if limit > 0 && len(caps) > limit {
+		caps = caps[:limit]
+	}
+	return result{data: map[string]any{"horizon": model.Duration(h).String(), "series": caps}, warnings: warns}
+}
+
+// etaLess orders times to limit soonest first, unknown (beyond horizon) last.
+func etaLess(a, b *float64) bool {
+	switch {
+	case a == nil:
+		return false
+	case b == nil:
+		return true
+	}
+	return *a < *b
+}
+
+func (a *API) targets(c echo.Context) result {
+	return result{data: map[string]any{"ready": a.opts.Engine.Ready(), "signals": a.opts.Engine.Targets()}}
+}
+
+func (a *API) incidents(c echo.Context) result {
+	inc := a.opts.Engine.Incidents()
+	if inc == nil {
+		inc = []ingest.Incident{}
+	}
+	return result{data: inc}
+}
+
+// Run serves on addr until ctx is done, then shuts down gracefully.
+func (a *API) Run(ctx context.Context, srv *http.Server) error {
+	srv.Handler = a.echo
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("cannot serve on %s: %w", srv.Addr, err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	}
+}

@@ -1,0 +1,127 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/ingest"
+)
+
+// newDemoServer serves the API over a real engine on three days of the demo fleet.
+func newDemoServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	anchor := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Start: anchor, History: 3 * 24 * time.Hour, Clock: func() time.Time { return anchor }})
+	var signals []forecast.Signal
+	for _, name := range []string{"cpu", "memory", "connections"} {
+		s := forecast.Signal{Name: name, SourceName: "demo", Source: demo, Query: name, Entity: "host", Limit: 100}
+		if name == "connections" {
+			s.Limit, s.LimitQuery = math.NaN(), "max_connections"
+		}
+		signals = append(signals, s)
+	}
+	reg := prometheus.NewRegistry()
+	e, err := forecast.New(forecast.Options{
+		Signals: signals, Step: time.Minute, History: 3 * 24 * time.Hour, Horizon: time.Hour,
+		Now: demo.Now, Tick: time.Hour, Incidents: demo, Registerer: reg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = e.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for !e.Ready() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	srv := httptest.NewServer(New(Options{Engine: e, Registry: reg, MaxBodyBytes: 1024}).Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func do(t *testing.T, method, url, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func TestEndpoints(t *testing.T) {
+	srv := newDemoServer(t)
+	cases := []struct {
+		method, path, body string
+		status             int
+		contains           string
+	}{
+		{"GET", "/-/healthy", "", 200, "Healthy"},
+		{"GET", "/-/ready", "", 200, "Ready"},
+		{"GET", "/api/v1/failures", "", 200, `"entity":"cache-1"`},
+		{"GET", "/api/v1/failures?horizon=30m", "", 200, `"horizon":"30m"`},
+		{"POST", "/api/v1/failures", "horizon=2h", 200, `"horizon":"2h"`},
+		{"GET", `/api/v1/forecast?match=cpu{host="web-1"}&horizon=1h&step=10m`, "", 200, `"model":"holt_winters_additive(period=1440)"`},
+		{"GET", `/api/v1/capacity?match=memory&threshold=95%25&horizon=2d&sort=eta&limit=2`, "", 200, `"eta_seconds"`},
+		{"GET", "/api/v1/targets", "", 200, `"signal":"connections"`},
+		{"GET", "/api/v1/incidents", "", 200, `"name":"OOMKilled"`},
+		{"GET", "/api/v1/forecast?step=1s", "", 400, `"errorType":"bad_data"`},
+		{"GET", "/api/v1/forecast?horizon=1000d", "", 400, `too long`},
+		{"GET", "/api/v1/nope", "", 404, `"status":"error"`},
+		{"POST", "/api/v1/failures", "horizon=" + strings.Repeat("9", 4096), 413, `"status":"error"`},
+		{"GET", "/metrics", "", 200, `augur_failure_probability{horizon="1h",host="cache-1"}`},
+		{"GET", "/metrics", "", 200, `augur_time_to_limit_seconds{`},
+		{"GET", "/metrics", "", 200, `augur_fit_duration_seconds_count`},
+	}
+	for _, c := range cases {
+		status, body := do(t, c.method, srv.URL+c.path, c.body)
+		if status != c.status || !strings.Contains(string(body), c.contains) {
+			t.Errorf("%s %s: status %d, want %d containing %q; body:\n%.600s", c.method, c.path, status, c.status, c.contains, body)
+		}
+	}
+}
+
+func TestCapacityRanking(t *testing.T) {
+	srv := newDemoServer(t)
+	_, body := do(t, "GET", srv.URL+`/api/v1/capacity?match={signal=~"memory|connections"}&sort=eta&limit=3&horizon=1d`, "")
+	var env struct {
+		Data struct {
+			Series []forecast.Capacity `json:"series"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		t.Fatal(err)
+	}
+	s := env.Data.Series
+	if len(s) != 3 {
+		t.Fatalf("want 3 series, got %d: %s", len(s), body)
+	}
+	// The leaking cache-1 is the soonest to run out of memory.
+	if s[0].Labels["host"] != "cache-1" || s[0].Labels["signal"] != "memory" || s[0].ETASeconds.P50 == nil {
+		t.Errorf("first to run out: %v (eta %v), want cache-1 memory", s[0].Labels, s[0].ETASeconds.P50)
+	}
+	for i := 1; i < len(s); i++ {
+		if etaLess(s[i].ETASeconds.P50, s[i-1].ETASeconds.P50) {
+			t.Errorf("not sorted by eta at %d", i)
+		}
+	}
+}

@@ -1,0 +1,74 @@
+package api
+
+import (
+	"sort"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+)
+
+// scoreCollector exports the engine's current scores at scrape time, so no
+// label set outlives its series. It never computes more than reading the
+// engine's fitted state costs, and caps the number of exported series.
+type scoreCollector struct {
+	engine  Engine
+	max     int
+	dropped prometheus.Gauge
+}
+
+func newScoreCollector(e Engine, max int) *scoreCollector {
+	return &scoreCollector{engine: e, max: max, dropped: prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "augur_exported_series_dropped",
+		Help: "Score series left out of the last scrape by the max_exported_series cap.",
+	})}
+}
+
+// Describe sends nothing: the label sets follow the data (an unchecked collector).
+func (c *scoreCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (c *scoreCollector) Collect(ch chan<- prometheus.Metric) {
+	n, dropped := 0, 0
+	emit := func(name, help string, l map[string]string, v float64) {
+		if n >= c.max {
+			dropped++
+			return
+		}
+		n++
+		names := make([]string, 0, len(l))
+		for k := range l {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		values := make([]string, len(names))
+		for i, k := range names {
+			values[i] = l[k]
+		}
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, help, names, nil), prometheus.GaugeValue, v, values...)
+	}
+	if c.engine.Ready() {
+		h := c.engine.Horizon()
+		if risks, err := c.engine.Failures(h); err == nil {
+			for _, r := range risks {
+				emit("augur_failure_probability", "Probability that the entity fails within the horizon.",
+					map[string]string{r.EntityLabel: r.Entity, "horizon": model.Duration(h).String()}, r.FailureProbability)
+			}
+		}
+		for _, s := range c.engine.Scores() {
+			emit("augur_anomaly_score", "Degree to which the newest points are unexplained by the model, in [0,1].", s.Labels, s.AnomalyScore)
+			for q, v := range map[float64]*float64{0.1: s.ETASeconds.P10, 0.5: s.ETASeconds.P50, 0.9: s.ETASeconds.P90} {
+				if v == nil {
+					continue
+				}
+				l := make(map[string]string, len(s.Labels)+1)
+				for k, x := range s.Labels {
+					l[k] = x
+				}
+				l["quantile"] = strconv.FormatFloat(q, 'f', -1, 64)
+				emit("augur_time_to_limit_seconds", "Time until the series reaches its limit, by quantile.", l, *v)
+			}
+		}
+	}
+	c.dropped.Set(float64(dropped))
+	ch <- c.dropped
+}

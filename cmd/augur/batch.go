@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/augur-sre/augur/ingest"
+	"github.com/augur-sre/augur/model"
+)
+
+// csvTimeLayout is the timestamp format of augur's CSV output (NAB's).
+const csvTimeLayout = "2006-01-02 15:04:05"
+
+func detectCommand(app *kingpin.Application, stdout io.Writer) *command {
+	c := &command{clause: app.Command("detect", "Score every row of CSV files for anomalies, online (row t sees rows <= t).")}
+	input := c.clause.Flag("input", "CSV file or folder of CSV files (timestamp,value or wide timestamp,<name>,...).").Required().String()
+	output := c.clause.Flag("output", "Output folder, or - for stdout (single file only).").Default("-").String()
+	c.run = func(ctx context.Context, logger *slog.Logger) error {
+		return eachInput(ctx, *input, *output, stdout, logger, detectTable)
+	}
+	return c
+}
+
+func forecastCommand(app *kingpin.Application, stdout io.Writer) *command {
+	c := &command{clause: app.Command("forecast", "Forecast CSV series past their last row, with prediction intervals.")}
+	input := c.clause.Flag("input", "CSV file or folder of CSV files.").Required().String()
+	output := c.clause.Flag("output", "Output folder, or - for stdout (single file only).").Default("-").String()
+	horizon := c.clause.Flag("horizon", "Number of steps to forecast.").Required().Int()
+	interval := c.clause.Flag("interval", "Nominal coverage of the prediction interval.").Default("0.95").Float64()
+	c.run = func(ctx context.Context, logger *slog.Logger) error {
+		if *horizon < 1 || *horizon > 1_000_000 {
+			return fmt.Errorf("--horizon must be between 1 and 1000000 steps, got %d", *horizon)
+		}
+		if !(*interval > 0 && *interval < 1) {
+			return fmt.Errorf("--interval must be in (0,1), got %v", *interval)
+		}
+		return eachInput(ctx, *input, *output, stdout, logger, func(t *ingest.Table, w io.Writer) error {
+			return forecastTable(t, w, *horizon, *interval)
+		})
+	}
+	return c
+}
+
+// eachInput reads one CSV file or every *.csv of a folder and writes the
+// result of fn for each, to stdout or to a file of the same name in output.
+func eachInput(ctx context.Context, input, output string, stdout io.Writer, logger *slog.Logger, fn func(*ingest.Table, io.Writer) error) error {
+	fi, err := os.Stat(input)
+	if err != nil {
+		return fmt.Errorf("cannot read input: %w", err)
+	}
+	files := []string{input}
+	if fi.IsDir() {
+		files, err = filepath.Glob(filepath.Join(input, "*.csv"))
+		if err != nil {
+			return err
+		}
+		sort.Strings(files)
+		if len(files) == 0 {
+			return fmt.Errorf("no *.csv files in %s", input)
+		}
+		if output == "-" {
+			return fmt.Errorf("--output must be a folder when --input is a folder")
+		}
+	}
+	if output != "-" {
+		if err := os.MkdirAll(output, 0o755); err != nil {
+			return fmt.Errorf("cannot create output folder: %w", err)
+		}
+	}
+	for i, path := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t, err := readTable(path)
+		if err != nil {
+			return err
+		}
+		if output == "-" {
+			bw := bufio.NewWriter(stdout)
+			if err := fn(t, bw); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := writeFile(filepath.Join(output, filepath.Base(path)), func(w io.Writer) error { return fn(t, w) }); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		logger.Info("processed", "file", path, "rows", len(t.Times), "done", fmt.Sprintf("%d/%d", i+1, len(files)))
+	}
+	return nil
+}
+
+func readTable(path string) (*ingest.Table, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ingest.ReadCSV(f, path)
+}
+
+// writeFile writes through a temporary file renamed into place, so a failed
+// run never leaves a truncated output behind.
+func writeFile(path string, fn func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".augur-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	bw := bufio.NewWriter(tmp)
+	if err := fn(bw); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func isNAB(t *ingest.Table) bool { return len(t.Columns) == 1 && t.Columns[0] == "value" }
+
+func formatFloat(v float64) string {
+	if math.IsNaN(v) {
+		return ""
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// detectTable scores each column with its own streaming detector. Wide
+// tables (one entity per file) also get the entity's failure probability
+// from the anomaly evidence across its columns (model.AnomalyPrior).
+func detectTable(t *ingest.Table, w io.Writer) error {
+	dets := make([]*model.Detector, len(t.Columns))
+	for i := range dets {
+		dets[i] = model.NewDetector(model.DetectorOptions{})
+	}
+	header := append([]string{"timestamp"}, t.Columns...)
+	if isNAB(t) {
+		header = append(header, "anomaly_score")
+	} else {
+		for _, c := range t.Columns {
+			header = append(header, "anomaly_score_"+c)
+		}
+		header = append(header, "failure_probability")
+	}
+	if _, err := fmt.Fprintln(w, strings.Join(header, ",")); err != nil {
+		return err
+	}
+	scores := make([]float64, len(t.Columns))
+	row := make([]string, 0, len(header))
+	for r, ts := range t.Times {
+		row = append(row[:0], time.UnixMilli(ts).UTC().Format(csvTimeLayout))
+		for c := range t.Columns {
+			row = append(row, formatFloat(t.Values[c][r]))
+		}
+		for c, d := range dets {
+			scores[c] = d.Observe(ts, t.Values[c][r])
+			row = append(row, strconv.FormatFloat(scores[c], 'f', 6, 64))
+		}
+		if !isNAB(t) {
+			row = append(row, strconv.FormatFloat(model.AnomalyPrior(scores), 'f', 6, 64))
+		}
+		if _, err := fmt.Fprintln(w, strings.Join(row, ",")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tableStep is the median spacing of a table's timestamps.
+func tableStep(t *ingest.Table) (int64, error) {
+	if len(t.Times) < 3 {
+		return 0, fmt.Errorf("need at least 3 rows to forecast, have %d", len(t.Times))
+	}
+	d := make([]int64, len(t.Times)-1)
+	for i := range d {
+		d[i] = t.Times[i+1] - t.Times[i]
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	if step := d[len(d)/2]; step > 0 {
+		return step, nil
+	}
+	return 0, fmt.Errorf("timestamps do not advance")
+}
+
+// seasonalCandidates are the periods worth testing at a step: a day and a week.
+func seasonalCandidates(stepMs int64) []int {
+	var out []int
+	for _, p := range []time.Duration{24 * time.Hour, 7 * 24 * time.Hour} {
+		if n := int(p.Milliseconds() / stepMs); n > 1 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func forecastTable(t *ingest.Table, w io.Writer, h int, level float64) error {
+	step, err := tableStep(t)
+	if err != nil {
+		return err
+	}
+	fcs := make([]model.Forecast, len(t.Columns))
+	for c, name := range t.Columns {
+		y := t.Values[c]
+		period := 0
+		if ps := detectPeriodsTODO(y, seasonalCandidates(step)); len(ps) > 0 && len(y) >= 2*ps[0] {
+			period = ps[0]
+		}
+		m, err := model.FitHoltWinters(y, model.HoltWintersOptions{Period: period})
+		if err != nil {
+			return fmt.Errorf("cannot fit column %q: %w", name, err)
+		}
+		if err := m.PredictInto(&fcs[c], h, level); err != nil {
+			return fmt.Errorf("cannot forecast column %q: %w", name, err)
+		}
+	}
+	header := []string{"timestamp"}
+	for _, c := range t.Columns {
+		if isNAB(t) {
+			header = append(header, "forecast", "lower", "upper")
+		} else {
+			header = append(header, c+"_forecast", c+"_lower", c+"_upper")
+		}
+	}
+	if _, err := fmt.Fprintln(w, strings.Join(header, ",")); err != nil {
+		return err
+	}
+	last := t.Times[len(t.Times)-1]
+	row := make([]string, 0, len(header))
+	for i := range h {
+		row = append(row[:0], time.UnixMilli(last+int64(i+1)*step).UTC().Format(csvTimeLayout))
+		for c := range t.Columns {
+			row = append(row, formatFloat(fcs[c].Point[i]), formatFloat(fcs[c].Lower[i]), formatFloat(fcs[c].Upper[i]))
+		}
+		if _, err := fmt.Fprintln(w, strings.Join(row, ",")); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// augurBinary is built once by TestMain: the end-to-end tests run the real
+// program, as a user would.
+var augurBinary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "augur-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	augurBinary = filepath.Join(dir, "augur")
+	if out, err := exec.Command("go", "build", "-o", augurBinary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "cannot build augur: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startAugur runs `augur serve` with args and returns its base URL.
+func startAugur(t *testing.T, args ...string) string {
+	t.Helper()
+	addr := freePort(t)
+	args = append([]string{"serve", "--web.listen-address=" + addr, "--storage.path=" + t.TempDir()}, args...)
+	cmd := exec.Command(augurBinary, args...)
+	logf, err := os.Create(filepath.Join(t.TempDir(), "augur.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("augur log:\n%s", b)
+		}
+	})
+	return "http://" + addr
+}
+
+type envelope struct {
+	Status    string          `json:"status"`
+	Data      json.RawMessage `json:"data"`
+	ErrorType string          `json:"errorType"`
+	Error     string          `json:"error"`
+}
+
+func get(t *testing.T, url string, into any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var env envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		t.Fatalf("GET %s: status %d, body is not the JSON envelope: %v\n%s", url, resp.StatusCode, err, b)
+	}
+	if into != nil && env.Status == "success" {
+		if err := json.Unmarshal(env.Data, into); err != nil {
+			t.Fatalf("GET %s: cannot decode data: %v\n%s", url, err, env.Data)
+		}
+	}
+	return resp.StatusCode
+}
+
+type failuresData struct {
+	Entities []struct {
+		Entity             string  `json:"entity"`
+		FailureProbability float64 `json:"failure_probability"`
+		Severity           string  `json:"severity"`
+		Factors            []struct {
+			Signal string `json:"signal"`
+		} `json:"factors"`
+	} `json:"entities"`
+}
+
+// TestServeDemo is the acceptance test of issue 2: on the embedded demo
+// fleet, /api/v1/failures answers within 30 s with every host, the leaking
+// host is above 0.5 before its OOM, the busy-but-healthy host below 0.2, and
+// forecasts keep lower <= forecast <= upper.
+func TestServeDemo(t *testing.T) {
+	base := startAugur(t)
+	start := time.Now()
+	var fd failuresData
+	for {
+		if code := get(t, base+"/api/v1/failures", &fd); code == http.StatusOK {
+			break
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("/api/v1/failures did not answer 200 within 30 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("failures answered after %s", time.Since(start).Round(time.Millisecond))
+
+	probs := map[string]float64{}
+	for _, e := range fd.Entities {
+		if e.FailureProbability < 0 || e.FailureProbability > 1 {
+			t.Errorf("%s: probability %v outside [0,1]", e.Entity, e.FailureProbability)
+		}
+		if len(e.Factors) != 3 {
+			t.Errorf("%s: %d factors, want one per signal (cpu, memory, connections)", e.Entity, len(e.Factors))
+		}
+		probs[e.Entity] = e.FailureProbability
+	}
+	if len(probs) < 6 {
+		t.Fatalf("got %d hosts, want the whole demo fleet (>= 6): %v", len(probs), probs)
+	}
+	distinct := map[float64]bool{}
+	for _, p := range probs {
+		distinct[p] = true
+	}
+	if len(distinct) < 3 {
+		t.Errorf("probabilities barely differ between hosts: %v", probs)
+	}
+	t.Logf("failure probabilities: %v", probs)
+
+	// The leak's OOM is scripted 45 demo minutes after start; at speed 1 it
+	// has not happened yet, which the incident list confirms.
+	var incidents []struct {
+		Entity string    `json:"entity"`
+		Name   string    `json:"name"`
+		Start  time.Time `json:"start"`
+	}
+	get(t, base+"/api/v1/incidents", &incidents)
+	for _, inc := range incidents {
+		if inc.Entity == "cache-1" && inc.Start.After(start.Add(-time.Minute)) {
+			t.Fatalf("cache-1 already had its live OOM: %+v", inc)
+		}
+	}
+	if p := probs["cache-1"]; p <= 0.5 {
+		t.Errorf("leaking host cache-1: probability %v, want > 0.5 before its OOM", p)
+	}
+	if p := probs["batch-1"]; p >= 0.2 {
+		t.Errorf("busy but healthy batch-1: probability %v, want < 0.2", p)
+	}
+
+	var fc []struct {
+		Labels map[string]string `json:"labels"`
+		Points []struct {
+			Forecast, Lower, Upper float64
+		} `json:"points"`
+	}
+	if code := get(t, base+`/api/v1/forecast?match=memory{host="cache-1"}&horizon=2h&step=5m`, &fc); code != http.StatusOK {
+		t.Fatalf("forecast: status %d", code)
+	}
+	if len(fc) != 1 || len(fc[0].Points) != 24 {
+		t.Fatalf("forecast: want 1 series of 24 points, got %+v", fc)
+	}
+	for _, p := range fc[0].Points {
+		if !(p.Lower <= p.Forecast && p.Forecast <= p.Upper) {
+			t.Errorf("forecast point violates lower <= forecast <= upper: %+v", p)
+		}
+	}
+}
+
+// TestServeBadParameters checks that bad query parameters get a JSON 400.
+func TestServeBadParameters(t *testing.T) {
+	base := startAugur(t)
+	for _, q := range []string{
+		"/api/v1/forecast?match=memory{host=",
+		"/api/v1/forecast?horizon=-5m",
+		"/api/v1/forecast?level=2",
+		"/api/v1/capacity?threshold=abc",
+		"/api/v1/capacity?sort=name",
+		"/api/v1/failures?horizon=forever",
+	} {
+		var env envelope
+		resp, err := http.Get(base + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400: %s", q, resp.StatusCode, b)
+			continue
+		}
+		if err := json.Unmarshal(b, &env); err != nil || env.Status != "error" || env.ErrorType != "bad_data" || env.Error == "" {
+			t.Errorf("%s: want a bad_data JSON error, got %s", q, b)
+		}
+	}
+}

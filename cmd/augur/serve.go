@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/augur-sre/augur/api"
+	"github.com/augur-sre/augur/config"
+	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/ingest"
+)
+
+type serveFlags struct {
+	configFile  string
+	configPrint bool
+	listen      string
+	storage     string
+	demoSpeed   float64
+	demoStart   string
+	readTimeout time.Duration
+}
+
+func serveCommand(app *kingpin.Application) *command {
+	var f serveFlags
+	c := &command{clause: app.Command("serve", "Run the augur service (the embedded demo fleet when no --config.file is given).").Default()}
+	c.clause.Flag("config.file", "augur configuration file. Without it, augur runs the embedded demo (see --config.print).").StringVar(&f.configFile)
+	c.clause.Flag("config.print", "Print the configuration in effect (the embedded demo's without --config.file) and exit.").BoolVar(&f.configPrint)
+	c.clause.Flag("web.listen-address", "Address to listen on for the API, /metrics and the Prometheus-compatible query API.").Default(":9477").StringVar(&f.listen)
+	c.clause.Flag("web.read-timeout", "Maximum duration before timing out read of the request, and closing idle connections.").Default("5m").DurationVar(&f.readTimeout)
+	c.clause.Flag("storage.path", "Folder of augur's embedded store (incidents, alert state, model snapshots).").Default("data/").StringVar(&f.storage)
+	c.clause.Flag("demo.speed", "Demo seconds per real second for demo sources (e.g. 1440 lets a demo day pass in a minute); overrides the source's speed.").Default("0").Float64Var(&f.demoSpeed)
+	c.clause.Flag("demo.start", "Demo anchor time (RFC 3339): the demo's present at start. Default: now. Fix it to replay the same demo.").StringVar(&f.demoStart)
+	c.run = func(ctx context.Context, logger *slog.Logger) error { return serve(ctx, logger, f) }
+	return c
+}
+
+func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
+	cfg := config.Default()
+	if f.configFile != "" {
+		var err error
+		if cfg, err = config.Load(f.configFile); err != nil {
+			return err
+		}
+	}
+	if f.configPrint {
+		fmt.Print(cfg.String())
+		return nil
+	}
+	if f.demoSpeed < 0 || math.IsNaN(f.demoSpeed) || math.IsInf(f.demoSpeed, 0) {
+		return fmt.Errorf("--demo.speed must be a positive number, got %v", f.demoSpeed)
+	}
+	var demoStart time.Time
+	if f.demoStart != "" {
+		var err error
+		if demoStart, err = time.Parse(time.RFC3339, f.demoStart); err != nil {
+			return fmt.Errorf("--demo.start: %w", err)
+		}
+	}
+	if err := os.MkdirAll(f.storage, 0o755); err != nil {
+		return fmt.Errorf("cannot create --storage.path: %w", err)
+	}
+
+	srcs, err := buildSources(cfg, demoOverrides{speed: f.demoSpeed, start: demoStart}, logger)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	opts, err := engineOptions(cfg, srcs)
+	if err != nil {
+		return err
+	}
+	opts.Logger, opts.Registerer = logger, reg
+	engine, err := forecast.New(opts)
+	if err != nil {
+		return fmt.Errorf("cannot start the engine: %w", err)
+	}
+	a := api.New(api.Options{Engine: engine, Logger: logger, Registry: reg, MaxExportedSeries: cfg.Global.MaxExportedSeries})
+	srv := &http.Server{Addr: f.listen, ReadTimeout: f.readTimeout, ReadHeaderTimeout: 30 * time.Second, WriteTimeout: 2 * time.Minute, IdleTimeout: f.readTimeout}
+
+	var g run.Group
+	{
+		ctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error {
+			<-ctx.Done()
+			return nil
+		}, func(error) { cancel() })
+	}
+	{
+		ctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error {
+			logger.Info("starting engine", "signals", len(opts.Signals), "history", opts.History, "step", opts.Step)
+			return engine.Run(ctx)
+		}, func(error) {
+			logger.Info("stopping engine")
+			cancel()
+		})
+	}
+	{
+		ctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error {
+			logger.Info("listening", "address", f.listen)
+			return a.Run(ctx, srv)
+		}, func(error) {
+			logger.Info("stopping web server")
+			cancel()
+		})
+	}
+	if err := g.Run(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	logger.Info("see you next time")
+	return nil
+}
+
+// sources are the configured sources, built, with the clock and incident
+// lister the engine should use.
+type sources struct {
+	byName    map[string]ingest.Source
+	now       func() time.Time
+	speed     float64
+	incidents ingest.IncidentLister
+}
+
+type demoOverrides struct {
+	speed float64
+	start time.Time
+}
+
+func buildSources(cfg *config.Config, demo demoOverrides, logger *slog.Logger) (*sources, error) {
+	s := &sources{byName: map[string]ingest.Source{}, now: time.Now, speed: 1}
+	var clocks []ingest.Clock
+	for _, sc := range cfg.Sources {
+		var src ingest.Source
+		switch sc.Type {
+		case config.TypeDemo:
+			speed := sc.Speed
+			if demo.speed > 0 {
+				speed = demo.speed
+			}
+			d := ingest.NewDemo(ingest.DemoOptions{Seed: sc.Seed, Speed: speed, Start: demo.start, History: time.Duration(cfg.Global.History)})
+			src, s.speed = d, max(speed, 1)
+			clocks = append(clocks, d)
+		case config.TypeCSV:
+			c, err := ingest.NewCSVSource(sc.Path)
+			if err != nil {
+				return nil, fmt.Errorf("source %q: %w", sc.Name, err)
+			}
+			src = c
+			clocks = append(clocks, c)
+		default:
+			return nil, fmt.Errorf("source %q: type %q is not supported yet", sc.Name, sc.Type)
+		}
+		s.byName[sc.Name] = src
+	}
+	// A source with its own present (the demo, CSV files) drives the engine's
+	// clock when it is the only kind configured; mixed with live servers,
+	// the wall clock rules.
+	if len(clocks) == len(cfg.Sources) && len(clocks) > 0 {
+		s.now = clocks[0].Now
+	}
+	if name := cfg.Incidents.Source; name != "" {
+		il, ok := s.byName[name].(ingest.IncidentLister)
+		if !ok {
+			return nil, fmt.Errorf("incidents.source: source %q cannot list incidents", name)
+		}
+		s.incidents = il
+	}
+	return s, nil
+}
+
+func engineOptions(cfg *config.Config, srcs *sources) (forecast.Options, error) {
+	g := cfg.Global
+	opts := forecast.Options{
+		Step:               time.Duration(g.Step),
+		History:            time.Duration(g.History),
+		RefitInterval:      time.Duration(g.RefitInterval),
+		EvaluationInterval: time.Duration(g.EvaluationInterval),
+		Horizon:            time.Duration(g.Horizon),
+		MaxGap:             time.Duration(g.MaxGap),
+		FailureThreshold:   cfg.Alerting.FailureThreshold,
+		Now:                srcs.now,
+		Tick:               time.Duration(float64(g.EvaluationInterval) / srcs.speed),
+		Incidents:          srcs.incidents,
+	}
+	for _, sc := range cfg.Signals {
+		sig := forecast.Signal{
+			Name: sc.Name, SourceName: sc.Source, Source: srcs.byName[sc.Source],
+			Query: sc.Query, Entity: sc.Entity, LimitQuery: sc.LimitQuery, Labels: sc.Labels,
+			Limit: math.NaN(),
+		}
+		if sc.Limit != nil {
+			sig.Limit = *sc.Limit
+		}
+		if sig.Source == nil {
+			return opts, fmt.Errorf("signal %q: unknown source %q", sc.Name, sc.Source)
+		}
+		opts.Signals = append(opts.Signals, sig)
+	}
+	return opts, nil
+}

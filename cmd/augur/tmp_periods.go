@@ -1,0 +1,3 @@
+package main
+
+func detectPeriodsTODO(y []float64, c []int) []int { return nil }

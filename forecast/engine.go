@@ -1,0 +1,366 @@
+// Package forecast is augur's engine: one pipeline per series (fit on
+// history, update on every new point, refit on schedule), anomaly scores,
+// per-entity failure probabilities and times to limit. It pulls data through
+// ingest.Source and computes with model; it serves nothing itself: api reads
+// its state through the methods of Engine.
+package forecast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/augur-sre/augur/ingest"
+)
+
+// Signal is a configured query whose series the engine models.
+type Signal struct {
+	Name       string
+	SourceName string
+	Source     ingest.Source
+	Query      string
+	// Entity is the label naming the entity a series belongs to (e.g. "instance").
+	Entity string
+	// Limit is the static capacity; NaN when there is none or LimitQuery is set.
+	Limit float64
+	// LimitQuery, when set, is evaluated on Source and matched to series by the Entity label.
+	LimitQuery string
+	// Labels are added to every series of the signal.
+	Labels map[string]string
+}
+
+// Options configures an Engine.
+type Options struct {
+	Signals            []Signal
+	Step               time.Duration
+	History            time.Duration
+	RefitInterval      time.Duration
+	EvaluationInterval time.Duration // in source time: the demo's clock may run faster than the wall clock
+	Horizon            time.Duration
+	MaxGap             time.Duration
+	FailureThreshold   float64
+	// Now is the present of the sources (the demo's clock); default time.Now.
+	Now func() time.Time
+	// Tick is the wall-clock pause between evaluations; default EvaluationInterval.
+	Tick time.Duration
+	// Incidents lists known failures; nil when no source knows any.
+	Incidents  ingest.IncidentLister
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Engine fits and updates the models of every series of every signal.
+// Its exported methods are safe for concurrent use; Run must be called once.
+type Engine struct {
+	opts    Options
+	step    int64 // ms
+	horizon int   // steps
+	logger  *slog.Logger
+	metrics *engineMetrics
+
+	mu        sync.RWMutex
+	signals   []*signalState
+	incidents []ingest.Incident
+	evalTime  time.Time
+	lastFit   time.Time
+	ready     bool
+}
+
+type signalState struct {
+	Signal
+	series      map[string]*series
+	limits      map[string]float64 // entity value -> latest limit
+	lastFetched int64              // ms, last grid point fetched
+	lastSuccess time.Time
+	err         error
+	stale       bool
+}
+
+// New validates the options and returns an engine ready to Run.
+func New(opts Options) (*Engine, error) {
+	if len(opts.Signals) == 0 {
+		return nil, errors.New("no signals configured")
+	}
+	if opts.Step <= 0 || opts.History < 2*opts.Step || opts.Horizon < opts.Step {
+		return nil, fmt.Errorf("invalid step %s, history %s or horizon %s", opts.Step, opts.History, opts.Horizon)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.EvaluationInterval <= 0 {
+		opts.EvaluationInterval = opts.Step
+	}
+	if opts.Tick <= 0 {
+		opts.Tick = opts.EvaluationInterval
+	}
+	if opts.RefitInterval <= 0 {
+		opts.RefitInterval = time.Hour
+	}
+	if opts.FailureThreshold <= 0 || opts.FailureThreshold > 1 {
+		opts.FailureThreshold = 0.8
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{
+		opts:    opts,
+		step:    opts.Step.Milliseconds(),
+		horizon: int(opts.Horizon / opts.Step),
+		logger:  opts.Logger.With("component", "engine"),
+		metrics: newEngineMetrics(opts.Registerer),
+	}
+	for _, s := range opts.Signals {
+		e.signals = append(e.signals, &signalState{Signal: s, series: map[string]*series{}, limits: map[string]float64{}})
+	}
+	return e, nil
+}
+
+// Run loads history, fits every series and then evaluates every Tick until
+// ctx is done. It returns nil on cancellation.
+func (e *Engine) Run(ctx context.Context) error {
+	e.evaluate(ctx)
+	e.refit(ctx)
+	ticker := time.NewTicker(e.opts.Tick)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+			e.evaluate(ctx)
+			if e.now().Sub(e.lastFit) >= e.opts.RefitInterval {
+				e.refit(ctx)
+			}
+		}
+	}
+}
+
+func (e *Engine) now() time.Time { return e.opts.Now() }
+
+// alignDown returns t truncated to the step grid, in ms.
+func (e *Engine) alignDown(t time.Time) int64 {
+	ms := t.UnixMilli()
+	return ms - ms%e.step
+}
+
+// evaluate fetches the points each signal gained since its last fetch and
+// feeds them to the series' models. A source that fails marks its signals
+// stale; they are fetched from where they stopped on the next evaluation.
+func (e *Engine) evaluate(ctx context.Context) {
+	end := e.alignDown(e.now())
+	for _, sig := range e.signals {
+		start := sig.lastFetched + e.step
+		if sig.lastFetched == 0 {
+			start = end - e.opts.History.Milliseconds()
+		}
+		if start > end {
+			continue
+		}
+		if err := e.fetch(ctx, sig, start, end); err != nil {
+			e.metrics.errors.WithLabelValues("ingest").Inc()
+			e.logger.Warn("cannot fetch signal", "signal", sig.Name, "source", sig.SourceName, "err", err)
+			e.mu.Lock()
+			sig.err, sig.stale = err, true
+			e.mu.Unlock()
+			e.metrics.sourceUp.WithLabelValues(sig.SourceName).Set(0)
+			continue
+		}
+		e.metrics.sourceUp.WithLabelValues(sig.SourceName).Set(1)
+		e.metrics.lastSuccess.WithLabelValues(sig.Name).Set(float64(time.Now().Unix()))
+	}
+	if e.opts.Incidents != nil {
+		inc, err := e.opts.Incidents.Incidents(ctx, time.UnixMilli(end).Add(-e.opts.History), time.UnixMilli(end))
+		if err != nil {
+			e.logger.Warn("cannot list incidents", "err", err)
+		} else {
+			e.mu.Lock()
+			e.incidents = inc
+			e.mu.Unlock()
+		}
+	}
+	e.mu.Lock()
+	e.evalTime = time.UnixMilli(end)
+	e.mu.Unlock()
+}
+
+func (e *Engine) fetch(ctx context.Context, sig *signalState, start, end int64) error {
+	qctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	from, to := time.UnixMilli(start), time.UnixMilli(end)
+	got, err := sig.Source.Range(qctx, sig.Query, from, to, e.opts.Step)
+	if err != nil {
+		return fmt.Errorf("cannot query %q: %w", sig.Query, err)
+	}
+	var limits []ingest.Series
+	if sig.LimitQuery != "" {
+		lstart := max(start, end-e.opts.History.Milliseconds()/14)
+		limits, err = sig.Source.Range(qctx, sig.LimitQuery, time.UnixMilli(lstart), to, e.opts.Step)
+		if err != nil {
+			return fmt.Errorf("cannot query limit %q: %w", sig.LimitQuery, err)
+		}
+	}
+	maxGap := int(e.opts.MaxGap / e.opts.Step)
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, ls := range limits {
+		if v, ok := lastValue(ls.Samples); ok {
+			sig.limits[ls.Labels[sig.Entity]] = v
+		}
+	}
+	var buf []ingest.Sample
+	for _, in := range got {
+		labels := seriesLabels(sig, in.Labels)
+		key := labelsKey(labels)
+		s := sig.series[key]
+		if s == nil {
+			s = newSeries(sig, labels, key)
+			sig.series[key] = s
+		}
+		from := start
+		if s.lastT >= from {
+			from = s.lastT + e.step
+		}
+		buf = ingest.Align(buf[:0], in.Samples, from, end, e.step, maxGap)
+		for _, p := range buf {
+			s.observe(p.T, p.V, e.opts.History.Milliseconds())
+		}
+		s.counterLike = s.counterLike || ingest.LooksLikeCounter(in.Samples)
+	}
+	for _, s := range sig.series {
+		s.limit = sig.Limit
+		if v, ok := sig.limits[s.entity]; ok {
+			s.limit = v
+		}
+	}
+	sig.lastFetched = end
+	sig.lastSuccess = time.Now()
+	sig.err, sig.stale = nil, false
+	return nil
+}
+
+func lastValue(ss []ingest.Sample) (float64, bool) {
+	for i := len(ss) - 1; i >= 0; i-- {
+		if v := ss[i].V; !math.IsNaN(v) && !math.IsInf(v, 0) {
+			return v, true
+		}
+	}
+	return 0, false
+}
+
+// seriesLabels returns the identity of a series: its source labels (the
+// source's metric name moved to "metric"), the signal's static labels and "signal".
+func seriesLabels(sig *signalState, src map[string]string) map[string]string {
+	l := make(map[string]string, len(src)+len(sig.Labels)+1)
+	for k, v := range src {
+		if k == "__name__" {
+			k = "metric"
+		}
+		l[k] = v
+	}
+	for k, v := range sig.Labels {
+		l[k] = v
+	}
+	l["signal"] = sig.Name
+	return l
+}
+
+// labelsKey is a canonical string form of a label set, {a="1", b="2"}.
+func labelsKey(l map[string]string) string {
+	names := make([]string, 0, len(l))
+	for k := range l {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s=%q", k, l[k])
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// refit fits every series on its retained history, in parallel. The models
+// are swapped in under the lock; fitting itself reads history that only
+// this goroutine writes, so readers are not blocked while it runs.
+func (e *Engine) refit(ctx context.Context) {
+	var all []*series
+	e.mu.RLock()
+	for _, sig := range e.signals {
+		for _, s := range sig.series {
+			all = append(all, s)
+		}
+	}
+	e.mu.RUnlock()
+	start := time.Now()
+	work := make(chan *series)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := range work {
+				t0 := time.Now()
+				fit, err := fitSeries(s, e.step)
+				e.metrics.fitDuration.Observe(time.Since(t0).Seconds())
+				if err != nil {
+					e.metrics.errors.WithLabelValues("fit").Inc()
+					e.logger.Warn("cannot fit series", "series", s.key, "err", err)
+				}
+				e.mu.Lock()
+				s.install(fit, err, e.now())
+				e.mu.Unlock()
+			}
+		}()
+	}
+	for _, s := range all {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- s
+	}
+	close(work)
+	wg.Wait()
+	e.mu.Lock()
+	e.lastFit = e.now()
+	e.ready = true
+	for _, sig := range e.signals {
+		e.metrics.series.WithLabelValues(sig.Name).Set(float64(len(sig.series)))
+	}
+	e.mu.Unlock()
+	e.logger.Info("fitted models", "series", len(all), "duration", time.Since(start).Round(time.Millisecond))
+}
+
+// Ready reports whether every signal has a fitted model or a reported error.
+func (e *Engine) Ready() bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.ready
+}
+
+// Incidents returns the known incidents.
+func (e *Engine) Incidents() []ingest.Incident {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return append([]ingest.Incident(nil), e.incidents...)
+}
+
+// Now returns the time of the latest evaluation.
+func (e *Engine) Now() time.Time {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.evalTime
+}

@@ -1,0 +1,282 @@
+package forecast
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/augur-sre/augur/model"
+)
+
+// Matcher selects series by their labels.
+type Matcher func(labels map[string]string) bool
+
+// Point is a forecast at one time.
+type Point struct {
+	Time     time.Time `json:"time"`
+	Forecast float64   `json:"forecast"`
+	Lower    float64   `json:"lower"`
+	Upper    float64   `json:"upper"`
+}
+
+// SeriesForecast is the forecast of one series.
+type SeriesForecast struct {
+	Labels map[string]string `json:"labels"`
+	Model  string            `json:"model"`
+	Level  float64           `json:"level"`
+	Points []Point           `json:"points"`
+}
+
+// selectSeries returns the series match selects, in label order. The caller holds e.mu.
+func (e *Engine) selectSeries(match Matcher) []*series {
+	var out []*series
+	for _, sig := range e.signals {
+		for _, s := range sig.series {
+			if match == nil || match(s.labels) {
+				out = append(out, s)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out
+}
+
+func (e *Engine) steps(horizon, step time.Duration) (h, every int, err error) {
+	if step <= 0 {
+		step = e.opts.Step
+	}
+	every = max(1, int(step/e.opts.Step))
+	h = int(horizon / e.opts.Step)
+	if h < 1 {
+		return 0, 0, fmt.Errorf("horizon %s is shorter than the step %s", horizon, e.opts.Step)
+	}
+	if h > maxSteps {
+		return 0, 0, fmt.Errorf("%w: %s at step %s (at most %d steps)", ErrTooLong, horizon, e.opts.Step, maxSteps)
+	}
+	return h, every, nil
+}
+
+// Forecast returns, for every series match selects, the forecast over
+// horizon sampled every step (a multiple of the engine's step) with its
+// central prediction interval at level.
+func (e *Engine) Forecast(match Matcher, horizon, step time.Duration, level float64) ([]SeriesForecast, error) {
+	h, every, err := e.steps(horizon, step)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if !e.ready {
+		return nil, ErrNotReady
+	}
+	var out []SeriesForecast
+	var fc model.Forecast
+	for _, s := range e.selectSeries(match) {
+		if s.hw == nil {
+			continue
+		}
+		if err := s.hw.PredictInto(&fc, h, level); err != nil {
+			return nil, fmt.Errorf("cannot forecast %s: %w", s.key, err)
+		}
+		sf := SeriesForecast{Labels: s.labels, Model: s.modelName(), Level: level}
+		for i := every - 1; i < h; i += every {
+			sf.Points = append(sf.Points, Point{
+				Time:     time.UnixMilli(s.lastT + int64(i+1)*e.step).UTC(),
+				Forecast: fc.Point[i], Lower: fc.Lower[i], Upper: fc.Upper[i],
+			})
+		}
+		out = append(out, sf)
+	}
+	return out, nil
+}
+
+// Threshold is a capacity threshold: an absolute value, or a fraction of
+// the series' limit when Fraction is set.
+type Threshold struct {
+	Value    float64
+	Fraction bool
+}
+
+// Capacity is the time a series takes to reach a threshold.
+type Capacity struct {
+	Labels              map[string]string `json:"labels"`
+	Threshold           float64           `json:"threshold"`
+	Value               float64           `json:"value"`
+	ETASeconds          Quantiles         `json:"eta_seconds"`
+	CrossingProbability float64           `json:"crossing_probability"`
+	AtHorizon           Point             `json:"at_horizon"`
+	GrowthPerDay        float64           `json:"growth_per_day"`
+}
+
+// Capacity returns, for every series match selects that has a threshold
+// (the given one, else its limit), the quantiles of the time to reach it
+// within horizon. Warnings say when the history is too short to support the
+// horizon.
+func (e *Engine) Capacity(match Matcher, th *Threshold, horizon time.Duration) ([]Capacity, []string, error) {
+	h, _, err := e.steps(horizon, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if !e.ready {
+		return nil, nil, ErrNotReady
+	}
+	var out []Capacity
+	var warnings []string
+	var fc model.Forecast
+	var sd, curve []float64
+	short := false
+	for _, s := range e.selectSeries(match) {
+		limit := s.limit
+		switch {
+		case th == nil:
+		case th.Fraction:
+			limit = th.Value * s.limit
+		default:
+			limit = th.Value
+		}
+		if math.IsNaN(limit) || s.hw == nil {
+			continue
+		}
+		if len(s.t) > 0 && time.Duration(s.t[len(s.t)-1]-s.t[0])*time.Millisecond < horizon {
+			short = true
+		}
+		var c crossing
+		c, sd, curve = s.assess(&fc, sd, curve, h, limit)
+		_, v := s.last()
+		cp := Capacity{
+			Labels: s.labels, Threshold: limit, Value: v,
+			ETASeconds: c.quantiles(e.opts.Step), CrossingProbability: c.prob,
+			GrowthPerDay: s.hw.Trend() * float64(24*time.Hour/e.opts.Step),
+		}
+		if len(fc.Point) == h {
+			cp.AtHorizon = Point{
+				Time:     time.UnixMilli(s.lastT + int64(h)*e.step).UTC(),
+				Forecast: fc.Point[h-1], Lower: fc.Lower[h-1], Upper: fc.Upper[h-1],
+			}
+		}
+		out = append(out, cp)
+	}
+	if short {
+		warnings = append(warnings, fmt.Sprintf("some series have less history than the horizon %s: their forecasts extrapolate beyond what they have shown", horizon))
+	}
+	return out, warnings, nil
+}
+
+func (s *series) modelName() string {
+	if s.hw == nil {
+		return "none"
+	}
+	if s.period > 1 {
+		return fmt.Sprintf("holt_winters_additive(period=%d)", s.period)
+	}
+	return "holt_linear"
+}
+
+// SeriesTarget describes a modelled series for /api/v1/targets.
+type SeriesTarget struct {
+	Labels       map[string]string  `json:"labels"`
+	Model        string             `json:"model"`
+	Parameters   map[string]float64 `json:"parameters,omitempty"`
+	Points       int                `json:"points"`
+	LastSample   *time.Time         `json:"last_sample,omitempty"`
+	LastFit      *time.Time         `json:"last_fit,omitempty"`
+	FitSeconds   float64            `json:"fit_seconds"`
+	FitError     string             `json:"fit_error,omitempty"`
+	CounterLike  bool               `json:"counter_like,omitempty"`
+	AnomalyScore float64            `json:"anomaly_score"`
+}
+
+// SignalTarget describes a configured signal.
+type SignalTarget struct {
+	Signal      string         `json:"signal"`
+	Source      string         `json:"source"`
+	Query       string         `json:"query"`
+	Health      string         `json:"health"` // up, stale, unknown
+	LastError   string         `json:"last_error,omitempty"`
+	LastSuccess *time.Time     `json:"last_success,omitempty"`
+	Series      []SeriesTarget `json:"series"`
+}
+
+// Targets describes every signal and its series.
+func (e *Engine) Targets() []SignalTarget {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	var out []SignalTarget
+	for _, sig := range e.signals {
+		st := SignalTarget{Signal: sig.Name, Source: sig.SourceName, Query: sig.Query, Health: "unknown"}
+		if !sig.lastSuccess.IsZero() {
+			t := sig.lastSuccess.UTC()
+			st.LastSuccess = &t
+			st.Health = "up"
+		}
+		if sig.stale {
+			st.Health = "stale"
+		}
+		if sig.err != nil {
+			st.LastError = sig.err.Error()
+		}
+		keys := make([]string, 0, len(sig.series))
+		for k := range sig.series {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			s := sig.series[k]
+			t := SeriesTarget{
+				Labels: s.labels, Model: s.modelName(), Points: len(s.t),
+				FitSeconds: s.fitTook.Seconds(), CounterLike: s.counterLike, AnomalyScore: s.recentScore(),
+			}
+			if s.hw != nil {
+				t.Parameters = map[string]float64{"alpha": s.hw.Alpha, "beta": s.hw.Beta, "gamma": s.hw.Gamma, "sigma": s.hw.Sigma}
+			}
+			if s.lastT != 0 {
+				lt := time.UnixMilli(s.lastT).UTC()
+				t.LastSample = &lt
+			}
+			if !s.fitted.IsZero() {
+				lf := s.fitted.UTC()
+				t.LastFit = &lf
+			}
+			if s.fitErr != nil {
+				t.FitError = s.fitErr.Error()
+			}
+			st.Series = append(st.Series, t)
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// SeriesScore is a series' current anomaly score and time to its limit,
+// exported as gauges on /metrics.
+type SeriesScore struct {
+	Labels       map[string]string
+	AnomalyScore float64
+	ETASeconds   Quantiles
+	Stale        bool
+}
+
+// Scores returns the current score of every series, for the metrics collector.
+func (e *Engine) Scores() []SeriesScore {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	h := e.horizon
+	var out []SeriesScore
+	var fc model.Forecast
+	var sd, curve []float64
+	for _, s := range e.selectSeries(nil) {
+		var c crossing
+		c, sd, curve = s.assess(&fc, sd, curve, h, s.limit)
+		out = append(out, SeriesScore{Labels: s.labels, AnomalyScore: s.recentScore(), ETASeconds: c.quantiles(e.opts.Step), Stale: s.signal.stale})
+	}
+	return out
+}
+
+// Horizon returns the configured failure-probability horizon.
+func (e *Engine) Horizon() time.Duration { return e.opts.Horizon }
+
+// Step returns the analysis step.
+func (e *Engine) Step() time.Duration { return e.opts.Step }

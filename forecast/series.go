@@ -1,0 +1,142 @@
+package forecast
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/augur-sre/augur/model"
+)
+
+// z95 is Φ⁻¹(0.975): the one-step band served as augur_forecast_lower/upper
+// is the model's 95 % prediction interval.
+const z95 = 1.959963984540054
+
+// series is the pipeline of one series: retained history, its fitted
+// models and the streaming detector. Only the engine's Run goroutine writes
+// it, under Engine.mu; readers hold the read lock.
+type series struct {
+	key    string
+	signal *signalState
+	labels map[string]string
+	entity string
+	limit  float64
+
+	// Retained history on the step grid: times (ms), values (NaN = missing),
+	// the one-step forecast made before each point with its 95 % interval,
+	// and the anomaly score after it.
+	t                []int64
+	v, f, lo, hi, sc []float64
+	lastT            int64
+
+	hw       *model.HoltWinters
+	base     *model.Baseline
+	det      *model.Detector
+	fitted   time.Time
+	fitErr   error
+	fitTook  time.Duration
+	period   int
+	observed int
+
+	counterLike bool
+}
+
+func newSeries(sig *signalState, labels map[string]string, key string) *series {
+	return &series{
+		key:    key,
+		signal: sig,
+		labels: labels,
+		entity: labels[sig.Entity],
+		limit:  sig.Limit,
+		det:    model.NewDetector(model.DetectorOptions{}),
+	}
+}
+
+// observe feeds one grid point to the models and appends it to the history,
+// dropping points older than the retention window.
+func (s *series) observe(t int64, v float64, retain int64) {
+	f, lo, hi := math.NaN(), math.NaN(), math.NaN()
+	if s.hw != nil {
+		f = s.hw.OneStep()
+		d := z95 * s.hw.StdDev(1)
+		lo, hi = f-d, f+d
+		s.hw.Update(v)
+	}
+	score := s.det.Observe(t, v)
+	s.t = append(s.t, t)
+	s.v = append(s.v, v)
+	s.f = append(s.f, f)
+	s.lo = append(s.lo, lo)
+	s.hi = append(s.hi, hi)
+	s.sc = append(s.sc, score)
+	s.lastT = t
+	s.observed++
+	// Trim in bulk once the buffer holds twice the window, so that
+	// trimming costs O(1) per point amortised.
+	if n := len(s.t); n > 1 && s.t[n-1]-s.t[0] > 2*retain {
+		cut := 0
+		for cut < n && s.t[cut] <= t-retain {
+			cut++
+		}
+		s.t = append(s.t[:0], s.t[cut:]...)
+		s.v = append(s.v[:0], s.v[cut:]...)
+		s.f = append(s.f[:0], s.f[cut:]...)
+		s.lo = append(s.lo[:0], s.lo[cut:]...)
+		s.hi = append(s.hi[:0], s.hi[cut:]...)
+		s.sc = append(s.sc[:0], s.sc[cut:]...)
+	}
+}
+
+// fitResult is what a fit produces, installed into the series under the lock.
+type fitResult struct {
+	hw     *model.HoltWinters
+	base   *model.Baseline
+	period int
+	took   time.Duration
+}
+
+var errShortHistory = errors.New("history too short to fit")
+
+// fitSeries fits Holt-Winters and the seasonal baseline on the series'
+// history. The seasonal period is one day when the history holds at least
+// two days, none otherwise (cold start: Holt's linear trend).
+func fitSeries(s *series, stepMs int64) (fitResult, error) {
+	start := time.Now()
+	n := len(s.v)
+	valid := 0
+	for _, v := range s.v {
+		if !math.IsNaN(v) {
+			valid++
+		}
+	}
+	if valid < 10 {
+		return fitResult{}, fmt.Errorf("%w: %d points", errShortHistory, valid)
+	}
+	day := int((24 * time.Hour).Milliseconds() / stepMs)
+	period := 0
+	if n >= 2*day && day > 1 {
+		period = day
+	}
+	hw, err := model.FitHoltWinters(s.v, model.HoltWintersOptions{Period: period})
+	if err != nil {
+		return fitResult{}, fmt.Errorf("cannot fit Holt-Winters: %w", err)
+	}
+	span := s.t[n-1] - s.t[0]
+	base, err := model.FitBaseline(s.t, s.v, model.BaselineOptions{
+		SlotWidth: time.Hour.Milliseconds(),
+		Weekly:    span >= (14*24*time.Hour - time.Hour).Milliseconds(),
+	})
+	if err != nil {
+		return fitResult{}, fmt.Errorf("cannot fit baseline: %w", err)
+	}
+	return fitResult{hw: hw, base: base, period: period, took: time.Since(start)}, nil
+}
+
+func (s *series) install(r fitResult, err error, now time.Time) {
+	s.fitted, s.fitErr = now, err
+	if err != nil {
+		return
+	}
+	s.hw, s.base, s.period, s.fitTook = r.hw, r.base, r.period, r.took
+}

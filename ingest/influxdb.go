@@ -1,0 +1,235 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"syscall"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	influxapi "github.com/influxdata/influxdb-client-go/v2/api"
+	influxhttp "github.com/influxdata/influxdb-client-go/v2/api/http"
+	"github.com/influxdata/influxdb-client-go/v2/api/query"
+	"github.com/prometheus/common/config"
+)
+
+// InfluxDBOptions configures an InfluxDB source. Zero values take the
+// defaults documented on PrometheusOptions.
+type InfluxDBOptions struct {
+	// URL is the server's base URL, e.g. http://127.0.0.1:8086.
+	URL string
+	// Token authenticates to InfluxDB 2.x; for 1.8 it is "user:password",
+	// or empty without authentication.
+	Token string
+	// Org is the 2.x organisation; empty for 1.8.
+	Org string
+	// HTTP holds TLS settings (and any other http_config option) for the
+	// connection; authentication is Token's job.
+	HTTP config.HTTPClientConfig
+	// Timeout bounds every query attempt. Default DefaultQueryTimeout.
+	Timeout time.Duration
+	// Retries is how many times a query failing with a 5xx or transport
+	// error is retried; negative means none. Default 3.
+	Retries int
+	// RetryBackoff is the first pause before a retry. Default 500 ms.
+	RetryBackoff time.Duration
+	// MaxGap is the longest run of missing steps Align interpolates.
+	MaxGap int
+	// Logger receives retries. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// InfluxDB reads series with Flux from InfluxDB 2.x, or 1.8+ with
+// flux-enabled. It is safe for concurrent use; Close releases its
+// connections.
+type InfluxDB struct {
+	client influxdb2.Client
+	query  influxapi.QueryAPI
+	opts   InfluxDBOptions
+	retry  retryPolicy
+}
+
+// NewInfluxDB validates opts and returns a source for the server at
+// opts.URL. It does not contact the server; see Check.
+func NewInfluxDB(opts InfluxDBOptions) (*InfluxDB, error) {
+	if opts.URL == "" {
+		return nil, errors.New("cannot create InfluxDB source: no url")
+	}
+	if err := opts.HTTP.Validate(); err != nil {
+		return nil, fmt.Errorf("cannot create InfluxDB source for %s: %w", opts.URL, err)
+	}
+	opts.Timeout = cmpOr(opts.Timeout, DefaultQueryTimeout)
+	opts.Retries = cmpOr(opts.Retries, DefaultRetries)
+	opts.RetryBackoff = cmpOr(opts.RetryBackoff, DefaultRetryBackoff)
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Timeout < 0 || opts.MaxGap < 0 {
+		return nil, fmt.Errorf("cannot create InfluxDB source for %s: negative timeout or max gap", opts.URL)
+	}
+	hc, err := config.NewClientFromConfig(opts.HTTP, "augur")
+	if err != nil {
+		return nil, fmt.Errorf("cannot create HTTP client for %s: %w", opts.URL, err)
+	}
+	client := influxdb2.NewClientWithOptions(opts.URL, opts.Token, influxdb2.DefaultOptions().SetHTTPClient(hc))
+	logger := opts.Logger.With("component", "ingest.influxdb", "url", opts.URL)
+	return &InfluxDB{
+		client: client,
+		query:  client.QueryAPI(opts.Org),
+		opts:   opts,
+		retry:  retryPolicy{retries: max(opts.Retries, 0), backoff: opts.RetryBackoff, timeout: opts.Timeout, logger: logger},
+	}, nil
+}
+
+// Close releases the client's idle connections.
+func (i *InfluxDB) Close() { i.client.Close() }
+
+// Check runs the Flux query over the last minute, so that syntax errors,
+// unknown buckets and bad credentials surface at startup with InfluxDB's
+// own message.
+func (i *InfluxDB) Check(ctx context.Context, flux string) error {
+	now := time.Now()
+	_, err := i.Range(ctx, flux, now.Add(-time.Minute), now, time.Minute)
+	return err
+}
+
+// Range runs the Flux query with v.timeStart/v.timeStop (and Grafana's
+// v.timeRangeStart/v.timeRangeStop) set to the step grid's first and last
+// point and v.windowPeriod set to step. Each table becomes a series labelled
+// with its group key, _measurement and _field as "measurement" and "field",
+// _start/_stop left out; tables with the same labels are merged. Samples are
+// passed through Align on the grid of multiples of step in [start, end].
+func (i *InfluxDB) Range(ctx context.Context, flux string, start, end time.Time, step time.Duration) ([]Series, error) {
+	g, err := newGrid(start, end, step)
+	if err != nil {
+		return nil, fmt.Errorf("cannot run Flux query: %w", err)
+	}
+	if g.points() == 0 {
+		return nil, nil
+	}
+	var raw []rawSeries
+	err = i.retry.do(ctx, func(ctx context.Context) error {
+		raw, err = i.read(ctx, fluxPrelude(g)+flux)
+		return err
+	}, influxTransient)
+	if err != nil {
+		return nil, fmt.Errorf("cannot run Flux query at %s: %w", i.opts.URL, err)
+	}
+	out := make([]Series, len(raw))
+	for k, r := range raw {
+		out[k] = Series{Labels: r.labels, Samples: Align(nil, r.samples, g.start, g.end, g.step, i.opts.MaxGap)}
+	}
+	sortSeries(out)
+	return out, nil
+}
+
+// fluxPrelude defines the record v that Flux dashboards (InfluxDB UI,
+// Grafana) use for the time range. Align gives grid point t the latest
+// sample in (t-step, t], so the range starts a step before the first point
+// and, Flux's stop being exclusive, ends just after the last.
+func fluxPrelude(g grid) string {
+	ts := func(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano) }
+	start, stop := ts(g.start-g.step), ts(g.end+1)
+	return fmt.Sprintf("option v = {timeStart: %s, timeStop: %s, timeRangeStart: %s, timeRangeStop: %s, windowPeriod: %dms}\n",
+		start, stop, start, stop, g.step)
+}
+
+type rawSeries struct {
+	labels  map[string]string
+	samples []Sample
+}
+
+func (i *InfluxDB) read(ctx context.Context, flux string) ([]rawSeries, error) {
+	res, err := i.query.Query(ctx, flux)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out   []rawSeries
+		byKey = map[string]int{}
+		cur   = -1
+	)
+	for res.Next() {
+		if res.TableChanged() || cur < 0 {
+			labels := groupLabels(res.TableMetadata(), res.Record())
+			key := toLabelSet(labels).String()
+			k, ok := byKey[key]
+			if !ok {
+				k = len(out)
+				byKey[key] = k
+				out = append(out, rawSeries{labels: labels})
+			}
+			cur = k
+		}
+		rec := res.Record()
+		if rec.Value() == nil {
+			continue // an empty window of aggregateWindow: a missing point
+		}
+		v, ok := toFloat(rec.Value())
+		if !ok {
+			_ = res.Close()
+			return nil, fmt.Errorf("table %v has non-numeric _value %v (%T): select a numeric field", out[cur].labels, rec.Value(), rec.Value())
+		}
+		out[cur].samples = append(out[cur].samples, Sample{T: rec.Time().UnixMilli(), V: v})
+	}
+	if err := res.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// groupLabels turns a table's group key into labels.
+func groupLabels(meta *query.FluxTableMetadata, rec *query.FluxRecord) map[string]string {
+	labels := map[string]string{}
+	for _, c := range meta.Columns() {
+		if !c.IsGroup() {
+			continue
+		}
+		name := c.Name()
+		switch name {
+		case "_start", "_stop", "result", "table":
+			continue
+		case "_measurement":
+			name = "measurement"
+		case "_field":
+			name = "field"
+		}
+		if v := rec.ValueByKey(c.Name()); v != nil {
+			labels[name] = fmt.Sprint(v)
+		}
+	}
+	return labels
+}
+
+func toFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int64:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	case bool:
+		if x {
+			return 1, true
+		}
+		return 0, true
+	}
+	return 0, false
+}
+
+// influxTransient reports whether a failed Flux query is worth retrying:
+// 5xx, 429 and broken connections are; a rejected query is not.
+func influxTransient(err error) bool {
+	var herr *influxhttp.Error
+	if errors.As(err, &herr) && herr.StatusCode != 0 {
+		return statusTransient(herr.StatusCode)
+	}
+	var nerr net.Error
+	return errors.As(err, &nerr) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
+}

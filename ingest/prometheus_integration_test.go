@@ -1,0 +1,261 @@
+package ingest_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/augur-sre/augur/ingest"
+	"github.com/augur-sre/augur/internal/testservers"
+)
+
+// startFleetPrometheus backfills the fleet's history and the ALERTS fixture
+// into a fresh Prometheus. Its lookback is just under the 1m scrape
+// interval, so a range query returns the stored samples and nothing in
+// between (with the default 5m, gaps would be filled with stale values).
+func startFleetPrometheus(t *testing.T, gen []testservers.Series) *testservers.Prometheus {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	testservers.BackfillSeries(t, gen, dir)
+	testservers.Backfill(t, filepath.Join("testdata", "prom", "alerts.om"), dir)
+	return testservers.StartPrometheus(t, testservers.PrometheusOptions{DataDir: dir, LookbackDelta: 59 * time.Second})
+}
+
+func newPrometheus(t testing.TB, opts ingest.PrometheusOptions) *ingest.Prometheus {
+	t.Helper()
+	p, err := ingest.NewPrometheus(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPrometheusIntegration(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	gen := fleet.Series()
+	prom := startFleetPrometheus(t, gen)
+	ctx := t.Context()
+	start, end, step := fleet.Start, fleet.End(), time.Minute
+	withName := testservers.Series.LabelsWithName
+
+	t.Run("exact samples across chunks", func(t *testing.T) {
+		for _, maxPoints := range []int{0, 997} { // 3 chunks, and 21 odd-sized ones
+			p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, MaxPointsPerQuery: maxPoints, Concurrency: 3})
+			for _, name := range []string{"node_cpu_seconds_total", "node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes", "pg_stat_activity_count", "pg_settings_max_connections"} {
+				got, err := p.Range(ctx, name, start, end, step)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkSeries(t, got, want(gen, named(name), withName, start, end, step))
+			}
+		}
+	})
+
+	t.Run("unaligned range snaps to the step grid", func(t *testing.T) {
+		p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, MaxPointsPerQuery: 100})
+		s, e := start.Add(36*time.Hour+30*time.Second), start.Add(60*time.Hour+59*time.Second)
+		got, err := p.Range(ctx, `node_memory_MemAvailable_bytes{instance="host-0:9100"}`, s, e, step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keep := func(s testservers.Series) bool {
+			return s.Name == "node_memory_MemAvailable_bytes" && s.Labels["instance"] == "host-0:9100"
+		}
+		checkSeries(t, got, want(gen, keep, withName, s, e, step))
+		if n := len(got[0].Samples); n != 24*60 {
+			t.Errorf("got %d samples for 24h at 1m, want 1440", n)
+		}
+	})
+
+	t.Run("aggregation", func(t *testing.T) {
+		p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, MaxPointsPerQuery: 5000})
+		got, err := p.Range(ctx, `sum by (instance) (pg_stat_activity_count)`, start, end, step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The sum of two small integers is exact, so it can be checked
+		// sample by sample against the generated data.
+		var sums []testservers.Series
+		for i := range fleet.Instances {
+			var sum testservers.Series
+			for _, s := range gen {
+				if s.Name != "pg_stat_activity_count" || s.Labels["instance"] != testservers.Instance(i) {
+					continue
+				}
+				if sum.T == nil {
+					sum = testservers.Series{Labels: map[string]string{"instance": s.Labels["instance"]}, T: s.T, V: append([]float64(nil), s.V...)}
+					continue
+				}
+				for j := range sum.V {
+					sum.V[j] += s.V[j]
+				}
+			}
+			sums = append(sums, sum)
+		}
+		checkSeries(t, got, want(sums, func(testservers.Series) bool { return true },
+			func(s testservers.Series) map[string]string { return s.Labels }, start, end, step))
+	})
+
+	t.Run("gaps interpolated up to max gap", func(t *testing.T) {
+		q := `node_memory_MemTotal_bytes{instance="` + testservers.Instance(fleet.GapInstance) + `"}`
+		for _, tc := range []struct {
+			maxGap, wantNaN int
+		}{{0, fleet.GapSteps}, {fleet.GapSteps - 1, fleet.GapSteps}, {fleet.GapSteps, 0}} {
+			p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, MaxGap: tc.maxGap})
+			got, err := p.Range(ctx, q, start, end, step)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 {
+				t.Fatalf("max gap %d: got %d series, want 1", tc.maxGap, len(got))
+			}
+			if n := countNaN(got[0].Samples); n != tc.wantNaN {
+				t.Errorf("max gap %d: %d missing points, want %d", tc.maxGap, n, tc.wantNaN)
+			}
+		}
+	})
+
+	t.Run("bad PromQL is not retried and carries the server's message", func(t *testing.T) {
+		p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, RetryBackoff: 5 * time.Second})
+		for name, call := range map[string]func() error{
+			"check": func() error { return p.Check(ctx, `rate(node_cpu_seconds_total[5m]`) },
+			"range": func() error {
+				_, err := p.Range(ctx, `rate(node_cpu_seconds_total[5m]`, start, end, step)
+				return err
+			},
+		} {
+			t0 := time.Now()
+			err := call()
+			if err == nil || !strings.Contains(err.Error(), "parse error") {
+				t.Errorf("%s: got error %v, want Prometheus' parse error", name, err)
+			}
+			if d := time.Since(t0); d > 2*time.Second {
+				t.Errorf("%s: took %v: a 400 must not be retried", name, d)
+			}
+		}
+		if err := p.Check(ctx, `sum by (instance) (pg_stat_activity_count)`); err != nil {
+			t.Errorf("good query: %v", err)
+		}
+	})
+
+	t.Run("incidents from ALERTS", func(t *testing.T) {
+		p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, IncidentAlerts: []string{"HostOutOfMemory", "PostgresTooManyConnections"}})
+		got, err := p.Incidents(ctx, start, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := func(s string) time.Time {
+			tm, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tm
+		}
+		// See testdata/prom/alerts.om.
+		wantIncidents := []ingest.Incident{
+			{Entity: "host-0:9100", Name: "HostOutOfMemory", Start: at("2024-03-10T10:00:00Z"), End: at("2024-03-10T10:40:00Z"), Source: "prometheus"},
+			{Entity: "host-0:9100", Name: "HostOutOfMemory", Start: at("2024-03-11T02:00:00Z"), End: at("2024-03-11T02:10:00Z"), Source: "prometheus"},
+			{Entity: "host-1:9100", Name: "PostgresTooManyConnections", Start: at("2024-03-12T15:00:00Z"), End: at("2024-03-12T15:45:00Z"), Source: "prometheus"},
+		}
+		if len(got) != len(wantIncidents) {
+			t.Fatalf("got %d incidents %+v, want %d", len(got), got, len(wantIncidents))
+		}
+		for i := range got {
+			if got[i] != wantIncidents[i] {
+				t.Errorf("incident %d: got %+v, want %+v", i, got[i], wantIncidents[i])
+			}
+		}
+		none := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL})
+		if got, err := none.Incidents(ctx, start, end); err != nil || len(got) != 0 {
+			t.Errorf("without incident alerts: got %v, %v; want none", got, err)
+		}
+	})
+
+	// Last: it stops and restarts the server.
+	t.Run("server stopped, hung and restarted", func(t *testing.T) {
+		q := "node_cpu_seconds_total"
+		wantCPU := want(gen, named(q), withName, start, end, step)
+		const timeout = 2 * time.Second
+		p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, MaxPointsPerQuery: 60, Concurrency: 1, Timeout: timeout, Retries: 2, RetryBackoff: 100 * time.Millisecond})
+
+		// Stopped mid-run: the range takes 336 queries, the server goes away
+		// during them.
+		errc := make(chan error, 1)
+		go func() {
+			_, err := p.Range(ctx, q, start, end, step)
+			errc <- err
+		}()
+		time.Sleep(300 * time.Millisecond)
+		t0 := time.Now()
+		if err := prom.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-errc:
+			if err == nil {
+				t.Error("range succeeded although the server stopped during it")
+			}
+			t.Logf("stopped: %v", err)
+		case <-time.After(timeout + 5*time.Second):
+			t.Fatal("range hangs after the server stopped")
+		}
+		t.Logf("stopped: error after %v", time.Since(t0))
+
+		// Restarted on the same port and data: everything is there again.
+		if err := prom.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := p.Range(ctx, q, start, end, step)
+		if err != nil {
+			t.Fatalf("after restart: %v", err)
+		}
+		checkSeries(t, got, wantCPU)
+
+		// Hung: connections are accepted but never answered. The query must
+		// give up after its timeout rather than wait for ever.
+		if err := prom.Pause(); err != nil {
+			t.Fatal(err)
+		}
+		t0 = time.Now()
+		_, err = p.Range(ctx, q, start, end, step)
+		d := time.Since(t0)
+		if err := prom.Resume(); err != nil {
+			t.Fatal(err)
+		}
+		if err == nil {
+			t.Error("range succeeded against a hung server")
+		}
+		if d > timeout+2*time.Second {
+			t.Errorf("hung server: error after %v, want about the %v timeout", d, timeout)
+		}
+		got, err = p.Range(ctx, q, start, end, step)
+		if err != nil {
+			t.Fatalf("after resume: %v", err)
+		}
+		checkSeries(t, got, wantCPU)
+	})
+
+	t.Run("retries ride out a restart", func(t *testing.T) {
+		p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, Retries: 8, RetryBackoff: 200 * time.Millisecond})
+		if err := prom.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		restarted := make(chan error, 1)
+		go func() {
+			time.Sleep(500 * time.Millisecond)
+			restarted <- prom.Start(context.Background())
+		}()
+		got, err := p.Range(ctx, "pg_settings_max_connections", start, end, step)
+		if err := <-restarted; err != nil {
+			t.Fatal(err)
+		}
+		if err != nil {
+			t.Fatalf("range during a restart: %v", err)
+		}
+		checkSeries(t, got, want(gen, named("pg_settings_max_connections"), withName, start, end, step))
+	})
+}
+

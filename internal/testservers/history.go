@@ -1,0 +1,236 @@
+package testservers
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Series is one generated series: a metric name, its labels (without
+// __name__) and its samples, T in Unix milliseconds in increasing order.
+type Series struct {
+	Name   string
+	Labels map[string]string
+	T      []int64
+	V      []float64
+}
+
+// Fleet describes node_exporter and postgres_exporter-like history for a
+// few hosts: per-CPU idle/user counters, MemAvailable/MemTotal,
+// pg_stat_activity_count per state and pg_settings_max_connections.
+// The zero value is not useful; start from DefaultFleet.
+type Fleet struct {
+	Instances int
+	CPUs      int
+	Start     time.Time
+	Step      time.Duration
+	Points    int
+	Seed      uint64
+	// GapInstance's series have no samples for GapSteps steps starting at
+	// GapAt (a scrape outage); GapSteps == 0 means no gap.
+	GapInstance, GapAt, GapSteps int
+	// ResetInstance's counters restart from zero at step ResetAt (a reboot);
+	// ResetAt == 0 means no reset.
+	ResetInstance, ResetAt int
+}
+
+// DefaultFleet is two weeks of 1-minute history for three hosts, in the past
+// (so a fixed range can be asserted on), with one scrape outage and one
+// reboot.
+func DefaultFleet() Fleet {
+	const points = 14*24*60 + 1
+	return Fleet{
+		Instances:     3,
+		CPUs:          2,
+		Start:         time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC),
+		Step:          time.Minute,
+		Points:        points,
+		Seed:          1,
+		GapInstance:   2,
+		GapAt:         points / 3,
+		GapSteps:      20,
+		ResetInstance: 1,
+		ResetAt:       points * 3 / 5,
+	}
+}
+
+// End is the timestamp of the last generated step.
+func (f Fleet) End() time.Time {
+	return f.Start.Add(time.Duration(f.Points-1) * f.Step)
+}
+
+// Instance names host i the way node_exporter targets are named.
+func Instance(i int) string { return fmt.Sprintf("host-%d:9100", i) }
+
+// Series generates the fleet's history, deterministically for a given Seed.
+// Values are decimal fractions with few digits, so every text format
+// round-trips them exactly.
+func (f Fleet) Series() []Series {
+	rng := rand.New(rand.NewPCG(f.Seed, 0x5eed))
+	stepSec := f.Step.Seconds()
+	var out []Series
+	for i := range f.Instances {
+		inst := Instance(i)
+		series := func(job, name string, extra ...string) Series {
+			l := map[string]string{"instance": inst, "job": job}
+			for k := 0; k+1 < len(extra); k += 2 {
+				l[extra[k]] = extra[k+1]
+			}
+			return Series{Name: name, Labels: l}
+		}
+		// Counters count centiseconds as integers so that float64(c)/100 is
+		// the same double whichever way it is printed and parsed.
+		var cpus []Series
+		var cents []int64
+		var idleMode []bool
+		for c := range f.CPUs {
+			for _, mode := range []string{"idle", "user"} {
+				cpus = append(cpus, series("node", "node_cpu_seconds_total", "cpu", strconv.Itoa(c), "mode", mode))
+				cents = append(cents, int64(i)*1e9)
+				idleMode = append(idleMode, mode == "idle")
+			}
+		}
+		memTotal := int64(8) << 30 << (i % 2)
+		memAvail := series("node", "node_memory_MemAvailable_bytes")
+		memTot := series("node", "node_memory_MemTotal_bytes")
+		active := series("postgres", "pg_stat_activity_count", "datname", "app", "state", "active")
+		idle := series("postgres", "pg_stat_activity_count", "datname", "app", "state", "idle")
+		maxConn := series("postgres", "pg_settings_max_connections")
+		for p := range f.Points {
+			if i == f.GapInstance && f.GapSteps > 0 && p >= f.GapAt && p < f.GapAt+f.GapSteps {
+				continue
+			}
+			t := f.Start.Add(time.Duration(p) * f.Step).UnixMilli()
+			day := 2 * math.Pi * float64(p) * stepSec / 86400
+			load := 0.5 + 0.3*math.Sin(day) + 0.1*rng.Float64()
+			if i == f.ResetInstance && f.ResetAt > 0 && p == f.ResetAt {
+				clear(cents)
+			}
+			for k := range cpus {
+				busy := load
+				if idleMode[k] {
+					busy = 1 - load
+				}
+				cents[k] += int64(math.Round(busy * stepSec * 100))
+				appendSample(&cpus[k], t, float64(cents[k])/100)
+			}
+			avail := float64(memTotal) * (0.6 - 0.2*load)
+			if i == 0 {
+				avail -= float64(memTotal) * 0.5 * float64(p) / float64(f.Points) // a slow leak
+			}
+			appendSample(&memAvail, t, math.Round(avail))
+			appendSample(&memTot, t, float64(memTotal))
+			appendSample(&active, t, math.Round(40*load+5*rng.Float64()))
+			appendSample(&idle, t, math.Round(20+10*rng.Float64()))
+			appendSample(&maxConn, t, 100)
+		}
+		out = append(out, cpus...)
+		out = append(out, memAvail, memTot, active, idle, maxConn)
+	}
+	return out
+}
+
+func appendSample(s *Series, t int64, v float64) {
+	s.T = append(s.T, t)
+	s.V = append(s.V, v)
+}
+
+// LabelsWithName returns s's labels plus __name__, the label set Prometheus
+// returns for a plain selector.
+func (s Series) LabelsWithName() map[string]string {
+	l := make(map[string]string, len(s.Labels)+1)
+	for k, v := range s.Labels {
+		l[k] = v
+	}
+	l["__name__"] = s.Name
+	return l
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func formatValue(v float64) string {
+	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+// WriteOpenMetrics writes series in the OpenMetrics text format that
+// `promtool tsdb create-blocks-from openmetrics` reads. Samples of one
+// metric name must be contiguous, so series are grouped by name.
+func WriteOpenMetrics(w io.Writer, series []Series) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	byName := slices.Clone(series)
+	slices.SortStableFunc(byName, func(a, b Series) int { return strings.Compare(a.Name, b.Name) })
+	var line []byte
+	for _, s := range byName {
+		line = append(line[:0], s.Name...)
+		line = append(line, '{')
+		for j, k := range sortedKeys(s.Labels) {
+			if j > 0 {
+				line = append(line, ',')
+			}
+			line = append(line, k...)
+			line = append(line, '=')
+			line = strconv.AppendQuote(line, s.Labels[k])
+		}
+		line = append(line, "} "...)
+		prefix := len(line)
+		for j, t := range s.T {
+			line = strconv.AppendFloat(line[:prefix], s.V[j], 'f', -1, 64)
+			line = append(line, ' ')
+			line = strconv.AppendFloat(line, float64(t)/1000, 'f', -1, 64)
+			line = append(line, '\n')
+			if _, err := bw.Write(line); err != nil {
+				return fmt.Errorf("cannot write OpenMetrics: %w", err)
+			}
+		}
+	}
+	if _, err := bw.WriteString("# EOF\n"); err != nil {
+		return fmt.Errorf("cannot write OpenMetrics: %w", err)
+	}
+	return bw.Flush()
+}
+
+// WriteLineProtocol writes series as InfluxDB line protocol with second
+// precision: the metric name is the measurement, labels are tags and the
+// value is the field "value".
+func WriteLineProtocol(w io.Writer, series []Series) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	var line []byte
+	for _, s := range series {
+		line = append(line[:0], s.Name...)
+		for _, k := range sortedKeys(s.Labels) {
+			line = append(line, ',')
+			line = append(line, escapeTag(k)...)
+			line = append(line, '=')
+			line = append(line, escapeTag(s.Labels[k])...)
+		}
+		line = append(line, " value="...)
+		prefix := len(line)
+		for j, t := range s.T {
+			line = strconv.AppendFloat(line[:prefix], s.V[j], 'f', -1, 64)
+			line = append(line, ' ')
+			line = strconv.AppendInt(line, t/1000, 10)
+			line = append(line, '\n')
+			if _, err := bw.Write(line); err != nil {
+				return fmt.Errorf("cannot write line protocol: %w", err)
+			}
+		}
+	}
+	return bw.Flush()
+}
+
+var tagEscaper = strings.NewReplacer(",", `\,`, "=", `\=`, " ", `\ `)
+
+func escapeTag(s string) string { return tagEscaper.Replace(s) }

@@ -1,0 +1,101 @@
+package model
+
+import (
+	"math"
+
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// CrossingCurve sets dst[i] to the probability that a series whose forecast
+// at step i+1 is Gaussian with mean[i] and standard deviation sd[i] has
+// reached limit by step i+1, and returns dst (reused when large enough):
+//
+//	F(i) = max_{k<=i} P(Y_k >= limit) = max_{k<=i} 1 - Φ((limit - mean_k) / sd_k)
+//
+// The running maximum of the marginal exceedance probabilities is a lower
+// bound on the first-passage probability P(max_{k<=i} Y_k >= limit), exact
+// when forecast errors are perfectly correlated across steps, which is close
+// to the truth for exponential-smoothing forecasts whose errors accumulate.
+// It is monotone in i, so its quantiles are well defined (see ETA).
+// A zero sd means a deterministic forecast.
+func CrossingCurve(dst, mean, sd []float64, limit float64) []float64 {
+	dst = resize(dst, len(mean))
+	run := 0.0
+	for i, m := range mean {
+		var p float64
+		switch s := sd[i]; {
+		case math.IsNaN(m):
+			p = 0
+		case s <= 0 || math.IsNaN(s):
+			if m >= limit {
+				p = 1
+			}
+		default:
+			p = 1 - distuv.UnitNormal.CDF((limit-m)/s)
+		}
+		if p > run {
+			run = p
+		}
+		dst[i] = run
+	}
+	return dst
+}
+
+// ETA returns the q-quantile of the time to reach the limit, in steps, from
+// a crossing curve F (the CDF of the first-passage time sampled at steps
+// 1..len(F)): the smallest t with F(t) >= q, linearly interpolated between
+// steps. ok is false when F stays below q over the whole curve, i.e. the
+// quantile lies beyond the forecast horizon.
+func ETA(curve []float64, q float64) (steps float64, ok bool) {
+	prev := 0.0
+	for i, f := range curve {
+		if f >= q {
+			if f == prev {
+				return float64(i + 1), true
+			}
+			return float64(i) + (q-prev)/(f-prev), true
+		}
+		prev = f
+	}
+	return math.Inf(1), false
+}
+
+// AnyOf returns the probability that at least one of several independent
+// events happens: 1 - Π(1 - p_i).
+func AnyOf(ps ...float64) float64 {
+	q := 1.0
+	for _, p := range ps {
+		q *= 1 - clamp01(p)
+	}
+	return 1 - q
+}
+
+// AnomalyPrior maps the anomaly scores of an entity's signals to the prior
+// probability that the entity fails within the horizon for reasons its
+// forecasts do not show. Each signal contributes w·s^4: scores are tail
+// probabilities, so only the far tail (s ≳ 0.9) should count, and the fourth
+// power keeps a single moderately unusual point from raising alarms; the
+// contributions combine as independent causes, so several moderately
+// anomalous signals at once mean more than one. w = 0.35 caps a single
+// signal's evidence well below the default alert threshold (0.8): anomaly
+// alone warns only when three signals are extreme together. Calibration
+// against incidents replaces this prior where incidents exist.
+func AnomalyPrior(scores []float64) float64 {
+	const w = 0.35
+	q := 1.0
+	for _, s := range scores {
+		s = clamp01(s)
+		q *= 1 - w*s*s*s*s
+	}
+	return 1 - q
+}
+
+func clamp01(p float64) float64 {
+	switch {
+	case p < 0 || math.IsNaN(p):
+		return 0
+	case p > 1:
+		return 1
+	}
+	return p
+}

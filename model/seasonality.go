@@ -1,0 +1,186 @@
+package model
+
+import (
+	"math"
+	"slices"
+
+	"gonum.org/v1/gonum/dsp/fourier"
+)
+
+const (
+	// minCycles is the fewest whole periods a series needs before a period
+	// is tested: with fewer, a slow random wander cannot be told from a
+	// repeating pattern.
+	minCycles = 3
+	// seasonalZ is the one-sided normal quantile of the autocorrelation test
+	// (90% two-sided as in forecast::thetaf, made one-sided at 95%).
+	seasonalZ = 1.96
+	// minSeasonalACF is the smallest lag-p autocorrelation that counts as
+	// seasonality whatever the sample size: a pattern explaining less than
+	// about a fifth of the detrended variance is not worth modelling.
+	minSeasonalACF = 0.1
+)
+
+// DetectPeriods returns, in increasing order, the candidate periods (in
+// steps) that y really has. Non-finite values are missing and are filled by
+// linear interpolation.
+//
+// Candidates are tested from the shortest. For period p, the series is
+// detrended by a centred moving average over one period (as R's decompose),
+// the seasonal profiles of the periods already found are subtracted (so that
+// a daily pattern is not taken for a weekly one), and the autocorrelation
+// r_k of the remainder is computed by FFT. p is accepted when
+//
+//	r_p > max(0.2, 1.645·sqrt((1 + 2·Σ_{k<p} r_k²)/n)),
+//
+// Bartlett's large-lag standard error of r_p (Box, Jenkins & Reinsel,
+// "Time Series Analysis", 4th ed., eq. 2.1.13; the seasonality test of
+// Hyndman's forecast::thetaf). Periods below 2 or with fewer than three
+// cycles in y are never returned. White noise and random walks yield none.
+func DetectPeriods(y []float64, candidates []int) []int {
+	x := fillGaps(y)
+	if x == nil {
+		return nil
+	}
+	cands := slices.Clone(candidates)
+	slices.Sort(cands)
+	cands = slices.Compact(cands)
+	var found []int
+	for _, p := range cands {
+		if p < 2 || len(x) < minCycles*p {
+			continue
+		}
+		if r, limit := seasonalACF(x, p, found); r > limit {
+			found = append(found, p)
+		}
+	}
+	return found
+}
+
+// seasonalACF returns the lag-p autocorrelation of x after detrending and
+// removing the profiles of the periods in found, and the acceptance limit.
+func seasonalACF(x []float64, p int, found []int) (r, limit float64) {
+	d := detrend(x, p)
+	for _, q := range found {
+		removeProfile(d, q)
+	}
+	acf := autocorrelation(d, p)
+	if acf == nil {
+		return 0, math.Inf(1)
+	}
+	var sum float64
+	for _, v := range acf[1:p] {
+		sum += v * v
+	}
+	limit = seasonalZ * math.Sqrt((1+2*sum)/float64(len(d)))
+	return acf[p], math.Max(limit, minSeasonalACF)
+}
+
+// fillGaps returns a copy of y with non-finite values linearly interpolated
+// between their finite neighbours (held constant at the ends), or nil when
+// y has no finite value.
+func fillGaps(y []float64) []float64 {
+	x := slices.Clone(y)
+	prev := -1
+	for i, v := range x {
+		if !finite(v) {
+			continue
+		}
+		switch {
+		case prev < 0:
+			for j := range i {
+				x[j] = v
+			}
+		case prev < i-1:
+			step := (v - x[prev]) / float64(i-prev)
+			for j := prev + 1; j < i; j++ {
+				x[j] = x[prev] + step*float64(j-prev)
+			}
+		}
+		prev = i
+	}
+	if prev < 0 {
+		return nil
+	}
+	for j := prev + 1; j < len(x); j++ {
+		x[j] = x[prev]
+	}
+	return x
+}
+
+// detrend returns x minus its centred moving average over one period p (for
+// even p the 2×p average with half weights at both ends, as R's decompose),
+// over the points where the average is defined.
+func detrend(x []float64, p int) []float64 {
+	h := p / 2
+	d := make([]float64, 0, len(x)-2*h)
+	var sum float64 // sum of x over the window [t-h, t+h]
+	for _, v := range x[:2*h+1] {
+		sum += v
+	}
+	for t := h; t+h < len(x); t++ {
+		if t > h {
+			sum += x[t+h] - x[t-h-1]
+		}
+		w := sum
+		if p%2 == 0 {
+			w -= 0.5 * (x[t-h] + x[t+h])
+		}
+		d = append(d, x[t]-w/float64(p))
+	}
+	return d
+}
+
+// removeProfile subtracts from d its mean profile over period q: the mean of
+// d over each phase t mod q.
+func removeProfile(d []float64, q int) {
+	mean := make([]float64, q)
+	count := make([]float64, q)
+	for t, v := range d {
+		mean[t%q] += v
+		count[t%q]++
+	}
+	for i := range mean {
+		if count[i] > 0 {
+			mean[i] /= count[i]
+		}
+	}
+	for t := range d {
+		d[t] -= mean[t%q]
+	}
+}
+
+// autocorrelation returns the sample autocorrelation of d at lags 0..maxLag,
+// r_k = Σ_t (d_t - d̄)(d_{t+k} - d̄) / Σ_t (d_t - d̄)², computed as the
+// inverse FFT of the zero-padded periodogram (Wiener-Khinchin); nil when d
+// is constant.
+func autocorrelation(d []float64, maxLag int) []float64 {
+	n := len(d)
+	size := 1
+	for size < 2*n {
+		size <<= 1
+	}
+	var mean float64
+	for _, v := range d {
+		mean += v
+	}
+	mean /= float64(n)
+	buf := make([]float64, size)
+	for i, v := range d {
+		buf[i] = v - mean
+	}
+	fft := fourier.NewFFT(size)
+	coef := fft.Coefficients(nil, buf)
+	for i, c := range coef {
+		coef[i] = complex(real(c)*real(c)+imag(c)*imag(c), 0)
+	}
+	acov := fft.Sequence(buf, coef)
+	if !(acov[0] > 0) {
+		return nil
+	}
+	acf := make([]float64, maxLag+1)
+	for k := range acf {
+		acf[k] = acov[k] / acov[0]
+	}
+	return acf
+}

@@ -1,0 +1,44 @@
+package nab
+
+import (
+	"context"
+	"runtime"
+	"sync"
+
+	"github.com/augur-sre/augur/model"
+)
+
+// Run scores every file of c with a fresh model.Detector per file, online:
+// the score of row t is returned by Observe before row t+1 is seen. Files
+// are spread over GOMAXPROCS workers; the result has one slice per file.
+func Run(ctx context.Context, c *Corpus, opts model.DetectorOptions) ([][]float64, error) {
+	out := make([][]float64, len(c.Files))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := range jobs {
+				f := &c.Files[i]
+				d := model.NewDetector(opts)
+				s := make([]float64, len(f.Values))
+				for j, y := range f.Values {
+					s[j] = d.Observe(f.Timestamps[j], y)
+				}
+				out[i] = s
+			}
+		})
+	}
+	var err error
+feed:
+	for i := range c.Files {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			err = ctx.Err()
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return out, err
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every augur test. It first installs what the tests need (real
+# Prometheus, Alertmanager and InfluxDB servers; see scripts/deps.sh) and
+# fails loudly if it cannot. CI runs it with CI=true on a clean clone.
+#
+#   FUZZTIME=10s ./scripts/test.sh   # longer fuzzing of the parsers (default 3s each)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/deps.sh
+export PATH="$PWD/.tools/bin:$PATH"
+
+echo "==> go vet"
+go vet ./...
+echo "==> go test"
+go test -count=1 -timeout 30m ./...
+
+echo "==> fuzzing the parsers (${FUZZTIME:=3s} each)"
+for target in $(git grep -lE '^func Fuzz' -- '*_test.go'); do
+	pkg="./$(dirname "$target")"
+	for fn in $(grep -oE '^func Fuzz[A-Za-z0-9_]+' "$target" | cut -d' ' -f2); do
+		echo "--> $pkg $fn"
+		go test -run='^$' -fuzz="^${fn}\$" -fuzztime="$FUZZTIME" "$pkg"
+	done
+done
+echo "==> all tests passed"
