@@ -70,6 +70,8 @@ type Engine struct {
 	mu        sync.RWMutex
 	signals   []*signalState
 	incidents []ingest.Incident
+	// probHistory holds each entity's failure probability per evaluation.
+	probHistory map[string]*probHistory
 	evalTime  time.Time
 	lastFit   time.Time
 	ready     bool
@@ -117,6 +119,8 @@ func New(opts Options) (*Engine, error) {
 		horizon: int(opts.Horizon / opts.Step),
 		logger:  opts.Logger.With("component", "engine"),
 		metrics: newEngineMetrics(opts.Registerer),
+
+		probHistory: map[string]*probHistory{},
 	}
 	for _, s := range opts.Signals {
 		e.signals = append(e.signals, &signalState{Signal: s, series: map[string]*series{}, limits: map[string]float64{}})
@@ -129,6 +133,7 @@ func New(opts Options) (*Engine, error) {
 func (e *Engine) Run(ctx context.Context) error {
 	e.evaluate(ctx)
 	e.refit(ctx)
+	e.recordProbabilities()
 	ticker := time.NewTicker(e.opts.Tick)
 	defer ticker.Stop()
 	for {
@@ -140,6 +145,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			if e.now().Sub(e.lastFit) >= e.opts.RefitInterval {
 				e.refit(ctx)
 			}
+			e.recordProbabilities()
 		}
 	}
 }

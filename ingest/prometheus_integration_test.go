@@ -258,4 +258,3 @@ func TestPrometheusIntegration(t *testing.T) {
 		checkSeries(t, got, want(gen, named("pg_settings_max_connections"), withName, start, end, step))
 	})
 }
-

@@ -14,7 +14,7 @@ const (
 	minCycles = 3
 	// seasonalZ is the one-sided normal quantile of the autocorrelation test
 	// (90% two-sided as in forecast::thetaf, made one-sided at 95%).
-	seasonalZ = 1.96
+	seasonalZ = 2.326
 	// minSeasonalACF is the smallest lag-p autocorrelation that counts as
 	// seasonality whatever the sample size: a pattern explaining less than
 	// about a fifth of the detrended variance is not worth modelling.
@@ -73,6 +73,11 @@ func seasonalACF(x []float64, p int, found []int) (r, limit float64) {
 		sum += v * v
 	}
 	limit = seasonalZ * math.Sqrt((1+2*sum)/float64(len(d)))
+	// A period shows as a peak: a repeating pattern is out of phase with
+	// itself half a period later, a slow wander is not.
+	if acf[p]-acf[p/2] < minSeasonalACF {
+		return acf[p], math.Inf(1)
+	}
 	return acf[p], math.Max(limit, minSeasonalACF)
 }
 

@@ -1,0 +1,130 @@
+package forecast
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// HistoryPoint is one step of a series as the engine saw it: the input, the
+// one-step-ahead forecast made before it with its 95 % interval, the
+// dynamic band of its baseline slot and the anomaly score after it. Fields
+// are NaN where no model existed yet.
+type HistoryPoint struct {
+	T                    int64 // Unix ms
+	Value                float64
+	Forecast, Lower      float64
+	Upper                float64
+	BandLower, BandUpper float64
+	Score                float64
+}
+
+// SeriesHistory is the retained history of one series.
+type SeriesHistory struct {
+	Labels map[string]string
+	// Entity is the value of the signal's entity label; EntityLabel its name.
+	Entity, EntityLabel string
+	Limit               float64
+	Points              []HistoryPoint
+}
+
+// History returns the retained points in [start, end] of every series match selects.
+func (e *Engine) History(match Matcher, start, end time.Time) []SeriesHistory {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	from, to := start.UnixMilli(), end.UnixMilli()
+	var out []SeriesHistory
+	for _, s := range e.selectSeries(match) {
+		sh := SeriesHistory{Labels: s.labels, Entity: s.entity, EntityLabel: s.signal.Entity, Limit: s.limit}
+		for i, t := range s.t {
+			if t < from || t > to {
+				continue
+			}
+			p := HistoryPoint{T: t, Value: s.v[i], Forecast: s.f[i], Lower: s.lo[i], Upper: s.hi[i], Score: s.sc[i], BandLower: math.NaN(), BandUpper: math.NaN()}
+			if s.base != nil {
+				p.BandLower, p.BandUpper = s.base.Band(t)
+			}
+			sh.Points = append(sh.Points, p)
+		}
+		out = append(out, sh)
+	}
+	return out
+}
+
+// ProbabilityPoint is an entity's failure probability at one evaluation.
+type ProbabilityPoint struct {
+	T int64 // Unix ms
+	P float64
+}
+
+// EntityHistory is the failure probability of one entity over time.
+type EntityHistory struct {
+	Entity, EntityLabel string
+	Points              []ProbabilityPoint
+}
+
+// FailureHistory returns the failure probabilities over the configured
+// horizon computed at each evaluation in [start, end].
+func (e *Engine) FailureHistory(start, end time.Time) []EntityHistory {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	from, to := start.UnixMilli(), end.UnixMilli()
+	var out []EntityHistory
+	for _, name := range sortedKeys(e.probHistory) {
+		h := e.probHistory[name]
+		eh := EntityHistory{Entity: name, EntityLabel: h.label}
+		for _, p := range h.points {
+			if p.T >= from && p.T <= to {
+				eh.Points = append(eh.Points, p)
+			}
+		}
+		out = append(out, eh)
+	}
+	return out
+}
+
+type probHistory struct {
+	label  string
+	points []ProbabilityPoint
+}
+
+// recordProbabilities appends the current failure probabilities to the
+// entities' histories, keeping the retention window.
+func (e *Engine) recordProbabilities() {
+	risks, err := e.Failures(e.opts.Horizon)
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.evalTime.UnixMilli()
+	retain := e.opts.History.Milliseconds()
+	for _, r := range risks {
+		h := e.probHistory[r.Entity]
+		if h == nil {
+			h = &probHistory{label: r.EntityLabel}
+			e.probHistory[r.Entity] = h
+		}
+		if n := len(h.points); n > 0 && h.points[n-1].T == now {
+			h.points[n-1].P = r.FailureProbability
+			continue
+		}
+		h.points = append(h.points, ProbabilityPoint{T: now, P: r.FailureProbability})
+		if h.points[0].T < now-2*retain {
+			cut := 0
+			for cut < len(h.points) && h.points[cut].T < now-retain {
+				cut++
+			}
+			h.points = append(h.points[:0], h.points[cut:]...)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,206 @@
+package ingest_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/augur-sre/augur/ingest"
+	"github.com/augur-sre/augur/internal/testservers"
+)
+
+// InfluxDB 1.8 serves database "fleet", retention policy "autogen" to Flux
+// as the bucket "fleet/autogen".
+const (
+	influxDB                   = "fleet"
+	influxUser, influxPassword = "augur", "s3cret"
+)
+
+// fluxMeasurement selects one measurement with the range augur provides.
+func fluxMeasurement(name string) string {
+	return fmt.Sprintf(`from(bucket: "fleet/autogen")
+  |> range(start: v.timeStart, stop: v.timeStop)
+  |> filter(fn: (r) => r._measurement == %q)`, name)
+}
+
+// influxLabels is how a series written by WriteLineProtocol comes back:
+// its tags, plus the measurement and the field.
+func influxLabels(s testservers.Series) map[string]string {
+	l := maps.Clone(s.Labels)
+	l["measurement"] = s.Name
+	l["field"] = "value"
+	return l
+}
+
+func newInfluxDB(t testing.TB, opts ingest.InfluxDBOptions) *ingest.InfluxDB {
+	t.Helper()
+	i, err := ingest.NewInfluxDB(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(i.Close)
+	return i
+}
+
+func TestInfluxDBIntegration(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	gen := fleet.Series()
+	influx := testservers.StartInfluxDB(t, testservers.InfluxDBOptions{User: influxUser, Password: influxPassword})
+	if err := influx.CreateDatabase(influxDB); err != nil {
+		t.Fatal(err)
+	}
+	if err := influx.WriteSeries(influxDB, gen); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	start, end, step := fleet.Start, fleet.End(), time.Minute
+	token := influxUser + ":" + influxPassword
+
+	t.Run("exact samples", func(t *testing.T) {
+		src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token})
+		for _, name := range []string{"node_cpu_seconds_total", "node_memory_MemAvailable_bytes", "pg_stat_activity_count", "pg_settings_max_connections"} {
+			got, err := src.Range(ctx, fluxMeasurement(name), start, end, step)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkSeries(t, got, want(gen, named(name), influxLabels, start, end, step))
+		}
+	})
+
+	t.Run("sub-range and Grafana variables", func(t *testing.T) {
+		src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token})
+		// aggregateWindow stamps each window with its end, the time Align
+		// files it under; fn: last keeps the written values.
+		q := `from(bucket: "fleet/autogen")
+  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)
+  |> filter(fn: (r) => r._measurement == "node_memory_MemAvailable_bytes" and r.instance == "host-2:9100")
+  |> aggregateWindow(every: v.windowPeriod, fn: last)`
+		gapStart := fleet.Start.Add(time.Duration(fleet.GapAt) * step)
+		s, e := gapStart.Add(-30*time.Minute-20*time.Second), gapStart.Add(time.Hour+10*time.Second)
+		got, err := src.Range(ctx, q, s, e, step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keep := func(s testservers.Series) bool {
+			return s.Name == "node_memory_MemAvailable_bytes" && s.Labels["instance"] == "host-2:9100"
+		}
+		checkSeries(t, got, want(gen, keep, influxLabels, s, e, step))
+		if len(got) == 1 && countNaN(got[0].Samples) != fleet.GapSteps {
+			t.Errorf("got %d missing points, want the %d of the gap", countNaN(got[0].Samples), fleet.GapSteps)
+		}
+	})
+
+	t.Run("grouping becomes labels", func(t *testing.T) {
+		src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token})
+		q := `from(bucket: "fleet/autogen")
+  |> range(start: v.timeStart, stop: v.timeStop)
+  |> filter(fn: (r) => r._measurement == "pg_stat_activity_count")
+  |> group(columns: ["instance"])
+  |> aggregateWindow(every: v.windowPeriod, fn: sum)`
+		got, err := src.Range(ctx, q, start, start.Add(6*time.Hour), step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != fleet.Instances {
+			t.Fatalf("got %d series, want one per instance (%d)", len(got), fleet.Instances)
+		}
+		for _, s := range got {
+			if len(s.Labels) != 1 || s.Labels["instance"] == "" {
+				t.Errorf("labels %v, want only instance", s.Labels)
+			}
+			if n := countNaN(s.Samples); n != 0 || len(s.Samples) != 6*60+1 {
+				t.Errorf("%v: %d samples with %d missing, want 361 present", s.Labels, len(s.Samples), n)
+			}
+		}
+	})
+
+	t.Run("rejected queries are not retried and carry the server's message", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, token, query, wantMsg string
+		}{
+			{"syntax", token, `from(bucket: "fleet/autogen") |> range(start: v.timeStart`, "expected RPAREN"},
+			{"credentials", influxUser + ":wrong", fluxMeasurement("pg_settings_max_connections"), "authorization failed"},
+		} {
+			src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: tc.token, RetryBackoff: 5 * time.Second})
+			t0 := time.Now()
+			err := src.Check(ctx, tc.query)
+			if err == nil || !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Errorf("%s: got error %v, want one containing %q", tc.name, err, tc.wantMsg)
+			}
+			if d := time.Since(t0); d > 2*time.Second {
+				t.Errorf("%s: took %v: a 4xx must not be retried", tc.name, d)
+			}
+		}
+		src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token})
+		if err := src.Check(ctx, fluxMeasurement("pg_settings_max_connections")); err != nil {
+			t.Errorf("good query: %v", err)
+		}
+	})
+
+	// Last: it stops and restarts the server.
+	t.Run("server stopped, hung and restarted", func(t *testing.T) {
+		q := fluxMeasurement("node_cpu_seconds_total")
+		wantCPU := want(gen, named("node_cpu_seconds_total"), influxLabels, start, end, step)
+		const timeout = 2 * time.Second
+		src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token, Timeout: timeout, Retries: 1, RetryBackoff: 100 * time.Millisecond})
+
+		errc := make(chan error, 1)
+		go func() {
+			_, err := src.Range(ctx, q, start, end, step)
+			errc <- err
+		}()
+		time.Sleep(100 * time.Millisecond)
+		if err := influx.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-errc:
+			// The query may have finished before the server went: only a
+			// hang is a failure here; the read after the stop must fail.
+			t.Logf("range during stop: %v", err)
+		case <-time.After(timeout + 5*time.Second):
+			t.Fatal("range hangs after the server stopped")
+		}
+		t0 := time.Now()
+		if _, err := src.Range(ctx, q, start, end, step); err == nil {
+			t.Error("range succeeded against a stopped server")
+		}
+		if d := time.Since(t0); d > timeout {
+			t.Errorf("stopped server: error after %v", d)
+		}
+
+		if err := influx.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := src.Range(ctx, q, start, end, step)
+		if err != nil {
+			t.Fatalf("after restart: %v", err)
+		}
+		checkSeries(t, got, wantCPU)
+
+		if err := influx.Pause(); err != nil {
+			t.Fatal(err)
+		}
+		t0 = time.Now()
+		_, err = src.Range(ctx, q, start, end, step)
+		d := time.Since(t0)
+		if err := influx.Resume(); err != nil {
+			t.Fatal(err)
+		}
+		if err == nil {
+			t.Error("range succeeded against a hung server")
+		}
+		if d > timeout+2*time.Second {
+			t.Errorf("hung server: error after %v, want about the %v timeout", d, timeout)
+		}
+		got, err = src.Range(context.Background(), q, start, end, step)
+		if err != nil {
+			t.Fatalf("after resume: %v", err)
+		}
+		checkSeries(t, got, wantCPU)
+	})
+}
