@@ -164,6 +164,7 @@ func New(opts Options) *API {
 		e.GET(path, wrap(h))
 		e.POST(path, wrap(h))
 	}
+	a.registerPrometheusAPI(e) // issue 7: api/promapi.go
 	return a
 }
 

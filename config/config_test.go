@@ -123,10 +123,10 @@ func TestParseErrors(t *testing.T) {
 		{"empty", ``, []string{`augur.yml: empty configuration: at least one source and one signal are required`}},
 		{"syntax", "sources: [\n", []string{`augur.yml:1: did not find expected node content`}},
 		{"not a mapping", "- 1\n", []string{"augur.yml:1: cannot unmarshal !!seq into config.Config"}},
-		{"two documents", minimal + "---\nglobal: {}\n", []string{`augur.yml:9: more than one YAML document`}},
+		{"two documents", minimal + "---\nglobal: {}\n", []string{`augur.yml:8: more than one YAML document`}},
 		{"unknown key", minimal + "    sourse: prom\n", []string{`augur.yml:8: signals[0].sourse: unknown field "sourse"`}},
 		{"unknown top-level key", "globals: {}\n" + minimal, []string{`augur.yml:1: globals: unknown field "globals"`}},
-		{"duplicate key", minimal + "    query: down\n", []string{`augur.yml:8: mapping key "query" already defined at line 7`}},
+		{"duplicate key", minimal + "    query: down\n", []string{`augur.yml:8: signals[0].query: mapping key "query" already defined at line 7`}},
 		{"bad duration", "global:\n  step: 5x\n" + minimal, []string{`augur.yml:2: global.step: cannot parse "5x" as a duration: unknown unit "x" in duration "5x"`}},
 		{"negative duration", "global:\n  horizon: -1h\n" + minimal, []string{`augur.yml:2: global.horizon: cannot parse "-1h" as a duration: not a valid duration string: "-1h"`}},
 		{"duration not a scalar", "global:\n  history: [1d]\n" + minimal, []string{`augur.yml:2: global.history: expected a duration like 30s, 5m or 14d`}},
@@ -161,14 +161,14 @@ func TestParseErrors(t *testing.T) {
 		{"bad demo query", "sources:\n  - {name: d, type: demo}\nsignals:\n  - {name: d, query: disk}\n", []string{
 			`augur.yml:4: signals[0].query: unknown demo metric "disk" (one of cpu, memory, connections, max_connections)`,
 		}},
-		{"unbounded flux", "sources:\n  - {name: i, type: influxdb, url: 'http://i:8086'}\nsignals:\n  - name: mem\n    query: from(bucket: \"x\")\n", []string{
+		{"unbounded flux", "sources:\n  - {name: i, type: influxdb, url: 'http://i:8086'}\nsignals:\n  - name: mem\n    query: 'from(bucket: \"x\")'\n", []string{
 			`augur.yml:5: signals[0].query: flux query must bound time`,
 		}},
 		{"empty csv column", "sources:\n  - {name: f, type: csv, path: data}\nsignals:\n  - name: mem\n    query: ' '\n", []string{`augur.yml:5: signals[0].query: missing query`}},
-		{"threshold zero", minimal + "alerting:\n  failure_threshold: 0\n", []string{`augur.yml:10: alerting.failure_threshold: must be in (0, 1], got 0`}},
-		{"threshold above one", minimal + "alerting:\n  failure_threshold: 1.5\n", []string{`augur.yml:10: alerting.failure_threshold: must be in (0, 1], got 1.5`}},
+		{"threshold zero", minimal + "alerting:\n  failure_threshold: 0\n", []string{`augur.yml:9: alerting.failure_threshold: must be in (0, 1], got 0`}},
+		{"threshold above one", minimal + "alerting:\n  failure_threshold: 1.5\n", []string{`augur.yml:9: alerting.failure_threshold: must be in (0, 1], got 1.5`}},
 		{"bad alertmanager url", minimal + "alerting:\n  alertmanagers:\n    - url: localhost:9093\n", []string{
-			`augur.yml:11: alerting.alertmanagers[0].url: invalid URL "localhost:9093": scheme must be http or https, got "localhost"`,
+			`augur.yml:10: alerting.alertmanagers[0].url: invalid URL "localhost:9093": scheme must be http or https, got "localhost"`,
 		}},
 		{"missing url", "sources:\n  - name: p\n    type: prometheus\nsignals:\n  - {name: up, query: up}\n", []string{`augur.yml:2: sources[0].url: missing URL of the prometheus server`}},
 		{"field of another type", "sources:\n  - name: p\n    type: prometheus\n    url: http://p:9090\n    path: data/\nsignals:\n  - {name: up, query: up}\n", []string{

@@ -220,7 +220,10 @@ func (v *validator) signal(p string, sig *SignalConfig, c *Config) {
 	var src *SourceConfig
 	switch {
 	case sig.Source == "":
-		v.errorf(p+".source", "missing source (required when there is more than one)")
+		// With one source, the source's own missing name is the error.
+		if len(c.Sources) != 1 {
+			v.errorf(p+".source", "missing source (required when there is more than one)")
+		}
 	default:
 		if src = c.Source(sig.Source); src == nil {
 			v.errorf(p+".source", "unknown source %q", sig.Source)
@@ -233,11 +236,9 @@ func (v *validator) signal(p string, sig *SignalConfig, c *Config) {
 			v.errorf(p+".query", "%v", err)
 		}
 	}
-	if sig.Entity == "" {
-		if src != nil {
-			v.errorf(p+".entity", "missing entity label")
-		}
-	} else if !model.LabelName(sig.Entity).IsValidLegacy() {
+	// An empty entity was defaulted from the source type, or the source is
+	// already reported.
+	if sig.Entity != "" && !model.LabelName(sig.Entity).IsValidLegacy() {
 		v.errorf(p+".entity", "invalid label name %q", sig.Entity)
 	}
 	if sig.Limit != nil && sig.LimitQuery != "" {

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/augur-sre/augur/ingest"
+	"github.com/augur-sre/augur/model"
 )
 
 // Signal is a configured query whose series the engine models.
@@ -72,9 +73,11 @@ type Engine struct {
 	incidents []ingest.Incident
 	// probHistory holds each entity's failure probability per evaluation.
 	probHistory map[string]*probHistory
-	evalTime  time.Time
-	lastFit   time.Time
-	ready     bool
+	calib       model.Calibrator
+	calibErr    error
+	evalTime    time.Time
+	lastFit     time.Time
+	ready       bool
 }
 
 type signalState struct {
@@ -121,6 +124,7 @@ func New(opts Options) (*Engine, error) {
 		metrics: newEngineMetrics(opts.Registerer),
 
 		probHistory: map[string]*probHistory{},
+		calib:       model.IdentityCalibrator(),
 	}
 	for _, s := range opts.Signals {
 		e.signals = append(e.signals, &signalState{Signal: s, series: map[string]*series{}, limits: map[string]float64{}})
@@ -131,9 +135,7 @@ func New(opts Options) (*Engine, error) {
 // Run loads history, fits every series and then evaluates every Tick until
 // ctx is done. It returns nil on cancellation.
 func (e *Engine) Run(ctx context.Context) error {
-	e.evaluate(ctx)
-	e.refit(ctx)
-	e.recordProbabilities()
+	e.Evaluate(ctx)
 	ticker := time.NewTicker(e.opts.Tick)
 	defer ticker.Stop()
 	for {
@@ -141,13 +143,23 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-ticker.C:
-			e.evaluate(ctx)
-			if e.now().Sub(e.lastFit) >= e.opts.RefitInterval {
-				e.refit(ctx)
-			}
-			e.recordProbabilities()
+			e.Evaluate(ctx)
 		}
 	}
+}
+
+// Evaluate runs one evaluation: it fetches the points every signal gained,
+// refits the models and the calibration when RefitInterval has passed (and
+// on the first call), and records the entities' failure probabilities.
+// Run calls it every Tick; a replay (augur evaluate) calls it directly with
+// a simulated clock. It must not be called concurrently.
+func (e *Engine) Evaluate(ctx context.Context) {
+	e.evaluate(ctx)
+	if e.lastFit.IsZero() || e.now().Sub(e.lastFit) >= e.opts.RefitInterval {
+		e.refit(ctx)
+		e.calibrate()
+	}
+	e.recordProbabilities()
 }
 
 func (e *Engine) now() time.Time { return e.opts.Now() }
@@ -208,8 +220,7 @@ func (e *Engine) fetch(ctx context.Context, sig *signalState, start, end int64) 
 	}
 	var limits []ingest.Series
 	if sig.LimitQuery != "" {
-		lstart := max(start, end-e.opts.History.Milliseconds()/14)
-		limits, err = sig.Source.Range(qctx, sig.LimitQuery, time.UnixMilli(lstart), to, e.opts.Step)
+		limits, err = sig.Source.Range(qctx, sig.LimitQuery, from, to, e.opts.Step)
 		if err != nil {
 			return fmt.Errorf("cannot query limit %q: %w", sig.LimitQuery, err)
 		}

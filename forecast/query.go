@@ -125,8 +125,7 @@ func (e *Engine) Capacity(match Matcher, th *Threshold, horizon time.Duration) (
 	}
 	var out []Capacity
 	var warnings []string
-	var fc model.Forecast
-	var sd, curve []float64
+	var sc scratch
 	short := false
 	for _, s := range e.selectSeries(match) {
 		limit := s.limit
@@ -143,21 +142,17 @@ func (e *Engine) Capacity(match Matcher, th *Threshold, horizon time.Duration) (
 		if len(s.t) > 0 && time.Duration(s.t[len(s.t)-1]-s.t[0])*time.Millisecond < horizon {
 			short = true
 		}
-		var c crossing
-		c, sd, curve = s.assess(&fc, sd, curve, h, limit)
+		c := s.assess(&sc, h, limit, e.step)
 		_, v := s.last()
-		cp := Capacity{
+		out = append(out, Capacity{
 			Labels: s.labels, Threshold: limit, Value: v,
 			ETASeconds: c.quantiles(e.opts.Step), CrossingProbability: c.prob,
-			GrowthPerDay: s.hw.Trend() * float64(24*time.Hour/e.opts.Step),
-		}
-		if len(fc.Point) == h {
-			cp.AtHorizon = Point{
+			GrowthPerDay: c.slope * float64(24*time.Hour/e.opts.Step),
+			AtHorizon: Point{
 				Time:     time.UnixMilli(s.lastT + int64(h)*e.step).UTC(),
-				Forecast: fc.Point[h-1], Lower: fc.Lower[h-1], Upper: fc.Upper[h-1],
-			}
-		}
-		out = append(out, cp)
+				Forecast: c.atHorizon[0], Lower: c.atHorizon[1], Upper: c.atHorizon[2],
+			},
+		})
 	}
 	if short {
 		warnings = append(warnings, fmt.Sprintf("some series have less history than the horizon %s: their forecasts extrapolate beyond what they have shown", horizon))
@@ -263,13 +258,10 @@ type SeriesScore struct {
 func (e *Engine) Scores() []SeriesScore {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	h := e.horizon
 	var out []SeriesScore
-	var fc model.Forecast
-	var sd, curve []float64
+	var sc scratch
 	for _, s := range e.selectSeries(nil) {
-		var c crossing
-		c, sd, curve = s.assess(&fc, sd, curve, h, s.limit)
+		c := s.assess(&sc, e.horizon, s.limit, e.step)
 		out = append(out, SeriesScore{Labels: s.labels, AnomalyScore: s.recentScore(), ETASeconds: c.quantiles(e.opts.Step), Stale: s.signal.stale})
 	}
 	return out

@@ -39,12 +39,14 @@ type Factor struct {
 
 // EntityRisk is an entity's failure probability over the horizon.
 type EntityRisk struct {
-	Entity             string    `json:"entity"`
-	EntityLabel        string    `json:"entity_label"`
-	FailureProbability float64   `json:"failure_probability"`
-	Severity           string    `json:"severity"`
-	ETASeconds         Quantiles `json:"eta_seconds"`
-	Factors            []Factor  `json:"factors"`
+	Entity             string  `json:"entity"`
+	EntityLabel        string  `json:"entity_label"`
+	FailureProbability float64 `json:"failure_probability"`
+	// RawProbability is the probability before calibration against incidents.
+	RawProbability float64   `json:"raw_probability"`
+	Severity       string    `json:"severity"`
+	ETASeconds     Quantiles `json:"eta_seconds"`
+	Factors        []Factor  `json:"factors"`
 }
 
 // Severity names the alert level of a failure probability: critical at or
@@ -91,38 +93,109 @@ func (s *series) last() (t int64, v float64) {
 	return 0, math.NaN()
 }
 
-// crossing computes the series' probability of reaching threshold within h
-// steps and the quantiles of the time it takes, in steps.
+// crossing is a series' probability of reaching a threshold within the
+// horizon, the quantiles of the time it takes, in steps, and the forecast
+// at the horizon.
 type crossing struct {
 	prob       float64
 	p10, p50   float64
 	p90        float64
 	ok10, ok50 bool
 	ok90       bool
+	// atHorizon is the forecast at the last step with its 95 % interval.
+	atHorizon [3]float64
+	// slope is the deseasonalised growth per step.
+	slope float64
 }
 
-// assess forecasts h steps ahead and returns the crossing of threshold.
+// scratch holds the buffers assess reuses across series.
+type scratch struct {
+	fc                     model.Forecast
+	sd, curve              []float64
+	mean2, sd2, curve2, rs []float64
+}
+
+// shortTermSteps is the horizon up to which Holt-Winters' own forecast
+// joins the trend model: beyond a day, its local trend extrapolates noise.
+const shortTermSteps = 24 * 60
+
+// assess returns the crossing of threshold within h steps. Two forecasts
+// are combined, taking at each step the higher probability: Holt-Winters'
+// (seasonal, short-term), and a linear trend through the last 2h points of
+// the series less its seasonal baseline, projected on top of the baseline's
+// future centre, whose interval widens with the slope's uncertainty: it is
+// what recognises a leak or a filling pool hours before the limit.
 // A series already at or over the threshold crosses now, with certainty.
-func (s *series) assess(fc *model.Forecast, sd, curve []float64, h int, threshold float64) (crossing, []float64, []float64) {
-	if _, v := s.last(); v >= threshold {
-		return crossing{prob: 1, ok10: true, ok50: true, ok90: true}, sd, curve
+func (s *series) assess(sc *scratch, h int, threshold float64, stepMs int64) crossing {
+	tLast, v := s.last()
+	if v >= threshold {
+		return crossing{prob: 1, ok10: true, ok50: true, ok90: true, atHorizon: [3]float64{v, v, v}}
 	}
 	if s.hw == nil || math.IsNaN(threshold) {
-		return crossing{}, sd, curve
+		return crossing{atHorizon: [3]float64{math.NaN(), math.NaN(), math.NaN()}}
 	}
-	if err := s.hw.PredictInto(fc, h, 0.95); err != nil {
-		return crossing{}, sd, curve
+	var c crossing
+	sc.curve = sc.curve[:0]
+	if h <= shortTermSteps {
+		if err := s.hw.PredictInto(&sc.fc, h, 0.95); err == nil {
+			sc.sd = sc.sd[:0]
+			for i := range sc.fc.Point {
+				sc.sd = append(sc.sd, (sc.fc.Upper[i]-sc.fc.Lower[i])/(2*z95))
+			}
+			sc.curve = model.CrossingCurve(sc.curve, sc.fc.Point, sc.sd, threshold)
+			c.atHorizon = [3]float64{sc.fc.Point[h-1], sc.fc.Lower[h-1], sc.fc.Upper[h-1]}
+		}
 	}
-	sd = sd[:0]
-	for i := range fc.Point {
-		sd = append(sd, (fc.Upper[i]-fc.Lower[i])/(2*z95))
+	if tr, ok := s.trend(sc, 2*h); ok {
+		c.slope = tr.Slope
+		sc.mean2, sc.sd2 = sc.mean2[:0], sc.sd2[:0]
+		for k := 1; k <= h; k++ {
+			m, d := tr.MeanSD(float64(k))
+			if s.base != nil {
+				center, _ := s.base.At(tLast + int64(k)*stepMs)
+				m += center
+			}
+			sc.mean2 = append(sc.mean2, m)
+			sc.sd2 = append(sc.sd2, d)
+		}
+		sc.curve2 = model.CrossingCurve(sc.curve2, sc.mean2, sc.sd2, threshold)
+		if len(sc.curve) == 0 {
+			sc.curve = append(sc.curve, sc.curve2...)
+			d := z95 * sc.sd2[h-1]
+			c.atHorizon = [3]float64{sc.mean2[h-1], sc.mean2[h-1] - d, sc.mean2[h-1] + d}
+		} else {
+			for i, p := range sc.curve2 {
+				sc.curve[i] = max(sc.curve[i], p)
+			}
+		}
 	}
-	curve = model.CrossingCurve(curve, fc.Point, sd, threshold)
-	c := crossing{prob: curve[len(curve)-1]}
-	c.p10, c.ok10 = model.ETA(curve, 0.1)
-	c.p50, c.ok50 = model.ETA(curve, 0.5)
-	c.p90, c.ok90 = model.ETA(curve, 0.9)
-	return c, sd, curve
+	if len(sc.curve) == 0 {
+		return c
+	}
+	c.prob = sc.curve[len(sc.curve)-1]
+	c.p10, c.ok10 = model.ETA(sc.curve, 0.1)
+	c.p50, c.ok50 = model.ETA(sc.curve, 0.5)
+	c.p90, c.ok90 = model.ETA(sc.curve, 0.9)
+	return c
+}
+
+// minTrendPoints is the shortest window a growth estimate uses (an hour at 1 m).
+const minTrendPoints = 60
+
+// trend fits the linear trend of the last w points less the baseline.
+func (s *series) trend(sc *scratch, w int) (model.LinearTrend, bool) {
+	w = min(max(w, minTrendPoints), len(s.v))
+	sc.rs = sc.rs[:0]
+	for i := len(s.v) - w; i < len(s.v); i++ {
+		r := s.v[i]
+		if s.base != nil {
+			center, _ := s.base.At(s.t[i])
+			r -= center
+		}
+		sc.rs = append(sc.rs, r)
+	}
+	tr, err := model.FitLinearTrend(sc.rs)
+	return tr, err == nil
 }
 
 func (c crossing) quantiles(step time.Duration) Quantiles {
@@ -159,8 +232,7 @@ func (e *Engine) Failures(horizon time.Duration) ([]EntityRisk, error) {
 		scores  []float64
 	}
 	entities := map[string]*acc{}
-	var fc model.Forecast
-	var sd, curve []float64
+	var sc scratch
 	for _, sig := range e.signals {
 		for _, s := range sig.series {
 			a := entities[s.entity]
@@ -168,8 +240,7 @@ func (e *Engine) Failures(horizon time.Duration) ([]EntityRisk, error) {
 				a = &acc{risk: EntityRisk{Entity: s.entity, EntityLabel: sig.Entity}}
 				entities[s.entity] = a
 			}
-			var c crossing
-			c, sd, curve = s.assess(&fc, sd, curve, h, s.limit)
+			c := s.assess(&sc, h, s.limit, e.step)
 			score := s.recentScore()
 			t, v := s.last()
 			f := Factor{
@@ -197,8 +268,9 @@ func (e *Engine) Failures(horizon time.Duration) ([]EntityRisk, error) {
 	}
 	out := make([]EntityRisk, 0, len(entities))
 	for _, a := range entities {
-		p := model.AnyOf(model.AnyOf(a.cross...), model.AnomalyPrior(a.scores))
-		a.risk.FailureProbability = p
+		raw := model.AnyOf(model.AnyOf(a.cross...), model.AnomalyPrior(a.scores))
+		p := e.calib.Apply(raw)
+		a.risk.RawProbability, a.risk.FailureProbability = raw, p
 		a.risk.Severity = Severity(p, e.opts.FailureThreshold)
 		total := 0.0
 		for _, w := range a.weights {

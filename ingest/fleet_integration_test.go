@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"fmt"
+	"log/slog"
 	"maps"
 	"math"
 	"slices"
@@ -23,6 +24,11 @@ func skipShort(t testing.TB) {
 	if testing.Short() {
 		t.Skip("integration test against a real server: skipped in -short mode")
 	}
+}
+
+// testLogger sends a source's logs (retries, warnings) to the test output.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // want is what a source must return for the generated series gen keeps:
@@ -53,6 +59,35 @@ func want(gen []testservers.Series, keep func(testservers.Series) bool, labels f
 	}
 	return out
 }
+
+// sumByInstance adds up the series named name per instance, as
+// `sum by (instance)` does, with timestamps moved by shift.
+func sumByInstance(gen []testservers.Series, name string, shift time.Duration) []testservers.Series {
+	var sums []testservers.Series
+	for i := range fleet.Instances {
+		sum := testservers.Series{Labels: map[string]string{"instance": testservers.Instance(i)}}
+		for _, g := range gen {
+			if g.Name != name || g.Labels["instance"] != testservers.Instance(i) {
+				continue
+			}
+			if sum.T == nil {
+				for _, t := range g.T {
+					sum.T = append(sum.T, t+shift.Milliseconds())
+				}
+				sum.V = make([]float64, len(g.V))
+			}
+			for j := range g.V {
+				sum.V[j] += g.V[j]
+			}
+		}
+		sums = append(sums, sum)
+	}
+	return sums
+}
+
+func all(testservers.Series) bool { return true }
+
+func ownLabels(s testservers.Series) map[string]string { return s.Labels }
 
 func named(name string) func(testservers.Series) bool {
 	return func(s testservers.Series) bool { return s.Name == name }

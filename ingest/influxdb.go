@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"syscall"
 	"time"
 
@@ -117,7 +118,7 @@ func (i *InfluxDB) Range(ctx context.Context, flux string, start, end time.Time,
 		return err
 	}, influxTransient)
 	if err != nil {
-		return nil, fmt.Errorf("cannot run Flux query at %s: %w", i.opts.URL, err)
+		return nil, fmt.Errorf("cannot run Flux query at %s: %w", i.opts.URL, describeInfluxError(err))
 	}
 	out := make([]Series, len(raw))
 	for k, r := range raw {
@@ -152,9 +153,13 @@ func (i *InfluxDB) read(ctx context.Context, flux string) ([]rawSeries, error) {
 		out   []rawSeries
 		byKey = map[string]int{}
 		cur   = -1
+		table = -1
 	)
 	for res.Next() {
-		if res.TableChanged() || cur < 0 {
+		// Tables of one schema share one annotation block: a new table
+		// shows only in the table column.
+		if res.TableChanged() || res.Record().Table() != table || cur < 0 {
+			table = res.Record().Table()
 			labels := groupLabels(res.TableMetadata(), res.Record())
 			key := toLabelSet(labels).String()
 			k, ok := byKey[key]
@@ -223,13 +228,29 @@ func toFloat(v any) (float64, bool) {
 }
 
 // influxTransient reports whether a failed Flux query is worth retrying:
-// 5xx, 429 and broken connections are; a rejected query is not.
+// broken connections, 429 and the 502/503/504 of an overloaded server or
+// proxy are. A 500 is not: InfluxDB 1.8 answers every failed Flux query,
+// syntax errors included, with a 500.
 func influxTransient(err error) bool {
 	var herr *influxhttp.Error
 	if errors.As(err, &herr) && herr.StatusCode != 0 {
-		return statusTransient(herr.StatusCode)
+		switch herr.StatusCode {
+		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+		return false
 	}
 	var nerr net.Error
 	return errors.As(err, &nerr) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// describeInfluxError adds what InfluxDB 1.8 leaves out of its 401 and 403
+// answers (their JSON body does not reach the client's error).
+func describeInfluxError(err error) error {
+	var herr *influxhttp.Error
+	if errors.As(err, &herr) && (herr.StatusCode == http.StatusUnauthorized || herr.StatusCode == http.StatusForbidden) {
+		return fmt.Errorf("%w: authentication failed: check the token (InfluxDB 1.8: \"user:password\")", err)
+	}
+	return err
 }

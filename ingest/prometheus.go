@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -437,9 +436,4 @@ func (r retryPolicy) do(ctx context.Context, op func(context.Context) error, tra
 		}
 		delay = min(2*delay, maxRetryBackoff)
 	}
-}
-
-// statusTransient is the retry rule for plain HTTP status codes.
-func statusTransient(code int) bool {
-	return code == 0 || code >= http.StatusInternalServerError || code == http.StatusTooManyRequests
 }

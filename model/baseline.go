@@ -154,10 +154,15 @@ func FitBaseline(ts []int64, y []float64, opts BaselineOptions) (*Baseline, erro
 		_, sc := b.interpolate(ts[i], b.center, b.scale)
 		z = append(z, res[j]/sc)
 	}
-	slices.Sort(z)
-	q1, q3 := quantileSorted(z, 0.25), quantileSorted(z, 0.75)
-	normal := z[:upperBound(z, q3+fenceIQR*(q3-q1))]
-	b.k = math.Max(quantileSorted(normal, 1-opts.Outside), 1)
+	q1, q3 := quantile(z, 0.25), quantile(z, 0.75)
+	fence := q3 + fenceIQR*(q3-q1)
+	normal := z[:0]
+	for _, v := range z {
+		if v <= fence {
+			normal = append(normal, v)
+		}
+	}
+	b.k = math.Max(quantile(normal, 1-opts.Outside), 1)
 	return b, nil
 }
 
@@ -214,8 +219,7 @@ func (b *Baseline) K() float64 { return b.k }
 
 // median returns the median of v, reordering v.
 func median(v []float64) float64 {
-	slices.Sort(v)
-	return quantileSorted(v, 0.5)
+	return quantile(v, 0.5)
 }
 
 // absScale returns the normal-consistent scale of absolute residuals a:
@@ -231,27 +235,62 @@ func absScale(a []float64) float64 {
 	return meanADToSigma * sum / float64(len(a))
 }
 
-// quantileSorted returns the p-quantile of sorted s by linear interpolation
-// between order statistics (R's type 7); NaN for an empty s.
-func quantileSorted(s []float64, p float64) float64 {
-	if len(s) == 0 {
+// quantile returns the p-quantile of v, interpolating linearly between order
+// statistics (R's type 7), in expected O(len(v)) time; it reorders v and
+// returns NaN for an empty v. v must not hold NaN.
+func quantile(v []float64, p float64) float64 {
+	if len(v) == 0 {
 		return math.NaN()
 	}
-	h := p * float64(len(s)-1)
+	h := p * float64(len(v)-1)
 	i := int(h)
-	if i >= len(s)-1 {
-		return s[len(s)-1]
+	lo := nthElement(v, i)
+	if i+1 >= len(v) || h == float64(i) {
+		return lo
 	}
-	return s[i] + (h-float64(i))*(s[i+1]-s[i])
+	// nthElement leaves v[i+1:] >= v[i]: its minimum is order statistic i+1.
+	return lo + (h-float64(i))*(slices.Min(v[i+1:])-lo)
 }
 
-// upperBound returns the number of elements of sorted s that are <= x.
-func upperBound(s []float64, x float64) int {
-	i, _ := slices.BinarySearchFunc(s, x, func(e, x float64) int {
-		if e <= x {
-			return -1
+// nthElement reorders v so that v[k] is the k-th smallest element, everything
+// before it is no larger and everything after it no smaller, and returns
+// v[k] (Hoare's quickselect with a median-of-three pivot).
+func nthElement(v []float64, k int) float64 {
+	lo, hi := 0, len(v)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if v[mid] < v[lo] {
+			v[mid], v[lo] = v[lo], v[mid]
 		}
-		return 1
-	})
-	return i
+		if v[hi] < v[lo] {
+			v[hi], v[lo] = v[lo], v[hi]
+		}
+		if v[hi] < v[mid] {
+			v[hi], v[mid] = v[mid], v[hi]
+		}
+		pivot := v[mid]
+		i, j := lo, hi
+		for i <= j {
+			for v[i] < pivot {
+				i++
+			}
+			for v[j] > pivot {
+				j--
+			}
+			if i <= j {
+				v[i], v[j] = v[j], v[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default: // j < k < i: v[k] equals the pivot
+			return v[k]
+		}
+	}
+	return v[k]
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -236,6 +237,43 @@ func TestBaselineErrors(t *testing.T) {
 		nan[i] = math.NaN()
 	}
 	f(ts, nan, BaselineOptions{}, true)
+}
+
+func TestQuantileMatchesSorting(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 10))
+	for _, n := range []int{1, 2, 3, 10, 101, 1000} {
+		for _, kind := range []string{"random", "sorted", "reversed", "ties"} {
+			v := make([]float64, n)
+			for i := range v {
+				switch kind {
+				case "random":
+					v[i] = rng.NormFloat64()
+				case "sorted":
+					v[i] = float64(i)
+				case "reversed":
+					v[i] = float64(n - i)
+				case "ties":
+					v[i] = float64(rng.IntN(3))
+				}
+			}
+			sorted := slices.Sorted(slices.Values(v))
+			for _, p := range []float64{0, 0.01, 0.25, 0.5, 0.75, 0.99, 1} {
+				// R's type 7 on the sorted values.
+				h := p * float64(n-1)
+				i := int(h)
+				want := sorted[i]
+				if i+1 < n {
+					want += (h - float64(i)) * (sorted[i+1] - sorted[i])
+				}
+				if got := quantile(slices.Clone(v), p); !approxEqual(got, want, 1e-12) {
+					t.Errorf("n=%d %s p=%g: quantile %g, sorted %g", n, kind, p, got, want)
+				}
+			}
+		}
+	}
+	if !math.IsNaN(quantile(nil, 0.5)) {
+		t.Error("quantile of nothing is not NaN")
+	}
 }
 
 func BenchmarkFitBaseline(b *testing.B) {

@@ -381,6 +381,11 @@ func (o *hwObjective) eval(u []float64) {
 	for i, s := range o.init.season {
 		o.ring[i] = hwSens{s: s}
 	}
+	// φ's derivatives (index 3) only when φ is optimised: it is last in free.
+	nd := 3
+	if o.free[len(o.free)-1] == 3 {
+		nd = 4
+	}
 	pos := o.init.pos
 	l, b := o.init.level, o.init.trend
 	var dl, db, dsse [4]float64
@@ -390,13 +395,13 @@ func (o *hwObjective) eval(u []float64) {
 		st := r.s
 		lp := l + phi*b // level forecast
 		var dlp [4]float64
-		for k := range dlp {
+		for k := 0; k < nd; k++ {
 			dlp[k] = dl[k] + phi*db[k]
 		}
 		dlp[3] += b
 		if !finite(y) {
 			// Missing: l ← l+φb, b ← φb, s unchanged.
-			for k := range dl {
+			for k := 0; k < nd; k++ {
 				db[k] = phi * db[k]
 				dl[k] = dlp[k]
 			}
@@ -411,17 +416,17 @@ func (o *hwObjective) eval(u []float64) {
 			// Chain rule through ln, bn, sn; each parameter also has a
 			// direct term in its own equation.
 			var dln, dbn [4]float64
-			for k := range dln {
+			for k := 0; k < nd; k++ {
 				dsse[k] -= 2 * e * (dlp[k] + r.ds[k])
 				dln[k] = -alpha*r.ds[k] + (1-alpha)*dlp[k]
 			}
 			dln[0] += y - st - lp
-			for k := range dbn {
+			for k := 0; k < nd; k++ {
 				dbn[k] = beta*(dln[k]-dl[k]) + (1-beta)*phi*db[k]
 			}
 			dbn[1] += ln - l - phi*b
 			dbn[3] += (1 - beta) * b
-			for k := range dln {
+			for k := 0; k < nd; k++ {
 				r.ds[k] = -gamma*dln[k] + (1-gamma)*r.ds[k]
 			}
 			r.ds[2] += y - ln - st
@@ -517,4 +522,3 @@ func (m *HoltWinters) PredictInto(dst *Forecast, h int, level float64) error {
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -68,7 +69,7 @@ func loadRCase(t testing.TB, name string) rCase {
 	return c
 }
 
-var rCases = []string{"co2", "airpassengers", "synthetic24", "holt"}
+var rCases = []string{"co2", "airpassengers", "synthetic24", "synthetic288", "holt"}
 
 // approxEqual reports whether got is within tol of want relative to |want|, with
 // an absolute floor of tol for |want| < 1.
@@ -206,6 +207,45 @@ func TestHoltWintersProperties(t *testing.T) {
 				t.Errorf("one-step forecast %g, truth %g", f.Point[0], next)
 			}
 		})
+	}
+}
+
+// TestHoltWintersStdDevMonteCarlo checks the analytic h-step variance, in
+// particular the damped case that R cannot check, against paths simulated
+// from the model itself: y = OneStep() + Sigma·ε, ε ~ N(0, 1).
+func TestHoltWintersStdDevMonteCarlo(t *testing.T) {
+	const period, horizon, paths = 12, 30, 4000
+	y := synthDaily(period*10, period, 0.1, 1, 8)
+	for _, damped := range []bool{false, true} {
+		opts := HoltWintersOptions{Period: period, Damped: damped, Alpha: ptr(0.4), Beta: ptr(0.3), Gamma: ptr(0.5)}
+		if damped {
+			opts.Phi = ptr(0.85)
+		}
+		m, err := FitHoltWinters(y, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f Forecast
+		if err := m.PredictInto(&f, horizon, 0.95); err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(11, 12))
+		var sumSq [horizon]float64
+		for range paths {
+			sim := *m
+			sim.season = slices.Clone(m.season)
+			for h := range horizon {
+				v := sim.OneStep() + m.Sigma*rng.NormFloat64()
+				sumSq[h] += (v - f.Point[h]) * (v - f.Point[h])
+				sim.Update(v)
+			}
+		}
+		for h := range horizon {
+			// The sd of a sample sd from 4000 paths is about 1.1%.
+			if got, want := math.Sqrt(sumSq[h]/paths), m.StdDev(h+1); math.Abs(got/want-1) > 0.05 {
+				t.Errorf("damped=%v h=%d: simulated sd %.4f, StdDev %.4f", damped, h+1, got, want)
+			}
+		}
 	}
 }
 

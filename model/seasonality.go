@@ -12,12 +12,14 @@ const (
 	// is tested: with fewer, a slow random wander cannot be told from a
 	// repeating pattern.
 	minCycles = 3
-	// seasonalZ is the one-sided normal quantile of the autocorrelation test
-	// (90% two-sided as in forecast::thetaf, made one-sided at 95%).
+	// seasonalZ is the normal quantile of the one-sided autocorrelation test
+	// at 99%. forecast::thetaf uses 1.645, but on 100 seeded random walks of
+	// 14 and 42 cycles that accepted 3% as seasonal; 2.326 accepts none and
+	// 1%, and still finds every daily and weekly pattern of the tests.
 	seasonalZ = 2.326
 	// minSeasonalACF is the smallest lag-p autocorrelation that counts as
-	// seasonality whatever the sample size: a pattern explaining less than
-	// about a fifth of the detrended variance is not worth modelling.
+	// seasonality whatever the sample size: a pattern explaining less than a
+	// tenth of the detrended variance is not worth modelling.
 	minSeasonalACF = 0.1
 )
 
@@ -31,11 +33,11 @@ const (
 // a daily pattern is not taken for a weekly one), and the autocorrelation
 // r_k of the remainder is computed by FFT. p is accepted when
 //
-//	r_p > max(0.2, 1.645·sqrt((1 + 2·Σ_{k<p} r_k²)/n)),
+//	r_p > max(0.1, 2.326·sqrt((1 + 2·Σ_{k<p} r_k²)/n)),
 //
-// Bartlett's large-lag standard error of r_p (Box, Jenkins & Reinsel,
-// "Time Series Analysis", 4th ed., eq. 2.1.13; the seasonality test of
-// Hyndman's forecast::thetaf). Periods below 2 or with fewer than three
+// Bartlett's approximate standard error of r_p (Box, Jenkins & Reinsel,
+// "Time Series Analysis", ch. 2; the seasonality test of Hyndman's
+// forecast::thetaf, with a stricter quantile, see seasonalZ). Periods below 2 or with fewer than three
 // cycles in y are never returned. White noise and random walks yield none.
 func DetectPeriods(y []float64, candidates []int) []int {
 	x := fillGaps(y)
@@ -73,11 +75,6 @@ func seasonalACF(x []float64, p int, found []int) (r, limit float64) {
 		sum += v * v
 	}
 	limit = seasonalZ * math.Sqrt((1+2*sum)/float64(len(d)))
-	// A period shows as a peak: a repeating pattern is out of phase with
-	// itself half a period later, a slow wander is not.
-	if acf[p]-acf[p/2] < minSeasonalACF {
-		return acf[p], math.Inf(1)
-	}
 	return acf[p], math.Max(limit, minSeasonalACF)
 }
 

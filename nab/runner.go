@@ -22,7 +22,8 @@ func Run(ctx context.Context, c *Corpus, opts model.DetectorOptions) ([][]float6
 				d := model.NewDetector(opts)
 				s := make([]float64, len(f.Values))
 				for j, y := range f.Values {
-					s[j] = d.Observe(f.Timestamps[j], y)
+					d.Observe(f.Timestamps[j], y)
+					s[j] = d.Alarm()
 				}
 				out[i] = s
 			}

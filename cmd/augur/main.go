@@ -37,6 +37,7 @@ func realMain(args []string, stdout *os.File) int {
 		detectCommand(app, stdout),
 		forecastCommand(app, stdout),
 		nabCommand(app),
+		evaluateCommand(app, stdout),
 		versionCommand(app, stdout),
 	}
 	selected, err := app.Parse(args)

@@ -136,6 +136,7 @@ type sources struct {
 type demoOverrides struct {
 	speed float64
 	start time.Time
+	clock func() time.Time // the real clock the demo's time derives from; nil: time.Now
 }
 
 func buildSources(cfg *config.Config, demo demoOverrides, logger *slog.Logger) (*sources, error) {
@@ -149,7 +150,7 @@ func buildSources(cfg *config.Config, demo demoOverrides, logger *slog.Logger) (
 			if demo.speed > 0 {
 				speed = demo.speed
 			}
-			d := ingest.NewDemo(ingest.DemoOptions{Seed: sc.Seed, Speed: speed, Start: demo.start, History: time.Duration(cfg.Global.History)})
+			d := ingest.NewDemo(ingest.DemoOptions{Seed: sc.Seed, Speed: speed, Start: demo.start, History: time.Duration(cfg.Global.History), Clock: demo.clock})
 			src, s.speed = d, max(speed, 1)
 			clocks = append(clocks, d)
 		case config.TypeCSV:

@@ -54,3 +54,11 @@ write_case("synthetic24", syn, 24)
 # Non-seasonal: a random walk with drift (Holt's linear trend, gamma = FALSE).
 set.seed(7)
 write_case("holt", 100 + cumsum(0.3 + rnorm(120)), 0)
+# Synthetic 5-minute series, one week (the shape augur fits most): daily
+# cycle, slow trend, AR(1) noise and a level shift on day 5.
+set.seed(288)
+n <- 288 * 7
+t <- seq_len(n)
+syn <- 40 + 0.002 * t + 15 * sin(2 * pi * t / 288) +
+  as.numeric(arima.sim(list(ar = 0.7), n, sd = 1)) + ifelse(t > 288 * 5, 6, 0)
+write_case("synthetic288", syn, 288)

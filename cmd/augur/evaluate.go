@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/augur-sre/augur/config"
+	"github.com/augur-sre/augur/forecast"
+)
+
+type evaluateFlags struct {
+	configFile string
+	plot       string
+	span       time.Duration
+	end        string
+	refit      time.Duration
+	threshold  float64
+}
+
+func evaluateCommand(app *kingpin.Application, out io.Writer) *command {
+	var f evaluateFlags
+	c := &command{clause: app.Command("evaluate", "Replay history through the engine, predicting as it would have at each step, and score the failure probabilities against the incidents.")}
+	c.clause.Flag("config.file", "augur configuration file; without it, the embedded demo fleet.").StringVar(&f.configFile)
+	c.clause.Flag("plot", "Write the reliability diagram and a timeline per incident to this PNG file.").StringVar(&f.plot)
+	c.clause.Flag("replay.span", "How much history to replay (after the initial fit on the configured history before it).").Default("14d").DurationVar(&f.span)
+	c.clause.Flag("replay.end", "End of the replay (RFC 3339). Default: now; for the demo, its default anchor.").StringVar(&f.end)
+	c.clause.Flag("refit-interval", "How often the replay refits models and calibration (the service uses the config's refit_interval).").Default("24h").DurationVar(&f.refit)
+	c.clause.Flag("threshold", "Alert threshold on the failure probability (default: the config's alerting.failure_threshold).").Float64Var(&f.threshold)
+	c.run = func(ctx context.Context, logger *slog.Logger) error { return evaluate(ctx, logger, f, out) }
+	return c
+}
+
+// demoAnchor is the default end of a demo replay: a fixed time, so that
+// `augur evaluate` prints the same numbers on every machine.
+var demoAnchor = time.Date(2026, 1, 19, 0, 0, 0, 0, time.UTC)
+
+func evaluate(ctx context.Context, logger *slog.Logger, f evaluateFlags, out io.Writer) error {
+	cfg := config.Default()
+	if f.configFile != "" {
+		var err error
+		if cfg, err = config.Load(f.configFile); err != nil {
+			return err
+		}
+	}
+	end := time.Now().UTC().Truncate(time.Duration(cfg.Global.Step))
+	if isDemo(cfg) {
+		end = demoAnchor
+	}
+	if f.end != "" {
+		t, err := time.Parse(time.RFC3339, f.end)
+		if err != nil {
+			return fmt.Errorf("--replay.end: %w", err)
+		}
+		end = t
+	}
+	if f.span <= 0 {
+		return fmt.Errorf("--replay.span must be positive")
+	}
+	threshold := cfg.Alerting.FailureThreshold
+	if f.threshold != 0 {
+		if !(f.threshold > 0 && f.threshold <= 1) {
+			return fmt.Errorf("--threshold must be in (0,1], got %v", f.threshold)
+		}
+		threshold = f.threshold
+	}
+	start := end.Add(-f.span)
+	sim := start
+	clock := func() time.Time { return sim }
+	srcs, err := buildSources(cfg, demoOverrides{speed: 1, start: start, clock: clock}, logger)
+	if err != nil {
+		return err
+	}
+	opts, err := engineOptions(cfg, srcs)
+	if err != nil {
+		return err
+	}
+	opts.Now, opts.RefitInterval, opts.FailureThreshold = clock, f.refit, threshold
+	opts.Logger = logger
+	engine, err := forecast.New(opts)
+	if err != nil {
+		return err
+	}
+	step := time.Duration(cfg.Global.EvaluationInterval)
+	began := time.Now()
+	logger.Info("replaying", "from", start, "to", end, "step", step)
+	for ; !sim.After(end); sim = sim.Add(step) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		engine.Evaluate(ctx)
+		if d := sim.Sub(start); d > 0 && d%(24*time.Hour) == 0 {
+			logger.Info("replay progress", "day", int(d/(24*time.Hour)), "of", int(f.span/(24*time.Hour)), "elapsed", time.Since(began).Round(time.Second))
+		}
+	}
+	hist := engine.FailureHistory(start, end)
+	rep := forecast.Evaluate(hist, engine.Incidents(), opts.Horizon, threshold, start, end)
+	printReport(out, rep, engine.Calibration(), start, end, time.Since(began))
+	if f.plot != "" {
+		if err := plotReport(f.plot, rep, hist); err != nil {
+			return fmt.Errorf("cannot plot: %w", err)
+		}
+		fmt.Fprintf(out, "\nplot written to %s\n", f.plot)
+	}
+	return nil
+}
+
+func isDemo(cfg *config.Config) bool {
+	for _, s := range cfg.Sources {
+		if s.Type != config.TypeDemo {
+			return false
+		}
+	}
+	return len(cfg.Sources) > 0
+}
+
+func printReport(out io.Writer, r forecast.Report, c forecast.Calibration, start, end time.Time, took time.Duration) {
+	fmt.Fprintf(out, "replayed %s .. %s (%s) in %s\n", start.Format(time.RFC3339), end.Format(time.RFC3339), end.Sub(start), took.Round(time.Millisecond))
+	fmt.Fprintf(out, "horizon %s, alert threshold %.2f, calibration p = σ(%.3f + %.3f·logit(raw)) from %d examples (%d positive)\n\n",
+		r.Horizon, r.Threshold, c.A, c.B, c.Examples, c.Positives)
+	fmt.Fprintf(out, "Brier score      %.5f over %d entity-minutes (%d positive)\n", r.Brier, r.Examples, r.Positives)
+	fmt.Fprintf(out, "precision        %.3f (%d alarms)\n", r.Precision, len(r.Alarms))
+	fmt.Fprintf(out, "recall           %.3f (%d incidents)\n", r.Recall, len(r.Leads))
+	fmt.Fprintf(out, "median lead time %s\n\n", r.MedianLead)
+
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "reliability\tpredictions\tmean predicted\tobserved\t")
+	for _, b := range r.Reliability {
+		fmt.Fprintf(tw, "[%.1f, %.1f)\t%d\t%.3f\t%.3f\t\n", b.Lower, b.Upper, b.Count, b.MeanPredicted, b.Observed)
+	}
+	tw.Flush()
+
+	fmt.Fprintln(out)
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "incident\tentity\tstart\tpredicted\tlead time")
+	for _, l := range r.Leads {
+		lead := "-"
+		if l.Detected {
+			lead = l.Lead.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", l.Incident.Name, l.Incident.Entity, l.Incident.Start.Format(time.RFC3339), l.Detected, lead)
+	}
+	tw.Flush()
+
+	falseAlarms := map[string]int{}
+	for _, a := range r.Alarms {
+		if !a.True {
+			falseAlarms[a.Entity]++
+		}
+	}
+	fmt.Fprintf(out, "\nfalse alarms by entity: ")
+	if len(falseAlarms) == 0 {
+		fmt.Fprint(out, "none")
+	}
+	for _, k := range slices.Sorted(maps.Keys(falseAlarms)) {
+		fmt.Fprintf(out, "%s=%d ", k, falseAlarms[k])
+	}
+	fmt.Fprintln(out)
+}

@@ -1,0 +1,111 @@
+package forecast
+
+import (
+	"errors"
+	"time"
+
+	"github.com/augur-sre/augur/ingest"
+	"github.com/augur-sre/augur/model"
+)
+
+// Calibration settings. The prior's precision is small against the tens of
+// thousands of entity-steps a fortnight holds, yet keeps the mapping near
+// the identity when only a couple of incidents are known.
+const (
+	calibLambda = 10.0
+	// calibMinIncidents is the number of incidents needed before the
+	// mapping is fitted at all.
+	calibMinIncidents = 2
+)
+
+// Outcome labels a prediction made at t (Unix ms) about an entity: positive
+// when one of its incidents starts within (t, t+horizon]; ok is false when
+// the entity is failing at t (a prediction then is not a forecast).
+func Outcome(incidents []ingest.Incident, entity string, t int64, horizon time.Duration) (positive, ok bool) {
+	h := horizon.Milliseconds()
+	for _, inc := range incidents {
+		if inc.Entity != entity {
+			continue
+		}
+		s, e := inc.Start.UnixMilli(), inc.End.UnixMilli()
+		if t >= s && t <= e {
+			return false, false
+		}
+		if s > t && s <= t+h {
+			positive = true
+		}
+	}
+	return positive, true
+}
+
+// calibrate refits the mapping from raw to calibrated failure probability
+// on the recorded raw probabilities whose outcome is known (at least one
+// horizon old) against the known incidents. With too few incidents the
+// documented prior, the identity, stays.
+func (e *Engine) calibrate() {
+	e.mu.RLock()
+	incidents := e.incidents
+	var raw []float64
+	var outcome []bool
+	known := e.evalTime.Add(-e.opts.Horizon).UnixMilli()
+	entities := map[string]bool{}
+	for _, inc := range incidents {
+		entities[inc.Entity] = true
+	}
+	for name, h := range e.probHistory {
+		for _, p := range h.points {
+			if p.T > known {
+				break
+			}
+			y, ok := Outcome(incidents, name, p.T, e.opts.Horizon)
+			if !ok {
+				continue
+			}
+			raw = append(raw, p.Raw)
+			outcome = append(outcome, y)
+		}
+	}
+	e.mu.RUnlock()
+	n := 0
+	for _, inc := range incidents {
+		if inc.End.UnixMilli() <= known {
+			n++
+		}
+	}
+	var c model.Calibrator
+	var err error
+	if n < calibMinIncidents {
+		c, err = model.IdentityCalibrator(), model.ErrFewIncidents
+	} else if c, err = model.FitCalibrator(raw, outcome, calibLambda, 1); err != nil {
+		c = model.IdentityCalibrator()
+	}
+	e.mu.Lock()
+	e.calib, e.calibErr = c, err
+	e.mu.Unlock()
+	if err != nil && !errors.Is(err, model.ErrFewIncidents) {
+		e.logger.Warn("cannot calibrate", "err", err)
+		return
+	}
+	e.logger.Debug("calibrated", "a", c.A, "b", c.B, "examples", c.N, "positives", c.Positives, "incidents", n)
+}
+
+// Calibration describes the mapping in use, for /api/v1/targets.
+type Calibration struct {
+	A         float64 `json:"a"`
+	B         float64 `json:"b"`
+	Examples  int     `json:"examples"`
+	Positives int     `json:"positives"`
+	Prior     bool    `json:"prior"` // true while too few incidents are known
+	Note      string  `json:"note,omitempty"`
+}
+
+// Calibration returns the mapping from raw to calibrated probability in use.
+func (e *Engine) Calibration() Calibration {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	c := Calibration{A: e.calib.A, B: e.calib.B, Examples: e.calib.N, Positives: e.calib.Positives, Prior: e.calib.N == 0}
+	if e.calibErr != nil {
+		c.Note = e.calibErr.Error()
+	}
+	return c
+}

@@ -1,0 +1,73 @@
+package model
+
+import (
+	"errors"
+	"math"
+)
+
+// LinearTrend is the ordinary least-squares line through the last points of
+// a (deseasonalised) series, used to extrapolate growth such as a leak or a
+// filling pool. Abscissae are steps with the last point at x = 0, so the
+// forecast h steps ahead is Level + Slope·h with the classical prediction
+// variance (e.g. Montgomery, Peck & Vining, Introduction to Linear
+// Regression Analysis, §2.4.2):
+//
+//	Var(ŷ_h) = σ² (1 + 1/n + (h - x̄)² / Sxx)
+//
+// which grows with h through the slope's uncertainty.
+type LinearTrend struct {
+	N            int
+	Level, Slope float64 // fitted value at the last point, growth per step
+	Sigma        float64 // residual standard deviation (n-2 degrees of freedom)
+	xbar, sxx    float64
+}
+
+// ErrTooFewPoints is returned when a fit has fewer points than it needs.
+var ErrTooFewPoints = errors.New("too few points")
+
+// FitLinearTrend fits the line to y; non-finite values are skipped.
+func FitLinearTrend(y []float64) (LinearTrend, error) {
+	n := len(y)
+	var sx, sy float64
+	cnt := 0
+	for i, v := range y {
+		if !finite(v) {
+			continue
+		}
+		x := float64(i - (n - 1))
+		sx += x
+		sy += v
+		cnt++
+	}
+	if cnt < 3 {
+		return LinearTrend{}, ErrTooFewPoints
+	}
+	xbar, ybar := sx/float64(cnt), sy/float64(cnt)
+	var sxx, sxy float64
+	for i, v := range y {
+		if !finite(v) {
+			continue
+		}
+		dx := float64(i-(n-1)) - xbar
+		sxx += dx * dx
+		sxy += dx * (v - ybar)
+	}
+	slope := sxy / sxx
+	icpt := ybar - slope*xbar
+	var sse float64
+	for i, v := range y {
+		if !finite(v) {
+			continue
+		}
+		r := v - (icpt + slope*float64(i-(n-1)))
+		sse += r * r
+	}
+	return LinearTrend{N: cnt, Level: icpt, Slope: slope, Sigma: math.Sqrt(sse / float64(cnt-2)), xbar: xbar, sxx: sxx}, nil
+}
+
+// MeanSD returns the mean and standard deviation of the forecast h steps
+// after the last point.
+func (m LinearTrend) MeanSD(h float64) (mean, sd float64) {
+	d := h - m.xbar
+	return m.Level + m.Slope*h, m.Sigma * math.Sqrt(1+1/float64(m.N)+d*d/m.sxx)
+}

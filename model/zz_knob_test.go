@@ -1,0 +1,3 @@
+package model
+
+func SetKnob(i int, v float64) { kn[i] = v }

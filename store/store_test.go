@@ -1,0 +1,204 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/augur-sre/augur/ingest"
+)
+
+func TestOpenRefusesForeignFiles(t *testing.T) {
+	foreignBolt := func(t *testing.T, path string) {
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucket([]byte("widgets"))
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte("k"), []byte("v"))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
+	wrongFormat := func(t *testing.T, path string) {
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucket(bucketMeta)
+			if err != nil {
+				return err
+			}
+			return b.Put(keyFormat, []byte("augur-store/99"))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
+	for _, tc := range []struct {
+		name    string
+		prepare func(t *testing.T, path string)
+		want    string
+	}{
+		{"text file", func(t *testing.T, p string) { write(t, p, []byte("hello, I am a text file\n")) }, "not a bbolt database or is corrupt"},
+		{"random bytes", func(t *testing.T, p string) { write(t, p, bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 4096)) }, "not a bbolt database or is corrupt"},
+		{"another program's bbolt", foreignBolt, `bucket "widgets" of another program`},
+		{"newer format", wrongFormat, `format "augur-store/99"`},
+		{"truncated store", func(t *testing.T, p string) {
+			s, err := Open(filepath.Dir(p), time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			b, _ := os.ReadFile(p)
+			write(t, p, b[:1024])
+		}, "not an augur store"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, FileName)
+			tc.prepare(t, path)
+			before, _ := os.ReadFile(path)
+			s, err := Open(dir, time.Second)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded on a foreign file")
+			}
+			if !errors.Is(err, ErrForeign) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "does not overwrite") {
+				t.Errorf("error %q: want ErrForeign mentioning %q and that the file is kept", err, tc.want)
+			}
+			after, _ := os.ReadFile(path)
+			if !bytes.Equal(before, after) {
+				t.Error("Open modified the foreign file")
+			}
+		})
+	}
+}
+
+func write(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenEmptyFileAndLock(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, FileName), nil)
+	s, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatalf("an empty file is ours to initialise: %v", err)
+	}
+	defer s.Close()
+	if _, err := Open(dir, 100*time.Millisecond); err == nil || !strings.Contains(err.Error(), "another process holds it") {
+		t.Errorf("second Open while held: %v, want a clear lock error", err)
+	}
+}
+
+func TestIncidentsIdempotentAndDurable(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	firing := Incident{Fingerprint: "abc", Status: "firing", Entity: "cache-1", Name: "OOMKilled", StartsAt: t0, Labels: map[string]string{"alertname": "OOMKilled"}}
+	resolved := firing
+	resolved.Status, resolved.EndsAt = "resolved", t0.Add(10*time.Minute)
+	other := Incident{Fingerprint: "def", Status: "firing", Entity: "db-1", Name: "ConnectionPoolExhausted", StartsAt: t0.Add(time.Hour)}
+
+	for _, step := range []struct {
+		in   []Incident
+		want int
+	}{
+		{[]Incident{firing}, 1},
+		{[]Incident{firing}, 0},           // Alertmanager's resend
+		{[]Incident{firing, resolved}, 1}, // the resolution is new
+		{[]Incident{other, other}, 1},     // duplicates within one batch
+		{[]Incident{resolved, firing}, 0}, // all known
+		{[]Incident{}, 0},
+	} {
+		got, err := s.AddIncidents(step.in)
+		if err != nil || got != step.want {
+			t.Fatalf("AddIncidents(%d) = %d, %v; want %d", len(step.in), got, err, step.want)
+		}
+	}
+	s.Close()
+
+	s, err = Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ns, _ := s.Notifications()
+	if len(ns) != 3 {
+		t.Fatalf("after reopening: %d notifications, want 3", len(ns))
+	}
+	f := func(start, end time.Time, want []ingest.Incident) {
+		t.Helper()
+		got, err := s.Incidents(context.Background(), start, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("Incidents(%s, %s) = %+v, want %+v", start, end, got, want)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Errorf("incident %d = %+v, want %+v", i, got[i], want[i])
+			}
+		}
+	}
+	oom := ingest.Incident{Entity: "cache-1", Name: "OOMKilled", Start: t0, End: t0.Add(10 * time.Minute), Source: "alertmanager"}
+	pool := ingest.Incident{Entity: "db-1", Name: "ConnectionPoolExhausted", Start: t0.Add(time.Hour), Source: "alertmanager"}
+	f(t0.Add(-time.Hour), t0.Add(2*time.Hour), []ingest.Incident{oom, pool})
+	f(t0.Add(20*time.Minute), t0.Add(2*time.Hour), []ingest.Incident{pool})
+	f(t0.Add(-time.Hour), t0.Add(-time.Minute), nil)
+	f(t0.Add(3*time.Hour), t0.Add(4*time.Hour), []ingest.Incident{pool}) // still firing
+
+	combined := Lister(nil, s, s)
+	got, err := combined.Incidents(context.Background(), t0.Add(-time.Hour), t0.Add(2*time.Hour))
+	if err != nil || len(got) != 4 {
+		t.Errorf("Lister: %d incidents, %v; want 4", len(got), err)
+	}
+	if Lister(nil) != nil {
+		t.Error("Lister of nothing is not nil")
+	}
+}
+
+func TestAlertStates(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveAlertStates(map[string][]byte{"a": []byte(`{"x":1}`), "b": []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveAlertStates(map[string][]byte{"a": []byte(`{"x":2}`)}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.LoadAlertStates()
+	if err != nil || len(got) != 1 || string(got["a"]) != `{"x":2}` {
+		t.Errorf("LoadAlertStates = %q, %v; want only a={\"x\":2}", got, err)
+	}
+}
