@@ -18,7 +18,7 @@ import (
 )
 
 // newDemoServer serves the API over a real engine on three days of the demo fleet.
-func newDemoServer(t *testing.T) *httptest.Server {
+func newDemoServer(t testing.TB) *httptest.Server {
 	t.Helper()
 	anchor := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Start: anchor, History: 3 * 24 * time.Hour, Clock: func() time.Time { return anchor }})

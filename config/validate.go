@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
 
@@ -238,7 +237,7 @@ func (v *validator) signal(p string, sig *SignalConfig, c *Config) {
 	}
 	// An empty entity was defaulted from the source type, or the source is
 	// already reported.
-	if sig.Entity != "" && !model.LabelName(sig.Entity).IsValidLegacy() {
+	if sig.Entity != "" && !labelNameRE.MatchString(sig.Entity) {
 		v.errorf(p+".entity", "invalid label name %q", sig.Entity)
 	}
 	if sig.Limit != nil && sig.LimitQuery != "" {
@@ -259,7 +258,7 @@ func (v *validator) signal(p string, sig *SignalConfig, c *Config) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		switch {
-		case !model.LabelName(k).IsValidLegacy():
+		case !labelNameRE.MatchString(k):
 			v.errorf(p+".labels."+k, "invalid label name %q", k)
 		case strings.HasPrefix(k, "__"):
 			v.errorf(p+".labels."+k, "label names starting with __ are reserved")
@@ -326,7 +325,7 @@ func (v *validator) incidents(in *IncidentsConfig, c *Config) {
 		v.errorf("incidents.source", "source %q is of type %s: incidents come from a prometheus or demo source", in.Source, src.Type)
 	}
 	for i, a := range in.Alerts {
-		if !model.IsValidLegacyMetricName(a) {
+		if !metricNameRE.MatchString(a) {
 			v.errorf(fmt.Sprintf("incidents.alerts[%d]", i), "invalid alert name %q", a)
 		}
 	}
@@ -375,6 +374,13 @@ func splitPath(path string) []string {
 	}
 	return strings.FieldsFunc(path, func(r rune) bool { return r == '.' || r == '[' || r == ']' })
 }
+
+// Label and alert names as Prometheus' classic (pre-UTF-8) rules have them,
+// which is what alert rules and PromQL without quoting accept.
+var (
+	labelNameRE  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+)
 
 var (
 	lineRE         = regexp.MustCompile(`^line (\d+): (.*)$`)

@@ -146,8 +146,18 @@ func (s *series) assess(sc *scratch, h int, threshold float64, stepMs int64) cro
 			c.atHorizon = [3]float64{sc.fc.Point[h-1], sc.fc.Lower[h-1], sc.fc.Upper[h-1]}
 		}
 	}
-	if tr, ok := s.trend(sc, 2*h); ok {
-		c.slope = tr.Slope
+	// Growth is estimated over windows of half, one and two horizons: the
+	// short one catches a fast ramp (a runaway process) before the long
+	// one's slope, diluted by the flat part, can; its wider interval keeps
+	// it from raising alarms on noise.
+	for _, w := range [...]int{h / 2, h, 2 * h} {
+		tr, ok := s.trend(sc, w, threshold)
+		if !ok {
+			continue
+		}
+		if w == 2*h {
+			c.slope = tr.Slope
+		}
 		sc.mean2, sc.sd2 = sc.mean2[:0], sc.sd2[:0]
 		for k := 1; k <= h; k++ {
 			m, d := tr.MeanSD(float64(k))
@@ -179,14 +189,27 @@ func (s *series) assess(sc *scratch, h int, threshold float64, stepMs int64) cro
 	return c
 }
 
-// minTrendPoints is the shortest window a growth estimate uses (an hour at 1 m).
-const minTrendPoints = 60
+// minTrendPoints is the shortest window a growth estimate uses.
+const minTrendPoints = 20
 
-// trend fits the linear trend of the last w points less the baseline.
-func (s *series) trend(sc *scratch, w int) (model.LinearTrend, bool) {
+// trend fits the linear trend of the last w points less the baseline. The
+// window never reaches back past the last point at or over the threshold:
+// a failure and its recovery (a restart, a drained pool) start a new regime
+// whose growth owes nothing to the ramp that led to the failure.
+func (s *series) trend(sc *scratch, w int, threshold float64) (model.LinearTrend, bool) {
 	w = min(max(w, minTrendPoints), len(s.v))
+	from := len(s.v) - w
+	for i := len(s.v) - 1; i >= from; i-- {
+		if s.v[i] >= threshold {
+			from = i + 1
+			break
+		}
+	}
+	if len(s.v)-from < minTrendPoints {
+		return model.LinearTrend{}, false
+	}
 	sc.rs = sc.rs[:0]
-	for i := len(s.v) - w; i < len(s.v); i++ {
+	for i := from; i < len(s.v); i++ {
 		r := s.v[i]
 		if s.base != nil {
 			center, _ := s.base.At(s.t[i])

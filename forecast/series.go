@@ -124,7 +124,7 @@ func fitSeries(s *series, stepMs int64) (fitResult, error) {
 	}
 	span := s.t[n-1] - s.t[0]
 	base, err := model.FitBaseline(s.t, s.v, model.BaselineOptions{
-		SlotWidth: time.Hour.Milliseconds(),
+		SlotWidth: (5 * time.Minute).Milliseconds(),
 		Weekly:    span >= (14*24*time.Hour - time.Hour).Milliseconds(),
 	})
 	if err != nil {

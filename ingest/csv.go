@@ -64,6 +64,7 @@ func ReadCSV(r io.Reader, name string) (*Table, error) {
 	if err != nil {
 		return nil, csvError(name, err)
 	}
+	header = slices.Clone(header) // ReuseRecord: the next Read overwrites it
 	if len(header) < 2 {
 		return nil, fmt.Errorf("%s:1: header has %d column, expected a timestamp column and at least one value column", name, len(header))
 	}

@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/augur-sre/augur/config"
 	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/internal/testservers"
 )
@@ -198,4 +202,64 @@ func TestInfluxDBIntegration(t *testing.T) {
 		}
 		checkSeries(t, got, wantMem)
 	})
+}
+
+// TestInfluxDBExample runs the signals of examples/influxdb.yml against a
+// real InfluxDB 1.8 holding Telegraf-shaped points (testdata/influx): every
+// query must compile, yield one series per host labelled only by host, and
+// compute what its comment says.
+func TestInfluxDBExample(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	cfg, err := config.Load(filepath.Join("..", "examples", "influxdb.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp, err := os.ReadFile(filepath.Join("testdata", "influx", "telegraf.lp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	influx := testservers.StartInfluxDB(t, testservers.InfluxDBOptions{})
+	if err := influx.CreateDatabase("telegraf"); err != nil {
+		t.Fatal(err)
+	}
+	if err := influx.Write("telegraf", lp); err != nil {
+		t.Fatal(err)
+	}
+	src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL})
+	start := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	end := start.Add(30 * time.Minute)
+	// See testdata/influx/telegraf.lp: values are constant within minute
+	// m, and a window ending at t averages minute m = t/1m - 1.
+	wantAt := map[string]func(m int) float64{
+		"cpu":         func(m int) float64 { return 100 - float64(80-m%5) },
+		"memory":      func(m int) float64 { return 50 + float64(m)*0.5 },
+		"connections": func(m int) float64 { return float64(10+m%3) + 1 },
+	}
+	for _, sig := range cfg.Signals {
+		got, err := src.Range(t.Context(), sig.Query, start, end, time.Duration(cfg.Global.Step))
+		if err != nil {
+			t.Errorf("%s: %v", sig.Name, err)
+			continue
+		}
+		if len(got) != 2 {
+			t.Errorf("%s: %d series, want one per host (2)", sig.Name, len(got))
+		}
+		for _, s := range got {
+			if len(s.Labels) != 1 || s.Labels[sig.Entity] == "" {
+				t.Errorf("%s: labels %v, want only %s", sig.Name, s.Labels, sig.Entity)
+			}
+			// Point 0 (00:00) covers the minute before the data starts.
+			if len(s.Samples) != 31 || countNaN(s.Samples) != 1 {
+				t.Errorf("%s %v: %d samples, %d missing; want 31 and 1", sig.Name, s.Labels, len(s.Samples), countNaN(s.Samples))
+				continue
+			}
+			for k, x := range s.Samples[1:] {
+				if w := wantAt[sig.Name](k); math.Abs(x.V-w) > 1e-9 {
+					t.Errorf("%s %v: %v at minute %d, want %v", sig.Name, s.Labels, x.V, k+1, w)
+					break
+				}
+			}
+		}
+	}
 }

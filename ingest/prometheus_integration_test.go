@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/augur-sre/augur/config"
 	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/internal/testservers"
 )
@@ -153,6 +154,47 @@ func TestPrometheusIntegration(t *testing.T) {
 		none := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL})
 		if got, err := none.Incidents(ctx, start, end); err != nil || len(got) != 0 {
 			t.Errorf("without incident alerts: got %v, %v; want none", got, err)
+		}
+	})
+
+	t.Run("example config", func(t *testing.T) {
+		cfg, err := config.Load(filepath.Join("..", "examples", "prometheus.yml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, IncidentAlerts: cfg.Incidents.Alerts})
+		s, e := start.Add(24*time.Hour), start.Add(48*time.Hour)
+		for _, sig := range cfg.Signals {
+			for _, q := range []string{sig.Query, sig.LimitQuery} {
+				if q == "" {
+					continue
+				}
+				if err := p.Check(ctx, q); err != nil {
+					t.Errorf("%s: %v", sig.Name, err)
+				}
+				got, err := p.Range(ctx, q, s, e, time.Duration(cfg.Global.Step))
+				if err != nil {
+					t.Fatalf("%s: %v", sig.Name, err)
+				}
+				if len(got) != fleet.Instances {
+					t.Errorf("%s: %d series, want one per instance (%d)", sig.Name, len(got), fleet.Instances)
+				}
+				for _, ser := range got {
+					host := ser.Labels[sig.Entity]
+					if !strings.HasPrefix(host, "host-") || strings.Contains(host, ":") {
+						t.Errorf("%s: labels %v, want %s to be the host without port", sig.Name, ser.Labels, sig.Entity)
+					}
+					for _, x := range ser.Samples {
+						if x.V < 0 || (sig.Limit != nil && x.V > *sig.Limit) {
+							t.Errorf("%s %v: %v@%d outside [0, %v]", sig.Name, ser.Labels, x.V, x.T, *sig.Limit)
+							break
+						}
+					}
+				}
+			}
+		}
+		if got, err := p.Incidents(ctx, start, end); err != nil || len(got) == 0 {
+			t.Errorf("incidents of the example's alerts: %v, %v", got, err)
 		}
 	})
 

@@ -2,30 +2,6 @@ package model
 
 import "math"
 
-// kn holds tunables during development.
-var kn = [32]float64{
-	0:  2.5,  // shiftK
-	1:  1.5,  // shiftS
-	2:  0.2,  // refractoryGap
-	3:  0.01, // excess min
-	4:  0,    // use season (0/1)
-	5:  0.8,  // season must beat level by this ratio
-	6:  0.1,  // season level alpha
-	7:  0.2,  // season gamma
-	8:  0,    // youth: range excess needs n > kn8 * ... (0 = off)
-	9:  8,    // likelihood scale
-	10: 0,    // context novelty weight (0 = off)
-	11: 8,    // context bins
-	12: 3,    // context length
-	13: 0.4,  // excess base
-	14: 0,
-	15: 0.002,
-	16: 300,
-	17: 0,
-	18: 150,
-	19: 0,
-}
-
 // DetectorOptions configures a Detector. The zero value selects the defaults
 // that augur uses everywhere (service, `augur detect`, `augur nab`).
 type DetectorOptions struct {
@@ -39,14 +15,14 @@ type DetectorOptions struct {
 	// distribution of averaged surprise. Default 2000.
 	LongHalfLife float64
 	// Refractory is the half-life, in observations, of the memory of the
-	// last alarm: while it lasts only clearly stronger evidence scores
-	// above 0, so one event raises one alarm. Default 150.
+	// last alarm (see Alarm): while it lasts only clearly stronger evidence
+	// raises a new alarm, so one event raises one alarm. Default 150.
 	Refractory float64
 }
 
 func (o DetectorOptions) withDefaults() DetectorOptions {
 	if o.Warmup <= 0 {
-		o.Warmup = int(kn[16])
+		o.Warmup = 300
 	}
 	if o.ShortWindow <= 0 {
 		o.ShortWindow = 20
@@ -55,14 +31,74 @@ func (o DetectorOptions) withDefaults() DetectorOptions {
 		o.LongHalfLife = 2000
 	}
 	if o.Refractory <= 0 {
-		o.Refractory = kn[18]
+		o.Refractory = 150
 	}
 	return o
 }
 
-const day = 86400000 // ms
+// Constants of the score channels, chosen on the NAB corpus as a whole (one
+// configuration for every file, see nab/), never per file.
+const (
+	// The level-shift statistic starts to count at shiftK long-term
+	// standard deviations and saturates over shiftS more.
+	shiftK, shiftS = 2.5, 1.5
+	// A new alarm needs an onset score refractoryGap above the decaying
+	// last one.
+	refractoryGap = 0.2
+	// A value more than excessMin of the known range outside it scores at
+	// least excessBase.
+	excessMin, excessBase = 0.005, 0.4
+	// The anomaly likelihood x (in long-term standard deviations) scores
+	// 1−e^(−x/likScale).
+	likScale = 8
+	// Seasonal predictor: used for the surprise once its mean absolute
+	// error is below seasonRatio times that of the level; Holt-Winters
+	// smoothing of the deseasonalised level and of the seasonal profile.
+	seasonRatio, seasonAlpha, seasonGamma = 0.8, 0.1, 0.2
+	// maxPeriod bounds the seasonal profile (one day at 21 s steps).
+	maxPeriod = 4096
+	// Context novelty: values are quantised into ctxBins bins of the known
+	// range; a context is the last ctxLen bins. A never-seen context scores
+	// noveltyWeight·e^(−noveltyK·rate), rate being the exponentially
+	// weighted rate of novel contexts (weight noveltyAlpha per point).
+	ctxBins, ctxLen                                       = 5, 2
+	noveltyWeight, noveltyK, noveltyAlpha                 = 0.9, 300, 0.0005
+	ctxStates                                             = ctxBins * ctxBins // ctxBins^ctxLen
+	sustainAlpha, sustainScaleAlpha, sustain, sustainHold = 0.005, 0.002, 0.3, 3
+)
 
-// Detector is a streaming anomaly detector for one series.
+const dayMillis = 86400000
+
+// Detector is a streaming anomaly detector for one series. Each call to
+// Observe sees only the observations made so far, so scores are computed
+// online, in constant time and bounded memory per series (a seasonal
+// profile of at most maxPeriod values).
+//
+// The detector combines several channels, each mapped to [0,1]:
+//
+//   - likelihood: the surprise |y − prediction| against an EWMA level or,
+//     where a daily cycle explains the series better, a Holt-Winters
+//     seasonal predictor, in units of its mean absolute error, averaged
+//     over ShortWindow points and compared with its own long-term
+//     distribution (the anomaly likelihood of Ahmad et al. 2017,
+//     "Unsupervised real-time anomaly detection for streaming data",
+//     Neurocomputing 262);
+//   - level shift: a fast EWMA of y against a slow exponentially weighted
+//     mean and standard deviation of y;
+//   - range: a value outside the range seen so far, graded by how far;
+//   - context novelty: a never-seen sequence of quantised values while
+//     novel sequences have become rare (after the CAD OSE detector, Smirnov
+//     2016, NAB's contextOSE);
+//   - sustained deviation (continuous score only): the smoothed residual
+//     against slowly adapting predictors, which stays high while a shift,
+//     ramp or other departure lasts.
+//
+// Observe returns the continuous score: the strongest channel. Alarm
+// returns the NAB-style alarm derived from the first four (the onset
+// score): non-zero only where the onset score clearly exceeds the decaying
+// memory of the last alarm.
+//
+// A Detector is not safe for concurrent use.
 type Detector struct {
 	opts DetectorOptions
 	n    int
@@ -70,31 +106,33 @@ type Detector struct {
 	level, scale float64 // EWMA level and mean absolute residual
 	lo, hi       float64 // range of the values seen so far
 
-	// seasonal predictor
-	lastT        int64
-	step         int64
-	period       int
-	seas         []float64
-	slevel       float64
-	errL, errS   float64
-	seasonActive bool
+	lastT, step int64 // last timestamp, smallest positive spacing seen
+	period      int   // points per day, 0 without a seasonal predictor
+	seas        []float64
+	prof        []float64 // daily profile of the sustained channel
+	slevel      float64   // deseasonalised level
+	errL, errS  float64   // mean absolute errors of level and seasonal predictors
 
 	short    []float64 // ring of recent surprise values
 	shortSum float64
 	pos      int
 
-	mu, m2 float64
-	alpha  float64
+	mu, m2 float64 // exponentially weighted mean and variance of the short mean
+	alpha  float64 // weight of the long-term statistics
 
-	peak, peakDecay float64
+	peak, peakDecay float64 // decaying memory of the last alarm
 	alarm           float64
 
-	fast, slow, slowVar float64
+	fast, slow, slowVar float64 // level-shift statistics of y
 
-	// context novelty
-	ctx      uint32
-	seen     []uint64
+	ctx      int                           // last ctxLen bins, base ctxBins
+	seen     [(ctxStates + 63) / 64]uint64 // contexts seen so far
 	novelAvg float64
+
+	// sustained deviation: slow level, slow deseasonalised level, their
+	// mean absolute errors and the smoothed standardised residual.
+	sLevel, sSeason, sErrL, sErrS, sz float64
+	dbgS, dbgZ                        float64
 }
 
 // NewDetector returns a Detector with the given options.
@@ -108,10 +146,23 @@ func NewDetector(opts DetectorOptions) *Detector {
 	}
 }
 
-// Alarm returns the NAB-style suppressed score of the latest point.
+// Alarm returns the alarm score of the latest observation, in [0,1]: the
+// onset score where it exceeds the memory of the last alarm (decaying with
+// half-life Refractory) by refractoryGap, else 0. So at any threshold an
+// event raises about one alarm, and a slowly growing event a new one each
+// time it has grown by the gap. This is NAB's alarm policy (NAB credits
+// the first detection in a window and charges every detection outside
+// one); `augur nab` and `augur detect`'s NAB-format output use it. The
+// service uses the continuous score that Observe returns instead.
 func (d *Detector) Alarm() float64 { return d.alarm }
 
-// Observe adds y at t and returns the continuous score.
+// Observe adds the observation y taken at t (Unix milliseconds) and returns
+// the continuous anomaly score of the newest point, in [0,1]: near 0 for
+// points the models explain, near 1 for points they do not, and it stays
+// high while a departure (level shift, ramp, out-of-range values) lasts,
+// until the slow models have adapted to it. A NaN or infinite y is a
+// missing point: it changes nothing and scores 0, as does every point of
+// the first Warmup.
 func (d *Detector) Observe(t int64, y float64) float64 {
 	d.alarm = 0
 	if math.IsNaN(y) || math.IsInf(y, 0) {
@@ -126,63 +177,68 @@ func (d *Detector) Observe(t int64, y float64) float64 {
 	d.lastT = t
 	if d.n == 1 {
 		d.level, d.lo, d.hi, d.fast, d.slow, d.slevel = y, y, y, y, y, y
+		d.sLevel, d.sSeason = y, y
 		return 0
 	}
-	if d.n == 50 && kn[4] > 0 && d.step > 0 && day%d.step == 0 {
-		if p := int(day / d.step); p >= 12 && p <= 4096 {
+	// The daily cycle, when the spacing divides a day, decided once.
+	if d.n == 50 && d.step > 0 && dayMillis%d.step == 0 {
+		if p := int(dayMillis / d.step); p >= 12 && p <= maxPeriod {
 			d.period = p
 			d.seas = make([]float64, p)
+			d.prof = make([]float64, p)
 		}
 	}
+
+	// Range novelty: how far y leaves the range seen so far, in units of
+	// that range (Numenta's NAB detector flags values 5 % beyond it).
 	rng := d.hi - d.lo
 	excess := max(y-d.hi, d.lo-y, 0) / (rng + 1e-12)
 
-	// context novelty on the range known before y
+	// Context novelty on the range known before y.
+	b := 0
+	if rng > 0 {
+		b = min(max(int(ctxBins*(y-d.lo)/rng), 0), ctxBins-1)
+	}
+	d.ctx = (d.ctx*ctxBins + b) % ctxStates
 	novel := 0.0
-	if kn[10] > 0 {
-		bins := int(kn[11])
-		b := 0
-		if rng > 0 {
-			b = min(max(int(float64(bins)*(y-d.lo)/rng), 0), bins-1)
-		}
-		k := int(kn[12])
-		size := 1
-		for range k {
-			size *= bins
-		}
-		if d.seen == nil {
-			d.seen = make([]uint64, (size+63)/64)
-		}
-		d.ctx = (d.ctx*uint32(bins) + uint32(b)) % uint32(size)
-		if d.n > k {
-			w, m := d.ctx/64, uint64(1)<<(d.ctx%64)
-			if d.seen[w]&m == 0 {
-				d.seen[w] |= m
-				novel = 1
-			}
+	if d.n > ctxLen {
+		if w, m := d.ctx/64, uint64(1)<<(d.ctx%64); d.seen[w]&m == 0 {
+			d.seen[w] |= m
+			novel = 1
 		}
 	}
 	d.lo, d.hi = min(d.lo, y), max(d.hi, y)
 
-	const levelAlpha, scaleAlpha = 0.1, 0.01
+	// Surprise: the residual against the better predictor in units of its
+	// mean absolute error (≈ 0.8σ for Gaussian noise), mapped to [0,1] so
+	// one wild point cannot dominate the mean.
+	const levelAlpha, scaleAlpha, errAlpha = 0.1, 0.01, 0.005
 	r := y - d.level
 	zscale := d.scale
+	susPred, susErr := d.sLevel, d.sErrL
 	if d.period > 0 {
-		ph := int((t % day) / d.step % int64(d.period))
+		ph := int((t % dayMillis) / d.step % int64(d.period))
 		if ph < 0 {
 			ph += d.period
 		}
 		rs := y - d.slevel - d.seas[ph]
-		d.errL += 0.005 * (math.Abs(r) - d.errL)
-		d.errS += 0.005 * (math.Abs(rs) - d.errS)
-		d.seasonActive = d.n > 2*d.period+50 && d.errS < kn[5]*d.errL
-		sa, sg := kn[6], kn[7]
-		d.slevel += sa * (y - d.seas[ph] - d.slevel)
-		d.seas[ph] += sg * (y - d.slevel - d.seas[ph])
-		if d.seasonActive {
-			r = rs
-			zscale = d.errS * 1.0
+		d.errL += errAlpha * (math.Abs(r) - d.errL)
+		d.errS += errAlpha * (math.Abs(rs) - d.errS)
+		ready := d.n > 2*d.period+50
+		if ready && d.errS < seasonRatio*d.errL {
+			r, zscale = rs, d.errS
 		}
+		// The slow seasonal predictor: a daily profile around a level
+		// that remembers about a day.
+		p := d.sSeason + d.prof[ph]
+		d.sErrS = d.clippedErr(d.sErrS, y-p)
+		if ready && d.sErrS < d.sErrL {
+			susPred, susErr = p, d.sErrS
+		}
+		d.sSeason += (y - d.prof[ph] - d.sSeason) / float64(d.period)
+		d.prof[ph] += seasonGamma * (y - d.sSeason - d.prof[ph])
+		d.slevel += seasonAlpha * (y - d.seas[ph] - d.slevel)
+		d.seas[ph] += seasonGamma * (y - d.slevel - d.seas[ph])
 	}
 	z := math.Abs(r) / (zscale + 1e-9*math.Abs(d.level) + 1e-12)
 	d.level += levelAlpha * (y - d.level)
@@ -194,49 +250,70 @@ func (d *Detector) Observe(t int64, y float64) float64 {
 	d.pos = (d.pos + 1) % len(d.short)
 	m := d.shortSum / float64(len(d.short))
 
+	// Anomaly likelihood: how many long-term standard deviations the
+	// short-window mean of the surprise lies above its long-term mean.
 	sd := max(math.Sqrt(d.m2), 1e-3)
 	x := (m - d.mu) / sd
 	dm := m - d.mu
 	d.mu += d.alpha * dm
 	d.m2 = (1 - d.alpha) * (d.m2 + d.alpha*dm*dm)
+
+	// Level shift: a short EWMA of y against a long exponentially weighted
+	// mean and standard deviation of y, catching drifts the residuals adapt
+	// away.
 	const fastAlpha = 0.1
 	d.fast += fastAlpha * (y - d.fast)
 	shift := math.Abs(d.fast-d.slow) / (math.Sqrt(d.slowVar) + 1e-9*math.Abs(d.slow) + 1e-12)
 	ds := y - d.slow
 	d.slow += d.alpha * ds
 	d.slowVar = (1 - d.alpha) * (d.slowVar + d.alpha*ds*ds)
-	nv := d.novelAvg
-	d.novelAvg += kn[15] * (novel - d.novelAvg)
+
+	// Sustained deviation: the residual against the slow predictor in
+	// units of its (clipped, so an anomaly does not inflate it) mean
+	// absolute error, smoothed over a few points.
+	sz := math.Abs(y-susPred) / (1.25*susErr + 1e-9*math.Abs(susPred) + 1e-12)
+	d.sErrL = d.clippedErr(d.sErrL, y-d.sLevel)
+	d.sLevel += sustainAlpha * (y - d.sLevel)
+	d.sz += sustain * (min(sz, 50) - d.sz)
+
+	rate := d.novelAvg
+	d.novelAvg += noveltyAlpha * (novel - d.novelAvg)
 	if d.n <= d.opts.Warmup {
 		return 0
 	}
-	c1 := 1 - math.Exp(-max(x, 0)/kn[9])
-	c2 := 1 - math.Exp(-max(shift-kn[0], 0)/kn[1])
-	c3 := 0.0
-	if excess > kn[3] {
-		c3 = kn[13] + (1-kn[13])*math.Tanh(4*excess)
-		if kn[8] > 0 {
-			c3 *= min(1, float64(d.n)/kn[8])
-		}
+
+	// The onset score is the strongest channel.
+	s := 1 - math.Exp(-max(x, 0)/likScale)
+	s = max(s, 1-math.Exp(-max(shift-shiftK, 0)/shiftS))
+	if excess > excessMin {
+		s = max(s, excessBase+(1-excessBase)*math.Tanh(4*excess))
 	}
-	c4 := 0.0
-	if novel > 0 && kn[10] > 0 {
-		c4 = kn[10] * math.Exp(-nv*kn[14])
-	}
-	s := max(c1, c2, c3, c4)
-	if kn[17] > 0 {
-		// noisy-or blend
-		or := 1 - (1-c1)*(1-c2)*(1-c3)*(1-c4)
-		s = (1-kn[17])*s + kn[17]*or
+	if novel > 0 {
+		s = max(s, noveltyWeight*math.Exp(-noveltyK*rate))
 	}
 	s = clamp01(s)
 
 	d.peak *= d.peakDecay
-	if s > d.peak+kn[2] {
+	if s > d.peak+refractoryGap {
 		d.peak = s
 		d.alarm = s
-	} else if kn[19] > 0 {
-		d.peak = max(d.peak, s-kn[19])
 	}
-	return s
+	// The sustained channel starts to count beyond 1.5 mean errors of the
+	// smoothed residual and is ≈ 0.95 at 4.5.
+	return clamp01(max(s, 1-math.Exp(-max(d.sz-1.5, 0))))
+}
+
+// clippedErr updates the mean absolute error e with residual r. After the
+// warm-up a residual counts at most 4e, and none while the smoothed
+// residual is beyond sustainHold, so that an anomaly does not widen the
+// scale it is measured in.
+func (d *Detector) clippedErr(e, r float64) float64 {
+	r = math.Abs(r)
+	if d.n > d.opts.Warmup {
+		if d.sz > sustainHold {
+			return e
+		}
+		r = min(r, 4*e)
+	}
+	return e + sustainScaleAlpha*(r-e)
 }

@@ -67,7 +67,7 @@ type hwState struct {
 func (s *hwState) step(y, alpha, beta, gamma, phi float64) float64 {
 	st := s.season[s.pos]
 	damped := phi * s.trend
-	if math.IsNaN(y) || math.IsInf(y, 0) {
+	if !finite(y) {
 		s.level += damped
 		s.trend = damped
 		s.advance()
@@ -105,7 +105,8 @@ func (s *hwState) copyFrom(o *hwState) {
 // moving-average trend on 1..k, and filtering starts at the second period;
 // without seasonality l = y[1], b = y[1]-y[0] and filtering starts at y[2].
 // Free parameters minimise the SSE over α, β, γ ∈ [0,1] (and φ ∈ [0.8,0.98]
-// when damped) with L-BFGS on exact gradients.
+// when damped) by L-BFGS on exact gradients, started from the best point of a
+// small grid; the SSE matches or beats R's L-BFGS-B from (0.3, 0.1, 0.1).
 func FitHoltWinters(y []float64, opts HoltWintersOptions) (*HoltWinters, error) {
 	for len(y) > 0 && !finite(y[0]) {
 		y = y[1:]
@@ -162,29 +163,19 @@ func hwInit(y []float64, period int) (hwState, int, error) {
 		}
 		return hwState{level: y[1], trend: y[1] - y[0], season: []float64{0}}, 2, nil
 	}
-	wind := 2 * period
-	if len(y) < wind {
-		return hwState{}, 0, fmt.Errorf("cannot initialise a period-%d season from %d points (need %d): %w", period, len(y), wind, ErrTooShort)
+	if len(y)/2 < period { // not 2*period: it could overflow
+		return hwState{}, 0, fmt.Errorf("cannot initialise a period-%d season from %d points (need two periods): %w", period, len(y), ErrTooShort)
 	}
-	// decompose(): centred moving average over one period (weights 1/2 at
-	// both ends for even periods), undefined where the window leaves the
-	// data or holds a missing point.
+	wind := 2 * period
+	// decompose(): y minus its centred moving average, averaged by phase.
 	half := period / 2
+	ma := centredMA(y[:wind], period)
 	trend := make([]float64, wind)
 	for t := range trend {
 		trend[t] = math.NaN()
-		if t < half || t+half >= wind {
-			continue
+		if t >= half && t-half < len(ma) {
+			trend[t] = ma[t-half]
 		}
-		var acc float64
-		for j := -half; j <= half; j++ {
-			w := 1.0
-			if period%2 == 0 && (j == -half || j == half) {
-				w = 0.5
-			}
-			acc += w * y[t+j]
-		}
-		trend[t] = acc / float64(period)
 	}
 	s := make([]float64, period)
 	var figMean float64
@@ -521,4 +512,6 @@ func (m *HoltWinters) PredictInto(dst *Forecast, h int, level float64) error {
 	return nil
 }
 
-func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+// finite reports whether v is neither NaN nor infinite: v-v is NaN exactly
+// when v is (one subtraction instead of two tests in the filter loops).
+func finite(v float64) bool { return v-v == 0 }

@@ -307,6 +307,39 @@ func TestHoltWintersMissing(t *testing.T) {
 	}
 }
 
+func TestHoltWintersDegenerate(t *testing.T) {
+	step := make([]float64, 24*4)
+	for i := range step {
+		if i >= 60 {
+			step[i] = 10
+		}
+	}
+	huge := synthDaily(24*4, 24, 1e9, 1e10, 9)
+	for name, y := range map[string][]float64{
+		"constant": make([]float64, 24*4),
+		"step":     step,
+		"huge":     huge,
+	} {
+		for _, period := range []int{0, 24} {
+			m, err := FitHoltWinters(y, HoltWintersOptions{Period: period, Damped: name == "step"})
+			if err != nil {
+				t.Errorf("%s, period %d: %v", name, period, err)
+				continue
+			}
+			var f Forecast
+			if err := m.PredictInto(&f, 30, 0.8); err != nil {
+				t.Fatal(err)
+			}
+			for h := range f.Point {
+				if !finite(f.Point[h]) || !finite(f.Lower[h]) || !finite(f.Upper[h]) || f.Lower[h] > f.Upper[h] {
+					t.Errorf("%s, period %d, h=%d: forecast %g [%g, %g]", name, period, h+1, f.Point[h], f.Lower[h], f.Upper[h])
+					break
+				}
+			}
+		}
+	}
+}
+
 func TestHoltWintersErrors(t *testing.T) {
 	f := func(y []float64, opts HoltWintersOptions, tooShort bool) {
 		t.Helper()
@@ -319,6 +352,7 @@ func TestHoltWintersErrors(t *testing.T) {
 		}
 	}
 	f(make([]float64, 47), HoltWintersOptions{Period: 24}, true)
+	f(make([]float64, 47), HoltWintersOptions{Period: math.MaxInt}, true)
 	f([]float64{1, 2}, HoltWintersOptions{}, true)
 	f(nil, HoltWintersOptions{Period: 1}, true)
 	f([]float64{math.NaN(), 1, 2}, HoltWintersOptions{}, true)

@@ -49,7 +49,7 @@ func DetectPeriods(y []float64, candidates []int) []int {
 	cands = slices.Compact(cands)
 	var found []int
 	for _, p := range cands {
-		if p < 2 || len(x) < minCycles*p {
+		if p < 2 || len(x)/minCycles < p {
 			continue
 		}
 		if r, limit := seasonalACF(x, p, found); r > limit {
@@ -110,27 +110,55 @@ func fillGaps(y []float64) []float64 {
 	return x
 }
 
-// detrend returns x minus its centred moving average over one period p (for
-// even p the 2×p average with half weights at both ends, as R's decompose),
-// over the points where the average is defined.
+// detrend returns x minus its centred moving average over one period p, over
+// the points where the average is defined (see centredMA).
 func detrend(x []float64, p int) []float64 {
+	d := centredMA(x, p)
+	for i := range d {
+		d[i] = x[i+p/2] - d[i]
+	}
+	return d
+}
+
+// centredMA returns the centred moving average of x over one period p, the
+// trend of R's decompose: weights 1/p over t-h..t+h (h = p/2) for odd p, and
+// the same with half weights at both ends for even p. Element i is the
+// average at t = i+h, for t = h..len(x)-1-h; it is NaN where the window holds
+// a non-finite value. Running sums make it O(len(x)).
+func centredMA(x []float64, p int) []float64 {
 	h := p / 2
-	d := make([]float64, 0, len(x)-2*h)
-	var sum float64 // sum of x over the window [t-h, t+h]
-	for _, v := range x[:2*h+1] {
-		sum += v
+	if len(x) < 2*h+1 {
+		return nil
+	}
+	ma := make([]float64, len(x)-2*h)
+	var sum float64 // of the finite values in x[t-h..t+h]
+	var missing int // non-finite values in x[t-h..t+h]
+	add := func(v float64, sign int) {
+		if finite(v) {
+			sum += float64(sign) * v
+		} else {
+			missing += sign
+		}
+	}
+	for _, v := range x[:2*h] {
+		add(v, 1)
 	}
 	for t := h; t+h < len(x); t++ {
+		add(x[t+h], 1)
 		if t > h {
-			sum += x[t+h] - x[t-h-1]
+			add(x[t-h-1], -1)
+		}
+		if missing > 0 {
+			ma[t-h] = math.NaN()
+			continue
 		}
 		w := sum
 		if p%2 == 0 {
 			w -= 0.5 * (x[t-h] + x[t+h])
 		}
-		d = append(d, x[t]-w/float64(p))
+		ma[t-h] = w / float64(p)
 	}
-	return d
+	return ma
 }
 
 // removeProfile subtracts from d its mean profile over period q: the mean of

@@ -89,6 +89,7 @@ func TestDetectPeriodsEdgeCases(t *testing.T) {
 		{"gaps", gappy, []int{288}, []int{288}},
 		{"unsorted duplicates", y, []int{288, 0, 1, -5, 288}, []int{288}},
 		{"too long", y, []int{288 * 5}, nil},
+		{"absurdly long", y, []int{math.MaxInt}, nil},
 		{"no candidates", y, nil, nil},
 		{"all missing", nan, []int{2}, nil},
 		{"empty", nil, []int{2}, nil},

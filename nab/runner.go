@@ -9,8 +9,11 @@ import (
 )
 
 // Run scores every file of c with a fresh model.Detector per file, online:
-// the score of row t is returned by Observe before row t+1 is seen. Files
-// are spread over GOMAXPROCS workers; the result has one slice per file.
+// the score of row t is the detector's Alarm right after Observe(row t),
+// before row t+1 is seen (NAB credits the first detection in a window and
+// charges every detection outside one, so it is scored on the suppressed
+// alarm, not on the continuous score). Files are spread over GOMAXPROCS
+// workers; the result has one slice per file.
 func Run(ctx context.Context, c *Corpus, opts model.DetectorOptions) ([][]float64, error) {
 	out := make([][]float64, len(c.Files))
 	jobs := make(chan int)

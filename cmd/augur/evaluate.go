@@ -163,4 +163,9 @@ func printReport(out io.Writer, r forecast.Report, c forecast.Calibration, start
 		fmt.Fprintf(out, "%s=%d ", k, falseAlarms[k])
 	}
 	fmt.Fprintln(out)
+	for _, a := range r.Alarms {
+		if !a.True {
+			fmt.Fprintf(out, "  %s %s for %s\n", a.Entity, a.Start.Format(time.RFC3339), a.End.Sub(a.Start)+time.Minute)
+		}
+	}
 }

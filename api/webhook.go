@@ -1,0 +1,189 @@
+package api
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/common/model"
+
+	"github.com/augur-sre/augur/store"
+)
+
+// WebhookPath is where Alertmanager posts notifications (webhook_configs url).
+const WebhookPath = "/api/v1/alertmanager/webhook"
+
+// IncidentStore durably stores the incidents the webhook receives;
+// *store.Store implements it. AddIncidents must return only once the
+// incidents are durable, and be idempotent on fingerprint, start and status.
+type IncidentStore interface {
+	AddIncidents([]store.Incident) (added int, err error)
+}
+
+// WebhookOptions configures the Alertmanager webhook receiver.
+type WebhookOptions struct {
+	Store IncidentStore
+	// BearerToken, when set, is accepted as "Authorization: Bearer <token>".
+	BearerToken string
+	// Username and Password, when Username is set, are accepted as basic auth.
+	// With neither a token nor a username the webhook accepts any poster:
+	// protect it with --web.config.file then.
+	Username, Password string
+	// EntityLabels are the alert labels naming the failed entity, tried in
+	// order; default instance, host, entity, node, pod.
+	EntityLabels []string
+	Logger       *slog.Logger
+	// Now is the clock of ReceivedAt; default time.Now.
+	Now func() time.Time
+}
+
+// webhookMessage is Alertmanager's webhook payload (version 4). Unknown
+// fields are ignored, so newer Alertmanagers are understood.
+type webhookMessage struct {
+	Version           string            `json:"version"`
+	GroupKey          string            `json:"groupKey"`
+	TruncatedAlerts   uint64            `json:"truncatedAlerts"`
+	Status            string            `json:"status"`
+	Receiver          string            `json:"receiver"`
+	GroupLabels       map[string]string `json:"groupLabels"`
+	CommonLabels      map[string]string `json:"commonLabels"`
+	CommonAnnotations map[string]string `json:"commonAnnotations"`
+	ExternalURL       string            `json:"externalURL"`
+	Alerts            []webhookAlert    `json:"alerts"`
+}
+
+type webhookAlert struct {
+	Status       string            `json:"status"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Fingerprint  string            `json:"fingerprint"`
+}
+
+// RegisterWebhook serves POST /api/v1/alertmanager/webhook: Alertmanager's
+// notifications become incidents, stored durably before the 2xx, so that
+// Alertmanager retries (on 5xx) whatever was not stored.
+func (a *API) RegisterWebhook(o WebhookOptions) error {
+	if o.Store == nil {
+		return errors.New("cannot serve the Alertmanager webhook: no store")
+	}
+	if o.Logger == nil {
+		o.Logger = a.opts.Logger
+	}
+	o.Logger = o.Logger.With("component", "webhook")
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if len(o.EntityLabels) == 0 {
+		o.EntityLabels = []string{"instance", "host", "entity", "node", "pod"}
+	}
+	a.echo.POST(WebhookPath, wrap(func(c echo.Context) result { return webhook(c, o) }))
+	return nil
+}
+
+// authorized checks the request's credentials against the configured ones
+// in constant time.
+func (o *WebhookOptions) authorized(r *http.Request) bool {
+	if o.BearerToken == "" && o.Username == "" {
+		return true
+	}
+	h := r.Header.Get("Authorization")
+	if o.BearerToken != "" {
+		if tok, ok := strings.CutPrefix(h, "Bearer "); ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(o.BearerToken)) == 1 {
+			return true
+		}
+	}
+	if o.Username != "" {
+		if u, p, ok := r.BasicAuth(); ok {
+			uok := subtle.ConstantTimeCompare([]byte(u), []byte(o.Username))
+			pok := subtle.ConstantTimeCompare([]byte(p), []byte(o.Password))
+			return uok&pok == 1
+		}
+	}
+	return false
+}
+
+func webhook(c echo.Context, o WebhookOptions) result {
+	r := c.Request()
+	if !o.authorized(r) {
+		scheme := "Bearer"
+		if o.Username != "" {
+			scheme = `Basic realm="augur"`
+		}
+		c.Response().Header().Set("WWW-Authenticate", scheme)
+		return result{err: &apiError{typ: errBadData, status: http.StatusUnauthorized, err: errors.New("unauthorized: the webhook needs the configured bearer token or basic auth")}}
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return result{err: &apiError{typ: errBadData, status: http.StatusRequestEntityTooLarge, err: fmt.Errorf("request body too large: %w", err)}}
+		}
+		return result{err: badData("cannot read body: %v", err)}
+	}
+	var msg webhookMessage
+	if err := json.Unmarshal(body, &msg); err != nil {
+		return result{err: badData("cannot decode Alertmanager webhook payload: %v", err)}
+	}
+	if msg.Version != "" && msg.Version != "4" {
+		o.Logger.Warn("unexpected webhook payload version, decoding it as version 4", "version", msg.Version)
+	}
+	now := o.Now().UTC()
+	incs := make([]store.Incident, 0, len(msg.Alerts))
+	for i, al := range msg.Alerts {
+		if al.Status != "firing" && al.Status != "resolved" {
+			return result{err: badData("alerts[%d]: status %q is neither firing nor resolved", i, al.Status)}
+		}
+		if len(al.Labels) == 0 {
+			return result{err: badData("alerts[%d]: no labels", i)}
+		}
+		if al.StartsAt.IsZero() {
+			return result{err: badData("alerts[%d]: no startsAt", i)}
+		}
+		fp := al.Fingerprint
+		if fp == "" {
+			fp = labelSet(al.Labels).Fingerprint().String()
+		}
+		in := store.Incident{
+			Fingerprint: fp, Status: al.Status, Name: al.Labels["alertname"], Signal: al.Labels["signal"],
+			Labels: al.Labels, Annotations: al.Annotations, StartsAt: al.StartsAt.UTC(),
+			GeneratorURL: al.GeneratorURL, Receiver: msg.Receiver, ReceivedAt: now,
+		}
+		if al.Status == "resolved" {
+			in.EndsAt = al.EndsAt.UTC()
+		}
+		for _, l := range o.EntityLabels {
+			if v := al.Labels[l]; v != "" {
+				in.Entity = v
+				break
+			}
+		}
+		incs = append(incs, in)
+	}
+	added, err := o.Store.AddIncidents(incs)
+	if err != nil {
+		o.Logger.Error("cannot store incidents: Alertmanager will retry", "err", err)
+		return result{err: &apiError{typ: errInternal, status: http.StatusInternalServerError, err: err}}
+	}
+	if added > 0 {
+		o.Logger.Info("stored incidents", "received", len(incs), "new", added, "group_key", msg.GroupKey, "receiver", msg.Receiver)
+	}
+	return result{data: map[string]int{"received": len(incs), "stored": added}}
+}
+
+func labelSet(m map[string]string) model.LabelSet {
+	ls := make(model.LabelSet, len(m))
+	for k, v := range m {
+		ls[model.LabelName(k)] = model.LabelValue(v)
+	}
+	return ls
+}

@@ -1,0 +1,164 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/ingest"
+	"github.com/augur-sre/augur/store"
+)
+
+const firingPayload = `{
+  "version": "4", "groupKey": "{}:{alertname=\"OOMKilled\"}", "truncatedAlerts": 0,
+  "status": "firing", "receiver": "augur", "groupLabels": {"alertname": "OOMKilled"},
+  "commonLabels": {"alertname": "OOMKilled"}, "commonAnnotations": {}, "externalURL": "http://am:9093",
+  "someFutureField": {"ignored": true},
+  "alerts": [{
+    "status": "firing", "labels": {"alertname": "OOMKilled", "instance": "cache-1:9100", "signal": "memory"},
+    "annotations": {"summary": "out of memory"}, "startsAt": "2026-03-10T11:00:00Z",
+    "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prom/graph", "fingerprint": "a1b2c3d4e5f60718"
+  }]
+}`
+
+var resolvedPayload = strings.NewReplacer(`"status": "firing"`, `"status": "resolved"`, `"endsAt": "0001-01-01T00:00:00Z"`, `"endsAt": "2026-03-10T11:20:00Z"`).Replace(firingPayload)
+
+func newWebhookServer(t *testing.T, st IncidentStore, o WebhookOptions) *httptest.Server {
+	t.Helper()
+	a := New(Options{Engine: idleEngine(t), MaxBodyBytes: 4096})
+	o.Store = st
+	if err := a.RegisterWebhook(o); err != nil {
+		t.Fatal(err)
+	}
+	s := httptest.NewServer(a.Handler())
+	t.Cleanup(s.Close)
+	return s
+}
+
+// idleEngine is a real engine on the demo fleet that is never run: the
+// webhook does not read the engine.
+func idleEngine(t *testing.T) *forecast.Engine {
+	t.Helper()
+	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1})
+	e, err := forecast.New(forecast.Options{
+		Signals: []forecast.Signal{{Name: "cpu", SourceName: "demo", Source: demo, Query: "cpu", Entity: "host", Limit: 100}},
+		Step:    time.Minute, History: time.Hour, Horizon: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// failingStore injects the one fault a real store cannot be made to produce
+// on demand: a write that fails.
+type failingStore struct{}
+
+func (failingStore) AddIncidents([]store.Incident) (int, error) {
+	return 0, errors.New("disk full")
+}
+
+func TestWebhook(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := newWebhookServer(t, st, WebhookOptions{})
+	token := newWebhookServer(t, st, WebhookOptions{BearerToken: "s3cret"})
+	basic := newWebhookServer(t, st, WebhookOptions{Username: "am", Password: "pw"})
+	failing := newWebhookServer(t, failingStore{}, WebhookOptions{})
+
+	cases := []struct {
+		name     string
+		srv      *httptest.Server
+		body     string
+		auth     func(*http.Request)
+		status   int
+		contains string
+	}{
+		{"firing", open, firingPayload, nil, 200, `"data":{"received":1,"stored":1}`},
+		{"resent", open, firingPayload, nil, 200, `"data":{"received":1,"stored":0}`},
+		{"resolved", open, resolvedPayload, nil, 200, `"stored":1`},
+		{"resolved resent", open, resolvedPayload, nil, 200, `"stored":0`},
+		{"no alerts", open, `{"version":"4","alerts":[]}`, nil, 200, `"received":0`},
+		{"not JSON", open, `alerts: []`, nil, 400, `"errorType":"bad_data"`},
+		{"wrong shape", open, `{"alerts":{"status":"firing"}}`, nil, 400, `cannot decode`},
+		{"bad status", open, strings.Replace(firingPayload, `"status": "firing", "labels"`, `"status": "burning", "labels"`, 1), nil, 400, `neither firing nor resolved`},
+		{"no labels", open, `{"alerts":[{"status":"firing","labels":{},"startsAt":"2026-03-10T11:00:00Z"}]}`, nil, 400, `no labels`},
+		{"no start", open, `{"alerts":[{"status":"firing","labels":{"a":"b"}}]}`, nil, 400, `no startsAt`},
+		{"bad time", open, `{"alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"yesterday"}]}`, nil, 400, `cannot decode`},
+		{"too large", open, `{"alerts":[` + strings.Repeat(" ", 5000) + `]}`, nil, 413, `"status":"error"`},
+		{"no fingerprint", open, `{"alerts":[{"status":"firing","labels":{"alertname":"X","host":"db-1"},"startsAt":"2026-03-10T11:00:00Z"}]}`, nil, 200, `"stored":1`},
+
+		{"token missing", token, firingPayload, nil, 401, `unauthorized`},
+		{"token wrong", token, firingPayload, func(r *http.Request) { r.Header.Set("Authorization", "Bearer nope") }, 401, `unauthorized`},
+		{"token right", token, firingPayload, func(r *http.Request) { r.Header.Set("Authorization", "Bearer s3cret") }, 200, `"stored":0`},
+		{"basic missing", basic, firingPayload, nil, 401, `unauthorized`},
+		{"basic wrong", basic, firingPayload, func(r *http.Request) { r.SetBasicAuth("am", "nope") }, 401, `unauthorized`},
+		{"basic right", basic, firingPayload, func(r *http.Request) { r.SetBasicAuth("am", "pw") }, 200, `"received":1`},
+
+		{"store fails", failing, firingPayload, nil, 500, `"errorType":"internal"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", c.srv.URL+WebhookPath, strings.NewReader(c.body))
+			req.Header.Set("Content-Type", "application/json")
+			if c.auth != nil {
+				c.auth(req)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b := make([]byte, 4096)
+			n, _ := resp.Body.Read(b)
+			if resp.StatusCode != c.status || !strings.Contains(string(b[:n]), c.contains) {
+				t.Errorf("status %d, want %d containing %q: %s", resp.StatusCode, c.status, c.contains, b[:n])
+			}
+			if resp.StatusCode == 401 && resp.Header.Get("WWW-Authenticate") == "" {
+				t.Error("401 without WWW-Authenticate")
+			}
+		})
+	}
+	for _, method := range []string{"GET", "PUT"} {
+		req, _ := http.NewRequest(method, open.URL+WebhookPath, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("%s: status %d, want 405", method, resp.StatusCode)
+		}
+	}
+
+	// What was acknowledged is on disk: reopen the store.
+	st.Close()
+	st, err = store.Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	incs, err := st.Incidents(context.Background(), time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 11, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(incs) != 2 {
+		t.Fatalf("incidents %+v, want the OOM and the one without fingerprint", incs)
+	}
+	oom := incs[0]
+	if oom.Entity != "cache-1:9100" || oom.Name != "OOMKilled" || oom.Signal != "memory" || oom.Source != "alertmanager" ||
+		!oom.Start.Equal(time.Date(2026, 3, 10, 11, 0, 0, 0, time.UTC)) || !oom.End.Equal(time.Date(2026, 3, 10, 11, 20, 0, 0, time.UTC)) {
+		t.Errorf("OOM incident %+v", oom)
+	}
+	if incs[1].Entity != "db-1" || !incs[1].End.IsZero() {
+		t.Errorf("second incident %+v, want db-1 still firing", incs[1])
+	}
+}

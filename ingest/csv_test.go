@@ -1,0 +1,238 @@
+package ingest
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReadCSVNAB(t *testing.T) {
+	f, err := os.Open("testdata/csv/nab.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tab, err := ReadCSV(f, "nab.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2014, 4, 10, 0, 0, 0, 0, time.UTC).UnixMilli()
+	if want := []int64{t0, t0 + 300000, t0 + 600000, t0 + 900000}; !reflect.DeepEqual(tab.Times, want) {
+		t.Errorf("Times = %v, want %v", tab.Times, want)
+	}
+	if !reflect.DeepEqual(tab.Columns, []string{"value"}) || tab.Column("value") != 0 || tab.Column("cpu") != -1 {
+		t.Errorf("Columns = %v", tab.Columns)
+	}
+	v := tab.Values[0]
+	if len(v) != 4 || v[0] != 20 || v[1] != 21.5 || !math.IsNaN(v[2]) || v[3] != 19.25 {
+		t.Errorf("Values = %v, want [20 21.5 NaN 19.25]", v)
+	}
+}
+
+func TestReadCSV(t *testing.T) {
+	ms := func(s string) int64 {
+		tm, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm.UnixMilli()
+	}
+	tests := []struct {
+		name    string
+		in      string
+		times   []int64
+		columns []string
+		values  [][]float64
+	}{
+		{"unix seconds", "timestamp,value\n1700000000,1\n1700000060.25,2\n", []int64{1700000000000, 1700000060250}, []string{"value"}, [][]float64{{1, 2}}},
+		{"rfc3339 with offset", "timestamp,value\n2026-03-10T01:00:00+01:00,1\n2026-03-10T00:00:00.5Z,2\n",
+			[]int64{ms("2026-03-10T00:00:00Z"), ms("2026-03-10T00:00:00.5Z")}, []string{"value"}, [][]float64{{1, 2}}},
+		{"space-separated UTC", "timestamp,value\n2026-03-10 00:00:00,1\n2026-03-10 00:00:01.250,2\n",
+			[]int64{ms("2026-03-10T00:00:00Z"), ms("2026-03-10T00:00:01.25Z")}, []string{"value"}, [][]float64{{1, 2}}},
+		{"wide with missing values", "timestamp, cpu ,mem\n0,1,\n60,NaN,3\n120,inf,-4e2\n", []int64{0, 60000, 120000},
+			[]string{"cpu", "mem"}, [][]float64{{1, math.NaN(), math.NaN()}, {math.NaN(), 3, -400}}},
+		{"byte-order mark, CRLF, blank lines", "\ufefftime,value\r\n\r\n5,1\r\n", []int64{5000}, []string{"value"}, [][]float64{{1}}},
+		{"quoted fields", "\"timestamp\",\"a,b\"\n\"10\",\"2.5\"\n", []int64{10000}, []string{"a,b"}, [][]float64{{2.5}}},
+		{"header only", "timestamp,value\n", nil, []string{"value"}, [][]float64{nil}},
+		{"rows kept in file order", "timestamp,value\n60,2\n0,1\n60,3\n", []int64{60000, 0, 60000}, []string{"value"}, [][]float64{{2, 1, 3}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tab, err := ReadCSV(strings.NewReader(tc.in), "x.csv")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(tab.Times, tc.times) || !reflect.DeepEqual(tab.Columns, tc.columns) {
+				t.Errorf("got times %v columns %v, want %v %v", tab.Times, tab.Columns, tc.times, tc.columns)
+			}
+			if len(tab.Values) != len(tc.values) {
+				t.Fatalf("got %d value columns, want %d", len(tab.Values), len(tc.values))
+			}
+			for c := range tc.values {
+				if !sameSamples(asSamples(tab.Values[c]), asSamples(tc.values[c])) {
+					t.Errorf("column %d = %v, want %v", c, tab.Values[c], tc.values[c])
+				}
+			}
+		})
+	}
+}
+
+func asSamples(v []float64) []Sample {
+	s := make([]Sample, len(v))
+	for i := range v {
+		s[i].V = v[i]
+	}
+	return s
+}
+
+func TestReadCSVErrors(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"empty", "", "data/db-1.csv: empty file, expected a header row like timestamp,value"},
+		{"bad number", "timestamp,cpu\n0,1\n60,abc\n", `data/db-1.csv:3: column "cpu": cannot parse "abc" as a number`},
+		{"bad number in a wide file", "timestamp,cpu,mem\n0,1,2\n\n60,3,1.2.3\n", `data/db-1.csv:4: column "mem": cannot parse "1.2.3" as a number`},
+		{"bad timestamp", "timestamp,cpu\nyesterday,1\n", `data/db-1.csv:2: column "timestamp": cannot parse "yesterday" as a timestamp`},
+		{"timestamp out of range", "timestamp,cpu\n1e300,1\n", `data/db-1.csv:2: column "timestamp": cannot parse "1e300" as a timestamp`},
+		{"NaN timestamp", "timestamp,cpu\nNaN,1\n", `data/db-1.csv:2: column "timestamp": cannot parse "NaN" as a timestamp`},
+		{"field count", "timestamp,cpu\n0,1\n60,1,2\n", "data/db-1.csv:3: expected 2 fields as in the header, got 3"},
+		{"missing header", "0,1\n60,2\n", "data/db-1.csv:1: missing header row, expected e.g. timestamp,value"},
+		{"one column", "timestamp\n0\n", "data/db-1.csv:1: header has 1 column, expected a timestamp column and at least one value column"},
+		{"duplicate column", "timestamp,cpu,cpu\n", `data/db-1.csv:1: duplicate column "cpu"`},
+		{"empty column name", "timestamp,cpu,\n", "data/db-1.csv:1: column 3 has an empty name"},
+		{"bare quote", "timestamp,cpu\n0,1\n6\"0,2\n", `data/db-1.csv:3: bare " in non-quoted-field`},
+		{"unterminated quote", "timestamp,cpu\n0,\"1\n", `data/db-1.csv:2: extraneous or missing " in quoted-field`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ReadCSV(strings.NewReader(tc.in), "data/db-1.csv")
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("error %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCSVSource(t *testing.T) {
+	src, err := NewCSVSource("testdata/fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	if want := t0.Add(5*time.Minute + 500*time.Millisecond); !src.Now().Equal(want) {
+		t.Errorf("Now() = %s, want the latest row %s", src.Now(), want)
+	}
+	ctx := context.Background()
+	grid := func(vs ...float64) []Sample {
+		s := make([]Sample, len(vs))
+		for i, v := range vs {
+			s[i] = Sample{T: t0.Add(time.Duration(i) * time.Minute).UnixMilli(), V: v}
+		}
+		return s
+	}
+	tests := []struct {
+		column string
+		maxGap time.Duration
+		want   map[string][]Sample
+	}{
+		// db-1: rows out of order, a duplicate (last wins) and an offset time;
+		// web-1: a 2-step gap and a last row half a second after the grid point.
+		{"cpu", 5 * time.Minute, map[string][]Sample{
+			"db-1":  grid(10, 12, 13, 14, 16, 17),
+			"web-1": grid(40, 41, 42, 43, 44, nan),
+		}},
+		{"cpu", 0, map[string][]Sample{
+			"db-1":  grid(10, 12, 13, 14, 16, 17),
+			"web-1": grid(40, 41, nan, nan, 44, nan),
+		}},
+		{" connections ", 5 * time.Minute, map[string][]Sample{"db-1": grid(80, 82, 86, 90, 96, 97)}},
+		{"memory", time.Minute, map[string][]Sample{"db-1": grid(70, 70.5, 71, 71.5, 72, 73)}},
+	}
+	for _, tc := range tests {
+		src.MaxGap = tc.maxGap
+		ss, err := src.Range(ctx, tc.column, t0, t0.Add(5*time.Minute), time.Minute)
+		if err != nil {
+			t.Fatalf("Range(%q): %v", tc.column, err)
+		}
+		got := map[string][]Sample{}
+		for _, s := range ss {
+			if len(s.Labels) != 1 {
+				t.Errorf("labels %v, want only file", s.Labels)
+			}
+			got[s.Labels["file"]] = s.Samples
+		}
+		if len(got) != len(tc.want) {
+			t.Errorf("Range(%q) files %v, want %d", tc.column, got, len(tc.want))
+		}
+		for file, want := range tc.want {
+			if !sameSamples(got[file], want) {
+				t.Errorf("Range(%q, max gap %s) %s = %v\nwant %v", tc.column, tc.maxGap, file, got[file], want)
+			}
+		}
+	}
+
+	ss, err := src.Range(ctx, "cpu", t0.Add(24*time.Hour), t0.Add(25*time.Hour), time.Minute)
+	if err != nil || len(ss) != 0 {
+		t.Errorf("range without data: %v, %v; want no series", ss, err)
+	}
+	_, err = src.Range(ctx, "disk", t0, t0.Add(time.Hour), time.Minute)
+	if err == nil || !strings.Contains(err.Error(), "columns: connections, cpu, memory, requests") {
+		t.Errorf("unknown column: error %v should list the columns", err)
+	}
+	if _, err := src.Range(ctx, "cpu", t0, t0.Add(time.Hour), 0); err == nil {
+		t.Error("zero step: want an error")
+	}
+}
+
+func TestNewCSVSourceErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := NewCSVSource(dir); err == nil || !strings.Contains(err.Error(), "no *.csv files") {
+		t.Errorf("empty folder: %v", err)
+	}
+	if _, err := NewCSVSource(filepath.Join(dir, "missing")); err == nil {
+		t.Error("missing folder: want an error")
+	}
+	bad := filepath.Join(dir, "bad.csv")
+	if err := os.WriteFile(bad, []byte("timestamp,cpu\n0,x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewCSVSource(dir); err == nil || !strings.HasPrefix(err.Error(), bad+":2: ") {
+		t.Errorf("bad file: error %v should start with %s:2:", err, bad)
+	}
+}
+
+func FuzzReadCSV(f *testing.F) {
+	for _, file := range []string{"testdata/csv/nab.csv", "testdata/fleet/db-1.csv", "testdata/fleet/web-1.csv"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("timestamp,a,b\n1,,2\n\"2\",3,\"4\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tab, err := ReadCSV(strings.NewReader(string(data)), "fuzz.csv")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.csv") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		if len(tab.Values) != len(tab.Columns) || len(tab.Columns) == 0 {
+			t.Fatalf("%d value columns for %d names", len(tab.Values), len(tab.Columns))
+		}
+		for c, v := range tab.Values {
+			if len(v) != len(tab.Times) {
+				t.Fatalf("column %d has %d values for %d rows", c, len(v), len(tab.Times))
+			}
+			for _, x := range v {
+				if math.IsInf(x, 0) {
+					t.Fatalf("column %d holds %v; non-finite values must be missing", c, x)
+				}
+			}
+		}
+	})
+}
