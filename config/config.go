@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -242,12 +243,16 @@ func Parse(data []byte, filename string) (*Config, error) {
 }
 
 // String returns the configuration as YAML, secrets hidden (--config.print).
+// Parse reads it back to the same Config.
 func (c *Config) String() string {
-	b, err := yaml.Marshal(c)
-	if err != nil {
-		return fmt.Sprintf("# cannot marshal configuration: %v\n", err)
+	n, err := encodeNode(reflect.ValueOf(c))
+	if err == nil {
+		var b []byte
+		if b, err = yaml.Marshal(n); err == nil {
+			return string(b)
+		}
 	}
-	return string(b)
+	return fmt.Sprintf("# cannot marshal configuration: %v\n", err)
 }
 
 // Source returns the source called name, or nil.
@@ -343,6 +348,7 @@ type Error struct {
 	Msg  string
 }
 
+// Error formats the problem as FILE:LINE: field.path: reason.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)

@@ -237,8 +237,13 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if _, err := Parse([]byte(c.String()), "printed.yml"); err != nil {
-			t.Fatalf("a valid config prints as an invalid one: %v\n%s", err, c)
+		printed := c.String()
+		again, err := Parse([]byte(printed), "printed.yml")
+		if err != nil {
+			t.Fatalf("a valid config prints as an invalid one: %v\n%s", err, printed)
+		}
+		if again.String() != printed {
+			t.Fatalf("printing is not stable:\n%s\nthen\n%s", printed, again)
 		}
 	})
 }

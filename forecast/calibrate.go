@@ -45,7 +45,7 @@ func Outcome(incidents []ingest.Incident, entity string, t int64, horizon time.D
 func (e *Engine) calibrate() {
 	e.mu.RLock()
 	incidents := e.incidents
-	var raw []float64
+	var cross, anom []float64
 	var outcome []bool
 	known := e.evalTime.Add(-e.opts.Horizon).UnixMilli()
 	entities := map[string]bool{}
@@ -61,7 +61,8 @@ func (e *Engine) calibrate() {
 			if !ok {
 				continue
 			}
-			raw = append(raw, p.Raw)
+			cross = append(cross, p.Cross)
+			anom = append(anom, p.Anom)
 			outcome = append(outcome, y)
 		}
 	}
@@ -75,9 +76,9 @@ func (e *Engine) calibrate() {
 	var c model.Calibrator
 	var err error
 	if n < calibMinIncidents {
-		c, err = model.IdentityCalibrator(), model.ErrFewIncidents
-	} else if c, err = model.FitCalibrator(raw, outcome, calibLambda, 1); err != nil {
-		c = model.IdentityCalibrator()
+		err = model.ErrFewIncidents
+	} else if c, err = model.FitCalibrator(cross, anom, outcome, calibLambda, 1); err != nil {
+		c = model.Calibrator{}
 	}
 	e.mu.Lock()
 	e.calib, e.calibErr = c, err
@@ -86,13 +87,14 @@ func (e *Engine) calibrate() {
 		e.logger.Warn("cannot calibrate", "err", err)
 		return
 	}
-	e.logger.Debug("calibrated", "a", c.A, "b", c.B, "examples", c.N, "positives", c.Positives, "incidents", n)
+	e.logger.Debug("calibrated", "a", c.A, "b", c.B, "c", c.C, "examples", c.N, "positives", c.Positives, "incidents", n)
 }
 
 // Calibration describes the mapping in use, for /api/v1/targets.
 type Calibration struct {
 	A         float64 `json:"a"`
 	B         float64 `json:"b"`
+	C         float64 `json:"c"`
 	Examples  int     `json:"examples"`
 	Positives int     `json:"positives"`
 	Prior     bool    `json:"prior"` // true while too few incidents are known
@@ -103,7 +105,7 @@ type Calibration struct {
 func (e *Engine) Calibration() Calibration {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	c := Calibration{A: e.calib.A, B: e.calib.B, Examples: e.calib.N, Positives: e.calib.Positives, Prior: e.calib.N == 0}
+	c := Calibration{A: e.calib.A, B: e.calib.B, C: e.calib.C, Examples: e.calib.N, Positives: e.calib.Positives, Prior: e.calib.N == 0}
 	if e.calibErr != nil {
 		c.Note = e.calibErr.Error()
 	}

@@ -124,7 +124,6 @@ func New(opts Options) (*Engine, error) {
 		metrics: newEngineMetrics(opts.Registerer),
 
 		probHistory: map[string]*probHistory{},
-		calib:       model.IdentityCalibrator(),
 	}
 	for _, s := range opts.Signals {
 		e.signals = append(e.signals, &signalState{Signal: s, series: map[string]*series{}, limits: map[string]float64{}})

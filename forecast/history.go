@@ -53,9 +53,10 @@ func (e *Engine) History(match Matcher, start, end time.Time) []SeriesHistory {
 
 // ProbabilityPoint is an entity's failure probability at one evaluation.
 type ProbabilityPoint struct {
-	T   int64 // Unix ms
-	P   float64
-	Raw float64 // before calibration
+	T int64 // Unix ms
+	P float64
+	// Cross and Anom are the evidence P was calibrated from.
+	Cross, Anom float64
 }
 
 // EntityHistory is the failure probability of one entity over time.
@@ -107,10 +108,10 @@ func (e *Engine) recordProbabilities() {
 			e.probHistory[r.Entity] = h
 		}
 		if n := len(h.points); n > 0 && h.points[n-1].T == now {
-			h.points[n-1].P, h.points[n-1].Raw = r.FailureProbability, r.RawProbability
+			h.points[n-1] = ProbabilityPoint{T: now, P: r.FailureProbability, Cross: r.CrossingProbability, Anom: r.AnomalyEvidence}
 			continue
 		}
-		h.points = append(h.points, ProbabilityPoint{T: now, P: r.FailureProbability, Raw: r.RawProbability})
+		h.points = append(h.points, ProbabilityPoint{T: now, P: r.FailureProbability, Cross: r.CrossingProbability, Anom: r.AnomalyEvidence})
 		if h.points[0].T < now-2*retain {
 			cut := 0
 			for cut < len(h.points) && h.points[cut].T < now-retain {

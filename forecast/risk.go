@@ -42,11 +42,16 @@ type EntityRisk struct {
 	Entity             string  `json:"entity"`
 	EntityLabel        string  `json:"entity_label"`
 	FailureProbability float64 `json:"failure_probability"`
-	// RawProbability is the probability before calibration against incidents.
-	RawProbability float64   `json:"raw_probability"`
-	Severity       string    `json:"severity"`
-	ETASeconds     Quantiles `json:"eta_seconds"`
-	Factors        []Factor  `json:"factors"`
+	// CrossingProbability is the probability that one of the entity's
+	// signals reaches its limit within the horizon, AnomalyEvidence the
+	// prior probability of failure from its anomaly scores
+	// (model.AnomalyPrior): the evidence the calibration maps to
+	// FailureProbability.
+	CrossingProbability float64   `json:"crossing_probability"`
+	AnomalyEvidence     float64   `json:"anomaly_evidence"`
+	Severity            string    `json:"severity"`
+	ETASeconds          Quantiles `json:"eta_seconds"`
+	Factors             []Factor  `json:"factors"`
 }
 
 // Severity names the alert level of a failure probability: critical at or
@@ -291,9 +296,9 @@ func (e *Engine) Failures(horizon time.Duration) ([]EntityRisk, error) {
 	}
 	out := make([]EntityRisk, 0, len(entities))
 	for _, a := range entities {
-		raw := model.AnyOf(model.AnyOf(a.cross...), model.AnomalyPrior(a.scores))
-		p := e.calib.Apply(raw)
-		a.risk.RawProbability, a.risk.FailureProbability = raw, p
+		cross, anom := model.AnyOf(a.cross...), model.AnomalyPrior(a.scores)
+		p := e.calib.Apply(cross, anom)
+		a.risk.CrossingProbability, a.risk.AnomalyEvidence, a.risk.FailureProbability = cross, anom, p
 		a.risk.Severity = Severity(p, e.opts.FailureThreshold)
 		total := 0.0
 		for _, w := range a.weights {

@@ -6,6 +6,8 @@ import (
 	"math"
 	"time"
 
+	"gonum.org/v1/gonum/stat/distuv"
+
 	"github.com/augur-sre/augur/model"
 )
 
@@ -25,10 +27,11 @@ type series struct {
 
 	// Retained history on the step grid: times (ms), values (NaN = missing),
 	// the one-step forecast made before each point with its 95 % interval,
-	// and the anomaly score after it.
-	t                []int64
-	v, f, lo, hi, sc []float64
-	lastT            int64
+	// the streaming detector's score and the anomaly score (the lower of
+	// the detector's and the baseline's, see bandScore).
+	t                    []int64
+	v, f, lo, hi, ds, sc []float64
+	lastT                int64
 
 	hw       *model.HoltWinters
 	base     *model.Baseline
@@ -63,12 +66,17 @@ func (s *series) observe(t int64, v float64, retain int64) {
 		lo, hi = f-d, f+d
 		s.hw.Update(v)
 	}
-	score := s.det.Observe(t, v)
+	ds := s.det.Observe(t, v)
+	score := ds
+	if s.base != nil {
+		score = min(ds, bandScore(s.base, t, v))
+	}
 	s.t = append(s.t, t)
 	s.v = append(s.v, v)
 	s.f = append(s.f, f)
 	s.lo = append(s.lo, lo)
 	s.hi = append(s.hi, hi)
+	s.ds = append(s.ds, ds)
 	s.sc = append(s.sc, score)
 	s.lastT = t
 	s.observed++
@@ -84,9 +92,32 @@ func (s *series) observe(t int64, v float64, retain int64) {
 		s.f = append(s.f[:0], s.f[cut:]...)
 		s.lo = append(s.lo[:0], s.lo[cut:]...)
 		s.hi = append(s.hi[:0], s.hi[cut:]...)
+		s.ds = append(s.ds[:0], s.ds[cut:]...)
 		s.sc = append(s.sc[:0], s.sc[cut:]...)
 	}
 }
+
+// bandScore is the seasonal evidence that v is anomalous at t: one minus
+// the two-sided normal tail probability of its distance from the slot's
+// centre, scaled so that the band's edge (K robust σ, calibrated to leave 1 %
+// of normal points outside) scores 0.99. The engine's anomaly score is the
+// lower of this and the streaming detector's: a point must be unusual both
+// for the recent stream and for its time of day and week, which keeps a
+// busy but regular host (a nightly batch) from looking anomalous.
+func bandScore(b *model.Baseline, t int64, v float64) float64 {
+	if math.IsNaN(v) {
+		return 0
+	}
+	center, scale := b.At(t)
+	if !(scale > 0) {
+		return 0
+	}
+	z := math.Abs(v-center) / scale * zBand / b.K()
+	return 1 - 2*distuv.UnitNormal.Survival(z)
+}
+
+// zBand is Φ⁻¹(0.995): the band's edge as a standard normal deviate.
+const zBand = 2.5758293035489004
 
 // fitResult is what a fit produces, installed into the series under the lock.
 type fitResult struct {
@@ -139,4 +170,10 @@ func (s *series) install(r fitResult, err error, now time.Time) {
 		return
 	}
 	s.hw, s.base, s.period, s.fitTook = r.hw, r.base, r.period, r.took
+	// Rescore the history against the new baseline, so that the first fit
+	// (whose history the detector saw without one) and every refit serve
+	// scores consistent with the band they show.
+	for i, t := range s.t {
+		s.sc[i] = min(s.ds[i], bandScore(s.base, t, s.v[i]))
+	}
 }

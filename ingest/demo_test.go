@@ -382,3 +382,16 @@ func BenchmarkDemoFleet(b *testing.B) {
 		}
 	}
 }
+
+// TestDemoNoCounters guards the engine's counter heuristic: demo series are
+// gauges and must not be mistaken for counters a user forgot to rate().
+func TestDemoNoCounters(t *testing.T) {
+	d, _ := newTestDemo(1)
+	for _, m := range DemoMetrics() {
+		for host, s := range demoRange(t, d, m, demoStart.Add(-14*24*time.Hour), demoStart) {
+			if LooksLikeCounter(s) {
+				t.Errorf("%s %s looks like a counter", m, host)
+			}
+		}
+	}
+}

@@ -54,6 +54,8 @@ type InfluxDB struct {
 	retry  retryPolicy
 }
 
+var _ Source = (*InfluxDB)(nil)
+
 // NewInfluxDB validates opts and returns a source for the server at
 // opts.URL. It does not contact the server; see Check.
 func NewInfluxDB(opts InfluxDBOptions) (*InfluxDB, error) {
@@ -238,6 +240,9 @@ func influxTransient(err error) bool {
 		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 			return true
 		}
+		return false
+	}
+	if untrustedServer(err) {
 		return false
 	}
 	var nerr net.Error

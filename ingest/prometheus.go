@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,6 +83,11 @@ type Prometheus struct {
 	retry  retryPolicy
 	logger *slog.Logger
 }
+
+var (
+	_ Source         = (*Prometheus)(nil)
+	_ IncidentLister = (*Prometheus)(nil)
+)
 
 // NewPrometheus validates opts and returns a source for the server at
 // opts.URL. It does not contact the server; see Check.
@@ -320,7 +327,16 @@ func prometheusTransient(err error) bool {
 	if errors.As(err, &apiErr) {
 		return apiErr.Type == v1.ErrServer || apiErr.Type == v1.ErrTimeout || apiErr.Type == v1.ErrCanceled
 	}
-	return true
+	return !untrustedServer(err)
+}
+
+// untrustedServer reports a TLS verification failure: a transport error
+// that no retry will cure.
+func untrustedServer(err error) bool {
+	var verr *tls.CertificateVerificationError
+	var herr x509.HostnameError
+	var uerr x509.UnknownAuthorityError
+	return errors.As(err, &verr) || errors.As(err, &herr) || errors.As(err, &uerr)
 }
 
 // describePrometheusError puts the body of a 5xx answer, where Prometheus

@@ -2,10 +2,20 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	promconfig "github.com/prometheus/common/config"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/augur-sre/augur/config"
 	"github.com/augur-sre/augur/ingest"
@@ -56,6 +66,40 @@ func TestPrometheusIntegration(t *testing.T) {
 		}
 	})
 
+	t.Run("chunks fetched in parallel within the bound", func(t *testing.T) {
+		// A pass-through proxy counts the queries in flight to the real
+		// server.
+		target, err := url.Parse(prom.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var inFlight, peak, requests atomic.Int32
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			requests.Add(1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			time.Sleep(5 * time.Millisecond) // so that concurrent chunks overlap
+			proxy.ServeHTTP(w, r)
+		}))
+		defer srv.Close()
+		const maxPoints, concurrency = 500, 3
+		p := newPrometheus(t, ingest.PrometheusOptions{URL: srv.URL, MaxPointsPerQuery: maxPoints, Concurrency: concurrency})
+		got, err := p.Range(ctx, "node_memory_MemTotal_bytes", start, end, step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSeries(t, got, want(gen, named("node_memory_MemTotal_bytes"), withName, start, end, step))
+		if n, want := requests.Load(), int32((fleet.Points+maxPoints-1)/maxPoints); n != want {
+			t.Errorf("%d queries, want %d chunks of %d points", n, want, maxPoints)
+		}
+		if n := peak.Load(); n != concurrency {
+			t.Errorf("at most %d queries in flight, want %d", n, concurrency)
+		}
+	})
+
 	t.Run("unaligned range snaps to the step grid", func(t *testing.T) {
 		p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, MaxPointsPerQuery: 100})
 		s, e := start.Add(36*time.Hour+30*time.Second), start.Add(60*time.Hour+59*time.Second)
@@ -67,7 +111,8 @@ func TestPrometheusIntegration(t *testing.T) {
 			return s.Name == "node_memory_MemAvailable_bytes" && s.Labels["instance"] == "host-0:9100"
 		}
 		checkSeries(t, got, want(gen, keep, withName, s, e, step))
-		if n := len(got[0].Samples); n != 24*60 {
+		if len(got) == 1 && len(got[0].Samples) != 24*60 {
+			n := len(got[0].Samples)
 			t.Errorf("got %d samples for 24h at 1m, want 1440", n)
 		}
 	})
@@ -281,4 +326,82 @@ func TestPrometheusIntegration(t *testing.T) {
 		}
 		checkSeries(t, got, want(gen, named("pg_settings_max_connections"), withName, start, end, step))
 	})
+}
+
+// TestPrometheusTLSBasicAuth reads from a real Prometheus that serves HTTPS
+// with a test CA and requires basic auth (--web.config.file), configured
+// the way http_config is.
+func TestPrometheusTLSBasicAuth(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	const user, password = "augur", "s3cret"
+	certs := testservers.NewTLSFiles(t)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pwFile := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	testservers.Backfill(t, filepath.Join("testdata", "prom", "alerts.om"), dir)
+	probeTLS, err := promconfig.NewTLSConfig(&promconfig.TLSConfig{CAFile: certs.CAFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom := testservers.StartPrometheus(t, testservers.PrometheusOptions{
+		DataDir: dir,
+		WebConfig: fmt.Sprintf("tls_server_config:\n  cert_file: %s\n  key_file: %s\nbasic_auth_users:\n  %s: %s\n",
+			certs.CertFile, certs.KeyFile, user, hash),
+		HTTPS:       true,
+		ProbeClient: &http.Client{Transport: &http.Transport{TLSClientConfig: probeTLS}},
+		ProbeUser:   user, ProbePassword: password,
+	})
+	if !strings.HasPrefix(prom.URL, "https://") {
+		t.Fatalf("server URL %s is not HTTPS", prom.URL)
+	}
+	query := `ALERTS{alertname="PostgresTooManyConnections",alertstate="firing"}`
+	start := time.Date(2024, 3, 12, 15, 0, 0, 0, time.UTC)
+	end := start.Add(45 * time.Minute)
+	tlsOK := promconfig.TLSConfig{CAFile: certs.CAFile}
+	for _, tc := range []struct {
+		name    string
+		http    promconfig.HTTPClientConfig
+		wantErr string
+	}{
+		{"password file and CA", promconfig.HTTPClientConfig{
+			BasicAuth: &promconfig.BasicAuth{Username: user, PasswordFile: pwFile}, TLSConfig: tlsOK}, ""},
+		{"inline password, server name", promconfig.HTTPClientConfig{
+			BasicAuth: &promconfig.BasicAuth{Username: user, Password: password},
+			TLSConfig: promconfig.TLSConfig{CAFile: certs.CAFile, ServerName: "localhost"}}, ""},
+		{"wrong password", promconfig.HTTPClientConfig{
+			BasicAuth: &promconfig.BasicAuth{Username: user, Password: "wrong"}, TLSConfig: tlsOK}, "401"},
+		{"unknown CA", promconfig.HTTPClientConfig{
+			BasicAuth: &promconfig.BasicAuth{Username: user, Password: password}}, "certificate"},
+		{"wrong server name", promconfig.HTTPClientConfig{
+			BasicAuth: &promconfig.BasicAuth{Username: user, Password: password},
+			TLSConfig: promconfig.TLSConfig{CAFile: certs.CAFile, ServerName: "prometheus.example"}}, "certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, HTTP: tc.http, RetryBackoff: 5 * time.Second})
+			t0 := time.Now()
+			got, err := p.Range(t.Context(), query, start, end, time.Minute)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got error %v, want one containing %q", err, tc.wantErr)
+				}
+				if d := time.Since(t0); d > 2*time.Second {
+					t.Errorf("took %v: a permanent failure must not be retried", d)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || len(got[0].Samples) != 46 || countNaN(got[0].Samples) != 0 {
+				t.Fatalf("got %d series, want 1 with 46 samples", len(got))
+			}
+		})
+	}
 }

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,7 +20,7 @@ func TestGrid(t *testing.T) {
 		}
 		return tm
 	}
-	min := time.Minute.Milliseconds()
+	minute := time.Minute.Milliseconds()
 	base := at("2024-03-01T00:00:00Z").UnixMilli()
 	for _, tc := range []struct {
 		name       string
@@ -30,18 +31,18 @@ func TestGrid(t *testing.T) {
 		wantErr    bool
 	}{
 		{"aligned, one chunk", at("2024-03-01T00:00:00Z"), at("2024-03-01T00:10:00Z"), time.Minute, 100,
-			[]grid{{base, base + 10*min, min}}, false},
+			[]grid{{base, base + 10*minute, minute}}, false},
 		{"rounded inward", at("2024-03-01T00:00:01Z"), at("2024-03-01T00:10:59Z"), time.Minute, 100,
-			[]grid{{base + min, base + 10*min, min}}, false},
+			[]grid{{base + minute, base + 10*minute, minute}}, false},
 		{"chunks of at most 4 points, no overlap", at("2024-03-01T00:00:00Z"), at("2024-03-01T00:10:00Z"), time.Minute, 4,
-			[]grid{{base, base + 3*min, min}, {base + 4*min, base + 7*min, min}, {base + 8*min, base + 10*min, min}}, false},
+			[]grid{{base, base + 3*minute, minute}, {base + 4*minute, base + 7*minute, minute}, {base + 8*minute, base + 10*minute, minute}}, false},
 		{"exact multiple", at("2024-03-01T00:00:00Z"), at("2024-03-01T00:07:00Z"), time.Minute, 4,
-			[]grid{{base, base + 3*min, min}, {base + 4*min, base + 7*min, min}}, false},
+			[]grid{{base, base + 3*minute, minute}, {base + 4*minute, base + 7*minute, minute}}, false},
 		{"single point", at("2024-03-01T00:05:00Z"), at("2024-03-01T00:05:00Z"), time.Minute, 4,
-			[]grid{{base + 5*min, base + 5*min, min}}, false},
+			[]grid{{base + 5*minute, base + 5*minute, minute}}, false},
 		{"no grid point inside", at("2024-03-01T00:05:01Z"), at("2024-03-01T00:05:59Z"), time.Minute, 4, nil, false},
 		{"before 1970", time.UnixMilli(-90_000), time.UnixMilli(0), time.Minute, 10,
-			[]grid{{-min, 0, min}}, false},
+			[]grid{{-minute, 0, minute}}, false},
 		{"end before start", at("2024-03-01T00:05:00Z"), at("2024-03-01T00:04:00Z"), time.Minute, 4, nil, true},
 		{"zero step", at("2024-03-01T00:00:00Z"), at("2024-03-01T00:04:00Z"), 0, 4, nil, true},
 		{"sub-millisecond step", at("2024-03-01T00:00:00Z"), at("2024-03-01T00:04:00Z"), time.Microsecond, 4, nil, true},
@@ -111,7 +112,8 @@ func TestPrometheusRetries(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			url, requests := fakeFlakyPrometheus(t, tc.failures, tc.status)
-			p, err := NewPrometheus(PrometheusOptions{URL: url, Retries: tc.retries, RetryBackoff: time.Millisecond})
+			p, err := NewPrometheus(PrometheusOptions{URL: url, Retries: tc.retries, RetryBackoff: time.Millisecond,
+				Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -61,9 +61,13 @@ const (
 	// range; a context is the last ctxLen bins. A never-seen context scores
 	// noveltyWeight·e^(−noveltyK·rate), rate being the exponentially
 	// weighted rate of novel contexts (weight noveltyAlpha per point).
-	ctxBins, ctxLen                                       = 5, 2
-	noveltyWeight, noveltyK, noveltyAlpha                 = 0.9, 300, 0.0005
-	ctxStates                                             = ctxBins * ctxBins // ctxBins^ctxLen
+	ctxBins, ctxLen                       = 5, 2
+	noveltyWeight, noveltyK, noveltyAlpha = 0.9, 300, 0.0005
+	ctxStates                             = ctxBins * ctxBins // ctxBins^ctxLen
+	// Sustained deviation (continuous score only, not tuned on NAB): the
+	// slow level's EWMA weight, the weight of its mean absolute error, the
+	// smoothing weight of the standardised residual, and the smoothed
+	// residual beyond which the error scale is frozen.
 	sustainAlpha, sustainScaleAlpha, sustain, sustainHold = 0.005, 0.002, 0.3, 3
 )
 
@@ -71,8 +75,8 @@ const dayMillis = 86400000
 
 // Detector is a streaming anomaly detector for one series. Each call to
 // Observe sees only the observations made so far, so scores are computed
-// online, in constant time and bounded memory per series (a seasonal
-// profile of at most maxPeriod values).
+// online, in constant time and bounded memory per series (two daily
+// profiles of at most maxPeriod values each, 64 KiB).
 //
 // The detector combines several channels, each mapped to [0,1]:
 //

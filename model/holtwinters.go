@@ -515,3 +515,25 @@ func (m *HoltWinters) PredictInto(dst *Forecast, h int, level float64) error {
 // finite reports whether v is neither NaN nor infinite: v-v is NaN exactly
 // when v is (one subtraction instead of two tests in the filter loops).
 func finite(v float64) bool { return v-v == 0 }
+
+// Name returns the model's kind: "holtwinters" (additive seasonal) or "holt"
+// (no season), with a "_damped" suffix for a damped trend.
+func (m *HoltWinters) Name() string {
+	name := "holtwinters"
+	if m.Period == 0 {
+		name = "holt"
+	}
+	if m.Phi != 1 {
+		name += "_damped"
+	}
+	return name
+}
+
+// Params returns the smoothing parameters, period and residual scale, for
+// display (e.g. /api/v1/targets).
+func (m *HoltWinters) Params() map[string]float64 {
+	return map[string]float64{
+		"alpha": m.Alpha, "beta": m.Beta, "gamma": m.Gamma, "phi": m.Phi,
+		"period": float64(m.Period), "sigma": m.Sigma,
+	}
+}

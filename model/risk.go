@@ -72,20 +72,22 @@ func AnyOf(ps ...float64) float64 {
 
 // AnomalyPrior maps the anomaly scores of an entity's signals to the prior
 // probability that the entity fails within the horizon for reasons its
-// forecasts do not show. Each signal contributes w·s^4: scores are tail
-// probabilities, so only the far tail (s ≳ 0.9) should count, and the fourth
-// power keeps a single moderately unusual point from raising alarms; the
-// contributions combine as independent causes, so several moderately
-// anomalous signals at once mean more than one. w = 0.35 caps a single
-// signal's evidence well below the default alert threshold (0.8): anomaly
-// alone warns only when three signals are extreme together. Calibration
-// against incidents replaces this prior where incidents exist.
+// forecasts do not show. Each signal contributes w·exp(-(1-s)/τ) with
+// τ = 0.002: scores are one minus tail probabilities, and a normal point
+// has a 1 % chance of a tail under 0.01, so only the far tail may count
+// (a point at the band's edge, s = 0.99, contributes w·e⁻⁵ ≈ 0.002; one ten
+// times rarer, s = 0.999, w·e^-0.5). The contributions combine as
+// independent causes, so several anomalous signals at once mean more than
+// one. w = 0.35 caps a single signal's evidence well below the default
+// alert threshold (0.8): anomaly alone warns only when three signals are
+// extreme together. Calibration against incidents replaces this prior
+// where incidents exist.
 func AnomalyPrior(scores []float64) float64 {
-	const w = 0.35
+	const w, tau = 0.35, 0.002
 	q := 1.0
 	for _, s := range scores {
 		s = clamp01(s)
-		q *= 1 - w*s*s*s*s
+		q *= 1 - w*math.Exp(-(1-s)/tau)
 	}
 	return 1 - q
 }

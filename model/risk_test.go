@@ -54,15 +54,15 @@ func TestAnyOfAndPrior(t *testing.T) {
 	if got := AnyOf(0.5, 0.5); math.Abs(got-0.75) > 1e-12 {
 		t.Errorf("AnyOf = %v", got)
 	}
-	one := AnomalyPrior([]float64{0.95})
-	two := AnomalyPrior([]float64{0.95, 0.95})
+	one := AnomalyPrior([]float64{0.999})
+	two := AnomalyPrior([]float64{0.999, 0.999})
 	if !(two > one && one > 0 && two < 1) {
 		t.Errorf("two anomalous signals (%v) must mean more than one (%v)", two, one)
 	}
 	if p := AnomalyPrior([]float64{1}); p >= 0.8 {
 		t.Errorf("a single signal alone must stay below the default threshold, got %v", p)
 	}
-	if p := AnomalyPrior([]float64{0.5, 0.5, 0.5}); p > 0.1 {
+	if p := AnomalyPrior([]float64{0.95, 0.95, 0.95}); p > 0.01 {
 		t.Errorf("moderate scores give %v, want small", p)
 	}
 	if p := AnomalyPrior([]float64{math.NaN(), -1, 2}); p < 0 || p > 1 {

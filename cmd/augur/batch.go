@@ -146,9 +146,12 @@ func formatFloat(v float64) string {
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
-// detectTable scores each column with its own streaming detector. Wide
-// tables (one entity per file) also get the entity's failure probability
-// from the anomaly evidence across its columns (model.AnomalyPrior).
+// detectTable scores each column with its own streaming detector. The
+// anomaly_score columns are the detector's alarms (Detector.Alarm: NAB's
+// semantics, high at the first point of an anomaly, the output `augur nab`
+// scores); wide tables (one entity per file) also get the entity's failure
+// probability from the continuous scores across its columns
+// (model.AnomalyPrior), which stay high while an anomaly lasts.
 func detectTable(t *ingest.Table, w io.Writer) error {
 	dets := make([]*model.Detector, len(t.Columns))
 	for i := range dets {
@@ -175,7 +178,7 @@ func detectTable(t *ingest.Table, w io.Writer) error {
 		}
 		for c, d := range dets {
 			scores[c] = d.Observe(ts, t.Values[c][r])
-			row = append(row, strconv.FormatFloat(scores[c], 'f', 6, 64))
+			row = append(row, strconv.FormatFloat(d.Alarm(), 'f', 6, 64))
 		}
 		if !isNAB(t) {
 			row = append(row, strconv.FormatFloat(model.AnomalyPrior(scores), 'f', 6, 64))

@@ -22,6 +22,7 @@ type evaluateFlags struct {
 	span       time.Duration
 	end        string
 	refit      time.Duration
+	burnIn     time.Duration
 	threshold  float64
 }
 
@@ -32,6 +33,7 @@ func evaluateCommand(app *kingpin.Application, out io.Writer) *command {
 	c.clause.Flag("plot", "Write the reliability diagram and a timeline per incident to this PNG file.").StringVar(&f.plot)
 	c.clause.Flag("replay.span", "How much history to replay (after the initial fit on the configured history before it).").Default("14d").DurationVar(&f.span)
 	c.clause.Flag("replay.end", "End of the replay (RFC 3339). Default: now; for the demo, its default anchor.").StringVar(&f.end)
+	c.clause.Flag("replay.burn-in", "Replayed before --replay.span but not scored: the engine learns its first calibration there.").Default("2d").DurationVar(&f.burnIn)
 	c.clause.Flag("refit-interval", "How often the replay refits models and calibration (the service uses the config's refit_interval).").Default("24h").DurationVar(&f.refit)
 	c.clause.Flag("threshold", "Alert threshold on the failure probability (default: the config's alerting.failure_threshold).").Float64Var(&f.threshold)
 	c.run = func(ctx context.Context, logger *slog.Logger) error { return evaluate(ctx, logger, f, out) }
@@ -72,9 +74,10 @@ func evaluate(ctx context.Context, logger *slog.Logger, f evaluateFlags, out io.
 		threshold = f.threshold
 	}
 	start := end.Add(-f.span)
-	sim := start
+	replayFrom := start.Add(-f.burnIn)
+	sim := replayFrom
 	clock := func() time.Time { return sim }
-	srcs, err := buildSources(cfg, demoOverrides{speed: 1, start: start, clock: clock}, logger)
+	srcs, err := buildSources(cfg, demoOverrides{speed: 1, start: replayFrom, clock: clock}, logger)
 	if err != nil {
 		return err
 	}
@@ -82,23 +85,14 @@ func evaluate(ctx context.Context, logger *slog.Logger, f evaluateFlags, out io.
 	if err != nil {
 		return err
 	}
-	opts.Now, opts.RefitInterval, opts.FailureThreshold = clock, f.refit, threshold
-	opts.Logger = logger
-	engine, err := forecast.New(opts)
+	opts.RefitInterval, opts.FailureThreshold, opts.Logger = f.refit, threshold, logger
+	began := time.Now()
+	logger.Info("replaying", "from", replayFrom, "scored_from", start, "to", end, "step", opts.EvaluationInterval)
+	engine, err := forecast.Replay(ctx, opts, replayFrom, end, func(t time.Time) { sim = t }, func(day int) {
+		logger.Info("replay progress", "day", day, "of", int(end.Sub(replayFrom)/(24*time.Hour)), "elapsed", time.Since(began).Round(time.Second))
+	})
 	if err != nil {
 		return err
-	}
-	step := time.Duration(cfg.Global.EvaluationInterval)
-	began := time.Now()
-	logger.Info("replaying", "from", start, "to", end, "step", step)
-	for ; !sim.After(end); sim = sim.Add(step) {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		engine.Evaluate(ctx)
-		if d := sim.Sub(start); d > 0 && d%(24*time.Hour) == 0 {
-			logger.Info("replay progress", "day", int(d/(24*time.Hour)), "of", int(f.span/(24*time.Hour)), "elapsed", time.Since(began).Round(time.Second))
-		}
 	}
 	hist := engine.FailureHistory(start, end)
 	rep := forecast.Evaluate(hist, engine.Incidents(), opts.Horizon, threshold, start, end)
@@ -122,9 +116,14 @@ func isDemo(cfg *config.Config) bool {
 }
 
 func printReport(out io.Writer, r forecast.Report, c forecast.Calibration, start, end time.Time, took time.Duration) {
-	fmt.Fprintf(out, "replayed %s .. %s (%s) in %s\n", start.Format(time.RFC3339), end.Format(time.RFC3339), end.Sub(start), took.Round(time.Millisecond))
-	fmt.Fprintf(out, "horizon %s, alert threshold %.2f, calibration p = σ(%.3f + %.3f·logit(raw)) from %d examples (%d positive)\n\n",
-		r.Horizon, r.Threshold, c.A, c.B, c.Examples, c.Positives)
+	fmt.Fprintf(out, "scored %s .. %s (%s) in a replay of %s\n", start.Format(time.RFC3339), end.Format(time.RFC3339), end.Sub(start), took.Round(time.Millisecond))
+	fmt.Fprintf(out, "horizon %s, alert threshold %.2f\n", r.Horizon, r.Threshold)
+	if c.Prior {
+		fmt.Fprintf(out, "calibration: the prior, p = 1-(1-cross)(1-anom) (%s)\n\n", c.Note)
+	} else {
+		fmt.Fprintf(out, "calibration: p = σ(%.3f + %.3f·logit(cross) + %.3f·logit(anom)), fitted on %d entity-minutes (%d positive)\n\n",
+			c.A, c.B, c.C, c.Examples, c.Positives)
+	}
 	fmt.Fprintf(out, "Brier score      %.5f over %d entity-minutes (%d positive)\n", r.Brier, r.Examples, r.Positives)
 	fmt.Fprintf(out, "precision        %.3f (%d alarms)\n", r.Precision, len(r.Alarms))
 	fmt.Fprintf(out, "recall           %.3f (%d incidents)\n", r.Recall, len(r.Leads))

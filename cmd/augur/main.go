@@ -36,6 +36,7 @@ func realMain(args []string, stdout *os.File) int {
 		serveCommand(app),
 		detectCommand(app, stdout),
 		forecastCommand(app, stdout),
+		backtestCommand(app, stdout),
 		nabCommand(app),
 		evaluateCommand(app, stdout),
 		versionCommand(app, stdout),

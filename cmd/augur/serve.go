@@ -19,6 +19,7 @@ import (
 	"github.com/augur-sre/augur/config"
 	"github.com/augur-sre/augur/forecast"
 	"github.com/augur-sre/augur/ingest"
+	"github.com/augur-sre/augur/store"
 )
 
 type serveFlags struct {
@@ -29,6 +30,8 @@ type serveFlags struct {
 	demoSpeed   float64
 	demoStart   string
 	readTimeout time.Duration
+	replaySpan  time.Duration
+	alerting    alertingFlags // issue 7: cmd/augur/alerting.go
 }
 
 func serveCommand(app *kingpin.Application) *command {
@@ -39,8 +42,10 @@ func serveCommand(app *kingpin.Application) *command {
 	c.clause.Flag("web.listen-address", "Address to listen on for the API, /metrics and the Prometheus-compatible query API.").Default(":9477").StringVar(&f.listen)
 	c.clause.Flag("web.read-timeout", "Maximum duration before timing out read of the request, and closing idle connections.").Default("5m").DurationVar(&f.readTimeout)
 	c.clause.Flag("storage.path", "Folder of augur's embedded store (incidents, alert state, model snapshots).").Default("data/").StringVar(&f.storage)
+	c.clause.Flag("calibration.replay", "At start, replay this much of the past through a second engine in the background, to learn the calibration against known incidents and serve past failure probabilities; 0 disables. Default: the history less two days.").Default("-1s").DurationVar(&f.replaySpan)
 	c.clause.Flag("demo.speed", "Demo seconds per real second for demo sources (e.g. 1440 lets a demo day pass in a minute); overrides the source's speed.").Default("0").Float64Var(&f.demoSpeed)
 	c.clause.Flag("demo.start", "Demo anchor time (RFC 3339): the demo's present at start. Default: now. Fix it to replay the same demo.").StringVar(&f.demoStart)
+	f.alerting.register(c.clause) // issue 7
 	c.run = func(ctx context.Context, logger *slog.Logger) error { return serve(ctx, logger, f) }
 	return c
 }
@@ -82,11 +87,21 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 		return err
 	}
 	opts.Logger, opts.Registerer = logger, reg
+	st, err := store.Open(f.storage, 5*time.Second) // issue 7: incidents and alert state
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	opts.Incidents = store.Lister(opts.Incidents, st) // issue 7: webhook incidents feed the engine
 	engine, err := forecast.New(opts)
 	if err != nil {
 		return fmt.Errorf("cannot start the engine: %w", err)
 	}
 	a := api.New(api.Options{Engine: engine, Logger: logger, Registry: reg, MaxExportedSeries: cfg.Global.MaxExportedSeries})
+	al, err := setupAlerting(f.alerting, f.listen, cfg, engine, a, st, reg, opts.Tick, logger) // issue 7
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{Addr: f.listen, ReadTimeout: f.readTimeout, ReadHeaderTimeout: 30 * time.Second, WriteTimeout: 2 * time.Minute, IdleTimeout: f.readTimeout}
 
 	var g run.Group
@@ -107,6 +122,14 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 			cancel()
 		})
 	}
+	if span := replaySpan(f.replaySpan, opts.History); span > 0 {
+		ctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error {
+			replayPast(ctx, logger, engine, opts, span)
+			<-ctx.Done()
+			return nil
+		}, func(error) { cancel() })
+	}
 	{
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error {
@@ -117,6 +140,7 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 			cancel()
 		})
 	}
+	al.addTo(&g, ctx, logger) // issue 7
 	if err := g.Run(); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -210,4 +234,47 @@ func engineOptions(cfg *config.Config, srcs *sources) (forecast.Options, error) 
 		opts.Signals = append(opts.Signals, sig)
 	}
 	return opts, nil
+}
+
+// replaySpan is the calibration replay's span: the flag, or by default the
+// history less the two days the replay's first fit needs.
+func replaySpan(flag, history time.Duration) time.Duration {
+	if flag >= 0 {
+		return flag
+	}
+	return max(0, history-48*time.Hour)
+}
+
+// replayPast waits for the engine's first fit, then replays the past span
+// through a second engine on the same sources and hands what it learned to
+// the live engine (forecast.Engine.Adopt). Sources are only asked for the
+// past, so the live engine's clock needs no simulation.
+func replayPast(ctx context.Context, logger *slog.Logger, engine *forecast.Engine, opts forecast.Options, span time.Duration) {
+	for !engine.Ready() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	logger = logger.With("component", "replay")
+	end := engine.Now()
+	start := end.Add(-span)
+	// A day between refits keeps the replay to seconds per day of history;
+	// the replay needs neither metrics nor the live engine's logs.
+	opts.RefitInterval, opts.Registerer, opts.Logger = 24*time.Hour, nil, slog.New(slog.DiscardHandler)
+	began := time.Now()
+	logger.Info("replaying the past to calibrate", "from", start, "to", end)
+	r, err := forecast.Replay(ctx, opts, start, end, nil, func(day int) {
+		logger.Info("replay progress", "day", day, "of", int(span/(24*time.Hour)))
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			logger.Warn("replay failed", "err", err)
+		}
+		return
+	}
+	engine.Adopt(r)
+	c := engine.Calibration()
+	logger.Info("replay done", "duration", time.Since(began).Round(time.Second), "calibration_a", c.A, "calibration_b", c.B, "calibration_c", c.C, "examples", c.Examples)
 }

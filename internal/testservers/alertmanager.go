@@ -1,10 +1,12 @@
 package testservers
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // Alertmanager is a running Alertmanager on 127.0.0.1.
@@ -35,7 +37,7 @@ func StartAlertmanager(tb testing.TB, config string) *Alertmanager {
 		"--cluster.listen-address=",
 		"--log.level=info",
 	}
-	s, err := newServer(tb, "alertmanager", bin, args, filepath.Join(dir, "alertmanager.log"), url+"/-/ready")
+	s, err := newServer(tb, "alertmanager", bin, args, filepath.Join(dir, "alertmanager.log"), getOK(&http.Client{Timeout: time.Second}, url+"/-/ready"))
 	if err != nil {
 		tb.Fatalf("cannot start Alertmanager: %v", err)
 	}

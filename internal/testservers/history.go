@@ -122,7 +122,7 @@ func (f Fleet) Series() []Series {
 			}
 			avail := float64(memTotal) * (0.6 - 0.2*load)
 			if i == 0 {
-				avail -= float64(memTotal) * 0.5 * float64(p) / float64(f.Points) // a slow leak
+				avail -= float64(memTotal) * 0.35 * float64(p) / float64(f.Points) // a slow leak, down to ~7 % free
 			}
 			appendSample(&memAvail, t, math.Round(avail))
 			appendSample(&memTot, t, float64(memTotal))

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // InfluxDBOptions configures StartInfluxDB.
@@ -70,7 +71,7 @@ func StartInfluxDB(tb testing.TB, opts InfluxDBOptions) *InfluxDB {
 		tb.Fatalf("cannot write InfluxDB config: %v", err)
 	}
 	u := "http://127.0.0.1:" + strconv.Itoa(httpPort)
-	s, err := newServer(tb, "influxd", bin, []string{"run", "-config", cfg}, filepath.Join(tmp, "influxd.log"), u+"/ping")
+	s, err := newServer(tb, "influxd", bin, []string{"run", "-config", cfg}, filepath.Join(tmp, "influxd.log"), getOK(&http.Client{Timeout: time.Second}, u+"/ping"))
 	if err != nil {
 		tb.Fatal(err)
 	}

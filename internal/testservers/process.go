@@ -65,12 +65,11 @@ func repoRoot() (string, error) {
 // process is a server binary run with fixed arguments, so it can be stopped
 // and started again on the same port and data directory.
 type process struct {
-	tb      testing.TB
 	name    string
 	path    string
 	args    []string
 	logPath string
-	ready   string // URL answering 2xx once the server serves
+	ready   func() bool // whether the server serves
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -89,8 +88,9 @@ func (p *process) start() error {
 	}
 	cmd := exec.Command(p.path, p.args...)
 	cmd.Stdout, cmd.Stderr = log, log
-	// Its own process group, so a Ctrl-C of `go test` is not what stops it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Dies with the test binary, even one killed by go test's timeout, so
+	// that no server outlives its test (Linux only).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		log.Close()
 		return fmt.Errorf("cannot start %s: %w", p.name, err)
@@ -105,21 +105,16 @@ func (p *process) start() error {
 	return nil
 }
 
-// waitReady polls the ready URL until it answers 2xx, the process exits or
+// waitReady polls the ready probe until it succeeds, the process exits or
 // the timeout passes.
 func (p *process) waitReady(timeout time.Duration) error {
 	p.mu.Lock()
 	done := p.done
 	p.mu.Unlock()
-	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		resp, err := client.Get(p.ready)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode/100 == 2 {
-				return nil
-			}
+		if p.ready() {
+			return nil
 		}
 		select {
 		case <-done:
@@ -213,8 +208,20 @@ func (s *server) Resume() error { return s.proc.signal(syscall.SIGCONT) }
 // Log returns the last lines the server logged, for test failure messages.
 func (s *server) Log() string { return s.proc.tail() }
 
-func newServer(tb testing.TB, name, path string, args []string, logPath, ready string) (*server, error) {
-	s := &server{proc: &process{tb: tb, name: name, path: path, args: args, logPath: logPath, ready: ready}}
+// getOK is a ready probe: whether GET url answers 2xx.
+func getOK(client *http.Client, url string) func() bool {
+	return func() bool {
+		resp, err := client.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode/100 == 2
+	}
+}
+
+func newServer(tb testing.TB, name, path string, args []string, logPath string, ready func() bool) (*server, error) {
+	s := &server{proc: &process{name: name, path: path, args: args, logPath: logPath, ready: ready}}
 	if err := s.Start(context.Background()); err != nil {
 		return nil, err
 	}

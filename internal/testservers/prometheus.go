@@ -1,7 +1,9 @@
 package testservers
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +23,17 @@ type PrometheusOptions struct {
 	LookbackDelta time.Duration
 	// Config is prometheus.yml's content; empty means no scrape jobs.
 	Config string
+	// WebConfig is the content of --web.config.file (tls_server_config,
+	// basic_auth_users); empty means plain HTTP without authentication.
+	// With tls_server_config, set HTTPS.
+	WebConfig string
+	HTTPS     bool
+	// ProbeClient checks readiness; it must trust the server's certificate
+	// when HTTPS is set. Default: a plain client.
+	ProbeClient *http.Client
+	// ProbeUser and ProbePassword authenticate the readiness check when
+	// WebConfig requires basic auth.
+	ProbeUser, ProbePassword string
 }
 
 // Prometheus is a running Prometheus server on 127.0.0.1.
@@ -49,7 +62,11 @@ func StartPrometheus(tb testing.TB, opts PrometheusOptions) *Prometheus {
 		tb.Fatalf("cannot write Prometheus config: %v", err)
 	}
 	port := FreePort(tb)
-	url := "http://127.0.0.1:" + strconv.Itoa(port)
+	scheme := "http"
+	if opts.HTTPS {
+		scheme = "https"
+	}
+	url := scheme + "://127.0.0.1:" + strconv.Itoa(port)
 	args := []string{
 		"--config.file=" + cfg,
 		"--storage.tsdb.path=" + opts.DataDir,
@@ -61,7 +78,35 @@ func StartPrometheus(tb testing.TB, opts PrometheusOptions) *Prometheus {
 	if opts.LookbackDelta > 0 {
 		args = append(args, "--query.lookback-delta="+opts.LookbackDelta.String())
 	}
-	s, err := newServer(tb, "prometheus", bin, args, filepath.Join(dir, "prometheus.log"), url+"/-/ready")
+	if opts.WebConfig != "" {
+		web := filepath.Join(dir, "web.yml")
+		if err := os.WriteFile(web, []byte(opts.WebConfig), 0o644); err != nil {
+			tb.Fatalf("cannot write Prometheus web config: %v", err)
+		}
+		args = append(args, "--web.config.file="+web)
+	}
+	probe := opts.ProbeClient
+	if probe == nil {
+		probe = &http.Client{}
+	}
+	ready := func() bool {
+		req, err := http.NewRequest(http.MethodGet, url+"/-/ready", nil)
+		if err != nil {
+			return false
+		}
+		if opts.ProbeUser != "" {
+			req.SetBasicAuth(opts.ProbeUser, opts.ProbePassword)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		resp, err := probe.Do(req.WithContext(ctx))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode/100 == 2
+	}
+	s, err := newServer(tb, "prometheus", bin, args, filepath.Join(dir, "prometheus.log"), ready)
 	if err != nil {
 		tb.Fatal(err)
 	}

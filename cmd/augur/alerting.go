@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/augur-sre/augur/api"
+	"github.com/augur-sre/augur/config"
+	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/notifier"
+	"github.com/augur-sre/augur/store"
+)
+
+// alertingFlags are the flags of the store, the webhook and the alerts out.
+type alertingFlags struct {
+	externalURL         string
+	webhookTokenFile    string
+	webhookUser         string
+	webhookPasswordFile string
+}
+
+func (f *alertingFlags) register(c *kingpin.CmdClause) {
+	c.Flag("web.external-url", "The URL under which augur is reached by users (the generatorURL of its alerts). Default: http://<hostname>:<port of --web.listen-address>.").StringVar(&f.externalURL)
+	c.Flag("webhook.bearer-token-file", "File holding the bearer token Alertmanager must send to /api/v1/alertmanager/webhook (its http_config.authorization.credentials). See also --webhook.basic-auth-username.").StringVar(&f.webhookTokenFile)
+	c.Flag("webhook.basic-auth-username", "Basic auth user Alertmanager must send to /api/v1/alertmanager/webhook; the password is in --webhook.basic-auth-password-file.").StringVar(&f.webhookUser)
+	c.Flag("webhook.basic-auth-password-file", "File holding the basic auth password of --webhook.basic-auth-username.").StringVar(&f.webhookPasswordFile)
+}
+
+// alerting wires issue 7's parts: the durable store, the Alertmanager
+// webhook, the notifier and the alert rules.
+type alerting struct {
+	notifier *notifier.Manager
+	rules    *forecast.AlertRules
+}
+
+func readSecret(flag, path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--%s: %w", flag, err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("--%s: %s is empty", flag, path)
+	}
+	return s, nil
+}
+
+// externalURL is --web.external-url or one derived from the listen address.
+func externalURL(flag, listen string) string {
+	if flag != "" {
+		return strings.TrimSuffix(flag, "/")
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://localhost:9477"
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		if h, err := os.Hostname(); err == nil {
+			host = h
+		} else {
+			host = "localhost"
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// setupAlerting registers the webhook on a and builds the notifier and the
+// alert rules of engine.
+func setupAlerting(f alertingFlags, listen string, cfg *config.Config, engine *forecast.Engine, a *api.API, st *store.Store, reg prometheus.Registerer, tick time.Duration, logger *slog.Logger) (*alerting, error) {
+	token, err := readSecret("webhook.bearer-token-file", f.webhookTokenFile)
+	if err != nil {
+		return nil, err
+	}
+	password, err := readSecret("webhook.basic-auth-password-file", f.webhookPasswordFile)
+	if err != nil {
+		return nil, err
+	}
+	if (f.webhookUser == "") != (password == "") {
+		return nil, fmt.Errorf("--webhook.basic-auth-username and --webhook.basic-auth-password-file go together")
+	}
+	entityLabels := []string{}
+	for _, s := range cfg.Signals {
+		entityLabels = append(entityLabels, s.Entity)
+	}
+	entityLabels = append(entityLabels, "instance", "host", "entity", "node", "pod")
+	if err := a.RegisterWebhook(api.WebhookOptions{Store: st, BearerToken: token, Username: f.webhookUser, Password: password, EntityLabels: entityLabels, Logger: logger}); err != nil {
+		return nil, err
+	}
+	var urls []string
+	for _, am := range cfg.Alerting.Alertmanagers {
+		urls = append(urls, am.URL)
+	}
+	nm, err := notifier.New(notifier.Options{Alertmanagers: urls, Registerer: reg, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	rules, err := forecast.NewAlertRules(engine, forecast.AlertOptions{
+		FailureThreshold: cfg.Alerting.FailureThreshold,
+		For:              time.Duration(cfg.Alerting.For),
+		Interval:         min(tick, 15*time.Second),
+		ExternalURL:      externalURL(f.externalURL, listen),
+		Notify:           nm.Send,
+		State:            st,
+		Logger:           logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &alerting{notifier: nm, rules: rules}, nil
+}
+
+// addTo adds the notifier and the rules to the run group.
+func (al *alerting) addTo(g *run.Group, ctx context.Context, logger *slog.Logger) {
+	{
+		ctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error { return al.notifier.Run(ctx) }, func(error) {
+			logger.Info("stopping notifier")
+			cancel()
+		})
+	}
+	{
+		ctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error { return al.rules.Run(ctx) }, func(error) {
+			logger.Info("stopping alert rules")
+			cancel()
+		})
+	}
+}

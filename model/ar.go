@@ -1,0 +1,283 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// AROptions configures FitAR.
+type AROptions struct {
+	// Lags is the number of recent lags 1..Lags (default 6).
+	Lags int
+	// Periods adds the seasonal lags p-1, p and p+1 for each period p ≥ 2,
+	// so that the model can learn y_t ≈ y_{t-p} + a·(y_{t-1} - y_{t-p-1}).
+	Periods []int
+	// Lambda is the ridge penalty relative to the mean diagonal of the
+	// centred Gram matrix (default 1e-4).
+	Lambda float64
+}
+
+// AR is an autoregression on recent and seasonal lags fitted by ridge
+// regression:
+//
+//	y_t = c + Σ_k a_k y_{t-L_k} + ε_t,  ε_t ~ N(0, σ²),
+//
+// with (a, c) minimising Σ_t ε_t² + λ·‖a‖² on centred data (Hoerl & Kennard,
+// "Ridge regression", Technometrics 1970), solved from the normal equations
+// by Cholesky (gonum/mat). Multi-step forecasts iterate the recursion on
+// forecasts; the h-step error variance is σ² Σ_{j<h} ψ_j² with the MA(∞)
+// weights ψ_0 = 1, ψ_j = Σ_{k: L_k ≤ j} a_k ψ_{j-L_k} (Box, Jenkins & Reinsel,
+// "Time Series Analysis", §5.2). An AR is not safe for concurrent use.
+type AR struct {
+	// LagSteps are the lags L_k, increasing; Coef the a_k; Intercept c.
+	LagSteps  []int
+	Coef      []float64
+	Intercept float64
+	// Sigma is the residual standard deviation of the fit.
+	Sigma float64
+	// N is the number of observations consumed.
+	N int
+
+	hist []float64 // ring of the last maxLag values; hist[pos] is the oldest
+	pos  int
+	psi  []float64 // PredictInto scratch: forecasts then ψ weights
+}
+
+// FitAR fits an AR model to y. Missing values are skipped as targets and
+// regressors; the history kept for forecasting imputes them by the model's
+// forecast. y needs at least 2·maxLag + 8 points.
+func FitAR(y []float64, opts AROptions) (*AR, error) {
+	if opts.Lags <= 0 {
+		opts.Lags = 6
+	}
+	if opts.Lambda <= 0 {
+		opts.Lambda = 1e-4
+	}
+	var lags []int
+	for l := 1; l <= opts.Lags; l++ {
+		lags = append(lags, l)
+	}
+	for _, p := range opts.Periods {
+		if p >= 2 {
+			lags = append(lags, p-1, p, p+1)
+		}
+	}
+	slices.Sort(lags)
+	lags = slices.Compact(lags)
+	// Seasonal lags the series cannot support are dropped.
+	for len(lags) > opts.Lags && 2*lags[len(lags)-1]+8 > len(y) {
+		lags = lags[:len(lags)-1]
+	}
+	maxLag := lags[len(lags)-1]
+	if len(y) < 2*maxLag+8 {
+		return nil, fmt.Errorf("cannot fit an AR with lag %d to %d points: %w", maxLag, len(y), ErrTooShort)
+	}
+	k := len(lags)
+
+	// Means of the target and regressors over the usable rows, then the
+	// centred Gram matrix and cross products in one more pass.
+	usable := func(t int) bool {
+		if !finite(y[t]) {
+			return false
+		}
+		for _, l := range lags {
+			if !finite(y[t-l]) {
+				return false
+			}
+		}
+		return true
+	}
+	mx := make([]float64, k)
+	var my float64
+	var rows int
+	for t := maxLag; t < len(y); t++ {
+		if !usable(t) {
+			continue
+		}
+		rows++
+		my += y[t]
+		for i, l := range lags {
+			mx[i] += y[t-l]
+		}
+	}
+	if rows < k+2 {
+		return nil, fmt.Errorf("cannot fit an AR: only %d complete rows for %d lags: %w", rows, k, ErrTooShort)
+	}
+	my /= float64(rows)
+	for i := range mx {
+		mx[i] /= float64(rows)
+	}
+	gram := make([]float64, k*k)
+	xy := make([]float64, k)
+	x := make([]float64, k)
+	for t := maxLag; t < len(y); t++ {
+		if !usable(t) {
+			continue
+		}
+		for i, l := range lags {
+			x[i] = y[t-l] - mx[i]
+		}
+		yc := y[t] - my
+		for i := range k {
+			xi := x[i]
+			xy[i] += xi * yc
+			row := gram[i*k:]
+			for j := i; j < k; j++ {
+				row[j] += xi * x[j]
+			}
+		}
+	}
+	var diag float64
+	for i := range k {
+		diag += gram[i*k+i]
+	}
+	ridge := opts.Lambda * math.Max(diag/float64(k), 1e-12)
+	a := mat.NewSymDense(k, nil)
+	for i := range k {
+		for j := i; j < k; j++ {
+			v := gram[i*k+j]
+			if i == j {
+				v += ridge
+			}
+			a.SetSym(i, j, v)
+		}
+	}
+	var chol mat.Cholesky
+	if !chol.Factorize(a) {
+		return nil, fmt.Errorf("cannot fit an AR: normal equations not positive definite")
+	}
+	coef := mat.NewVecDense(k, nil)
+	if err := chol.SolveVecTo(coef, mat.NewVecDense(k, xy)); err != nil {
+		return nil, fmt.Errorf("cannot fit an AR: %w", err)
+	}
+	m := &AR{LagSteps: lags, Coef: make([]float64, k), Intercept: my}
+	for i := range k {
+		m.Coef[i] = coef.AtVec(i)
+		m.Intercept -= m.Coef[i] * mx[i]
+	}
+	var ss float64
+	for t := maxLag; t < len(y); t++ {
+		if !usable(t) {
+			continue
+		}
+		p := m.Intercept
+		for i, l := range lags {
+			p += m.Coef[i] * y[t-l]
+		}
+		e := y[t] - p
+		ss += e * e
+	}
+	m.Sigma = math.Sqrt(ss / float64(max(rows-k-1, 1)))
+
+	// Forecasting history: the first maxLag points (gaps filled by the last
+	// value), then the rest through Update.
+	m.hist = make([]float64, maxLag)
+	last := math.NaN()
+	for _, v := range y {
+		if finite(v) {
+			last = v
+			break
+		}
+	}
+	for i := range maxLag {
+		if finite(y[i]) {
+			last = y[i]
+		}
+		m.hist[i] = last
+	}
+	for _, v := range y[maxLag:] {
+		m.Update(v)
+	}
+	m.N = len(y)
+	return m, nil
+}
+
+// lagged returns y_{t+1-l}, the value l-1 steps before the newest.
+func (m *AR) lagged(l int) float64 {
+	i := m.pos - l
+	if i < 0 {
+		i += len(m.hist)
+	}
+	return m.hist[i]
+}
+
+// OneStep returns c + Σ a_k y_{t+1-L_k}.
+func (m *AR) OneStep() float64 {
+	p := m.Intercept
+	for i, l := range m.LagSteps {
+		p += m.Coef[i] * m.lagged(l)
+	}
+	return p
+}
+
+// Update appends y to the history in O(lags); a missing y is replaced by
+// the one-step forecast.
+func (m *AR) Update(y float64) {
+	if !finite(y) {
+		y = m.OneStep()
+	}
+	m.hist[m.pos] = y
+	m.pos++
+	if m.pos == len(m.hist) {
+		m.pos = 0
+	}
+	m.N++
+}
+
+// PredictInto writes the iterated h-step forecast and its interval from the
+// ψ weights (see AR).
+func (m *AR) PredictInto(dst *Forecast, h int, level float64) error {
+	if err := checkPredict(dst, h, level); err != nil {
+		return err
+	}
+	dst.Resize(h)
+	dst.Level = level
+	// Point forecasts: lag l at lead j is a forecast when l < j.
+	for j := 1; j <= h; j++ {
+		p := m.Intercept
+		for i, l := range m.LagSteps {
+			if l < j {
+				p += m.Coef[i] * dst.Point[j-1-l]
+			} else {
+				p += m.Coef[i] * m.lagged(l-j+1)
+			}
+		}
+		dst.Point[j-1] = p
+	}
+	m.psi = resize(m.psi, h)
+	z := distuv.UnitNormal.Quantile((1 + level) / 2)
+	var v float64
+	for j := range h {
+		psi := 1.0
+		if j > 0 {
+			psi = 0
+			for i, l := range m.LagSteps {
+				if l > j {
+					break
+				}
+				psi += m.Coef[i] * m.psi[j-l]
+			}
+		}
+		m.psi[j] = psi
+		v += psi * psi
+		w := z * m.Sigma * math.Sqrt(v)
+		dst.Lower[j], dst.Upper[j] = dst.Point[j]-w, dst.Point[j]+w
+	}
+	return nil
+}
+
+// Name is "ar".
+func (m *AR) Name() string { return "ar" }
+
+// Params returns the intercept, σ and the coefficients as "lag<L>".
+func (m *AR) Params() map[string]float64 {
+	p := map[string]float64{"intercept": m.Intercept, "sigma": m.Sigma}
+	for i, l := range m.LagSteps {
+		p[fmt.Sprintf("lag%d", l)] = m.Coef[i]
+	}
+	return p
+}

@@ -1,0 +1,470 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// Forecaster is a fitted model of one series that forecasts it online:
+// OneStep and PredictInto read the state, Update advances it by one
+// observation (a non-finite y is missing). HoltWinters, SeasonalNaive, AR and
+// MSTL implement it, and Select returns one. Implementations are not safe for
+// concurrent use.
+type Forecaster interface {
+	// OneStep returns the forecast of the next observation.
+	OneStep() float64
+	// Update feeds the next observation in O(1) (O(lags) for AR).
+	Update(y float64)
+	// PredictInto writes the h-step forecast and its central prediction
+	// interval of nominal coverage level ∈ (0, 1) into dst.
+	PredictInto(dst *Forecast, h int, level float64) error
+	// Name is the model kind, e.g. "holtwinters_damped".
+	Name() string
+	// Params are the fitted parameters, for display.
+	Params() map[string]float64
+}
+
+// checkPredict validates PredictInto's arguments, shared by the models.
+func checkPredict(dst *Forecast, h int, level float64) error {
+	if dst == nil {
+		return errors.New("cannot predict into a nil forecast")
+	}
+	if h < 0 {
+		return fmt.Errorf("cannot predict %d steps ahead", h)
+	}
+	if !(level > 0 && level < 1) {
+		return fmt.Errorf("cannot use interval level %g: outside (0, 1)", level)
+	}
+	return nil
+}
+
+// SeasonalNaive forecasts each point by the last observed value one period
+// earlier, ŷ_{t+h} = y_{t+h-m(⌊(h-1)/m⌋+1)}; Period 1 is the naive (random
+// walk) forecast. Its h-step error standard deviation is σ·sqrt(⌊(h-1)/m⌋+1)
+// with σ the root mean square of the in-sample seasonal differences
+// (Hyndman & Athanasopoulos, "Forecasting: Principles and Practice", 3rd ed.,
+// §5.5, Table 5.2).
+type SeasonalNaive struct {
+	Period int
+	// Sigma is the RMS of y_t - y_{t-m} over the fitted series.
+	Sigma float64
+	// N is the number of observations consumed.
+	N int
+
+	ring []float64 // ring[pos] is the value one period before the next step
+	pos  int
+}
+
+// FitSeasonalNaive fits a seasonal naive model of the given period (≤ 1 means
+// 1, the naive forecast) to y, which needs at least one full period after its
+// leading missing points. Missing points inside y repeat the value a period
+// earlier.
+func FitSeasonalNaive(y []float64, period int) (*SeasonalNaive, error) {
+	for len(y) > 0 && !finite(y[0]) {
+		y = y[1:]
+	}
+	if period < 1 {
+		period = 1
+	}
+	if len(y) < period+1 {
+		return nil, fmt.Errorf("cannot fit a period-%d seasonal naive model to %d points: %w", period, len(y), ErrTooShort)
+	}
+	m := &SeasonalNaive{Period: period, ring: make([]float64, period)}
+	last := y[0]
+	for i := range period {
+		if finite(y[i]) {
+			last = y[i]
+		}
+		m.ring[i] = last
+	}
+	var ss float64
+	var k int
+	for _, v := range y[period:] {
+		if finite(v) {
+			e := v - m.ring[m.pos]
+			ss += e * e
+			k++
+		}
+		m.Update(v)
+	}
+	if k > 0 {
+		m.Sigma = math.Sqrt(ss / float64(k))
+	}
+	m.N = len(y)
+	return m, nil
+}
+
+// OneStep returns the value one period before the next step.
+func (m *SeasonalNaive) OneStep() float64 { return m.ring[m.pos] }
+
+// Update records y; a missing y repeats the value a period earlier.
+func (m *SeasonalNaive) Update(y float64) {
+	if finite(y) {
+		m.ring[m.pos] = y
+	}
+	m.pos++
+	if m.pos == len(m.ring) {
+		m.pos = 0
+	}
+	m.N++
+}
+
+// PredictInto writes the h-step seasonal naive forecast with its interval.
+func (m *SeasonalNaive) PredictInto(dst *Forecast, h int, level float64) error {
+	if err := checkPredict(dst, h, level); err != nil {
+		return err
+	}
+	dst.Resize(h)
+	dst.Level = level
+	z := distuv.UnitNormal.Quantile((1 + level) / 2)
+	for j := 1; j <= h; j++ {
+		p := m.ring[(m.pos+j-1)%m.Period]
+		w := z * m.Sigma * math.Sqrt(float64((j-1)/m.Period+1))
+		dst.Point[j-1], dst.Lower[j-1], dst.Upper[j-1] = p, p-w, p+w
+	}
+	return nil
+}
+
+// Name is "snaive", or "naive" for period 1.
+func (m *SeasonalNaive) Name() string {
+	if m.Period == 1 {
+		return "naive"
+	}
+	return "snaive"
+}
+
+// Params returns the period and σ.
+func (m *SeasonalNaive) Params() map[string]float64 {
+	return map[string]float64{"period": float64(m.Period), "sigma": m.Sigma}
+}
+
+// SelectOptions configures Select. The zero value is usable but finds no
+// seasonality: set Periods.
+type SelectOptions struct {
+	// Periods are the seasonal periods worth testing, in steps (e.g. a day
+	// and a week); DetectPeriods keeps those the series has.
+	Periods []int
+	// Horizon is the lead time, in steps, of the multi-step part of the
+	// criterion; 0 means 1/24 of the shortest of Periods (an hour when it is
+	// a day), at least 1.
+	Horizon int
+	// Level is the nominal coverage the intervals are calibrated for
+	// (default 0.95).
+	Level float64
+	// Holdout is the fraction of y held out for validation (default 0.2).
+	Holdout float64
+	// MaxOrigins bounds the number of forecast origins of the multi-step
+	// backtest (default 96); one-step errors use every held-out point.
+	MaxOrigins int
+	// Candidates restricts the models tried, by Name (nil: all that fit).
+	Candidates []string
+}
+
+// Selection records Select's choice, for /api/v1/targets.
+type Selection struct {
+	// Model is the chosen model's Name.
+	Model string
+	// MASE is the chosen model's validation error (see Select); NaN when y
+	// was too short to validate and a default was taken.
+	MASE float64
+	// Candidates maps every model tried to its validation error (+Inf when
+	// it could not be fitted).
+	Candidates map[string]float64
+	// Periods are the seasonal periods detected, Horizon the multi-step lead.
+	Periods []int
+	Horizon int
+}
+
+// Minimum lengths of Select's validation split.
+const (
+	minHoldout = 12
+	minFitLen  = 24
+)
+
+// candidate is one model family that Select can try.
+type candidate struct {
+	name   string
+	minLen int // fewest points the fit needs
+	fit    func(y []float64) (Forecaster, error)
+}
+
+// Select chooses a forecaster for y by rolling-origin backtest and returns it
+// fitted and updated through all of y, with its intervals calibrated.
+//
+// The last Holdout of y (at least 12 points) is held out; every candidate is
+// fitted on the rest and then run forward through the held-out part with
+// Update, without refitting. At every held-out point its one-step error is
+// recorded, and at up to MaxOrigins evenly spaced origins its error Horizon
+// steps ahead. A candidate's score is the mean of its one-step and
+// Horizon-step MASE, the mean absolute error divided by the in-sample MAE of
+// the naive forecast on the fitted part (Hyndman & Koehler, "Another look at
+// measures of forecast accuracy", IJF 2006). The lowest score wins.
+//
+// Candidates: "naive", "snaive" (shortest detected period), "holt_damped",
+// "holtwinters" and "holtwinters_damped" (shortest period), "mstl" (two or
+// more periods), "ar" (ridge AR on recent and seasonal lags). A period that
+// DetectPeriods cannot test yet (fewer than three cycles) is still tried by
+// the seasonal candidates when the fitted part holds two cycles: that is the
+// cold start, usable after one period of data (snaive) and better as history
+// grows. Below 36 points nothing is validated and the naive model is
+// returned with MASE NaN.
+//
+// The returned model's intervals are split-conformal: the half-widths are
+// scaled by the Level-quantile of |error|/half-width over the held-out one-step
+// and Horizon-step errors (interpolated linearly in the lead time between the
+// two, constant beyond), so that they cover about Level of points the model
+// did not see (Vovk et al., "Algorithmic Learning in a Random World", 2005).
+func Select(y []float64, opts SelectOptions) (Forecaster, Selection, error) {
+	for len(y) > 0 && !finite(y[0]) {
+		y = y[1:]
+	}
+	if opts.Level == 0 {
+		opts.Level = 0.95
+	}
+	if !(opts.Level > 0 && opts.Level < 1) {
+		return nil, Selection{}, fmt.Errorf("cannot calibrate intervals at level %g: outside (0, 1)", opts.Level)
+	}
+	if opts.Holdout == 0 {
+		opts.Holdout = 0.2
+	}
+	if !(opts.Holdout > 0 && opts.Holdout < 1) {
+		return nil, Selection{}, fmt.Errorf("cannot hold out a fraction %g of the series", opts.Holdout)
+	}
+	if opts.MaxOrigins <= 0 {
+		opts.MaxOrigins = 96
+	}
+	periods := slices.Clone(opts.Periods)
+	periods = slices.DeleteFunc(periods, func(p int) bool { return p < 2 })
+	slices.Sort(periods)
+	periods = slices.Compact(periods)
+	if opts.Horizon <= 0 {
+		opts.Horizon = 1
+		if len(periods) > 0 {
+			opts.Horizon = max(1, periods[0]/24)
+		}
+	}
+	sel := Selection{Horizon: opts.Horizon, Candidates: map[string]float64{}, MASE: math.NaN()}
+	n := len(y)
+	if n < 3 {
+		return nil, sel, fmt.Errorf("cannot select a model for %d points: %w", n, ErrTooShort)
+	}
+	nVal := max(int(float64(n)*opts.Holdout), minHoldout)
+	nFit := n - nVal
+	if nFit < minFitLen {
+		m, err := FitSeasonalNaive(y, 1)
+		if err != nil {
+			return nil, sel, err
+		}
+		sel.Model = m.Name()
+		return m, sel, nil
+	}
+
+	// Periods: those detected; while too short to test, the shortest
+	// candidate as a hypothesis for the backtest to confirm or reject.
+	sel.Periods = DetectPeriods(y, periods)
+	season := sel.Periods
+	if len(season) == 0 && len(periods) > 0 && n < minCycles*periods[0] {
+		season = periods[:1]
+	}
+	cands := candidates(season)
+	if opts.Candidates != nil {
+		cands = slices.DeleteFunc(cands, func(c candidate) bool { return !slices.Contains(opts.Candidates, c.name) })
+	}
+
+	scale := naiveMAE(y[:nFit])
+	var best Forecaster
+	var bestCal calibration
+	bestScore := math.Inf(1)
+	for _, c := range cands {
+		if nFit < c.minLen {
+			continue
+		}
+		m, err := c.fit(y[:nFit])
+		if err != nil {
+			sel.Candidates[c.name] = math.Inf(1)
+			continue
+		}
+		mase1, maseH, cal := backtest(m, y[nFit:], opts.Horizon, opts.MaxOrigins, opts.Level)
+		score := mase1 / scale
+		if opts.Horizon > 1 {
+			score = (mase1 + maseH) / (2 * scale)
+		}
+		if math.IsNaN(score) {
+			score = math.Inf(1)
+		}
+		sel.Candidates[c.name] = score
+		if score < bestScore || best == nil {
+			best, bestScore, bestCal = m, score, cal
+		}
+	}
+	if best == nil {
+		return nil, sel, errors.New("cannot fit any candidate model")
+	}
+	sel.Model = best.Name()
+	sel.MASE = bestScore
+	bestCal.h = opts.Horizon
+	return &Calibrated{Forecaster: best, cal: bestCal}, sel, nil
+}
+
+// candidates lists the model families for the given seasonal periods.
+func candidates(season []int) []candidate {
+	cs := []candidate{
+		{"naive", 2, func(y []float64) (Forecaster, error) { return FitSeasonalNaive(y, 1) }},
+		{"holt_damped", 3, func(y []float64) (Forecaster, error) {
+			return FitHoltWinters(y, HoltWintersOptions{Damped: true})
+		}},
+		{"ar", minFitLen, func(y []float64) (Forecaster, error) {
+			return FitAR(y, AROptions{Periods: season})
+		}},
+	}
+	if len(season) == 0 {
+		return cs
+	}
+	p := season[0]
+	cs = append(cs,
+		candidate{"snaive", p + 1, func(y []float64) (Forecaster, error) { return FitSeasonalNaive(y, p) }},
+		candidate{"holtwinters", 2 * p, func(y []float64) (Forecaster, error) {
+			return FitHoltWinters(y, HoltWintersOptions{Period: p})
+		}},
+		candidate{"holtwinters_damped", 2 * p, func(y []float64) (Forecaster, error) {
+			return FitHoltWinters(y, HoltWintersOptions{Period: p, Damped: true})
+		}},
+	)
+	if len(season) > 1 {
+		long := season[len(season)-1]
+		cs = append(cs, candidate{"mstl", long + 2*p, func(y []float64) (Forecaster, error) {
+			return FitMSTL(y, MSTLOptions{Periods: season})
+		}})
+	}
+	return cs
+}
+
+// naiveMAE is the mean absolute one-step change of y, MASE's scale; 1 when
+// y is constant (so that errors stay comparable instead of infinite).
+func naiveMAE(y []float64) float64 {
+	var sum float64
+	var k int
+	for i := 1; i < len(y); i++ {
+		if d := y[i] - y[i-1]; finite(d) {
+			sum += math.Abs(d)
+			k++
+		}
+	}
+	if k == 0 || sum == 0 {
+		return 1
+	}
+	return sum / float64(k)
+}
+
+// backtest runs m forward through val, returning its one-step and h-step mean
+// absolute errors and the interval calibration.
+func backtest(m Forecaster, val []float64, h, maxOrigins int, level float64) (mae1, maeH float64, cal calibration) {
+	stride := max(1, (len(val)-h+1+maxOrigins-1)/maxOrigins)
+	var f Forecast
+	var s1, sH []float64
+	var sum1, sumH float64
+	var n1, nH int
+	for i, v := range val {
+		if h > 1 && i%stride == 0 && i+h <= len(val) && finite(val[i+h-1]) {
+			if m.PredictInto(&f, h, level) == nil {
+				e := val[i+h-1] - f.Point[h-1]
+				sumH += math.Abs(e)
+				nH++
+				if w := f.Upper[h-1] - f.Point[h-1]; w > 0 {
+					sH = append(sH, math.Abs(e)/w)
+				}
+			}
+		}
+		if finite(v) {
+			p := m.OneStep()
+			e := v - p
+			sum1 += math.Abs(e)
+			n1++
+			if stride == 1 || i%4 == 0 {
+				// The one-step half-width needs a PredictInto; every
+				// fourth point is plenty for a quantile.
+				if m.PredictInto(&f, 1, level) == nil {
+					if w := f.Upper[0] - f.Point[0]; w > 0 {
+						s1 = append(s1, math.Abs(e)/w)
+					}
+				}
+			}
+		}
+		m.Update(v)
+	}
+	mae1, maeH = math.NaN(), math.NaN()
+	if n1 > 0 {
+		mae1 = sum1 / float64(n1)
+	}
+	if nH > 0 {
+		maeH = sumH / float64(nH)
+	} else if h == 1 {
+		maeH = mae1
+	}
+	cal = calibration{f1: conformalFactor(s1, level), fh: conformalFactor(sH, level)}
+	if len(sH) == 0 {
+		cal.fh = cal.f1
+	}
+	return mae1, maeH, cal
+}
+
+// conformalFactor is the finite-sample split-conformal quantile of the
+// ratios, the ⌈(n+1)·level⌉-th smallest; 1 when there are none.
+func conformalFactor(r []float64, level float64) float64 {
+	if len(r) == 0 {
+		return 1
+	}
+	sort.Float64s(r)
+	k := int(math.Ceil(float64(len(r)+1)*level)) - 1
+	k = min(max(k, 0), len(r)-1)
+	return r[k]
+}
+
+// calibration holds the interval scale factors at lead 1 and lead h.
+type calibration struct {
+	f1, fh float64
+	h      int
+}
+
+func (c calibration) at(j int) float64 {
+	if j >= c.h || c.h <= 1 {
+		return c.fh
+	}
+	return c.f1 + (c.fh-c.f1)*float64(j-1)/float64(c.h-1)
+}
+
+// Calibrated wraps a Forecaster and rescales the half-widths of its
+// prediction intervals by split-conformal factors (see Select). The factors
+// were learnt at Select's level; at other levels they are applied as they are.
+type Calibrated struct {
+	Forecaster
+	cal calibration
+}
+
+// PredictInto forecasts with the wrapped model and rescales the intervals.
+func (c *Calibrated) PredictInto(dst *Forecast, h int, level float64) error {
+	if err := c.Forecaster.PredictInto(dst, h, level); err != nil {
+		return err
+	}
+	for j := range h {
+		k := c.cal.at(j + 1)
+		p := dst.Point[j]
+		dst.Lower[j] = p - k*(p-dst.Lower[j])
+		dst.Upper[j] = p + k*(dst.Upper[j]-p)
+	}
+	return nil
+}
+
+// Params returns the wrapped model's parameters and the interval factors
+// "interval_scale_1" and "interval_scale_h".
+func (c *Calibrated) Params() map[string]float64 {
+	p := c.Forecaster.Params()
+	p["interval_scale_1"] = c.cal.f1
+	p["interval_scale_h"] = c.cal.fh
+	return p
+}
