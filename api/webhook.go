@@ -157,6 +157,10 @@ func webhook(c echo.Context, o WebhookOptions) result {
 			Fingerprint: fp, Status: al.Status, Name: al.Labels["alertname"], Signal: al.Labels["signal"],
 			Labels: al.Labels, Annotations: al.Annotations, StartsAt: al.StartsAt.UTC(),
 			GeneratorURL: al.GeneratorURL, Receiver: msg.Receiver, ReceivedAt: now,
+			Source: "alertmanager",
+		}
+		if ownAlert(al) {
+			in.Source = "augur"
 		}
 		if al.Status == "resolved" {
 			in.EndsAt = al.EndsAt.UTC()
@@ -186,4 +190,14 @@ func labelSet(m map[string]string) model.LabelSet {
 		ls[model.LabelName(k)] = model.LabelValue(v)
 	}
 	return ls
+}
+
+// ownAlert tells augur's own alerts, routed back by Alertmanager, from
+// failures: their generatorURL queries augur's virtual metrics.
+func ownAlert(al webhookAlert) bool {
+	switch al.Labels["alertname"] {
+	case "FailurePredicted", "AnomalyDetected", "CapacityExhaustion":
+		return strings.Contains(al.GeneratorURL, "/api/v1/query?query=augur_")
+	}
+	return false
 }

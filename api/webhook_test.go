@@ -162,3 +162,16 @@ func TestWebhook(t *testing.T) {
 		t.Errorf("second incident %+v, want db-1 still firing", incs[1])
 	}
 }
+
+func TestOwnAlert(t *testing.T) {
+	f := func(name, url string, want bool) {
+		t.Helper()
+		if got := ownAlert(webhookAlert{Labels: map[string]string{"alertname": name}, GeneratorURL: url}); got != want {
+			t.Errorf("ownAlert(%s, %s) = %v", name, url, got)
+		}
+	}
+	f("FailurePredicted", "http://augur:9477/api/v1/query?query=augur_failure_probability%7Bhost%3D%22a%22%7D", true)
+	f("AnomalyDetected", "http://augur:9477/api/v1/query?query=augur_anomaly_score%7B%7D", true)
+	f("FailurePredicted", "http://prometheus:9090/graph?g0.expr=up", false)
+	f("OOMKilled", "http://augur:9477/api/v1/query?query=augur_input", false)
+}

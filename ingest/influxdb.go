@@ -101,8 +101,8 @@ func (i *InfluxDB) Check(ctx context.Context, flux string) error {
 }
 
 // Range runs the Flux query with v.timeStart/v.timeStop (and Grafana's
-// v.timeRangeStart/v.timeRangeStop) set to the step grid's first and last
-// point and v.windowPeriod set to step. Each table becomes a series labelled
+// v.timeRangeStart/v.timeRangeStop) set to the span whose samples the step
+// grid's points take (see fluxPrelude) and v.windowPeriod set to step. Each table becomes a series labelled
 // with its group key, _measurement and _field as "measurement" and "field",
 // _start/_stop left out; tables with the same labels are merged. Samples are
 // passed through Align on the grid of multiples of step in [start, end].
@@ -116,8 +116,9 @@ func (i *InfluxDB) Range(ctx context.Context, flux string, start, end time.Time,
 	}
 	var raw []rawSeries
 	err = i.retry.do(ctx, func(ctx context.Context) error {
-		raw, err = i.read(ctx, fluxPrelude(g)+flux)
-		return err
+		var rerr error
+		raw, rerr = i.read(ctx, fluxPrelude(g)+flux)
+		return rerr
 	}, influxTransient)
 	if err != nil {
 		return nil, fmt.Errorf("cannot run Flux query at %s: %w", i.opts.URL, describeInfluxError(err))
@@ -180,6 +181,10 @@ func (i *InfluxDB) read(ctx context.Context, flux string) ([]rawSeries, error) {
 		if !ok {
 			_ = res.Close()
 			return nil, fmt.Errorf("table %v has non-numeric _value %v (%T): select a numeric field", out[cur].labels, rec.Value(), rec.Value())
+		}
+		if _, ok := rec.ValueByKey("_time").(time.Time); !ok {
+			_ = res.Close()
+			return nil, fmt.Errorf("table %v has no _time column: keep _time (aggregate with aggregateWindow, not sum/mean alone)", out[cur].labels)
 		}
 		out[cur].samples = append(out[cur].samples, Sample{T: rec.Time().UnixMilli(), V: v})
 	}

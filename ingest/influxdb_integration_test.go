@@ -140,6 +140,20 @@ func TestInfluxDBIntegration(t *testing.T) {
 		}
 	})
 
+	t.Run("unusable results are errors", func(t *testing.T) {
+		src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token})
+		base := fluxMeasurement("pg_settings_max_connections")
+		for _, tc := range []struct{ pipe, wantMsg string }{
+			{`|> sum()`, "no _time column"},
+			{`|> map(fn: (r) => ({r with _value: string(v: r._value)}))`, "non-numeric _value"},
+		} {
+			_, err := src.Range(ctx, base+"\n  "+tc.pipe, start, start.Add(time.Hour), step)
+			if err == nil || !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Errorf("%s: got error %v, want one containing %q", tc.pipe, err, tc.wantMsg)
+			}
+		}
+	})
+
 	// Last: it stops and restarts the server.
 	t.Run("server stopped, hung and restarted", func(t *testing.T) {
 		q := fluxMeasurement("node_memory_MemTotal_bytes")

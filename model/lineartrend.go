@@ -14,12 +14,19 @@ import (
 //
 //	Var(ŷ_h) = σ² (1 + 1/n + (h - x̄)² / Sxx)
 //
-// which grows with h through the slope's uncertainty.
+// which grows with h through the slope's uncertainty. Metric residuals are
+// autocorrelated, which makes the classical slope variance far too small;
+// the terms that come from the estimated line are inflated by
+// (1+ρ)/(1-ρ), ρ the lag-one autocorrelation of the residuals: the variance
+// of a mean of AR(1) errors, n/n_eff (e.g. Wilks, Statistical Methods in
+// the Atmospheric Sciences, 3rd ed., §5.2.4).
 type LinearTrend struct {
 	N            int
 	Level, Slope float64 // fitted value at the last point, growth per step
 	Sigma        float64 // residual standard deviation (n-2 degrees of freedom)
-	xbar, sxx    float64
+	// Rho is the residuals' lag-one autocorrelation, clamped to [0, 0.995].
+	Rho       float64
+	xbar, sxx float64
 }
 
 // ErrTooFewPoints is returned when a fit has fewer points than it needs.
@@ -54,20 +61,31 @@ func FitLinearTrend(y []float64) (LinearTrend, error) {
 	}
 	slope := sxy / sxx
 	icpt := ybar - slope*xbar
-	var sse float64
+	var sse, lag float64
+	prev := math.NaN()
 	for i, v := range y {
 		if !finite(v) {
+			prev = math.NaN()
 			continue
 		}
 		r := v - (icpt + slope*float64(i-(n-1)))
 		sse += r * r
+		if !math.IsNaN(prev) {
+			lag += r * prev
+		}
+		prev = r
 	}
-	return LinearTrend{N: cnt, Level: icpt, Slope: slope, Sigma: math.Sqrt(sse / float64(cnt-2)), xbar: xbar, sxx: sxx}, nil
+	rho := 0.0
+	if sse > 0 {
+		rho = math.Min(math.Max(lag/sse, 0), 0.995)
+	}
+	return LinearTrend{N: cnt, Level: icpt, Slope: slope, Sigma: math.Sqrt(sse / float64(cnt-2)), Rho: rho, xbar: xbar, sxx: sxx}, nil
 }
 
 // MeanSD returns the mean and standard deviation of the forecast h steps
 // after the last point.
 func (m LinearTrend) MeanSD(h float64) (mean, sd float64) {
 	d := h - m.xbar
-	return m.Level + m.Slope*h, m.Sigma * math.Sqrt(1+1/float64(m.N)+d*d/m.sxx)
+	inflate := (1 + m.Rho) / (1 - m.Rho)
+	return m.Level + m.Slope*h, m.Sigma * math.Sqrt(1+inflate*(1/float64(m.N)+d*d/m.sxx))
 }

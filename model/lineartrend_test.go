@@ -52,3 +52,33 @@ func TestLinearTrendCoverage(t *testing.T) {
 		t.Errorf("coverage %.3f, want about 0.95", cov)
 	}
 }
+
+// TestLinearTrendAutocorrelated checks the interval of the level h steps
+// ahead still covers about 95 % when the errors are AR(1) with φ = 0.9,
+// where the classical formula would be overconfident.
+func TestLinearTrendAutocorrelated(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const trials, n, h, phi = 3000, 200, 100, 0.9
+	in := 0
+	y := make([]float64, n+h)
+	for range trials {
+		e := 0.0
+		for i := range y {
+			e = phi*e + rng.NormFloat64()
+			y[i] = 0.05*float64(i) + e
+		}
+		m, err := FitLinearTrend(y[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The trend line itself is the target: the AR error at n-1+h is
+		// part of the noise term.
+		mean, sd := m.MeanSD(h)
+		if math.Abs(y[n-1+h]-mean) <= 1.959964*sd {
+			in++
+		}
+	}
+	if cov := float64(in) / trials; cov < 0.90 || cov > 0.995 {
+		t.Errorf("coverage %.3f with AR(1) errors, want near 0.95", cov)
+	}
+}

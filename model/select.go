@@ -159,7 +159,7 @@ type SelectOptions struct {
 	// Holdout is the fraction of y held out for validation (default 0.2).
 	Holdout float64
 	// MaxOrigins bounds the number of forecast origins of the multi-step
-	// backtest (default 96); one-step errors use every held-out point.
+	// backtest (default 1000); one-step errors use every held-out point.
 	MaxOrigins int
 	// Candidates restricts the models tried, by Name (nil: all that fit).
 	Candidates []string
@@ -236,7 +236,7 @@ func Select(y []float64, opts SelectOptions) (Forecaster, Selection, error) {
 		return nil, Selection{}, fmt.Errorf("cannot hold out a fraction %g of the series", opts.Holdout)
 	}
 	if opts.MaxOrigins <= 0 {
-		opts.MaxOrigins = 96
+		opts.MaxOrigins = 1000
 	}
 	periods := slices.Clone(opts.Periods)
 	periods = slices.DeleteFunc(periods, func(p int) bool { return p < 2 })
@@ -385,13 +385,9 @@ func backtest(m Forecaster, val []float64, h, maxOrigins int, level float64) (ma
 			e := v - p
 			sum1 += math.Abs(e)
 			n1++
-			if stride == 1 || i%4 == 0 {
-				// The one-step half-width needs a PredictInto; every
-				// fourth point is plenty for a quantile.
-				if m.PredictInto(&f, 1, level) == nil {
-					if w := f.Upper[0] - f.Point[0]; w > 0 {
-						s1 = append(s1, math.Abs(e)/w)
-					}
+			if m.PredictInto(&f, 1, level) == nil {
+				if w := f.Upper[0] - f.Point[0]; w > 0 {
+					s1 = append(s1, math.Abs(e)/w)
 				}
 			}
 		}

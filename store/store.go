@@ -171,6 +171,10 @@ type Incident struct {
 	GeneratorURL string            `json:"generatorURL,omitempty"`
 	Receiver     string            `json:"receiver,omitempty"`
 	ReceivedAt   time.Time         `json:"receivedAt"`
+	// Source is the incident's source as Incidents lists it: "alertmanager",
+	// or "augur" for augur's own alerts routed back, which are predictions,
+	// not failures, and must not be calibrated against (default alertmanager).
+	Source string `json:"source,omitempty"`
 }
 
 func (in *Incident) key() []byte {
@@ -254,7 +258,11 @@ func (s *Store) Incidents(ctx context.Context, start, end time.Time) ([]ingest.I
 		if !ok {
 			i = len(out)
 			idx[k] = i
-			out = append(out, ingest.Incident{Entity: n.Entity, Name: n.Name, Signal: n.Signal, Start: n.StartsAt.UTC(), Source: "alertmanager"})
+			src := n.Source
+			if src == "" {
+				src = "alertmanager"
+			}
+			out = append(out, ingest.Incident{Entity: n.Entity, Name: n.Name, Signal: n.Signal, Start: n.StartsAt.UTC(), Source: src})
 		}
 		if n.Status == "resolved" && !n.EndsAt.IsZero() {
 			out[i].End = n.EndsAt.UTC()

@@ -1,0 +1,440 @@
+package main
+
+// End-to-end tests of issue 7 with the real programs: promtool against
+// augur's Prometheus API, a real Alertmanager receiving augur's alerts and
+// posting them back to augur's webhook, durability across SIGKILL, and the
+// Grafana dashboard's queries.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/augur-sre/augur/internal/testservers"
+)
+
+// waitReady polls /-/ready until augur has fitted its models.
+func waitReady(t *testing.T, base string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(base + "/-/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("augur at %s not ready within %s", base, timeout)
+}
+
+func eventually(t *testing.T, what string, timeout time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, timeout)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func TestPromtool(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs augur and promtool")
+	}
+	promtool := testservers.Binary(t, "promtool")
+	base := startAugur(t)
+	waitReady(t, base, 60*time.Second)
+	now := time.Now()
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"query", "instant", base, "augur_failure_probability"}, []string{`augur_failure_probability{horizon="1h", host="cache-1"} =>`, `host="batch-1"`}},
+		{[]string{"query", "instant", base, "1+1"}, []string{"2 @"}},
+		{[]string{"query", "instant", "-o", "json", base, `augur_anomaly_score{host="db-1"}`}, []string{`"signal":"connections"`, `"signal":"cpu"`, `"signal":"memory"`}},
+		{[]string{"query", "range", "--start=" + now.Add(-time.Hour).Format(time.RFC3339), "--end=" + now.Add(time.Hour).Format(time.RFC3339), "--step=5m", base, `augur_forecast_upper{host="cache-1",signal="memory"}`},
+			[]string{`augur_forecast_upper{host="cache-1", role="cache", signal="memory"} =>`}},
+		{[]string{"query", "labels", base, "host"}, []string{"cache-1", "web-2", "batch-1"}},
+		{[]string{"query", "series", "--match=augur_failure_probability", base}, []string{`{__name__="augur_failure_probability", horizon="1h", host="cache-1"}`}},
+		{[]string{"query", "series", "--match=" + `augur_time_to_limit_seconds{host="cache-1",signal="memory"}`, base}, []string{`quantile="0.5"`}},
+	} {
+		out, err := exec.Command(promtool, tc.args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(tc.args, " "), err, out)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("promtool %s: output lacks %s:\n%.2000s", strings.Join(tc.args, " "), w, out)
+			}
+		}
+	}
+	// Unsupported PromQL: promtool reports augur's bad_data error.
+	out, err := exec.Command(promtool, "query", "instant", base, "sum(augur_input)").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "bad_data") {
+		t.Errorf("promtool with an aggregation: err %v, output %s; want bad_data", err, out)
+	}
+}
+
+// augurProc is augur serve on a fixed address and storage folder, so it can
+// be killed and started again as the same service.
+type augurProc struct {
+	t       *testing.T
+	args    []string
+	base    string
+	logPath string
+	cmd     *exec.Cmd
+}
+
+func newAugurProc(t *testing.T, addr, storage string, args ...string) *augurProc {
+	p := &augurProc{t: t, base: "http://" + addr, logPath: filepath.Join(t.TempDir(), "augur.log"),
+		args: append([]string{"serve", "--web.listen-address=" + addr, "--storage.path=" + storage}, args...)}
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			b, _ := os.ReadFile(p.logPath)
+			t.Logf("augur log:\n%s", b)
+		}
+	})
+	return p
+}
+
+func (p *augurProc) start(extra ...string) {
+	p.t.Helper()
+	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.cmd = exec.Command(augurBinary, append(append([]string(nil), p.args...), extra...)...)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	go func(cmd *exec.Cmd) { _ = cmd.Wait(); logf.Close() }(p.cmd)
+}
+
+func (p *augurProc) kill() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		_ = p.cmd.Process.Kill()
+		for i := 0; i < 100 && p.cmd.ProcessState == nil; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		p.cmd = nil
+	}
+}
+
+func (p *augurProc) stop() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(os.Interrupt)
+		for i := 0; i < 500 && p.cmd.ProcessState == nil; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		p.kill()
+	}
+}
+
+type incident struct {
+	Entity string    `json:"entity"`
+	Name   string    `json:"name"`
+	Source string    `json:"source"`
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+}
+
+func incidents(t *testing.T, base string) []incident {
+	var out []incident
+	get(t, base+"/api/v1/incidents", &out)
+	return out
+}
+
+type amAlert struct {
+	Labels map[string]string `json:"labels"`
+	Status struct {
+		State string `json:"state"`
+	} `json:"status"`
+	GeneratorURL string    `json:"generatorURL"`
+	EndsAt       time.Time `json:"endsAt"`
+}
+
+// amtoolAlerts lists Alertmanager's alerts with amtool.
+func amtoolAlerts(t *testing.T, amURL string, matchers ...string) []amAlert {
+	t.Helper()
+	args := append([]string{"--alertmanager.url=" + amURL, "-o", "json", "alert", "query"}, matchers...)
+	out, err := exec.Command(testservers.Binary(t, "amtool"), args...).Output()
+	if err != nil {
+		t.Fatalf("amtool %v: %v", args, err)
+	}
+	var got []amAlert
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("amtool output: %v\n%s", err, out)
+	}
+	return got
+}
+
+// TestAlertmanagerRoundTrip runs augur with a real Alertmanager that routes
+// augur's alerts back to augur's webhook (bearer token), kills augur with
+// SIGKILL right after acknowledged webhooks, and checks every acknowledged
+// incident survives, then that a cleared condition resolves in Alertmanager.
+func TestAlertmanagerRoundTrip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs augur and Alertmanager for minutes")
+	}
+	dir := t.TempDir()
+	addr := freePort(t)
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("am-s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	am := testservers.StartAlertmanager(t, fmt.Sprintf(`
+route:
+  receiver: augur
+  group_by: [alertname, host, signal]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: augur
+    webhook_configs:
+      - url: http://%s/api/v1/alertmanager/webhook
+        send_resolved: true
+        http_config:
+          authorization:
+            credentials: am-s3cret
+`, addr))
+
+	// The demo with a short for, a threshold the leaking cache-1 exceeds,
+	// and the Alertmanager.
+	demo, err := exec.Command(augurBinary, "serve", "--config.print").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeConfig := func(name string, threshold float64) string {
+		cfg := regexp.MustCompile(`(?m)^alerting:\n(\s+.*\n)+`).ReplaceAllString(string(demo),
+			fmt.Sprintf("alerting:\n  failure_threshold: %v\n  for: 5s\n  alertmanagers:\n    - url: %s\n", threshold, am.URL))
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	firing := writeConfig("firing.yml", 0.5)
+	storage := filepath.Join(dir, "data")
+	p := newAugurProc(t, addr, storage, "--webhook.bearer-token-file="+token, "--web.external-url=http://augur.test:9477")
+	p.start("--config.file=" + firing)
+	waitReady(t, p.base, 60*time.Second)
+
+	// augur fires FailurePredicted for cache-1; Alertmanager shows it.
+	var fp amAlert
+	eventually(t, "Alertmanager shows FailurePredicted for cache-1", 3*time.Minute, func() bool {
+		got := amtoolAlerts(t, am.URL, "alertname=FailurePredicted", "host=cache-1")
+		if len(got) > 0 {
+			fp = got[0]
+		}
+		return len(got) > 0
+	})
+	if fp.Labels["severity"] == "" || !strings.HasPrefix(fp.GeneratorURL, "http://augur.test:9477/api/v1/query?query=") {
+		t.Errorf("alert in Alertmanager: %+v", fp)
+	}
+	if u, err := url.Parse(fp.GeneratorURL); err == nil {
+		var v json.RawMessage
+		if code := get(t, p.base+"/api/v1/query?query="+url.QueryEscape(u.Query().Get("query")), &v); code != 200 || !strings.Contains(string(v), "cache-1") {
+			t.Errorf("generatorURL's query %q: status %d, %s", u.Query().Get("query"), code, v)
+		}
+	}
+	// Alertmanager routes it to augur's webhook: an incident of source augur.
+	eventually(t, "augur lists its alert as an incident", 3*time.Minute, func() bool {
+		for _, in := range incidents(t, p.base) {
+			if in.Name == "FailurePredicted" && in.Entity == "cache-1" && in.Source == "augur" {
+				return true
+			}
+		}
+		return false
+	})
+
+	// Unauthenticated posts are refused.
+	resp, err := http.Post(p.base+"/api/v1/alertmanager/webhook", "application/json", strings.NewReader(`{"alerts":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("webhook without the token: status %d, want 401", resp.StatusCode)
+	}
+
+	// Acknowledged webhooks survive SIGKILL.
+	start := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
+	for i := range 20 {
+		body := fmt.Sprintf(`{"version":"4","status":"firing","receiver":"augur","alerts":[{"status":"firing","labels":{"alertname":"DiskFull","host":"db-%d"},"startsAt":%q,"endsAt":"0001-01-01T00:00:00Z","fingerprint":"%016x"}]}`, i, start.Format(time.RFC3339), i+1)
+		req, _ := http.NewRequest("POST", p.base+"/api/v1/alertmanager/webhook", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer am-s3cret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !bytes.Contains(b, []byte(`"stored":1`)) {
+			t.Fatalf("webhook %d: status %d %s", i, resp.StatusCode, b)
+		}
+	}
+	p.kill()
+
+	// Restart with a threshold cache-1 does not reach: the condition has
+	// cleared, and the restored firing alert resolves.
+	p.start("--config.file=" + writeConfig("cleared.yml", 0.9999))
+	waitReady(t, p.base, 60*time.Second)
+	eventually(t, "every acknowledged incident is back after SIGKILL", 2*time.Minute, func() bool {
+		n := 0
+		for _, in := range incidents(t, p.base) {
+			if in.Name == "DiskFull" && in.Source == "alertmanager" {
+				n++
+			}
+		}
+		return n == 20
+	})
+	eventually(t, "FailurePredicted for cache-1 resolves in Alertmanager", 2*time.Minute, func() bool {
+		return len(amtoolAlerts(t, am.URL, "alertname=FailurePredicted", "host=cache-1")) == 0
+	})
+	eventually(t, "the resolved notification ends augur's incident", 2*time.Minute, func() bool {
+		for _, in := range incidents(t, p.base) {
+			if in.Name == "FailurePredicted" && in.Entity == "cache-1" && !in.End.IsZero() && in.End.Year() > 1 {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestGrafanaDashboardQueries runs every query of the provisioned
+// dashboard against augur the way Grafana's Prometheus data source sends
+// it: variables by label values, panels as form POST range or instant
+// queries, annotations as range queries.
+func TestGrafanaDashboardQueries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs augur")
+	}
+	b, err := os.ReadFile("../../deploy/grafana/dashboards/augur.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Annotations struct {
+			List []struct {
+				Name       string `json:"name"`
+				Expr       string `json:"expr"`
+				Datasource struct {
+					UID string `json:"uid"`
+				} `json:"datasource"`
+			} `json:"list"`
+		} `json:"annotations"`
+		Templating struct {
+			List []struct {
+				Name       string `json:"name"`
+				Definition string `json:"definition"`
+			} `json:"list"`
+		} `json:"templating"`
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr    string `json:"expr"`
+				Instant bool   `json:"instant"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	base := startAugur(t)
+	waitReady(t, base, 60*time.Second)
+
+	post := func(path string, form url.Values) (int, []byte) {
+		resp, err := http.PostForm(base+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	// Variables: label_values(metric, label) is label/<label>/values?match[]=metric.
+	vars := map[string]string{}
+	lv := regexp.MustCompile(`^label_values\((\w+), *(\w+)\)$`)
+	for _, v := range dash.Templating.List {
+		m := lv.FindStringSubmatch(v.Definition)
+		if m == nil {
+			t.Fatalf("variable %s: unexpected query %q", v.Name, v.Definition)
+		}
+		var values []string
+		if code := get(t, base+"/api/v1/label/"+m[2]+"/values?match[]="+url.QueryEscape(m[1]), &values); code != 200 || len(values) == 0 {
+			t.Errorf("variable %s: status %d, values %v", v.Name, code, values)
+		}
+		vars[v.Name] = values[0]
+	}
+	if vars["host"] == "" || vars["signal"] == "" {
+		t.Fatalf("variables %v", vars)
+	}
+	expand := func(expr string) string {
+		for k, v := range vars {
+			expr = strings.ReplaceAll(expr, "$"+k, v)
+		}
+		return expr
+	}
+	now := time.Now()
+	rangeForm := func(expr string) url.Values {
+		return url.Values{"query": {expand(expr)}, "start": {fmt.Sprint(now.Add(-6 * time.Hour).Unix())}, "end": {fmt.Sprint(now.Add(2 * time.Hour).Unix())}, "step": {"60"}}
+	}
+	n := 0
+	check := func(what, path string, form url.Values) {
+		t.Helper()
+		n++
+		code, body := post(path, form)
+		var env struct {
+			Status string `json:"status"`
+			Data   struct {
+				ResultType string            `json:"resultType"`
+				Result     []json.RawMessage `json:"result"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(body, &env); err != nil || code != 200 || env.Status != "success" {
+			t.Errorf("%s: %s: status %d: %.500s", what, form.Get("query"), code, body)
+			return
+		}
+		// Incidents and threshold filters may rightly be empty; the rest not.
+		if len(env.Data.Result) == 0 && !strings.Contains(form.Get("query"), "augur_incident") && !strings.Contains(form.Get("query"), ">") {
+			t.Errorf("%s: %s returned no series", what, form.Get("query"))
+		}
+	}
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			if tg.Instant {
+				check(p.Title, "/api/v1/query", url.Values{"query": {expand(tg.Expr)}, "time": {fmt.Sprint(now.Unix())}})
+			} else {
+				check(p.Title, "/api/v1/query_range", rangeForm(tg.Expr))
+			}
+		}
+	}
+	for _, a := range dash.Annotations.List {
+		if a.Expr != "" {
+			if a.Datasource.UID != "augur" {
+				t.Errorf("annotation %s: data source %q, want augur", a.Name, a.Datasource.UID)
+			}
+			check("annotation "+a.Name, "/api/v1/query_range", rangeForm(a.Expr))
+		}
+	}
+	if n < 10 {
+		t.Errorf("only %d dashboard queries checked", n)
+	}
+}
