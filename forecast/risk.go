@@ -131,7 +131,20 @@ const shortTermSteps = 24 * 60
 // future centre, whose interval widens with the slope's uncertainty: it is
 // what recognises a leak or a filling pool hours before the limit.
 // A series already at or over the threshold crosses now, with certainty.
-func (s *series) assess(sc *scratch, h int, threshold float64, stepMs int64) crossing {
+// assessMode distinguishes the two questions assess answers.
+type assessMode int
+
+const (
+	// failureMode asks when a sample first reaches the limit (noise
+	// included: a spike to the limit is a failure), with the growth window
+	// restarting after the last failure (see trend).
+	failureMode assessMode = iota
+	// capacityMode asks when the level (trend and season, not one noisy
+	// sample) reaches a threshold, and keeps the whole window.
+	capacityMode
+)
+
+func (s *series) assess(sc *scratch, h int, threshold float64, stepMs int64, mode assessMode) crossing {
 	tLast, v := s.last()
 	if v >= threshold {
 		return crossing{prob: 1, ok10: true, ok50: true, ok90: true, atHorizon: [3]float64{v, v, v}}
@@ -151,12 +164,20 @@ func (s *series) assess(sc *scratch, h int, threshold float64, stepMs int64) cro
 			c.atHorizon = [3]float64{sc.fc.Point[h-1], sc.fc.Lower[h-1], sc.fc.Upper[h-1]}
 		}
 	}
+	if mode == capacityMode && s.capacityCurve(sc, h, threshold, stepMs, &c) {
+		return c.withQuantiles(sc.curve)
+	}
 	// Growth is estimated over windows of half, one and two horizons: the
 	// short one catches a fast ramp (a runaway process) before the long
 	// one's slope, diluted by the flat part, can; its wider interval keeps
-	// it from raising alarms on noise.
+	// it from raising alarms on noise. The window's values are taken less
+	// the seasonal baseline, projected on top of its future centre.
 	for _, w := range [...]int{h / 2, h, 2 * h} {
-		tr, ok := s.trend(sc, w, threshold)
+		resetAt := math.Inf(1)
+		if mode == failureMode {
+			resetAt = threshold
+		}
+		tr, ok := s.trend(sc, w, resetAt)
 		if !ok {
 			continue
 		}
@@ -166,6 +187,9 @@ func (s *series) assess(sc *scratch, h int, threshold float64, stepMs int64) cro
 		sc.mean2, sc.sd2 = sc.mean2[:0], sc.sd2[:0]
 		for k := 1; k <= h; k++ {
 			m, d := tr.MeanSD(float64(k))
+			if mode == capacityMode {
+				d = tr.LineSD(float64(k))
+			}
 			if s.base != nil {
 				center, _ := s.base.At(tLast + int64(k)*stepMs)
 				m += center
@@ -184,28 +208,56 @@ func (s *series) assess(sc *scratch, h int, threshold float64, stepMs int64) cro
 			}
 		}
 	}
-	if len(sc.curve) == 0 {
+	return c.withQuantiles(sc.curve)
+}
+
+// withQuantiles sets the crossing probability and time quantiles from curve.
+func (c crossing) withQuantiles(curve []float64) crossing {
+	if len(curve) == 0 {
 		return c
 	}
-	c.prob = sc.curve[len(sc.curve)-1]
-	c.p10, c.ok10 = model.ETA(sc.curve, 0.1)
-	c.p50, c.ok50 = model.ETA(sc.curve, 0.5)
-	c.p90, c.ok90 = model.ETA(sc.curve, 0.9)
+	c.prob = curve[len(curve)-1]
+	c.p10, c.ok10 = model.ETA(curve, 0.1)
+	c.p50, c.ok50 = model.ETA(curve, 0.5)
+	c.p90, c.ok90 = model.ETA(curve, 0.9)
 	return c
+}
+
+// capacityCurve fits trend and daily cycle jointly over the whole retained
+// history (model.SeasonalTrend) and sets sc.curve to the probability that
+// the level has reached threshold by each step. It reports false when the
+// history is shorter than the day the cycle needs.
+func (s *series) capacityCurve(sc *scratch, h int, threshold float64, stepMs int64, c *crossing) bool {
+	m, err := model.FitSeasonalTrend(s.v, s.t[len(s.t)-1], stepMs)
+	if err != nil {
+		return false
+	}
+	c.slope = m.Slope()
+	var row [8]float64
+	sc.mean2, sc.sd2 = sc.mean2[:0], sc.sd2[:0]
+	for k := 1; k <= h; k++ {
+		mean, sd := m.LevelAt(row[:], k)
+		sc.mean2 = append(sc.mean2, mean)
+		sc.sd2 = append(sc.sd2, sd)
+	}
+	sc.curve = model.CrossingCurve(sc.curve, sc.mean2, sc.sd2, threshold)
+	d := z95 * sc.sd2[h-1]
+	c.atHorizon = [3]float64{sc.mean2[h-1], sc.mean2[h-1] - d, sc.mean2[h-1] + d}
+	return true
 }
 
 // minTrendPoints is the shortest window a growth estimate uses.
 const minTrendPoints = 20
 
 // trend fits the linear trend of the last w points less the baseline. The
-// window never reaches back past the last point at or over the threshold:
-// a failure and its recovery (a restart, a drained pool) start a new regime
-// whose growth owes nothing to the ramp that led to the failure.
-func (s *series) trend(sc *scratch, w int, threshold float64) (model.LinearTrend, bool) {
+// window never reaches back past the last point at or over resetAt (the
+// limit): a failure and its recovery (a restart, a drained pool) start a
+// new regime whose growth owes nothing to the ramp that led to the failure.
+func (s *series) trend(sc *scratch, w int, resetAt float64) (model.LinearTrend, bool) {
 	w = min(max(w, minTrendPoints), len(s.v))
 	from := len(s.v) - w
 	for i := len(s.v) - 1; i >= from; i-- {
-		if s.v[i] >= threshold {
+		if s.v[i] >= resetAt {
 			from = i + 1
 			break
 		}
@@ -268,7 +320,7 @@ func (e *Engine) Failures(horizon time.Duration) ([]EntityRisk, error) {
 				a = &acc{risk: EntityRisk{Entity: s.entity, EntityLabel: sig.Entity}}
 				entities[s.entity] = a
 			}
-			c := s.assess(&sc, h, s.limit, e.step)
+			c := s.assess(&sc, h, s.limit, e.step, failureMode)
 			score := s.recentScore()
 			t, v := s.last()
 			f := Factor{

@@ -33,8 +33,9 @@ type series struct {
 	v, f, lo, hi, ds, sc []float64
 	lastT                int64
 
-	hw       *model.HoltWinters
-	base     *model.Baseline
+	hw   *model.HoltWinters
+	base *model.Baseline
+
 	det      *model.Detector
 	fitted   time.Time
 	fitErr   error
@@ -154,8 +155,10 @@ func fitSeries(s *series, stepMs int64) (fitResult, error) {
 		return fitResult{}, fmt.Errorf("cannot fit Holt-Winters: %w", err)
 	}
 	span := s.t[n-1] - s.t[0]
+	// Narrow slots follow sharp daily shapes (a batch starting on the hour).
+	slot := max((5 * time.Minute).Milliseconds(), stepMs)
 	base, err := model.FitBaseline(s.t, s.v, model.BaselineOptions{
-		SlotWidth: (5 * time.Minute).Milliseconds(),
+		SlotWidth: slot,
 		Weekly:    span >= (14*24*time.Hour - time.Hour).Milliseconds(),
 	})
 	if err != nil {

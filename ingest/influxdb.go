@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
 
@@ -48,6 +49,7 @@ type InfluxDBOptions struct {
 // flux-enabled. It is safe for concurrent use; Close releases its
 // connections.
 type InfluxDB struct {
+	where  string // the URL without credentials, for messages
 	client influxdb2.Client
 	query  influxapi.QueryAPI
 	opts   InfluxDBOptions
@@ -62,8 +64,9 @@ func NewInfluxDB(opts InfluxDBOptions) (*InfluxDB, error) {
 	if opts.URL == "" {
 		return nil, errors.New("cannot create InfluxDB source: no url")
 	}
+	where := redactURL(opts.URL)
 	if err := opts.HTTP.Validate(); err != nil {
-		return nil, fmt.Errorf("cannot create InfluxDB source for %s: %w", opts.URL, err)
+		return nil, fmt.Errorf("cannot create InfluxDB source for %s: %w", where, err)
 	}
 	opts.Timeout = cmpOr(opts.Timeout, DefaultQueryTimeout)
 	opts.Retries = cmpOr(opts.Retries, DefaultRetries)
@@ -72,15 +75,16 @@ func NewInfluxDB(opts InfluxDBOptions) (*InfluxDB, error) {
 		opts.Logger = slog.Default()
 	}
 	if opts.Timeout < 0 || opts.MaxGap < 0 {
-		return nil, fmt.Errorf("cannot create InfluxDB source for %s: negative timeout or max gap", opts.URL)
+		return nil, fmt.Errorf("cannot create InfluxDB source for %s: negative timeout or max gap", where)
 	}
 	hc, err := config.NewClientFromConfig(opts.HTTP, "augur")
 	if err != nil {
-		return nil, fmt.Errorf("cannot create HTTP client for %s: %w", opts.URL, err)
+		return nil, fmt.Errorf("cannot create HTTP client for %s: %w", where, err)
 	}
 	client := influxdb2.NewClientWithOptions(opts.URL, opts.Token, influxdb2.DefaultOptions().SetHTTPClient(hc))
-	logger := opts.Logger.With("component", "ingest.influxdb", "url", opts.URL)
+	logger := opts.Logger.With("component", "ingest.influxdb", "url", where)
 	return &InfluxDB{
+		where:  where,
 		client: client,
 		query:  client.QueryAPI(opts.Org),
 		opts:   opts,
@@ -121,7 +125,7 @@ func (i *InfluxDB) Range(ctx context.Context, flux string, start, end time.Time,
 		return rerr
 	}, influxTransient)
 	if err != nil {
-		return nil, fmt.Errorf("cannot run Flux query at %s: %w", i.opts.URL, describeInfluxError(err))
+		return nil, fmt.Errorf("cannot run Flux query at %s: %w", i.where, describeInfluxError(err))
 	}
 	out := make([]Series, len(raw))
 	for k, r := range raw {
@@ -189,10 +193,18 @@ func (i *InfluxDB) read(ctx context.Context, flux string) ([]rawSeries, error) {
 		out[cur].samples = append(out[cur].samples, Sample{T: rec.Time().UnixMilli(), V: v})
 	}
 	if err := res.Err(); err != nil {
+		// The client flattens read errors into strings: a connection cut
+		// mid-answer is recognised by its message.
+		if msg := err.Error(); strings.Contains(msg, io.ErrUnexpectedEOF.Error()) || strings.Contains(msg, "connection reset") {
+			return nil, fmt.Errorf("%w: %s", errCutOff, msg)
+		}
 		return nil, err
 	}
 	return out, nil
 }
+
+// errCutOff marks an answer that broke off: worth retrying.
+var errCutOff = errors.New("answer cut off")
 
 // groupLabels turns a table's group key into labels.
 func groupLabels(meta *query.FluxTableMetadata, rec *query.FluxRecord) map[string]string {
@@ -251,7 +263,7 @@ func influxTransient(err error) bool {
 		return false
 	}
 	var nerr net.Error
-	return errors.As(err, &nerr) || errors.Is(err, io.ErrUnexpectedEOF) ||
+	return errors.As(err, &nerr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errCutOff) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
 }
 

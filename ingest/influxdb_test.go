@@ -46,6 +46,7 @@ func TestInfluxTransient(t *testing.T) {
 		{transport(&net.OpError{Op: "dial", Err: errors.New("connection refused")}), true},
 		{transport(x509.UnknownAuthorityError{}), false},
 		{fmt.Errorf("reading body: %w", io.ErrUnexpectedEOF), true},
+		{fmt.Errorf("%w: unexpected EOF,unexpected EOF", errCutOff), true},
 		{errors.New("error calling function \"filter\": type error"), false},
 	} {
 		if got := influxTransient(tc.err); got != tc.want {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -80,6 +81,7 @@ type PrometheusOptions struct {
 type Prometheus struct {
 	api    v1.API
 	opts   PrometheusOptions
+	where  string // the URL without credentials, for messages
 	retry  retryPolicy
 	logger *slog.Logger
 }
@@ -95,8 +97,9 @@ func NewPrometheus(opts PrometheusOptions) (*Prometheus, error) {
 	if opts.URL == "" {
 		return nil, errors.New("cannot create Prometheus source: no url")
 	}
+	where := redactURL(opts.URL)
 	if err := opts.HTTP.Validate(); err != nil {
-		return nil, fmt.Errorf("cannot create Prometheus source for %s: %w", opts.URL, err)
+		return nil, fmt.Errorf("cannot create Prometheus source for %s: %w", where, err)
 	}
 	opts.Timeout = cmpOr(opts.Timeout, DefaultQueryTimeout)
 	opts.MaxPointsPerQuery = cmpOr(opts.MaxPointsPerQuery, DefaultMaxPointsPerQuery)
@@ -108,20 +111,21 @@ func NewPrometheus(opts PrometheusOptions) (*Prometheus, error) {
 		opts.Logger = slog.Default()
 	}
 	if opts.MaxPointsPerQuery < 0 || opts.Concurrency < 0 || opts.Timeout < 0 || opts.MaxGap < 0 {
-		return nil, fmt.Errorf("cannot create Prometheus source for %s: negative max_points_per_query, concurrency, timeout or max gap", opts.URL)
+		return nil, fmt.Errorf("cannot create Prometheus source for %s: negative max_points_per_query, concurrency, timeout or max gap", where)
 	}
 	rt, err := config.NewRoundTripperFromConfig(opts.HTTP, "augur")
 	if err != nil {
-		return nil, fmt.Errorf("cannot create HTTP client for %s: %w", opts.URL, err)
+		return nil, fmt.Errorf("cannot create HTTP client for %s: %w", where, err)
 	}
 	client, err := api.NewClient(api.Config{Address: opts.URL, RoundTripper: rt})
 	if err != nil {
-		return nil, fmt.Errorf("cannot create Prometheus client for %s: %w", opts.URL, err)
+		return nil, fmt.Errorf("cannot create Prometheus client for %s: %w", where, err)
 	}
-	logger := opts.Logger.With("component", "ingest.prometheus", "url", opts.URL)
+	logger := opts.Logger.With("component", "ingest.prometheus", "url", where)
 	return &Prometheus{
 		api:    v1.NewAPI(client),
 		opts:   opts,
+		where:  where,
 		retry:  retryPolicy{retries: max(opts.Retries, 0), backoff: opts.RetryBackoff, timeout: opts.Timeout, logger: logger},
 		logger: logger,
 	}, nil
@@ -137,7 +141,7 @@ func (p *Prometheus) Check(ctx context.Context, query string) error {
 		return err
 	}, prometheusTransient)
 	if err != nil {
-		return fmt.Errorf("cannot query %q at %s: %w", query, p.opts.URL, describePrometheusError(err))
+		return fmt.Errorf("cannot query %q at %s: %w", query, p.where, describePrometheusError(err))
 	}
 	return nil
 }
@@ -191,7 +195,7 @@ func (p *Prometheus) Range(ctx context.Context, query string, start, end time.Ti
 		firstErr = ctx.Err()
 	}
 	if firstErr != nil {
-		return nil, fmt.Errorf("cannot query %q at %s: %w", query, p.opts.URL, describePrometheusError(firstErr))
+		return nil, fmt.Errorf("cannot query %q at %s: %w", query, p.where, describePrometheusError(firstErr))
 	}
 	return p.merge(results, g), nil
 }
@@ -279,7 +283,7 @@ func (p *Prometheus) Incidents(ctx context.Context, start, end time.Time) ([]Inc
 		return nil
 	}, prometheusTransient)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read incidents from %s: %w", p.opts.URL, describePrometheusError(err))
+		return nil, fmt.Errorf("cannot read incidents from %s: %w", p.where, describePrometheusError(err))
 	}
 	var out []Incident
 	for _, ss := range m {
@@ -405,6 +409,15 @@ func toLabelSet(m map[string]string) model.LabelSet {
 		ls[model.LabelName(k)] = model.LabelValue(v)
 	}
 	return ls
+}
+
+// redactURL hides a password in a URL's user info, for logs and errors.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "<unparsable url>"
+	}
+	return u.Redacted()
 }
 
 func cmpOr[T comparable](v, def T) T {

@@ -248,13 +248,17 @@ func TestPrometheusIntegration(t *testing.T) {
 		q := "node_cpu_seconds_total"
 		wantCPU := want(gen, named(q), withName, start, end, step)
 		const timeout = 2 * time.Second
-		p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, MaxPointsPerQuery: 60, Concurrency: 1, Timeout: timeout, Retries: 2, RetryBackoff: 100 * time.Millisecond})
+		opts := ingest.PrometheusOptions{URL: prom.URL, MaxPointsPerQuery: 1000, Concurrency: 2, Timeout: timeout, Retries: 2, RetryBackoff: 100 * time.Millisecond}
+		p := newPrometheus(t, opts)
 
-		// Stopped mid-run: the range takes 336 queries, the server goes away
-		// during them.
+		// Stopped mid-run: in chunks of 2 points, one at a time, the range
+		// takes 10,081 queries, seconds of work; the server goes away during
+		// them.
+		opts.MaxPointsPerQuery, opts.Concurrency = 2, 1
+		slow := newPrometheus(t, opts)
 		errc := make(chan error, 1)
 		go func() {
-			_, err := p.Range(ctx, q, start, end, step)
+			_, err := slow.Range(ctx, q, start, end, step)
 			errc <- err
 		}()
 		time.Sleep(300 * time.Millisecond)

@@ -19,6 +19,10 @@ type AROptions struct {
 	// Lambda is the ridge penalty relative to the mean diagonal of the
 	// centred Gram matrix (default 1e-4).
 	Lambda float64
+	// Difference fits the autoregression to the changes y_t - y_{t-1} (an
+	// ARI(p,1) model), so that forecasts follow level shifts instead of
+	// reverting to the training mean.
+	Difference bool
 }
 
 // AR is an autoregression on recent and seasonal lags fitted by ridge
@@ -31,7 +35,10 @@ type AROptions struct {
 // by Cholesky (gonum/mat). Multi-step forecasts iterate the recursion on
 // forecasts; the h-step error variance is σ² Σ_{j<h} ψ_j² with the MA(∞)
 // weights ψ_0 = 1, ψ_j = Σ_{k: L_k ≤ j} a_k ψ_{j-L_k} (Box, Jenkins & Reinsel,
-// "Time Series Analysis", §5.2). An AR is not safe for concurrent use.
+// "Time Series Analysis", §5.2). With Difference the recursion is on
+// d_t = y_t - y_{t-1}, forecasts are y_t plus the cumulated forecasts of d,
+// and the weights of y's errors are the cumulative sums Ψ_j = Σ_{i≤j} ψ_i
+// (ibid., §5.2.3). An AR is not safe for concurrent use.
 type AR struct {
 	// LagSteps are the lags L_k, increasing; Coef the a_k; Intercept c.
 	LagSteps  []int
@@ -39,9 +46,12 @@ type AR struct {
 	Intercept float64
 	// Sigma is the residual standard deviation of the fit.
 	Sigma float64
+	// Differenced is true for an ARI model (AROptions.Difference).
+	Differenced bool
 	// N is the number of observations consumed.
 	N int
 
+	last float64   // newest y (imputed when missing), when Differenced
 	hist []float64 // ring of the last maxLag values; hist[pos] is the oldest
 	pos  int
 	psi  []float64 // PredictInto scratch: forecasts then ψ weights
@@ -51,6 +61,38 @@ type AR struct {
 // regressors; the history kept for forecasting imputes them by the model's
 // forecast. y needs at least 2·maxLag + 8 points.
 func FitAR(y []float64, opts AROptions) (*AR, error) {
+	for len(y) > 0 && !finite(y[0]) {
+		y = y[1:]
+	}
+	if !opts.Difference {
+		return fitAR(y, opts)
+	}
+	if len(y) < 2 {
+		return nil, fmt.Errorf("cannot difference %d points: %w", len(y), ErrTooShort)
+	}
+	d := make([]float64, len(y)-1)
+	for t := range d {
+		d[t] = y[t+1] - y[t] // NaN when either is missing
+	}
+	m, err := fitAR(d, opts)
+	if err != nil {
+		return nil, err
+	}
+	m.Differenced = true
+	// The newest level: the last finite y plus the changes imputed since.
+	i := len(y) - 1
+	for !finite(y[i]) {
+		i--
+	}
+	m.last = y[i]
+	for l := 1; l <= min(len(y)-1-i, len(m.hist)); l++ {
+		m.last += m.lagged(l)
+	}
+	m.N = len(y)
+	return m, nil
+}
+
+func fitAR(y []float64, opts AROptions) (*AR, error) {
 	if opts.Lags <= 0 {
 		opts.Lags = 6
 	}
@@ -205,8 +247,9 @@ func (m *AR) lagged(l int) float64 {
 	return m.hist[i]
 }
 
-// OneStep returns c + Σ a_k y_{t+1-L_k}.
-func (m *AR) OneStep() float64 {
+// oneStepD returns c + Σ a_k x_{t+1-L_k} for the modelled series x (y, or
+// its changes when Differenced).
+func (m *AR) oneStepD() float64 {
 	p := m.Intercept
 	for i, l := range m.LagSteps {
 		p += m.Coef[i] * m.lagged(l)
@@ -214,18 +257,39 @@ func (m *AR) OneStep() float64 {
 	return p
 }
 
-// Update appends y to the history in O(lags); a missing y is replaced by
-// the one-step forecast.
-func (m *AR) Update(y float64) {
-	if !finite(y) {
-		y = m.OneStep()
-	}
-	m.hist[m.pos] = y
+func (m *AR) pushD(x float64) {
+	m.hist[m.pos] = x
 	m.pos++
 	if m.pos == len(m.hist) {
 		m.pos = 0
 	}
+}
+
+// OneStep returns c + Σ a_k y_{t+1-L_k}, or y_t plus the forecast change.
+func (m *AR) OneStep() float64 {
+	if m.Differenced {
+		return m.last + m.oneStepD()
+	}
+	return m.oneStepD()
+}
+
+// Update appends y to the history in O(lags); a missing y is replaced by
+// the one-step forecast.
+func (m *AR) Update(y float64) {
 	m.N++
+	if !m.Differenced {
+		if !finite(y) {
+			y = m.oneStepD()
+		}
+		m.pushD(y)
+		return
+	}
+	d := m.oneStepD()
+	if finite(y) {
+		d = y - m.last
+	}
+	m.last += d
+	m.pushD(d)
 }
 
 // PredictInto writes the iterated h-step forecast and its interval from the
@@ -248,9 +312,16 @@ func (m *AR) PredictInto(dst *Forecast, h int, level float64) error {
 		}
 		dst.Point[j-1] = p
 	}
+	if m.Differenced {
+		level := m.last
+		for j := range h {
+			level += dst.Point[j]
+			dst.Point[j] = level
+		}
+	}
 	m.psi = resize(m.psi, h)
 	z := distuv.UnitNormal.Quantile((1 + level) / 2)
-	var v float64
+	var v, cum float64
 	for j := range h {
 		psi := 1.0
 		if j > 0 {
@@ -263,6 +334,10 @@ func (m *AR) PredictInto(dst *Forecast, h int, level float64) error {
 			}
 		}
 		m.psi[j] = psi
+		if m.Differenced {
+			cum += psi
+			psi = cum
+		}
 		v += psi * psi
 		w := z * m.Sigma * math.Sqrt(v)
 		dst.Lower[j], dst.Upper[j] = dst.Point[j]-w, dst.Point[j]+w
@@ -270,8 +345,13 @@ func (m *AR) PredictInto(dst *Forecast, h int, level float64) error {
 	return nil
 }
 
-// Name is "ar".
-func (m *AR) Name() string { return "ar" }
+// Name is "ar", or "ari" when Differenced.
+func (m *AR) Name() string {
+	if m.Differenced {
+		return "ari"
+	}
+	return "ar"
+}
 
 // Params returns the intercept, σ and the coefficients as "lag<L>".
 func (m *AR) Params() map[string]float64 {

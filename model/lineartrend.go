@@ -89,3 +89,14 @@ func (m LinearTrend) MeanSD(h float64) (mean, sd float64) {
 	inflate := (1 + m.Rho) / (1 - m.Rho)
 	return m.Level + m.Slope*h, m.Sigma * math.Sqrt(1+inflate*(1/float64(m.N)+d*d/m.sxx))
 }
+
+// LineSD returns the standard deviation of the fitted line h steps after
+// the last point, without the noise of a single observation: the
+// uncertainty of where the level will be, the quantity a capacity plan
+// needs ("when does memory reach 90 %", not "when does one sample spike
+// there").
+func (m LinearTrend) LineSD(h float64) float64 {
+	d := h - m.xbar
+	inflate := (1 + m.Rho) / (1 - m.Rho)
+	return m.Sigma * math.Sqrt(inflate*(1/float64(m.N)+d*d/m.sxx))
+}

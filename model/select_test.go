@@ -79,12 +79,12 @@ func TestSelectChoosesByBacktest(t *testing.T) {
 	f("daily", synthDaily(288*10, 288, 0.01, 1, 1), []int{288, 2016}, seasonal)
 	// A random walk has nothing to learn beyond the last value.
 	f("random walk", randomWalk(3000, 2), []int{288}, func(s string) bool {
-		return s == "naive" || s == "holt_damped" || s == "ar"
+		return s == "naive" || s == "holt_damped" || s == "ari"
 	})
 	// Daily and weekly at 1 hour, five weeks: the weekend needs MSTL, or
 	// an AR with a weekly lag.
 	f("weekly", weeklySeries(24*7*5, 24, 1, 3), []int{24, 168}, func(s string) bool {
-		return s == "mstl" || s == "ar"
+		return s == "mstl" || s == "ari"
 	})
 }
 

@@ -125,8 +125,8 @@ func (p *process) waitReady(timeout time.Duration) error {
 	return fmt.Errorf("%s not ready after %v; log:\n%s", p.name, timeout, p.tail())
 }
 
-// stop terminates the process with SIGTERM (SIGKILL after 15 s) and waits.
-func (p *process) stop() error {
+// stop terminates the process with sig (SIGKILL after 15 s) and waits.
+func (p *process) stop(sig syscall.Signal) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cmd == nil {
@@ -136,7 +136,7 @@ func (p *process) stop() error {
 	p.cmd, p.done = nil, nil
 	// A paused server cannot handle SIGTERM.
 	_ = cmd.Process.Signal(syscall.SIGCONT)
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("cannot stop %s: %w", p.name, err)
 	}
 	select {
@@ -178,8 +178,13 @@ type server struct {
 	proc *process
 }
 
-// Stop stops the server; its data directory and port are kept for Start.
-func (s *server) Stop() error { return s.proc.stop() }
+// Stop shuts the server down (SIGTERM); its data directory and port are
+// kept for Start.
+func (s *server) Stop() error { return s.proc.stop(syscall.SIGTERM) }
+
+// Kill crashes the server (SIGKILL), cutting off requests in flight; Start
+// recovers it from its data directory.
+func (s *server) Kill() error { return s.proc.stop(syscall.SIGKILL) }
 
 // Start starts a stopped server again on the same port and data directory
 // and waits until it is ready.
@@ -192,7 +197,7 @@ func (s *server) Start(ctx context.Context) error {
 		timeout = time.Until(d)
 	}
 	if err := s.proc.waitReady(timeout); err != nil {
-		_ = s.proc.stop()
+		_ = s.proc.stop(syscall.SIGKILL)
 		return err
 	}
 	return nil
