@@ -142,7 +142,7 @@ func (e *Engine) Capacity(match Matcher, th *Threshold, horizon time.Duration) (
 		if len(s.t) > 0 && time.Duration(s.t[len(s.t)-1]-s.t[0])*time.Millisecond < horizon {
 			short = true
 		}
-		c := s.assess(&sc, h, limit, e.step, capacityMode)
+		c := s.assess(&sc, h, e.horizon, limit, e.step, capacityMode)
 		_, v := s.last()
 		out = append(out, Capacity{
 			Labels: s.labels, Threshold: limit, Value: v,
@@ -261,7 +261,7 @@ func (e *Engine) Scores() []SeriesScore {
 	var out []SeriesScore
 	var sc scratch
 	for _, s := range e.selectSeries(nil) {
-		c := s.assess(&sc, e.horizon, s.limit, e.step, failureMode)
+		c := s.assess(&sc, e.horizon, e.horizon, s.limit, e.step, failureMode)
 		out = append(out, SeriesScore{Labels: s.labels, AnomalyScore: s.recentScore(), ETASeconds: c.quantiles(e.opts.Step), Stale: s.signal.stale})
 	}
 	return out

@@ -144,7 +144,25 @@ const (
 	capacityMode
 )
 
-func (s *series) assess(sc *scratch, h int, threshold float64, stepMs int64, mode assessMode) crossing {
+// assess returns the crossing of threshold within h steps. Forecasts are
+// combined by taking, at each step, the highest probability of having
+// crossed, so that the soonest credible path sets the ETA:
+//   - in capacity mode, trend and daily cycle fitted jointly over the whole
+//     retained history (model.SeasonalTrend): the long-run growth, and the
+//     only model for horizons beyond a day;
+//   - up to a day ahead, Holt-Winters' own forecast (seasonal, short-term)
+//     and linear trends through the last recent/2, recent and 2·recent points
+//     of the series less its seasonal baseline, projected on top of the
+//     baseline's future centre, with intervals widening with the slope's
+//     uncertainty: what recognises a leak, a filling pool or a runaway
+//     process. The short window catches a fast ramp before the long one's
+//     slope, diluted by the flat part, can; its wider interval keeps it
+//     from raising alarms on noise. A window's line is projected no further
+//     than four window lengths: an hour's slope says nothing of next week.
+//
+// recent is the failure horizon in steps. A series already at or over the
+// threshold crosses now, with certainty.
+func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs int64, mode assessMode) crossing {
 	tLast, v := s.last()
 	if v >= threshold {
 		return crossing{prob: 1, ok10: true, ok50: true, ok90: true, atHorizon: [3]float64{v, v, v}}
@@ -154,42 +172,50 @@ func (s *series) assess(sc *scratch, h int, threshold float64, stepMs int64, mod
 	}
 	var c crossing
 	sc.curve = sc.curve[:0]
-	if h <= shortTermSteps {
+	short := h <= shortTermSteps
+	if short {
 		if err := s.hw.PredictInto(&sc.fc, h, 0.95); err == nil {
 			sc.sd = sc.sd[:0]
 			for i := range sc.fc.Point {
 				sc.sd = append(sc.sd, (sc.fc.Upper[i]-sc.fc.Lower[i])/(2*z95))
 			}
-			sc.curve = model.CrossingCurve(sc.curve, sc.fc.Point, sc.sd, threshold)
-			c.atHorizon = [3]float64{sc.fc.Point[h-1], sc.fc.Lower[h-1], sc.fc.Upper[h-1]}
+			sc.mergeCurve(&c, sc.fc.Point, sc.sd, threshold)
 		}
 	}
-	if mode == capacityMode && s.capacityCurve(sc, h, threshold, stepMs, &c) {
-		return c.withQuantiles(sc.curve)
+	if mode == capacityMode {
+		if m, err := model.FitSeasonalTrend(s.v, tLast, stepMs); err == nil {
+			var row [8]float64
+			sc.mean2, sc.sd2 = sc.mean2[:0], sc.sd2[:0]
+			for k := 1; k <= h; k++ {
+				mean, sd := m.LevelAt(row[:], k)
+				sc.mean2 = append(sc.mean2, mean)
+				sc.sd2 = append(sc.sd2, sd)
+			}
+			sc.mergeCurve(&c, sc.mean2, sc.sd2, threshold)
+			c.slope = m.Slope()
+		}
 	}
-	// Growth is estimated over windows of half, one and two horizons: the
-	// short one catches a fast ramp (a runaway process) before the long
-	// one's slope, diluted by the flat part, can; its wider interval keeps
-	// it from raising alarms on noise. The window's values are taken less
-	// the seasonal baseline, projected on top of its future centre.
-	for _, w := range [...]int{h / 2, h, 2 * h} {
-		resetAt := math.Inf(1)
-		if mode == failureMode {
-			resetAt = threshold
+	resetAt := math.Inf(1)
+	if mode == failureMode {
+		resetAt = threshold
+	}
+	for _, w := range [...]int{recent / 2, recent, 2 * recent} {
+		if !short {
+			break
 		}
 		tr, ok := s.trend(sc, w, resetAt)
 		if !ok {
 			continue
 		}
-		if w == 2*h {
+		if w == 2*recent && mode == failureMode {
 			c.slope = tr.Slope
 		}
 		sc.mean2, sc.sd2 = sc.mean2[:0], sc.sd2[:0]
-		for k := 1; k <= h; k++ {
+		for k := 1; k <= min(h, 4*tr.N); k++ {
+			// Noise included even for capacity: a slope from a few dozen
+			// autocorrelated points is too uncertain for the line's own
+			// interval to be trusted.
 			m, d := tr.MeanSD(float64(k))
-			if mode == capacityMode {
-				d = tr.LineSD(float64(k))
-			}
 			if s.base != nil {
 				center, _ := s.base.At(tLast + int64(k)*stepMs)
 				m += center
@@ -197,53 +223,40 @@ func (s *series) assess(sc *scratch, h int, threshold float64, stepMs int64, mod
 			sc.mean2 = append(sc.mean2, m)
 			sc.sd2 = append(sc.sd2, d)
 		}
-		sc.curve2 = model.CrossingCurve(sc.curve2, sc.mean2, sc.sd2, threshold)
-		if len(sc.curve) == 0 {
-			sc.curve = append(sc.curve, sc.curve2...)
-			d := z95 * sc.sd2[h-1]
-			c.atHorizon = [3]float64{sc.mean2[h-1], sc.mean2[h-1] - d, sc.mean2[h-1] + d}
-		} else {
-			for i, p := range sc.curve2 {
-				sc.curve[i] = max(sc.curve[i], p)
-			}
-		}
+		sc.mergeCurve(&c, sc.mean2, sc.sd2, threshold)
 	}
-	return c.withQuantiles(sc.curve)
-}
-
-// withQuantiles sets the crossing probability and time quantiles from curve.
-func (c crossing) withQuantiles(curve []float64) crossing {
-	if len(curve) == 0 {
+	if len(sc.curve) == 0 {
 		return c
 	}
-	c.prob = curve[len(curve)-1]
-	c.p10, c.ok10 = model.ETA(curve, 0.1)
-	c.p50, c.ok50 = model.ETA(curve, 0.5)
-	c.p90, c.ok90 = model.ETA(curve, 0.9)
+	c.prob = sc.curve[len(sc.curve)-1]
+	c.p10, c.ok10 = model.ETA(sc.curve, 0.1)
+	c.p50, c.ok50 = model.ETA(sc.curve, 0.5)
+	c.p90, c.ok90 = model.ETA(sc.curve, 0.9)
 	return c
 }
 
-// capacityCurve fits trend and daily cycle jointly over the whole retained
-// history (model.SeasonalTrend) and sets sc.curve to the probability that
-// the level has reached threshold by each step. It reports false when the
-// history is shorter than the day the cycle needs.
-func (s *series) capacityCurve(sc *scratch, h int, threshold float64, stepMs int64, c *crossing) bool {
-	m, err := model.FitSeasonalTrend(s.v, s.t[len(s.t)-1], stepMs)
-	if err != nil {
-		return false
+// mergeCurve folds the crossing curve of a forecast (mean, sd per step) into
+// sc.curve by taking the higher probability at each step. The first
+// forecast merged also sets the value expected at the horizon.
+func (sc *scratch) mergeCurve(c *crossing, mean, sd []float64, threshold float64) {
+	sc.curve2 = model.CrossingCurve(sc.curve2, mean, sd, threshold)
+	if len(sc.curve) == 0 {
+		sc.curve = append(sc.curve, sc.curve2...)
+		h := len(mean) - 1
+		d := z95 * sd[h]
+		c.atHorizon = [3]float64{mean[h], mean[h] - d, mean[h] + d}
+		return
 	}
-	c.slope = m.Slope()
-	var row [8]float64
-	sc.mean2, sc.sd2 = sc.mean2[:0], sc.sd2[:0]
-	for k := 1; k <= h; k++ {
-		mean, sd := m.LevelAt(row[:], k)
-		sc.mean2 = append(sc.mean2, mean)
-		sc.sd2 = append(sc.sd2, sd)
+	for i, p := range sc.curve2 {
+		sc.curve[i] = max(sc.curve[i], p)
 	}
-	sc.curve = model.CrossingCurve(sc.curve, sc.mean2, sc.sd2, threshold)
-	d := z95 * sc.sd2[h-1]
-	c.atHorizon = [3]float64{sc.mean2[h-1], sc.mean2[h-1] - d, sc.mean2[h-1] + d}
-	return true
+	// A shorter forecast's probability of having crossed by its end holds
+	// for every later step.
+	if last := sc.curve2[len(sc.curve2)-1]; len(sc.curve2) < len(sc.curve) {
+		for i := len(sc.curve2); i < len(sc.curve); i++ {
+			sc.curve[i] = max(sc.curve[i], last)
+		}
+	}
 }
 
 // minTrendPoints is the shortest window a growth estimate uses.
@@ -320,7 +333,7 @@ func (e *Engine) Failures(horizon time.Duration) ([]EntityRisk, error) {
 				a = &acc{risk: EntityRisk{Entity: s.entity, EntityLabel: sig.Entity}}
 				entities[s.entity] = a
 			}
-			c := s.assess(&sc, h, s.limit, e.step, failureMode)
+			c := s.assess(&sc, h, h, s.limit, e.step, failureMode)
 			score := s.recentScore()
 			t, v := s.last()
 			f := Factor{

@@ -155,16 +155,32 @@ func fitSeries(s *series, stepMs int64) (fitResult, error) {
 		return fitResult{}, fmt.Errorf("cannot fit Holt-Winters: %w", err)
 	}
 	span := s.t[n-1] - s.t[0]
-	// Narrow slots follow sharp daily shapes (a batch starting on the hour).
-	slot := max((5 * time.Minute).Milliseconds(), stepMs)
+	weekly := span >= (14*24*time.Hour - time.Hour).Milliseconds()
 	base, err := model.FitBaseline(s.t, s.v, model.BaselineOptions{
-		SlotWidth: slot,
-		Weekly:    span >= (14*24*time.Hour - time.Hour).Milliseconds(),
+		SlotWidth: slotWidth(stepMs, weekly),
+		Weekly:    weekly,
 	})
 	if err != nil {
 		return fitResult{}, fmt.Errorf("cannot fit baseline: %w", err)
 	}
 	return fitResult{hw: hw, base: base, period: period, took: time.Since(start)}, nil
+}
+
+// slotWidth is the narrowest baseline slot, among widths that divide a day,
+// that gathers at least ten points over two weeks of history: narrow slots
+// follow sharp daily shapes (a batch starting on the hour), but a slot with
+// a couple of points has no robust centre.
+func slotWidth(stepMs int64, weekly bool) int64 {
+	perDay := int64(14) // a daily slot sees every day of two weeks
+	if weekly {
+		perDay = 2
+	}
+	for _, w := range []time.Duration{5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 4 * time.Hour} {
+		if ms := w.Milliseconds(); ms >= stepMs && perDay*ms/stepMs >= 10 {
+			return ms
+		}
+	}
+	return (24 * time.Hour).Milliseconds()
 }
 
 func (s *series) install(r fitResult, err error, now time.Time) {

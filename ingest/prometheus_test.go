@@ -147,3 +147,15 @@ func TestNewPrometheusRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:9090":               "http://127.0.0.1:9090",
+		"https://augur:s3cret@prom.example/x": "https://augur:xxxxx@prom.example/x",
+		"http://[::1":                         "<unparsable url>",
+	} {
+		if got := redactURL(in); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -202,3 +202,44 @@ func BenchmarkSelect(b *testing.B) {
 		})
 	}
 }
+
+// TestCalibratedAdaptsToShift: after the selection the noise triples; the
+// split-conformal intervals alone would cover far less than 95%, the
+// adaptive factor brings one-step coverage back to 93-97% over the next
+// 3000 points, and turned off (AdaptRate < 0) it does not.
+func TestCalibratedAdaptsToShift(t *testing.T) {
+	const p = 96
+	rng := rand.New(rand.NewPCG(8, 8))
+	gen := func(n int, sd float64) []float64 {
+		y := make([]float64, n)
+		for i := range y {
+			y[i] = 10 + 3*math.Sin(2*math.Pi*float64(i)/p) + sd*rng.NormFloat64()
+		}
+		return y
+	}
+	train, after := gen(p*20, 0.5), gen(3000, 1.5)
+	cover := func(rate float64) float64 {
+		m, _, err := Select(train, SelectOptions{Periods: []int{p}, AdaptRate: rate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f Forecast
+		in := 0
+		for _, v := range after {
+			if err := m.PredictInto(&f, 1, 0.95); err != nil {
+				t.Fatal(err)
+			}
+			if v >= f.Lower[0] && v <= f.Upper[0] {
+				in++
+			}
+			m.Update(v)
+		}
+		return float64(in) / float64(len(after))
+	}
+	if c := cover(0); c < 0.93 || c > 0.97 {
+		t.Errorf("adaptive coverage after the shift %.3f, want 0.93-0.97", c)
+	}
+	if c := cover(-1); c > 0.85 {
+		t.Errorf("non-adaptive coverage after the shift %.3f: the test does not test adaptation", c)
+	}
+}

@@ -232,7 +232,9 @@ receivers:
 	}
 	firing := writeConfig("firing.yml", 0.5)
 	storage := filepath.Join(dir, "data")
-	p := newAugurProc(t, addr, storage, "--webhook.bearer-token-file="+token, "--web.external-url=http://augur.test:9477")
+	// No calibration replay: the test needs the leak's uncalibrated
+	// probability above the threshold, not whatever the replay learns.
+	p := newAugurProc(t, addr, storage, "--webhook.bearer-token-file="+token, "--web.external-url=http://augur.test:9477", "--calibration.replay=0")
 	p.start("--config.file=" + firing)
 	waitReady(t, p.base, 60*time.Second)
 
