@@ -8,11 +8,11 @@ import (
 	"github.com/augur-sre/augur/model"
 )
 
-// Calibration settings. The prior's precision is small against the tens of
-// thousands of entity-steps a fortnight holds, yet keeps the mapping near
-// the identity when only a couple of incidents are known.
+// Calibration settings. Two pseudo-observations at the raw evidence keep
+// the thinnest block (30 predictions) from claiming certainty, and weigh
+// nothing against the thousands a fortnight of evaluations puts in most.
 const (
-	calibLambda = 10.0
+	calibPseudo = 2.0
 	// calibMinIncidents is the number of incidents needed before the
 	// mapping is fitted at all.
 	calibMinIncidents = 2
@@ -77,7 +77,7 @@ func (e *Engine) calibrate() {
 	var err error
 	if n < calibMinIncidents {
 		err = model.ErrFewIncidents
-	} else if c, err = model.FitCalibrator(cross, anom, outcome, calibLambda, 1); err != nil {
+	} else if c, err = model.FitCalibrator(cross, anom, outcome, calibPseudo, 1); err != nil {
 		c = model.Calibrator{}
 	}
 	e.mu.Lock()
@@ -87,25 +87,25 @@ func (e *Engine) calibrate() {
 		e.logger.Warn("cannot calibrate", "err", err)
 		return
 	}
-	e.logger.Debug("calibrated", "a", c.A, "b", c.B, "c", c.C, "examples", c.N, "positives", c.Positives, "incidents", n)
+	e.logger.Debug("calibrated", "blocks", len(c.X), "examples", c.N, "positives", c.Positives, "incidents", n)
 }
 
-// Calibration describes the mapping in use, for /api/v1/targets.
+// Calibration describes the mapping in use, for /api/v1/targets: the raw
+// evidence at the blocks' centres and the probability each maps to.
 type Calibration struct {
-	A         float64 `json:"a"`
-	B         float64 `json:"b"`
-	C         float64 `json:"c"`
-	Examples  int     `json:"examples"`
-	Positives int     `json:"positives"`
-	Prior     bool    `json:"prior"` // true while too few incidents are known
-	Note      string  `json:"note,omitempty"`
+	Raw        []float64 `json:"raw"`
+	Calibrated []float64 `json:"calibrated"`
+	Examples   int       `json:"examples"`
+	Positives  int       `json:"positives"`
+	Prior      bool      `json:"prior"` // true while too few incidents are known
+	Note       string    `json:"note,omitempty"`
 }
 
 // Calibration returns the mapping from raw to calibrated probability in use.
 func (e *Engine) Calibration() Calibration {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	c := Calibration{A: e.calib.A, B: e.calib.B, C: e.calib.C, Examples: e.calib.N, Positives: e.calib.Positives, Prior: e.calib.N == 0}
+	c := Calibration{Raw: e.calib.X, Calibrated: e.calib.Y, Examples: e.calib.N, Positives: e.calib.Positives, Prior: e.calib.N == 0}
 	if e.calibErr != nil {
 		c.Note = e.calibErr.Error()
 	}

@@ -164,10 +164,11 @@ const (
 // threshold crosses now, with certainty.
 func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs int64, mode assessMode) crossing {
 	tLast, v := s.last()
-	if v >= threshold {
-		return crossing{prob: 1, ok10: true, ok50: true, ok90: true, atHorizon: [3]float64{v, v, v}}
-	}
+	crossed := crossing{prob: 1, ok10: true, ok50: true, ok90: true, atHorizon: [3]float64{v, v, v}}
 	if s.hw == nil || math.IsNaN(threshold) {
+		if v >= threshold {
+			return crossed
+		}
 		return crossing{atHorizon: [3]float64{math.NaN(), math.NaN(), math.NaN()}}
 	}
 	var c crossing
@@ -224,6 +225,15 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 			sc.sd2 = append(sc.sd2, d)
 		}
 		sc.mergeCurve(&c, sc.mean2, sc.sd2, threshold)
+	}
+	if v >= threshold {
+		// Crossed already: the ETA is now, the forecasts still tell where
+		// the series is heading.
+		crossed.slope = c.slope
+		if len(sc.curve) > 0 {
+			crossed.atHorizon = c.atHorizon
+		}
+		return crossed
 	}
 	if len(sc.curve) == 0 {
 		return c

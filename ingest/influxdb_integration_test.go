@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -137,6 +138,52 @@ func TestInfluxDBIntegration(t *testing.T) {
 		src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token})
 		if err := src.Check(ctx, fluxMeasurement("pg_settings_max_connections")); err != nil {
 			t.Errorf("good query: %v", err)
+		}
+	})
+
+	t.Run("example config on Telegraf-shaped history", func(t *testing.T) {
+		var lp bytes.Buffer
+		if err := testservers.WriteTelegraf(&lp, fleet); err != nil {
+			t.Fatal(err)
+		}
+		if err := influx.CreateDatabase("telegraf"); err != nil {
+			t.Fatal(err)
+		}
+		if err := influx.Write("telegraf", lp.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(filepath.Join("..", "examples", "influxdb.yml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token})
+		for _, sig := range cfg.Signals {
+			t0 := time.Now()
+			got, err := src.Range(ctx, sig.Query, start, end, time.Duration(cfg.Global.Step))
+			if err != nil {
+				t.Fatalf("%s: %v", sig.Name, err)
+			}
+			t.Logf("%s: two weeks in %v", sig.Name, time.Since(t0))
+			if len(got) != fleet.Instances {
+				t.Errorf("%s: %d series, want one per host (%d)", sig.Name, len(got), fleet.Instances)
+			}
+			for _, s := range got {
+				if len(s.Labels) != 1 || !strings.HasPrefix(s.Labels[sig.Entity], "host-") {
+					t.Errorf("%s: labels %v, want only %s", sig.Name, s.Labels, sig.Entity)
+				}
+				// Missing at most: the window before the data starts, the
+				// first point of a rate (cpu), the scrape gap and the first
+				// rate after it.
+				if n := countNaN(s.Samples); len(s.Samples) != fleet.Points || n > fleet.GapSteps+3 {
+					t.Errorf("%s %v: %d samples, %d missing; want %d with at most %d missing", sig.Name, s.Labels, len(s.Samples), n, fleet.Points, fleet.GapSteps+3)
+				}
+				for _, x := range s.Samples {
+					if x.V < 0 || (sig.Limit != nil && x.V > *sig.Limit) {
+						t.Errorf("%s %v: %v@%d outside [0, limit]", sig.Name, s.Labels, x.V, x.T)
+						break
+					}
+				}
+			}
 		}
 	})
 

@@ -75,6 +75,7 @@ type LSTM struct {
 	opts    LSTMOptions
 
 	params []float64 // all weights, in the blocks below
+	offs   [6]int    // offsets of w1, b1, w2, b2, v, d in params
 	w1, w2 blas64.General
 	b1, b2 []float64
 	v      blas64.General
@@ -118,7 +119,8 @@ func NewLSTM(in, out int, opts LSTMOptions) *LSTM {
 	h1, h2 := o.Hidden1, o.Hidden2
 	sizes := []int{4 * h1 * (in + h1), 4 * h1, 4 * h2 * (h1 + h2), 4 * h2, out * h2, out}
 	total := 0
-	for _, s := range sizes {
+	for i, s := range sizes {
+		n.offs[i] = total
 		total += s
 	}
 	n.params = make([]float64, total)
@@ -272,11 +274,10 @@ func (n *LSTM) forward(x []float64, T int, rng *rand.Rand) []float64 {
 // gradViews returns the gradient buffer's blocks, laid out as params.
 func (n *LSTM) gradViews() (gw1 blas64.General, gb1 []float64, gw2 blas64.General, gb2 []float64, gv blas64.General, gd []float64) {
 	g := n.ws.grad
-	off := func(s []float64) int { return int(cap(n.params) - cap(s)) }
-	at := func(s []float64) []float64 { o := off(s); return g[o : o+len(s) : o+len(s)] }
+	at := func(k int, s []float64) []float64 { o := n.offs[k]; return g[o : o+len(s) : o+len(s)] }
 	gw1, gw2, gv = n.w1, n.w2, n.v
-	gw1.Data, gw2.Data, gv.Data = at(n.w1.Data), at(n.w2.Data), at(n.v.Data)
-	return gw1, at(n.b1), gw2, at(n.b2), gv, at(n.d)
+	gw1.Data, gw2.Data, gv.Data = at(0, n.w1.Data), at(2, n.w2.Data), at(4, n.v.Data)
+	return gw1, at(1, n.b1), gw2, at(3, n.b2), gv, at(5, n.d)
 }
 
 // accumulate adds the gradient of the sample's squared error sum, scaled by

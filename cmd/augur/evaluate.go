@@ -14,6 +14,7 @@ import (
 
 	"github.com/augur-sre/augur/config"
 	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/model"
 )
 
 type evaluateFlags struct {
@@ -121,8 +122,11 @@ func printReport(out io.Writer, r forecast.Report, c forecast.Calibration, start
 	if c.Prior {
 		fmt.Fprintf(out, "calibration: the prior, p = 1-(1-cross)(1-anom) (%s)\n\n", c.Note)
 	} else {
-		fmt.Fprintf(out, "calibration: p = σ(%.3f + %.3f·logit(cross) + %.3f·logit(anom)), fitted on %d entity-minutes (%d positive)\n\n",
-			c.A, c.B, c.C, c.Examples, c.Positives)
+		fmt.Fprintf(out, "calibration: isotonic map of 1-(1-cross)(1-anom), %d blocks fitted on %d entity-minutes (%d positive); raw → calibrated:", len(c.Raw), c.Examples, c.Positives)
+		for _, q := range []float64{0.5, 0.8, 0.9, 0.99} {
+			fmt.Fprintf(out, " %.2f→%.2f", q, calibrationAt(c, q))
+		}
+		fmt.Fprint(out, "\n\n")
 	}
 	fmt.Fprintf(out, "Brier score      %.5f over %d entity-minutes (%d positive)\n", r.Brier, r.Examples, r.Positives)
 	fmt.Fprintf(out, "precision        %.3f (%d alarms)\n", r.Precision, len(r.Alarms))
@@ -167,4 +171,11 @@ func printReport(out io.Writer, r forecast.Report, c forecast.Calibration, start
 			fmt.Fprintf(out, "  %s %s for %s\n", a.Entity, a.Start.Format(time.RFC3339), a.End.Sub(a.Start)+time.Minute)
 		}
 	}
+}
+
+// calibrationAt reads the calibrated probability of raw evidence off the
+// map's blocks, as model.Calibrator.Apply does.
+func calibrationAt(c forecast.Calibration, raw float64) float64 {
+	m := model.Calibrator{X: c.Raw, Y: c.Calibrated, N: c.Examples}
+	return m.Apply(raw, 0)
 }

@@ -276,5 +276,5 @@ func replayPast(ctx context.Context, logger *slog.Logger, engine *forecast.Engin
 	}
 	engine.Adopt(r)
 	c := engine.Calibration()
-	logger.Info("replay done", "duration", time.Since(began).Round(time.Second), "calibration_a", c.A, "calibration_b", c.B, "calibration_c", c.C, "examples", c.Examples)
+	logger.Info("replay done", "duration", time.Since(began).Round(time.Second), "calibration_blocks", len(c.Raw), "examples", c.Examples, "positives", c.Positives)
 }

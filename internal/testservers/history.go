@@ -234,3 +234,61 @@ func WriteLineProtocol(w io.Writer, series []Series) error {
 var tagEscaper = strings.NewReplacer(",", `\,`, "=", `\=`, " ", `\ `)
 
 func escapeTag(s string) string { return tagEscaper.Replace(s) }
+
+// Host names instance i the way Telegraf's host tag does: without a port.
+func Host(i int) string { return fmt.Sprintf("host-%d", i) }
+
+// WriteTelegraf writes the fleet's history as Telegraf's cpu, mem and
+// postgresql inputs would have reported it, in line protocol with second
+// precision: cpu-total usage_idle (from the idle counters' increase),
+// mem used_percent and postgresql numbackends of database "app", tagged
+// with host. The first point and the one after a counter reset have no cpu
+// line, as a rate has none there.
+func WriteTelegraf(w io.Writer, f Fleet) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	type key struct{ inst, name string }
+	byKey := map[key][]Series{}
+	for _, s := range f.Series() {
+		if s.Name == "node_cpu_seconds_total" && s.Labels["mode"] != "idle" {
+			continue
+		}
+		k := key{s.Labels["instance"], s.Name}
+		byKey[k] = append(byKey[k], s)
+	}
+	stepSec := f.Step.Seconds()
+	var line []byte
+	for i := range f.Instances {
+		host, inst := Host(i), Instance(i)
+		idle := byKey[key{inst, "node_cpu_seconds_total"}]
+		avail := byKey[key{inst, "node_memory_MemAvailable_bytes"}][0]
+		total := byKey[key{inst, "node_memory_MemTotal_bytes"}][0]
+		conns := byKey[key{inst, "pg_stat_activity_count"}]
+		for j, t := range avail.T {
+			ts := t / 1000
+			if j > 0 {
+				sum, ok := 0.0, true
+				for _, c := range idle {
+					d := c.V[j] - c.V[j-1]
+					ok = ok && d >= 0 && c.T[j]-c.T[j-1] == f.Step.Milliseconds()
+					sum += d
+				}
+				if ok {
+					line = fmt.Appendf(line[:0], "cpu,cpu=cpu-total,host=%s usage_idle=%s %d\n", host, formatValue(100*sum/stepSec/float64(len(idle))), ts)
+					if _, err := bw.Write(line); err != nil {
+						return fmt.Errorf("cannot write line protocol: %w", err)
+					}
+				}
+			}
+			n := 0.0
+			for _, c := range conns {
+				n += c.V[j]
+			}
+			line = fmt.Appendf(line[:0], "mem,host=%s used_percent=%s %d\npostgresql,db=app,host=%s numbackends=%di %d\n",
+				host, formatValue(100*(1-avail.V[j]/total.V[j])), ts, host, int64(n), ts)
+			if _, err := bw.Write(line); err != nil {
+				return fmt.Errorf("cannot write line protocol: %w", err)
+			}
+		}
+	}
+	return bw.Flush()
+}
