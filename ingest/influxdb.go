@@ -34,6 +34,13 @@ type InfluxDBOptions struct {
 	HTTP config.HTTPClientConfig
 	// Timeout bounds every query attempt. Default DefaultQueryTimeout.
 	Timeout time.Duration
+	// MaxPointsPerQuery is the most steps one Flux query covers; longer
+	// ranges are split into step-aligned chunks, which InfluxDB evaluates
+	// in parallel. Default 10,000.
+	MaxPointsPerQuery int
+	// Concurrency bounds the chunk queries of one Range call in flight.
+	// Default 4.
+	Concurrency int
 	// Retries is how many times a query failing with a 5xx or transport
 	// error is retried; negative means none. Default 3.
 	Retries int
@@ -69,13 +76,15 @@ func NewInfluxDB(opts InfluxDBOptions) (*InfluxDB, error) {
 		return nil, fmt.Errorf("cannot create InfluxDB source for %s: %w", where, err)
 	}
 	opts.Timeout = cmpOr(opts.Timeout, DefaultQueryTimeout)
+	opts.MaxPointsPerQuery = cmpOr(opts.MaxPointsPerQuery, DefaultMaxPointsPerQuery)
+	opts.Concurrency = cmpOr(opts.Concurrency, DefaultConcurrency)
 	opts.Retries = cmpOr(opts.Retries, DefaultRetries)
 	opts.RetryBackoff = cmpOr(opts.RetryBackoff, DefaultRetryBackoff)
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.Timeout < 0 || opts.MaxGap < 0 {
-		return nil, fmt.Errorf("cannot create InfluxDB source for %s: negative timeout or max gap", where)
+	if opts.MaxPointsPerQuery < 0 || opts.Concurrency < 0 || opts.Timeout < 0 || opts.MaxGap < 0 {
+		return nil, fmt.Errorf("cannot create InfluxDB source for %s: negative max_points_per_query, concurrency, timeout or max gap", where)
 	}
 	hc, err := config.NewClientFromConfig(opts.HTTP, "augur")
 	if err != nil {
@@ -110,6 +119,9 @@ func (i *InfluxDB) Check(ctx context.Context, flux string) error {
 // with its group key, _measurement and _field as "measurement" and "field",
 // _start/_stop left out; tables with the same labels are merged. Samples are
 // passed through Align on the grid of multiples of step in [start, end].
+// Ranges of more than MaxPointsPerQuery steps are queried in chunks, up to
+// Concurrency at a time; aggregateWindow windows fall on multiples of step,
+// so chunks give the same points as one query would.
 func (i *InfluxDB) Range(ctx context.Context, flux string, start, end time.Time, step time.Duration) ([]Series, error) {
 	g, err := newGrid(start, end, step)
 	if err != nil {
@@ -118,17 +130,35 @@ func (i *InfluxDB) Range(ctx context.Context, flux string, start, end time.Time,
 	if g.points() == 0 {
 		return nil, nil
 	}
-	var raw []rawSeries
-	err = i.retry.do(ctx, func(ctx context.Context) error {
-		var rerr error
-		raw, rerr = i.read(ctx, fluxPrelude(g)+flux)
-		return rerr
-	}, influxTransient)
+	chunks, err := fetchChunks(ctx, g.split(i.opts.MaxPointsPerQuery), i.opts.Concurrency, func(ctx context.Context, c grid) ([]rawSeries, error) {
+		var raw []rawSeries
+		err := i.retry.do(ctx, func(ctx context.Context) error {
+			var rerr error
+			raw, rerr = i.read(ctx, fluxPrelude(c)+flux)
+			return rerr
+		}, influxTransient)
+		return raw, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot run Flux query at %s: %w", i.where, describeInfluxError(err))
 	}
-	out := make([]Series, len(raw))
-	for k, r := range raw {
+	// Merge the chunks' tables by label set, in time order.
+	var merged []rawSeries
+	byKey := map[string]int{}
+	for _, chunk := range chunks {
+		for _, r := range chunk {
+			key := toLabelSet(r.labels).String()
+			k, ok := byKey[key]
+			if !ok {
+				k = len(merged)
+				byKey[key] = k
+				merged = append(merged, rawSeries{labels: r.labels})
+			}
+			merged[k].samples = append(merged[k].samples, r.samples...)
+		}
+	}
+	out := make([]Series, len(merged))
+	for k, r := range merged {
 		out[k] = Series{Labels: r.labels, Samples: Align(nil, r.samples, g.start, g.end, g.step, i.opts.MaxGap)}
 	}
 	sortSeries(out)
@@ -151,32 +181,24 @@ type rawSeries struct {
 	samples []Sample
 }
 
+// read runs one Flux query and returns its tables.
 func (i *InfluxDB) read(ctx context.Context, flux string) ([]rawSeries, error) {
 	res, err := i.query.Query(ctx, flux)
 	if err != nil {
 		return nil, err
 	}
 	var (
-		out   []rawSeries
-		byKey = map[string]int{}
-		cur   = -1
+		out   []rawSeries // one per table; Range merges equal label sets
 		table = -1
 	)
 	for res.Next() {
 		// Tables of one schema share one annotation block: a new table
 		// shows only in the table column.
-		if res.TableChanged() || res.Record().Table() != table || cur < 0 {
+		if res.TableChanged() || res.Record().Table() != table || len(out) == 0 {
 			table = res.Record().Table()
-			labels := groupLabels(res.TableMetadata(), res.Record())
-			key := toLabelSet(labels).String()
-			k, ok := byKey[key]
-			if !ok {
-				k = len(out)
-				byKey[key] = k
-				out = append(out, rawSeries{labels: labels})
-			}
-			cur = k
+			out = append(out, rawSeries{labels: groupLabels(res.TableMetadata(), res.Record())})
 		}
+		cur := len(out) - 1
 		rec := res.Record()
 		if rec.Value() == nil {
 			continue // an empty window of aggregateWindow: a missing point

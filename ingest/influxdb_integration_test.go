@@ -156,7 +156,7 @@ func TestInfluxDBIntegration(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token})
+		src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token, MaxPointsPerQuery: 1500})
 		for _, sig := range cfg.Signals {
 			t0 := time.Now()
 			got, err := src.Range(ctx, sig.Query, start, end, time.Duration(cfg.Global.Step))

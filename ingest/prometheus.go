@@ -159,13 +159,25 @@ func (p *Prometheus) Range(ctx context.Context, query string, start, end time.Ti
 	if g.points() == 0 {
 		return nil, nil
 	}
-	chunks := g.split(p.opts.MaxPointsPerQuery)
-	results := make([]model.Matrix, len(chunks))
+	results, err := fetchChunks(ctx, g.split(p.opts.MaxPointsPerQuery), p.opts.Concurrency, func(ctx context.Context, c grid) (model.Matrix, error) {
+		return p.queryRange(ctx, query, c)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot query %q at %s: %w", query, p.where, describePrometheusError(err))
+	}
+	return p.merge(results, g), nil
+}
+
+// fetchChunks runs fetch for every chunk, at most concurrency at a time,
+// and returns the results in chunk order. The first error cancels the
+// chunks still running and is returned.
+func fetchChunks[T any](ctx context.Context, chunks []grid, concurrency int, fetch func(context.Context, grid) (T, error)) ([]T, error) {
+	results := make([]T, len(chunks))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
 		wg       sync.WaitGroup
-		sem      = make(chan struct{}, p.opts.Concurrency)
+		sem      = make(chan struct{}, concurrency)
 		errOnce  sync.Once
 		firstErr error
 	)
@@ -179,7 +191,7 @@ func (p *Prometheus) Range(ctx context.Context, query string, start, end time.Ti
 				return
 			}
 			defer func() { <-sem }()
-			m, err := p.queryRange(ctx, query, c)
+			r, err := fetch(ctx, c)
 			if err != nil {
 				errOnce.Do(func() {
 					firstErr = err
@@ -187,17 +199,14 @@ func (p *Prometheus) Range(ctx context.Context, query string, start, end time.Ti
 				})
 				return
 			}
-			results[i] = m
+			results[i] = r
 		}()
 	}
 	wg.Wait()
 	if firstErr == nil && ctx.Err() != nil {
-		firstErr = ctx.Err()
+		firstErr = ctx.Err() // the caller's context ended
 	}
-	if firstErr != nil {
-		return nil, fmt.Errorf("cannot query %q at %s: %w", query, p.where, describePrometheusError(firstErr))
-	}
-	return p.merge(results, g), nil
+	return results, firstErr
 }
 
 func (p *Prometheus) queryRange(ctx context.Context, query string, c grid) (model.Matrix, error) {
