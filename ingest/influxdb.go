@@ -167,11 +167,15 @@ func (i *InfluxDB) Range(ctx context.Context, flux string, start, end time.Time,
 
 // fluxPrelude defines the record v that Flux dashboards (InfluxDB UI,
 // Grafana) use for the time range. Align gives grid point t the latest
-// sample in (t-step, t], so the range starts a step before the first point
-// and, Flux's stop being exclusive, ends just after the last.
+// sample in (t-step, t], so the range starts a step before the first point.
+// It ends a step after the last (Flux's stop is exclusive) so that every
+// window of aggregateWindow(every: v.windowPeriod) up to the last point is
+// whole: a window cut short by the stop would be stamped inside the grid
+// and, summed again by a second aggregation, count twice. What lies beyond
+// the last point, Align drops.
 func fluxPrelude(g grid) string {
 	ts := func(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano) }
-	start, stop := ts(g.start-g.step), ts(g.end+1)
+	start, stop := ts(g.start-g.step), ts(g.end+g.step)
 	return fmt.Sprintf("option v = {timeStart: %s, timeStop: %s, timeRangeStart: %s, timeRangeStop: %s, windowPeriod: %dms}\n",
 		start, stop, start, stop, g.step)
 }

@@ -66,8 +66,10 @@ func TestInfluxDBIntegration(t *testing.T) {
 	start, end, step := fleet.Start, fleet.End(), time.Minute
 	token := influxUser + ":" + influxPassword
 
-	t.Run("exact samples", func(t *testing.T) {
-		src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token})
+	t.Run("exact samples across chunks", func(t *testing.T) {
+		// 21 odd-sized chunks: overlapping ranges at the seams must neither
+		// lose nor double a point.
+		src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token, MaxPointsPerQuery: 997})
 		for _, name := range []string{"node_cpu_seconds_total", "node_memory_MemAvailable_bytes", "pg_stat_activity_count", "pg_settings_max_connections"} {
 			got, err := src.Range(ctx, fluxMeasurement(name), start, end, step)
 			if err != nil {

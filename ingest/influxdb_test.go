@@ -18,9 +18,10 @@ func TestFluxPrelude(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The first grid point is 00:01; its samples are those after 00:00.
-	want := "option v = {timeStart: 2024-03-01T00:00:00Z, timeStop: 2024-03-01T01:00:00.001Z, " +
-		"timeRangeStart: 2024-03-01T00:00:00Z, timeRangeStop: 2024-03-01T01:00:00.001Z, windowPeriod: 60000ms}\n"
+	// The grid is 00:01 to 01:00: its samples are those after 00:00 and
+	// up to 01:00, its windows end by 01:01.
+	want := "option v = {timeStart: 2024-03-01T00:00:00Z, timeStop: 2024-03-01T01:01:00Z, " +
+		"timeRangeStart: 2024-03-01T00:00:00Z, timeRangeStop: 2024-03-01T01:01:00Z, windowPeriod: 60000ms}\n"
 	if got := fluxPrelude(g); got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/augur-sre/augur/api"
 	"github.com/augur-sre/augur/config"
 	"github.com/augur-sre/augur/forecast"
-	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/store"
 )
 
@@ -78,6 +77,9 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 
 	srcs, err := buildSources(cfg, demoOverrides{speed: f.demoSpeed, start: demoStart}, logger)
 	if err != nil {
+		return err
+	}
+	if err := checkQueries(ctx, cfg, srcs, logger); err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
@@ -146,63 +148,6 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	}
 	logger.Info("see you next time")
 	return nil
-}
-
-// sources are the configured sources, built, with the clock and incident
-// lister the engine should use.
-type sources struct {
-	byName    map[string]ingest.Source
-	now       func() time.Time
-	speed     float64
-	incidents ingest.IncidentLister
-}
-
-type demoOverrides struct {
-	speed float64
-	start time.Time
-	clock func() time.Time // the real clock the demo's time derives from; nil: time.Now
-}
-
-func buildSources(cfg *config.Config, demo demoOverrides, logger *slog.Logger) (*sources, error) {
-	s := &sources{byName: map[string]ingest.Source{}, now: time.Now, speed: 1}
-	var clocks []ingest.Clock
-	for _, sc := range cfg.Sources {
-		var src ingest.Source
-		switch sc.Type {
-		case config.TypeDemo:
-			speed := sc.Speed
-			if demo.speed > 0 {
-				speed = demo.speed
-			}
-			d := ingest.NewDemo(ingest.DemoOptions{Seed: sc.Seed, Speed: speed, Start: demo.start, History: time.Duration(cfg.Global.History), Clock: demo.clock})
-			src, s.speed = d, max(speed, 1)
-			clocks = append(clocks, d)
-		case config.TypeCSV:
-			c, err := ingest.NewCSVSource(sc.Path)
-			if err != nil {
-				return nil, fmt.Errorf("source %q: %w", sc.Name, err)
-			}
-			src = c
-			clocks = append(clocks, c)
-		default:
-			return nil, fmt.Errorf("source %q: type %q is not supported yet", sc.Name, sc.Type)
-		}
-		s.byName[sc.Name] = src
-	}
-	// A source with its own present (the demo, CSV files) drives the engine's
-	// clock when it is the only kind configured; mixed with live servers,
-	// the wall clock rules.
-	if len(clocks) == len(cfg.Sources) && len(clocks) > 0 {
-		s.now = clocks[0].Now
-	}
-	if name := cfg.Incidents.Source; name != "" {
-		il, ok := s.byName[name].(ingest.IncidentLister)
-		if !ok {
-			return nil, fmt.Errorf("incidents.source: source %q cannot list incidents", name)
-		}
-		s.incidents = il
-	}
-	return s, nil
 }
 
 func engineOptions(cfg *config.Config, srcs *sources) (forecast.Options, error) {
