@@ -53,6 +53,9 @@ type Options struct {
 	Now func() time.Time
 	// Tick is the wall-clock pause between evaluations; default EvaluationInterval.
 	Tick time.Duration
+	// KeepProbabilities is how long recorded failure probabilities are
+	// kept (FailureHistory, calibration); default History.
+	KeepProbabilities time.Duration
 	// Incidents lists known failures; nil when no source knows any.
 	Incidents  ingest.IncidentLister
 	Logger     *slog.Logger
@@ -115,6 +118,9 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.KeepProbabilities < opts.History {
+		opts.KeepProbabilities = opts.History
 	}
 	e := &Engine{
 		opts:    opts,

@@ -100,7 +100,7 @@ func (e *Engine) recordProbabilities() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.evalTime.UnixMilli()
-	retain := e.opts.History.Milliseconds()
+	retain := e.opts.KeepProbabilities.Milliseconds()
 	for _, r := range risks {
 		h := e.probHistory[r.Entity]
 		if h == nil {

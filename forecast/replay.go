@@ -17,6 +17,7 @@ import (
 func Replay(ctx context.Context, opts Options, start, end time.Time, setClock func(time.Time), progress func(day int)) (*Engine, error) {
 	sim := start
 	opts.Now = func() time.Time { return sim }
+	opts.KeepProbabilities = max(opts.KeepProbabilities, end.Sub(start)+opts.History)
 	e, err := New(opts)
 	if err != nil {
 		return nil, err

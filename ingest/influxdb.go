@@ -13,7 +13,6 @@ import (
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
-	influxapi "github.com/influxdata/influxdb-client-go/v2/api"
 	influxhttp "github.com/influxdata/influxdb-client-go/v2/api/http"
 	"github.com/influxdata/influxdb-client-go/v2/api/query"
 	"github.com/prometheus/common/config"
@@ -41,8 +40,9 @@ type InfluxDBOptions struct {
 	// Concurrency bounds the chunk queries of one Range call in flight.
 	// Default 4.
 	Concurrency int
-	// Retries is how many times a query failing with a 5xx or transport
-	// error is retried; negative means none. Default 3.
+	// Retries is how many times a query failing with 429, 502, 503, 504 or
+	// a transport error is retried (not 500: InfluxDB 1.8 answers any
+	// failed Flux query with it); negative means none. Default 3.
 	Retries int
 	// RetryBackoff is the first pause before a retry. Default 500 ms.
 	RetryBackoff time.Duration
@@ -58,7 +58,6 @@ type InfluxDBOptions struct {
 type InfluxDB struct {
 	where  string // the URL without credentials, for messages
 	client influxdb2.Client
-	query  influxapi.QueryAPI
 	opts   InfluxDBOptions
 	retry  retryPolicy
 }
@@ -95,7 +94,6 @@ func NewInfluxDB(opts InfluxDBOptions) (*InfluxDB, error) {
 	return &InfluxDB{
 		where:  where,
 		client: client,
-		query:  client.QueryAPI(opts.Org),
 		opts:   opts,
 		retry:  retryPolicy{retries: max(opts.Retries, 0), backoff: opts.RetryBackoff, timeout: opts.Timeout, logger: logger},
 	}, nil
@@ -187,7 +185,9 @@ type rawSeries struct {
 
 // read runs one Flux query and returns its tables.
 func (i *InfluxDB) read(ctx context.Context, flux string) ([]rawSeries, error) {
-	res, err := i.query.Query(ctx, flux)
+	// A QueryAPI caches its URL without a lock (influxdb-client-go v2.14):
+	// one per query keeps concurrent chunks race-free, and costs nothing.
+	res, err := i.client.QueryAPI(i.opts.Org).Query(ctx, flux)
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,8 @@ type evaluateFlags struct {
 	refit      time.Duration
 	burnIn     time.Duration
 	threshold  float64
+	nab        string
+	category   string
 }
 
 func evaluateCommand(app *kingpin.Application, out io.Writer) *command {
@@ -37,7 +39,18 @@ func evaluateCommand(app *kingpin.Application, out io.Writer) *command {
 	c.clause.Flag("replay.burn-in", "Replayed before --replay.span but not scored: the engine learns its first calibration there.").Default("2d").DurationVar(&f.burnIn)
 	c.clause.Flag("refit-interval", "How often the replay refits models and calibration (the service uses the config's refit_interval).").Default("24h").DurationVar(&f.refit)
 	c.clause.Flag("threshold", "Alert threshold on the failure probability (default: the config's alerting.failure_threshold).").Float64Var(&f.threshold)
-	c.run = func(ctx context.Context, logger *slog.Logger) error { return evaluate(ctx, logger, f, out) }
+	c.clause.Flag("nab", "Instead of a configuration, evaluate on the NAB corpus at this path: each file of --nab.category is a single-signal entity, its labelled windows its incidents.").StringVar(&f.nab)
+	c.clause.Flag("nab.category", "NAB category evaluated with --nab.").Default("realKnownCause").StringVar(&f.category)
+	c.run = func(ctx context.Context, logger *slog.Logger) error {
+		if f.nab != "" {
+			th := f.threshold
+			if th == 0 {
+				th = config.Default().Alerting.FailureThreshold
+			}
+			return evaluateNAB(ctx, logger, f.nab, f.category, th, out)
+		}
+		return evaluate(ctx, logger, f, out)
+	}
 	return c
 }
 

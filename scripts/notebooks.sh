@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# notebooks.sh executes every notebook under notebooks/ headless and fails if
+# any cell fails. It first installs what they need from Debian (python3-pandas,
+# python3-matplotlib, python3-requests, jupyter-nbconvert, python3-ipykernel)
+# with apt-get, only when missing, the way scripts/deps.sh does.
+#
+# Notebooks run with Debian's /usr/bin/python3 (not whatever python3 is first
+# on PATH) through nbconvert into a temporary directory, so the outputs are
+# never written back into the repository. Each notebook starts its own augur
+# on the embedded demo (built with `go build`) when none answers on AUGUR_URL
+# and stops it at the end.
+#
+# Usage: scripts/notebooks.sh [NOTEBOOK.ipynb ...]   (from anywhere in the repository)
+# Env:   AUGUR_SAVE_FIGURES=DIR   save each notebook's headline figure as
+#                                 DIR/notebook-<name>.png (relative to the
+#                                 repository root; `docs` refreshes the README's)
+#        NOTEBOOK_TIMEOUT=SECONDS per-cell timeout (default 300)
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+python=/usr/bin/python3
+
+die() {
+	echo "notebooks.sh: $*" >&2
+	exit 1
+}
+
+apt_install() {
+	local missing=()
+	for pkg in "$@"; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get: install them by hand"
+	local sudo=()
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null || die "missing ${missing[*]}: run as root (or with sudo) to apt-get install them"
+		sudo=(sudo -n)
+	fi
+	echo "notebooks.sh: apt-get install ${missing[*]}" >&2
+	# Another apt-get (e.g. a provisioning job) may hold the lock: wait for it
+	# rather than fail.
+	export DEBIAN_FRONTEND=noninteractive
+	"${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq ||
+		die "apt-get update failed"
+	"${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" ||
+		die "apt-get install ${missing[*]} failed"
+}
+
+apt_install python3-pandas python3-matplotlib python3-requests jupyter-nbconvert python3-ipykernel
+[ -x "$python" ] || die "$python not found after installing python3 packages"
+"$python" -c 'import pandas, matplotlib, requests, ipykernel, nbconvert' ||
+	die "Debian's $python cannot import pandas, matplotlib, requests, ipykernel and nbconvert"
+command -v go >/dev/null || die "go is needed: the notebooks build augur"
+
+# A private kernelspec named python3 that runs Debian's interpreter whatever is
+# on PATH (pyenv, venvs), so the notebooks' "python3" kernel always finds
+# pandas and matplotlib.
+work=$(mktemp -d "${TMPDIR:-/tmp}/augur-notebooks.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/kernels/python3" "$work/out"
+cat >"$work/kernels/python3/kernel.json" <<EOF
+{
+  "argv": ["$python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+  "display_name": "Python 3 (Debian)",
+  "language": "python"
+}
+EOF
+export JUPYTER_PATH="$work"
+export MPLBACKEND=Agg
+# Notebooks find the repository (to build augur and read the NAB corpus) here.
+export AUGUR_REPO="$repo"
+if [ -n "${AUGUR_SAVE_FIGURES:-}" ]; then
+	case $AUGUR_SAVE_FIGURES in
+	/*) ;;
+	*) AUGUR_SAVE_FIGURES=$repo/$AUGUR_SAVE_FIGURES ;;
+	esac
+	mkdir -p "$AUGUR_SAVE_FIGURES"
+	export AUGUR_SAVE_FIGURES
+fi
+
+if [ $# -gt 0 ]; then
+	notebooks=("$@")
+else
+	notebooks=("$repo"/notebooks/*.ipynb)
+fi
+[ -e "${notebooks[0]}" ] || die "no notebooks under $repo/notebooks"
+
+failed=()
+total_start=$SECONDS
+for nb in "${notebooks[@]}"; do
+	start=$SECONDS
+	echo "==> $(basename "$nb")" >&2
+	# Run from the notebook's folder, as Jupyter does.
+	if (cd "$(dirname "$nb")" && "$python" -m jupyter nbconvert --to notebook --execute \
+		--ExecutePreprocessor.kernel_name=python3 \
+		--ExecutePreprocessor.timeout="${NOTEBOOK_TIMEOUT:-300}" \
+		--output-dir="$work/out" "$nb"); then
+		echo "notebooks.sh: ok: $(basename "$nb") in $((SECONDS - start))s" >&2
+	else
+		echo "notebooks.sh: FAILED: $(basename "$nb") after $((SECONDS - start))s" >&2
+		failed+=("$(basename "$nb")")
+	fi
+done
+[ ${#failed[@]} -eq 0 ] || die "${#failed[@]} notebook(s) failed: ${failed[*]}"
+echo "notebooks.sh: all ${#notebooks[@]} notebooks ran in $((SECONDS - total_start))s" >&2
