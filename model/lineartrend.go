@@ -61,25 +61,33 @@ func FitLinearTrend(y []float64) (LinearTrend, error) {
 	}
 	slope := sxy / sxx
 	icpt := ybar - slope*xbar
-	var sse, lag float64
+	sse, rho := residualStats(y, func(i int) float64 { return icpt + slope*float64(i-(n-1)) })
+	return LinearTrend{N: cnt, Level: icpt, Slope: slope, Sigma: math.Sqrt(sse / float64(cnt-2)), Rho: rho, xbar: xbar, sxx: sxx}, nil
+}
+
+// residualStats returns the sum of squared residuals of y about fit and
+// their lag-one autocorrelation, clamped to [0, 0.995] (a negative one would
+// narrow intervals, and ρ → 1 makes the inflation (1+ρ)/(1-ρ) infinite).
+// Non-finite values are skipped and break the lag chain.
+func residualStats(y []float64, fit func(i int) float64) (sse, rho float64) {
+	var lag float64
 	prev := math.NaN()
 	for i, v := range y {
 		if !finite(v) {
 			prev = math.NaN()
 			continue
 		}
-		r := v - (icpt + slope*float64(i-(n-1)))
+		r := v - fit(i)
 		sse += r * r
 		if !math.IsNaN(prev) {
 			lag += r * prev
 		}
 		prev = r
 	}
-	rho := 0.0
 	if sse > 0 {
 		rho = math.Min(math.Max(lag/sse, 0), 0.995)
 	}
-	return LinearTrend{N: cnt, Level: icpt, Slope: slope, Sigma: math.Sqrt(sse / float64(cnt-2)), Rho: rho, xbar: xbar, sxx: sxx}, nil
+	return sse, rho
 }
 
 // MeanSD returns the mean and standard deviation of the forecast h steps

@@ -81,28 +81,14 @@ func FitSeasonalTrend(y []float64, last, step int64) (*SeasonalTrend, error) {
 	if err := chol.SolveVecTo(beta, xty); err != nil {
 		return nil, err
 	}
-	var sse, lag float64
-	prev := math.NaN()
-	for i, v := range y {
-		if !finite(v) {
-			prev = math.NaN()
-			continue
-		}
+	sse, rho := residualStats(y, func(i int) float64 {
 		seasonalRow(row, float64(i-(n-1)), last-int64(n-1-i)*step)
-		r := v
+		f := 0.0
 		for a, x := range row {
-			r -= x * beta.AtVec(a)
+			f += x * beta.AtVec(a)
 		}
-		sse += r * r
-		if !math.IsNaN(prev) {
-			lag += r * prev
-		}
-		prev = r
-	}
-	rho := 0.0
-	if sse > 0 {
-		rho = math.Min(math.Max(lag/sse, 0), 0.995)
-	}
+		return f
+	})
 	sigma2 := sse / float64(cnt-p)
 	var cov mat.SymDense
 	if err := chol.InverseTo(&cov); err != nil {
