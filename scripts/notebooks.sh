@@ -53,13 +53,14 @@ apt_install python3-pandas python3-matplotlib python3-requests jupyter-nbconvert
 	die "Debian's $python cannot import pandas, matplotlib, requests, ipykernel and nbconvert"
 command -v go >/dev/null || die "go is needed: the notebooks build augur"
 
-# A private kernelspec named python3 that runs Debian's interpreter whatever is
-# on PATH (pyenv, venvs), so the notebooks' "python3" kernel always finds
-# pandas and matplotlib.
+# A private kernelspec that runs Debian's interpreter whatever is on PATH
+# (pyenv, venvs) or registered in ~/.local/share/jupyter (which would shadow
+# a spec of the same name), so the kernel always finds pandas and matplotlib.
+kernel=augur-debian-python3
 work=$(mktemp -d "${TMPDIR:-/tmp}/augur-notebooks.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/kernels/python3" "$work/out"
-cat >"$work/kernels/python3/kernel.json" <<EOF
+mkdir -p "$work/kernels/$kernel" "$work/out"
+cat >"$work/kernels/$kernel/kernel.json" <<EOF
 {
   "argv": ["$python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
   "display_name": "Python 3 (Debian)",
@@ -93,7 +94,7 @@ for nb in "${notebooks[@]}"; do
 	echo "==> $(basename "$nb")" >&2
 	# Run from the notebook's folder, as Jupyter does.
 	if (cd "$(dirname "$nb")" && "$python" -m jupyter nbconvert --to notebook --execute \
-		--ExecutePreprocessor.kernel_name=python3 \
+		--ExecutePreprocessor.kernel_name="$kernel" \
 		--ExecutePreprocessor.timeout="${NOTEBOOK_TIMEOUT:-300}" \
 		--output-dir="$work/out" "$nb"); then
 		echo "notebooks.sh: ok: $(basename "$nb") in $((SECONDS - start))s" >&2
