@@ -44,14 +44,10 @@ func Outcome(incidents []ingest.Incident, entity string, t int64, horizon time.D
 // documented prior, the identity, stays.
 func (e *Engine) calibrate() {
 	e.mu.RLock()
-	incidents := e.incidents
+	incidents := failures(e.incidents)
 	var cross, anom []float64
 	var outcome []bool
 	known := e.evalTime.Add(-e.opts.Horizon).UnixMilli()
-	entities := map[string]bool{}
-	for _, inc := range incidents {
-		entities[inc.Entity] = true
-	}
 	for name, h := range e.probHistory {
 		for _, p := range h.points {
 			if p.T > known {
@@ -88,6 +84,18 @@ func (e *Engine) calibrate() {
 		return
 	}
 	e.logger.Debug("calibrated", "blocks", len(c.X), "examples", c.N, "positives", c.Positives, "incidents", n)
+}
+
+// failures returns the incidents that are failures: augur's own alerts,
+// routed back by Alertmanager's webhook (source "augur"), are predictions.
+func failures(incidents []ingest.Incident) []ingest.Incident {
+	out := make([]ingest.Incident, 0, len(incidents))
+	for _, inc := range incidents {
+		if inc.Source != "augur" {
+			out = append(out, inc)
+		}
+	}
+	return out
 }
 
 // Calibration describes the mapping in use, for /api/v1/targets: the raw

@@ -189,10 +189,47 @@ func (s *series) install(r fitResult, err error, now time.Time) {
 		return
 	}
 	s.hw, s.base, s.period, s.fitTook = r.hw, r.base, r.period, r.took
+	s.backfillForecasts()
 	// Rescore the history against the new baseline, so that the first fit
 	// (whose history the detector saw without one) and every refit serve
 	// scores consistent with the band they show.
 	for i, t := range s.t {
 		s.sc[i] = min(s.ds[i], bandScore(s.base, t, s.v[i]))
+	}
+}
+
+// backfillForecasts fills the one-step forecasts and intervals of the
+// history that was observed before any model existed (the first fit's
+// history), by running the fitted model's filter, with its parameters, from
+// the start: the values it would have forecast, in-sample. The interval is
+// the fit's one-step 95 % interval.
+func (s *series) backfillForecasts() {
+	first := -1
+	for i, f := range s.f {
+		if !math.IsNaN(f) {
+			break
+		}
+		first = i
+	}
+	if first < 0 || s.hw == nil {
+		return
+	}
+	m := s.hw
+	start := max(2*m.Period, 3)
+	if start >= len(s.v) {
+		return
+	}
+	alpha, beta, gamma, phi := m.Alpha, m.Beta, m.Gamma, m.Phi
+	f, err := model.FitHoltWinters(s.v[:start], model.HoltWintersOptions{
+		Period: m.Period, Damped: phi < 1, Alpha: &alpha, Beta: &beta, Gamma: &gamma, Phi: &phi,
+	})
+	if err != nil {
+		return
+	}
+	d := z95 * m.Sigma
+	for i := start; i <= first && i < len(s.v); i++ {
+		p := f.OneStep()
+		s.f[i], s.lo[i], s.hi[i] = p, p-d, p+d
+		f.Update(s.v[i])
 	}
 }
