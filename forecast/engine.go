@@ -200,18 +200,27 @@ func (e *Engine) evaluate(ctx context.Context) {
 		e.metrics.sourceUp.WithLabelValues(sig.SourceName).Set(1)
 		e.metrics.lastSuccess.WithLabelValues(sig.Name).Set(float64(time.Now().Unix()))
 	}
-	if e.opts.Incidents != nil {
-		inc, err := e.opts.Incidents.Incidents(ctx, time.UnixMilli(end).Add(-e.opts.History), time.UnixMilli(end))
-		if err != nil {
-			e.logger.Warn("cannot list incidents", "err", err)
-		} else {
-			e.mu.Lock()
-			e.incidents = inc
-			e.mu.Unlock()
-		}
-	}
 	e.mu.Lock()
 	e.evalTime = time.UnixMilli(end)
+	e.mu.Unlock()
+	e.RefreshIncidents(ctx)
+}
+
+// RefreshIncidents re-reads the known incidents of the history window up
+// to the latest evaluation; evaluations do it, and so does the webhook
+// receiver right after storing new ones, so they are listed at once.
+func (e *Engine) RefreshIncidents(ctx context.Context) {
+	if e.opts.Incidents == nil {
+		return
+	}
+	end := e.Now()
+	inc, err := e.opts.Incidents.Incidents(ctx, end.Add(-e.opts.History), end)
+	if err != nil {
+		e.logger.Warn("cannot list incidents", "err", err)
+		return
+	}
+	e.mu.Lock()
+	e.incidents = inc
 	e.mu.Unlock()
 }
 

@@ -95,7 +95,8 @@ func setupAlerting(f alertingFlags, listen string, cfg *config.Config, engine *f
 		entityLabels = append(entityLabels, s.Entity)
 	}
 	entityLabels = append(entityLabels, "instance", "host", "entity", "node", "pod")
-	if err := a.RegisterWebhook(api.WebhookOptions{Store: st, BearerToken: token, Username: f.webhookUser, Password: password, EntityLabels: entityLabels, Logger: logger}); err != nil {
+	refresh := func() { go engine.RefreshIncidents(context.Background()) }
+	if err := a.RegisterWebhook(api.WebhookOptions{Store: st, BearerToken: token, Username: f.webhookUser, Password: password, EntityLabels: entityLabels, Logger: logger, Stored: refresh}); err != nil {
 		return nil, err
 	}
 	var urls []string
