@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"sort"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
@@ -381,11 +383,19 @@ func (a *API) incidents(c echo.Context) result {
 	return result{data: inc}
 }
 
-// Run serves on addr until ctx is done, then shuts down gracefully.
-func (a *API) Run(ctx context.Context, srv *http.Server) error {
+// Run serves on srv.Addr until ctx is done, then shuts down gracefully.
+// webConfigFile, when set, is an exporter-toolkit web configuration (TLS,
+// basic auth), as Prometheus' --web.config.file.
+func (a *API) Run(ctx context.Context, srv *http.Server, webConfigFile string) error {
 	srv.Handler = a.echo
+	l, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", srv.Addr, err)
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() {
+		errc <- web.Serve(l, srv, &web.FlagConfig{WebConfigFile: &webConfigFile}, a.opts.Logger.With("component", "web"))
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("cannot serve on %s: %w", srv.Addr, err)

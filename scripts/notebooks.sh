@@ -14,6 +14,11 @@
 # Env:   AUGUR_SAVE_FIGURES=DIR   save each notebook's headline figure as
 #                                 DIR/notebook-<name>.png (relative to the
 #                                 repository root; `docs` refreshes the README's)
+#        AUGUR_URL=URL            use the augur answering there; by default each
+#                                 notebook starts its own on a free port, so a
+#                                 developer's augur on :9477 is never picked up
+#        NOTEBOOK_OUTPUT_DIR=DIR  keep the executed notebooks there (default: a
+#                                 temporary folder, deleted at exit)
 #        NOTEBOOK_TIMEOUT=SECONDS per-cell timeout (default 300)
 set -euo pipefail
 
@@ -62,12 +67,18 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/kernels/$kernel" "$work/out"
 cat >"$work/kernels/$kernel/kernel.json" <<EOF
 {
-  "argv": ["$python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+  "argv": ["$python", "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
   "display_name": "Python 3 (Debian)",
   "language": "python"
 }
 EOF
 export JUPYTER_PATH="$work"
+out=${NOTEBOOK_OUTPUT_DIR:-$work/out}
+mkdir -p "$out"
+if [ -z "${AUGUR_URL:-}" ]; then
+	port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	export AUGUR_URL=http://127.0.0.1:$port
+fi
 export MPLBACKEND=Agg
 # Notebooks find the repository (to build augur and read the NAB corpus) here.
 export AUGUR_REPO="$repo"
@@ -81,7 +92,11 @@ if [ -n "${AUGUR_SAVE_FIGURES:-}" ]; then
 fi
 
 if [ $# -gt 0 ]; then
-	notebooks=("$@")
+	notebooks=()
+	for nb in "$@"; do
+		[ -f "$nb" ] || die "no notebook $nb"
+		notebooks+=("$(cd "$(dirname "$nb")" && pwd)/$(basename "$nb")")
+	done
 else
 	notebooks=("$repo"/notebooks/*.ipynb)
 fi
@@ -96,7 +111,7 @@ for nb in "${notebooks[@]}"; do
 	if (cd "$(dirname "$nb")" && "$python" -m jupyter nbconvert --to notebook --execute \
 		--ExecutePreprocessor.kernel_name="$kernel" \
 		--ExecutePreprocessor.timeout="${NOTEBOOK_TIMEOUT:-300}" \
-		--output-dir="$work/out" "$nb"); then
+		--output-dir="$out" "$nb"); then
 		echo "notebooks.sh: ok: $(basename "$nb") in $((SECONDS - start))s" >&2
 	else
 		echo "notebooks.sh: FAILED: $(basename "$nb") after $((SECONDS - start))s" >&2

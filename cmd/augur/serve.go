@@ -14,6 +14,7 @@ import (
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/augur-sre/augur/api"
 	"github.com/augur-sre/augur/config"
@@ -29,6 +30,7 @@ type serveFlags struct {
 	demoSpeed   float64
 	demoStart   string
 	readTimeout time.Duration
+	webConfig   string
 	replaySpan  time.Duration
 	alerting    alertingFlags // issue 7: cmd/augur/alerting.go
 }
@@ -39,6 +41,7 @@ func serveCommand(app *kingpin.Application) *command {
 	c.clause.Flag("config.file", "augur configuration file. Without it, augur runs the embedded demo (see --config.print).").StringVar(&f.configFile)
 	c.clause.Flag("config.print", "Print the configuration in effect (the embedded demo's without --config.file) and exit.").BoolVar(&f.configPrint)
 	c.clause.Flag("web.listen-address", "Address to listen on for the API, /metrics and the Prometheus-compatible query API.").Default(":9477").StringVar(&f.listen)
+	c.clause.Flag("web.config.file", "Path to a configuration file that can enable TLS or authentication (Prometheus' exporter-toolkit format).").Default("").StringVar(&f.webConfig)
 	c.clause.Flag("web.read-timeout", "Maximum duration before timing out read of the request, and closing idle connections.").Default("5m").DurationVar(&f.readTimeout)
 	c.clause.Flag("storage.path", "Folder of augur's embedded store (incidents, alert state, model snapshots).").Default("data/").StringVar(&f.storage)
 	c.clause.Flag("calibration.replay", "At start, replay this much of the past through a second engine in the background, to learn the calibration against known incidents and serve past failure probabilities; 0 disables. Default: the history less two days.").Default("-1s").DurationVar(&f.replaySpan)
@@ -70,6 +73,9 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 		if demoStart, err = time.Parse(time.RFC3339, f.demoStart); err != nil {
 			return fmt.Errorf("--demo.start: %w", err)
 		}
+	}
+	if err := web.Validate(f.webConfig); err != nil {
+		return fmt.Errorf("--web.config.file: %w", err)
 	}
 	if err := os.MkdirAll(f.storage, 0o755); err != nil {
 		return fmt.Errorf("cannot create --storage.path: %w", err)
@@ -136,7 +142,7 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error {
 			logger.Info("listening", "address", f.listen)
-			return a.Run(ctx, srv)
+			return a.Run(ctx, srv, f.webConfig)
 		}, func(error) {
 			logger.Info("stopping web server")
 			cancel()

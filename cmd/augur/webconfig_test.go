@@ -1,0 +1,90 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/augur-sre/augur/internal/testservers"
+)
+
+// TestWebConfigTLSAndBasicAuth serves augur over TLS with basic auth from
+// an exporter-toolkit web configuration, as Prometheus' --web.config.file.
+func TestWebConfigTLSAndBasicAuth(t *testing.T) {
+	files := testservers.NewTLSFiles(t)
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "web.yml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("tls_server_config:\n  cert_file: %s\n  key_file: %s\nbasic_auth_users:\n  grafana: %s\n", files.CertFile, files.KeyFile, hash)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	cmd := exec.Command(augurBinary, "serve", "--web.listen-address="+addr, "--storage.path="+t.TempDir(), "--web.config.file="+cfg, "--calibration.replay=0")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	ca, err := os.ReadFile(files.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	do := func(user, pass string) int {
+		req, _ := http.NewRequest("GET", "https://"+addr+"/-/healthy", nil)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for do("grafana", "s3cret") != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("augur did not answer over TLS with basic auth within 30 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code := do("", ""); code != http.StatusUnauthorized {
+		t.Errorf("without credentials: status %d, want 401", code)
+	}
+	if code := do("grafana", "wrong"); code != http.StatusUnauthorized {
+		t.Errorf("wrong password: status %d, want 401", code)
+	}
+	if resp, err := http.Get("http://" + addr + "/-/healthy"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Error("plain HTTP answered 200: TLS is not enforced")
+		}
+	}
+
+	// A broken web configuration stops augur at start with a clear error.
+	bad := filepath.Join(t.TempDir(), "bad.yml")
+	if err := os.WriteFile(bad, []byte("tls_server_config:\n  cert_file: /nonexistent.pem\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(augurBinary, "serve", "--web.listen-address="+freePort(t), "--storage.path="+t.TempDir(), "--web.config.file="+bad).CombinedOutput()
+	if err == nil {
+		t.Fatalf("augur started with a broken --web.config.file:\n%s", out)
+	}
+	if !strings.Contains(string(out), "web.config.file") {
+		t.Errorf("error does not name the flag:\n%s", out)
+	}
+}
