@@ -220,9 +220,11 @@ func (s *series) backfillForecasts() {
 		return
 	}
 	alpha, beta, gamma, phi := m.Alpha, m.Beta, m.Gamma, m.Phi
-	f, err := model.FitHoltWinters(s.v[:start], model.HoltWintersOptions{
-		Period: m.Period, Damped: phi < 1, Alpha: &alpha, Beta: &beta, Gamma: &gamma, Phi: &phi,
-	})
+	opts := model.HoltWintersOptions{Period: m.Period, Alpha: &alpha, Beta: &beta, Gamma: &gamma}
+	if phi < 1 {
+		opts.Damped, opts.Phi = true, &phi
+	}
+	f, err := model.FitHoltWinters(s.v[:start], opts)
 	if err != nil {
 		return
 	}
