@@ -80,6 +80,7 @@ if [ -z "${AUGUR_URL:-}" ]; then
 	export AUGUR_URL=http://127.0.0.1:$port
 fi
 export MPLBACKEND=Agg
+export PYTHONDONTWRITEBYTECODE=1 # no notebooks/__pycache__ from importing augur_client
 # Notebooks find the repository (to build augur and read the NAB corpus) here.
 export AUGUR_REPO="$repo"
 if [ -n "${AUGUR_SAVE_FIGURES:-}" ]; then
