@@ -124,13 +124,6 @@ type scratch struct {
 // joins the trend model: beyond a day, its local trend extrapolates noise.
 const shortTermSteps = 24 * 60
 
-// assess returns the crossing of threshold within h steps. Two forecasts
-// are combined, taking at each step the higher probability: Holt-Winters'
-// (seasonal, short-term), and a linear trend through the last 2h points of
-// the series less its seasonal baseline, projected on top of the baseline's
-// future centre, whose interval widens with the slope's uncertainty: it is
-// what recognises a leak or a filling pool hours before the limit.
-// A series already at or over the threshold crosses now, with certainty.
 // assessMode distinguishes the two questions assess answers.
 type assessMode int
 
@@ -148,10 +141,9 @@ const (
 // combined by taking, at each step, the highest probability of having
 // crossed, so that the soonest credible path sets the ETA:
 //   - in capacity mode, trend and daily cycle fitted jointly over the whole
-//     retained history (model.SeasonalTrend): the long-run growth, and the
-//     only model for horizons beyond a day;
-//   - up to a day ahead, Holt-Winters' own forecast (seasonal, short-term)
-//     and linear trends through the last recent/2, recent and 2·recent points
+//     retained history (model.SeasonalTrend): the long-run growth;
+//   - up to a day ahead, Holt-Winters' own forecast (seasonal, short-term);
+//   - linear trends through the last recent/2, recent and 2·recent points
 //     of the series less its seasonal baseline, projected on top of the
 //     baseline's future centre, with intervals widening with the slope's
 //     uncertainty: what recognises a leak, a filling pool or a runaway
@@ -159,6 +151,12 @@ const (
 //     slope, diluted by the flat part, can; its wider interval keeps it
 //     from raising alarms on noise. A window's line is projected no further
 //     than four window lengths: an hour's slope says nothing of next week.
+//     In capacity mode a recent trend counts only when it rests on at
+//     least minRegimePoints points and its slope departs from the long-run
+//     one by more than six standard errors (a regime change such as a
+//     leak): taking the highest of many uncertain forecasts would otherwise
+//     pull every ETA forward, and the standard error of a few dozen
+//     autocorrelated points is itself unreliable.
 //
 // recent is the failure horizon in steps. A series already at or over the
 // threshold crosses now, with certainty.
@@ -174,6 +172,7 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 	var c crossing
 	sc.curve = sc.curve[:0]
 	short := h <= shortTermSteps
+	longSlope, longSE := math.NaN(), math.NaN()
 	if short {
 		if err := s.hw.PredictInto(&sc.fc, h, 0.95); err == nil {
 			sc.sd = sc.sd[:0]
@@ -194,6 +193,7 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 			}
 			sc.mergeCurve(&c, sc.mean2, sc.sd2, threshold)
 			c.slope = m.Slope()
+			longSlope, longSE = m.Slope(), m.SlopeSE()
 		}
 	}
 	resetAt := math.Inf(1)
@@ -201,12 +201,14 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 		resetAt = threshold
 	}
 	for _, w := range [...]int{recent / 2, recent, 2 * recent} {
-		if !short {
-			break
-		}
 		tr, ok := s.trend(sc, w, resetAt)
 		if !ok {
 			continue
+		}
+		if mode == capacityMode && !math.IsNaN(longSlope) {
+			if d := tr.Slope - longSlope; tr.N < minRegimePoints || math.Abs(d) <= 6*math.Hypot(tr.SlopeSE(), longSE) {
+				continue
+			}
 		}
 		if w == 2*recent && mode == failureMode {
 			c.slope = tr.Slope
@@ -268,6 +270,10 @@ func (sc *scratch) mergeCurve(c *crossing, mean, sd []float64, threshold float64
 		}
 	}
 }
+
+// minRegimePoints is the fewest points a recent trend needs to override the
+// long-run growth in a capacity plan.
+const minRegimePoints = 60
 
 // minTrendPoints is the shortest window a growth estimate uses.
 const minTrendPoints = 20

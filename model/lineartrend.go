@@ -108,3 +108,9 @@ func (m LinearTrend) LineSD(h float64) float64 {
 	inflate := (1 + m.Rho) / (1 - m.Rho)
 	return m.Sigma * math.Sqrt(inflate*(1/float64(m.N)+d*d/m.sxx))
 }
+
+// SlopeSE returns the standard error of the slope, inflated for the
+// residuals' autocorrelation like the intervals.
+func (m LinearTrend) SlopeSE() float64 {
+	return m.Sigma * math.Sqrt((1+m.Rho)/(1-m.Rho)/m.sxx)
+}

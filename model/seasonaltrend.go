@@ -101,6 +101,9 @@ func FitSeasonalTrend(y []float64, last, step int64) (*SeasonalTrend, error) {
 // Slope returns the trend's growth per step.
 func (m *SeasonalTrend) Slope() float64 { return m.beta[1] }
 
+// SlopeSE returns the standard error of Slope.
+func (m *SeasonalTrend) SlopeSE() float64 { return math.Sqrt(m.cov.At(1, 1)) }
+
 // LevelAt returns the mean of the model h steps after the last point and
 // its standard deviation: the uncertainty of the fitted level, without the
 // noise of a single observation (capacity plans ask when the level, not one
