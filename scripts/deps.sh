@@ -15,32 +15,9 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools=${TOOLS_DIR:-$repo/.tools}
 influx_version=v1.8.10
 
-die() {
-	echo "deps.sh: $*" >&2
-	exit 1
-}
-
-apt_install() {
-	local missing=()
-	for pkg in "$@"; do
-		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get: install them by hand"
-	local sudo=()
-	if [ "$(id -u)" -ne 0 ]; then
-		command -v sudo >/dev/null || die "missing ${missing[*]}: run as root (or with sudo) to apt-get install them"
-		sudo=(sudo -n)
-	fi
-	echo "deps.sh: apt-get install ${missing[*]}" >&2
-	# Another apt-get (e.g. a provisioning job) may hold the lock: wait for it
-	# rather than fail.
-	export DEBIAN_FRONTEND=noninteractive
-	"${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq ||
-		die "apt-get update failed"
-	"${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" ||
-		die "apt-get install ${missing[*]} failed"
-}
+me=deps.sh
+# shellcheck source=scripts/lib.sh
+. "$repo/scripts/lib.sh"
 
 apt_install prometheus prometheus-alertmanager
 for bin in prometheus promtool prometheus-alertmanager amtool; do

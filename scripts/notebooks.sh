@@ -25,32 +25,9 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 python=/usr/bin/python3
 
-die() {
-	echo "notebooks.sh: $*" >&2
-	exit 1
-}
-
-apt_install() {
-	local missing=()
-	for pkg in "$@"; do
-		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get: install them by hand"
-	local sudo=()
-	if [ "$(id -u)" -ne 0 ]; then
-		command -v sudo >/dev/null || die "missing ${missing[*]}: run as root (or with sudo) to apt-get install them"
-		sudo=(sudo -n)
-	fi
-	echo "notebooks.sh: apt-get install ${missing[*]}" >&2
-	# Another apt-get (e.g. a provisioning job) may hold the lock: wait for it
-	# rather than fail.
-	export DEBIAN_FRONTEND=noninteractive
-	"${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq ||
-		die "apt-get update failed"
-	"${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" ||
-		die "apt-get install ${missing[*]} failed"
-}
+me=notebooks.sh
+# shellcheck source=scripts/lib.sh
+. "$repo/scripts/lib.sh"
 
 apt_install python3-pandas python3-matplotlib python3-requests jupyter-nbconvert python3-ipykernel
 [ -x "$python" ] || die "$python not found after installing python3 packages"

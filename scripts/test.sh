@@ -15,6 +15,9 @@ go vet ./...
 echo "==> go test"
 go test -count=1 -timeout 30m ./...
 
+echo "==> notebooks"
+./scripts/notebooks.sh
+
 echo "==> fuzzing the parsers (${FUZZTIME:=3s} each)"
 for target in $(git grep -lE '^func Fuzz' -- '*_test.go'); do
 	pkg="./$(dirname "$target")"
