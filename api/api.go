@@ -39,6 +39,7 @@ type Engine interface {
 	Forecast(match forecast.Matcher, horizon, step time.Duration, level float64) ([]forecast.SeriesForecast, error)
 	Capacity(match forecast.Matcher, th *forecast.Threshold, horizon time.Duration) ([]forecast.Capacity, []string, error)
 	Targets() []forecast.SignalTarget
+	Calibration() forecast.Calibration
 	Scores() []forecast.SeriesScore
 	Incidents() []ingest.Incident
 }
@@ -372,7 +373,7 @@ func etaLess(a, b *float64) bool {
 }
 
 func (a *API) targets(c echo.Context) result {
-	return result{data: map[string]any{"ready": a.opts.Engine.Ready(), "signals": a.opts.Engine.Targets()}}
+	return result{data: map[string]any{"ready": a.opts.Engine.Ready(), "signals": a.opts.Engine.Targets(), "calibration": a.opts.Engine.Calibration()}}
 }
 
 func (a *API) incidents(c echo.Context) result {

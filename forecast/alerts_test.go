@@ -2,13 +2,11 @@ package forecast
 
 import (
 	"context"
-	"math"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/notifier"
 	"github.com/augur-sre/augur/store"
 )
@@ -109,20 +107,7 @@ func TestAlertStateMachine(t *testing.T) {
 // its anchor.
 func demoEngine(t *testing.T) *Engine {
 	t.Helper()
-	anchor := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Start: anchor, History: 3 * 24 * time.Hour, Clock: func() time.Time { return anchor }})
-	var signals []Signal
-	for _, name := range []string{"cpu", "memory", "connections"} {
-		s := Signal{Name: name, SourceName: "demo", Source: demo, Query: name, Entity: "host", Limit: 100}
-		if name == "connections" {
-			s.Limit, s.LimitQuery = math.NaN(), "max_connections"
-		}
-		signals = append(signals, s)
-	}
-	e, err := New(Options{Signals: signals, Step: time.Minute, History: 3 * 24 * time.Hour, Horizon: time.Hour, Now: demo.Now, Tick: time.Hour, Incidents: demo})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newDemoEngine(t, "cpu", "memory", "connections")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = e.Run(ctx); close(done) }()

@@ -73,14 +73,22 @@ func (e *Engine) calibrate() {
 	var err error
 	if n < calibMinIncidents {
 		err = model.ErrFewIncidents
-	} else if c, err = model.FitCalibrator(cross, anom, outcome, calibPseudo, 1); err != nil {
-		c = model.Calibrator{}
+	} else {
+		c, err = model.FitCalibrator(cross, anom, outcome, calibPseudo, 1)
 	}
 	e.mu.Lock()
-	e.calib, e.calibErr = c, err
+	e.calibErr = err
+	if err == nil {
+		e.calib = c
+	}
+	// Otherwise the mapping in use stays: the prior, or one restored from a
+	// snapshot or learnt by a replay while this engine's own history of
+	// predictions is still too short.
 	e.mu.Unlock()
-	if err != nil && !errors.Is(err, model.ErrFewIncidents) {
-		e.logger.Warn("cannot calibrate", "err", err)
+	if err != nil {
+		if !errors.Is(err, model.ErrFewIncidents) {
+			e.logger.Warn("cannot calibrate", "err", err)
+		}
 		return
 	}
 	e.logger.Debug("calibrated", "blocks", len(c.X), "examples", c.N, "positives", c.Positives, "incidents", n)

@@ -32,8 +32,6 @@ func (s *leakSource) Range(_ context.Context, _ string, start, end time.Time, st
 	return []ingest.Series{out}, nil
 }
 
-const day = 24 * time.Hour
-
 // TestCapacityETACoverage measures issue 6's target: on series with a
 // planted linear leak plus daily seasonality plus AR(1) noise, how often the
 // true crossing time falls inside the p10-p90 interval of the capacity ETA,

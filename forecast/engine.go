@@ -78,9 +78,11 @@ type Engine struct {
 	probHistory map[string]*probHistory
 	calib       model.Calibrator
 	calibErr    error
-	evalTime    time.Time
-	lastFit     time.Time
-	ready       bool
+	// restored holds snapshot parameters for the first fit of each series.
+	restored map[string]hwParams
+	evalTime time.Time
+	lastFit  time.Time
+	ready    bool
 }
 
 type signalState struct {
@@ -345,7 +347,8 @@ func (e *Engine) refit(ctx context.Context) {
 			defer wg.Done()
 			for s := range work {
 				t0 := time.Now()
-				fit, err := fitSeries(s, e.step)
+				restored, ok := e.restored[s.key]
+				fit, err := fitSeries(s, e.step, restored, ok)
 				e.metrics.fitDuration.Observe(time.Since(t0).Seconds())
 				if err != nil {
 					e.metrics.errors.WithLabelValues("fit").Inc()
@@ -366,6 +369,7 @@ func (e *Engine) refit(ctx context.Context) {
 	close(work)
 	wg.Wait()
 	e.mu.Lock()
+	e.restored = nil // the snapshot serves the first fit only
 	e.lastFit = e.now()
 	e.ready = true
 	for _, sig := range e.signals {

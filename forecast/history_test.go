@@ -4,9 +4,6 @@ import (
 	"context"
 	"math"
 	"testing"
-	"time"
-
-	"github.com/augur-sre/augur/ingest"
 )
 
 // TestHistoryHasForecastsFromTheStart checks that past points carry the
@@ -15,15 +12,8 @@ import (
 // right after start: every point after the two seasonal periods Holt-Winters
 // initialises on.
 func TestHistoryHasForecastsFromTheStart(t *testing.T) {
-	anchor := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Start: anchor, History: 3 * day, Clock: func() time.Time { return anchor }})
-	e, err := New(Options{
-		Signals: []Signal{{Name: "memory", SourceName: "demo", Source: demo, Query: "memory", Entity: "host", Limit: 100}},
-		Step:    time.Minute, History: 3 * day, Horizon: time.Hour, Now: demo.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	anchor := demoAnchor
+	e := newDemoEngine(t, "memory")
 	e.Evaluate(context.Background())
 	hist := e.History(func(l map[string]string) bool { return l["host"] == "web-1" }, anchor.Add(-day), anchor)
 	if len(hist) != 1 {

@@ -133,7 +133,10 @@ var errShortHistory = errors.New("history too short to fit")
 // fitSeries fits Holt-Winters and the seasonal baseline on the series'
 // history. The seasonal period is one day when the history holds at least
 // two days, none otherwise (cold start: Holt's linear trend).
-func fitSeries(s *series, stepMs int64) (fitResult, error) {
+//
+// With restored parameters (from a snapshot) for the same period, the fit
+// reuses them and only runs the filter.
+func fitSeries(s *series, stepMs int64, restored hwParams, useRestored bool) (fitResult, error) {
 	start := time.Now()
 	n := len(s.v)
 	valid := 0
@@ -150,7 +153,13 @@ func fitSeries(s *series, stepMs int64) (fitResult, error) {
 	if n >= 2*day && day > 1 {
 		period = day
 	}
-	hw, err := model.FitHoltWinters(s.v, model.HoltWintersOptions{Period: period})
+	opts := model.HoltWintersOptions{Period: period}
+	if useRestored {
+		if fixed, ok := restored.fixedOptions(period); ok {
+			opts = fixed
+		}
+	}
+	hw, err := model.FitHoltWinters(s.v, opts)
 	if err != nil {
 		return fitResult{}, fmt.Errorf("cannot fit Holt-Winters: %w", err)
 	}

@@ -35,6 +35,7 @@ var (
 	bucketMeta      = []byte("meta")
 	bucketIncidents = []byte("incidents")
 	bucketAlerts    = []byte("alerts")
+	bucketSnapshots = []byte("snapshots")
 	keyFormat       = []byte("format")
 )
 
@@ -94,7 +95,7 @@ func Open(dir string, timeout time.Duration) (*Store, error) {
 		if f := meta.Get(keyFormat); !bytes.Equal(f, []byte(format)) {
 			return fmt.Errorf("%w: format %q, want %q", ErrForeign, f, format)
 		}
-		for _, b := range [][]byte{bucketIncidents, bucketAlerts} {
+		for _, b := range [][]byte{bucketIncidents, bucketAlerts, bucketSnapshots} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -314,6 +315,31 @@ func (s *Store) SaveAlertStates(states map[string][]byte) error {
 		return fmt.Errorf("cannot save alert state: %w", err)
 	}
 	return nil
+}
+
+// SaveSnapshot stores the named snapshot (e.g. the engine's models),
+// replacing the previous one, durably.
+func (s *Store) SaveSnapshot(name string, data []byte) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSnapshots).Put([]byte(name), data)
+	})
+	if err != nil {
+		return fmt.Errorf("cannot save snapshot %q: %w", name, err)
+	}
+	return nil
+}
+
+// LoadSnapshot returns the named snapshot, or nil when there is none.
+func (s *Store) LoadSnapshot(name string) ([]byte, error) {
+	var out []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		out = bytes.Clone(tx.Bucket(bucketSnapshots).Get([]byte(name)))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read snapshot %q: %w", name, err)
+	}
+	return out, nil
 }
 
 // Lister combines incident listers: every incident any of them knows.

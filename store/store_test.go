@@ -202,3 +202,29 @@ func TestAlertStates(t *testing.T) {
 		t.Errorf("LoadAlertStates = %q, %v; want only a={\"x\":2}", got, err)
 	}
 }
+
+func TestSnapshots(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LoadSnapshot("engine"); err != nil || got != nil {
+		t.Fatalf("empty store: %q, %v", got, err)
+	}
+	if err := s.SaveSnapshot("engine", []byte(`{"v":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveSnapshot("engine", []byte(`{"v":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, err := s.LoadSnapshot("engine"); err != nil || string(got) != `{"v":2}` {
+		t.Fatalf("after reopen: %q, %v", got, err)
+	}
+}

@@ -159,9 +159,10 @@ func timeDir(dir string, reps int) error {
 		}
 		slices.Sort(times)
 		hwMASE := mase(train, test, f.Point)
-		// The full model selection, for comparison (not the speed target).
+		// The full model selection for this lead time, for comparison (not
+		// the speed target).
 		start := time.Now()
-		sm, sel, err := model.Select(train, model.SelectOptions{Periods: []int{period}, Horizon: 12})
+		sm, sel, err := model.Select(train, model.SelectOptions{Periods: []int{period}, Horizon: horizon})
 		if err != nil {
 			return err
 		}

@@ -105,6 +105,7 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("cannot start the engine: %w", err)
 	}
+	resumed := restoreSnapshot(st, engine, logger)
 	a := api.New(api.Options{Engine: engine, Logger: logger, Registry: reg, MaxExportedSeries: cfg.Global.MaxExportedSeries})
 	al, err := setupAlerting(f.alerting, f.listen, cfg, engine, a, st, reg, opts.Tick, logger) // issue 7
 	if err != nil {
@@ -130,7 +131,7 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 			cancel()
 		})
 	}
-	if span := replaySpan(f.replaySpan, opts.History); span > 0 {
+	if span := replaySpan(f.replaySpan, opts.History); span > 0 && !resumed {
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error {
 			replayPast(ctx, logger, engine, opts, span)
@@ -149,6 +150,13 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 		})
 	}
 	al.addTo(&g, ctx, logger) // issue 7
+	{
+		ctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error {
+			saveSnapshots(ctx, st, engine, logger)
+			return nil
+		}, func(error) { cancel() })
+	}
 	if err := g.Run(); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -228,4 +236,56 @@ func replayPast(ctx context.Context, logger *slog.Logger, engine *forecast.Engin
 	engine.Adopt(r)
 	c := engine.Calibration()
 	logger.Info("replay done", "duration", time.Since(began).Round(time.Second), "calibration_blocks", len(c.Raw), "examples", c.Examples, "positives", c.Positives)
+}
+
+// snapshotName is the store key of the engine's snapshot.
+const snapshotName = "engine"
+
+// restoreSnapshot loads the engine's last snapshot from the store, if any,
+// and reports whether it held a calibration learnt from incidents (then no
+// replay of the past is needed to resume).
+func restoreSnapshot(st *store.Store, engine *forecast.Engine, logger *slog.Logger) bool {
+	data, err := st.LoadSnapshot(snapshotName)
+	if err != nil || data == nil {
+		if err != nil {
+			logger.Warn("cannot load the engine snapshot; fitting from scratch", "err", err)
+		}
+		return false
+	}
+	n, err := engine.Restore(data)
+	if err != nil {
+		logger.Warn("cannot restore the engine snapshot; fitting from scratch", "err", err)
+		return false
+	}
+	c := engine.Calibration()
+	logger.Info("resuming from snapshot", "models", n, "calibration_examples", c.Examples)
+	return !c.Prior
+}
+
+// saveSnapshots saves the engine's snapshot every five minutes and once
+// more when ctx ends, so a restart resumes where the service stopped.
+func saveSnapshots(ctx context.Context, st *store.Store, engine *forecast.Engine, logger *slog.Logger) {
+	save := func() {
+		if !engine.Ready() {
+			return
+		}
+		data, err := engine.Snapshot()
+		if err == nil {
+			err = st.SaveSnapshot(snapshotName, data)
+		}
+		if err != nil {
+			logger.Warn("cannot save the engine snapshot", "err", err)
+		}
+	}
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			save()
+			return
+		case <-t.C:
+			save()
+		}
+	}
 }

@@ -1,0 +1,34 @@
+package forecast
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/augur-sre/augur/ingest"
+)
+
+const day = 24 * time.Hour
+
+// demoAnchor is the frozen present of the engines the tests build.
+var demoAnchor = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+
+// newDemoEngine returns an engine, not yet run, on three days of the demo
+// fleet frozen at demoAnchor, modelling the named signals.
+func newDemoEngine(t *testing.T, signals ...string) *Engine {
+	t.Helper()
+	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Start: demoAnchor, History: 3 * day, Clock: func() time.Time { return demoAnchor }})
+	var sigs []Signal
+	for _, name := range signals {
+		s := Signal{Name: name, SourceName: "demo", Source: demo, Query: name, Entity: "host", Limit: 100}
+		if name == "connections" {
+			s.Limit, s.LimitQuery = math.NaN(), "max_connections"
+		}
+		sigs = append(sigs, s)
+	}
+	e, err := New(Options{Signals: sigs, Step: time.Minute, History: 3 * day, Horizon: time.Hour, Now: demo.Now, Tick: time.Hour, Incidents: demo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}

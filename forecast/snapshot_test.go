@@ -1,0 +1,52 @@
+package forecast
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/augur-sre/augur/model"
+)
+
+// TestSnapshotRestore checks a restarted engine resumes with the learnt
+// calibration and the fitted parameters, and gives the same answers.
+func TestSnapshotRestore(t *testing.T) {
+	a := newDemoEngine(t, "memory")
+	a.Evaluate(context.Background())
+	a.mu.Lock()
+	a.calib = model.Calibrator{X: []float64{0, 1}, Y: []float64{0.01, 0.5}, N: 100, Positives: 3}
+	a.mu.Unlock()
+	data, err := a.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b := newDemoEngine(t, "memory")
+	n, err := b.Restore(data)
+	if err != nil || n != 8 {
+		t.Fatalf("Restore: %d models, %v", n, err)
+	}
+	b.Evaluate(context.Background())
+	if c := b.Calibration(); c.Examples != 100 || c.Calibrated[1] != 0.5 {
+		t.Errorf("calibration not restored: %+v", c)
+	}
+	ta, tb := a.Targets(), b.Targets()
+	for i := range ta[0].Series {
+		if pa, pb := ta[0].Series[i].Parameters, tb[0].Series[i].Parameters; pa["alpha"] != pb["alpha"] || pa["gamma"] != pb["gamma"] {
+			t.Errorf("series %v: parameters %v after restore, want %v", ta[0].Series[i].Labels, pb, pa)
+		}
+	}
+	fa, _ := a.Failures(0)
+	fb, _ := b.Failures(0)
+	for i := range fa {
+		if fa[i].Entity != fb[i].Entity || fa[i].FailureProbability != fb[i].FailureProbability {
+			t.Errorf("%s: %v before, %s: %v after restore", fa[i].Entity, fa[i].FailureProbability, fb[i].Entity, fb[i].FailureProbability)
+		}
+	}
+
+	for _, bad := range []string{`{`, `{"version":99}`, `{"version":1,"calibration":{"X":[1],"Y":[]}}`} {
+		if _, err := newDemoEngine(t, "memory").Restore([]byte(bad)); err == nil || !strings.Contains(err.Error(), "snapshot") {
+			t.Errorf("Restore(%s): want a snapshot error, got %v", bad, err)
+		}
+	}
+}
