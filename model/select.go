@@ -208,10 +208,13 @@ type candidate struct {
 // is more: older data changes the parameters little and costs time) and then
 // run forward through the held-out part with
 // Update, without refitting. At every held-out point its one-step error is
-// recorded, and at up to MaxOrigins evenly spaced origins its error Horizon
-// steps ahead. A candidate's score is the mean of its one-step and
-// Horizon-step MASE, the mean absolute error divided by the in-sample MAE of
-// the naive forecast on the fitted part (Hyndman & Koehler, "Another look at
+// recorded, and at up to MaxOrigins evenly spaced origins its errors at
+// every lead 1..Horizon. A candidate's score is the mean of its one-step MASE
+// and its MASE over those leads. (Scoring lead Horizon alone misleads when
+// the held-out part is short: with Horizon near the period, every target
+// falls a period after its origin, and a model without a season then
+// passes for seasonal naive.) MASE is the mean absolute error divided by the
+// in-sample MAE of the naive forecast on the fitted part (Hyndman & Koehler, "Another look at
 // measures of forecast accuracy", IJF 2006). The lowest score wins.
 //
 // Candidates: "naive", "snaive" (shortest detected period), "holt_damped",
@@ -220,11 +223,14 @@ type candidate struct {
 // of y). An AR on the levels themselves is not a candidate: it reverts to the
 // training mean, and a level shift after the fit (a host drained, a disk
 // filled) then biases every forecast; on NAB's grok_asg_anomaly it had 3.5
-// times ETS's error while winning the validation. A period that
-// DetectPeriods cannot test yet (fewer than three cycles) is still tried by
-// the seasonal candidates when the fitted part holds two cycles: that is the
-// cold start, usable after one period of data (snaive) and better as history
-// grows. Below 36 points nothing is validated and the naive model is
+// times ETS's error while winning the validation. When
+// DetectPeriods finds no period, the shortest of Periods is still tried by
+// the seasonal candidates (when the fitted part holds two cycles) and the
+// backtest decides: the autocorrelation test misses seasons that are strong
+// but share the variance with persistent noise (a daily sine under AR(1)
+// noise of similar variance, bench/hwbench), and it cannot test a season
+// with fewer than three cycles. That also makes the cold start: usable
+// after one period of data (snaive) and better as history grows. Below 36 points nothing is validated and the naive model is
 // returned with MASE NaN.
 //
 // The returned model's intervals are split-conformal: the half-widths are
@@ -277,11 +283,11 @@ func Select(y []float64, opts SelectOptions) (Forecaster, Selection, error) {
 		return m, sel, nil
 	}
 
-	// Periods: those detected; while too short to test, the shortest
-	// candidate as a hypothesis for the backtest to confirm or reject.
+	// Periods: those detected; when none is, the shortest candidate as a
+	// hypothesis for the backtest to confirm or reject.
 	sel.Periods = DetectPeriods(y, periods)
 	season := sel.Periods
-	if len(season) == 0 && len(periods) > 0 && n < minCycles*periods[0] {
+	if len(season) == 0 && len(periods) > 0 {
 		season = periods[:1]
 	}
 	cands := candidates(season)
@@ -383,22 +389,27 @@ func naiveMAE(y []float64) float64 {
 	return sum / float64(k)
 }
 
-// backtest runs m forward through val, returning its one-step and h-step mean
-// absolute errors and the interval calibration.
+// backtest runs m forward through val, returning its one-step mean absolute
+// error, its mean absolute error over leads 1..h, and the interval
+// calibration.
 func backtest(m Forecaster, val []float64, h, maxOrigins int, level float64) (mae1, maeH float64, cal calibration) {
-	stride := max(1, (len(val)-h+1+maxOrigins-1)/maxOrigins)
+	lastOrigin := max(0, len(val)-h) // the last origin with all h leads inside
+	stride := max(1, (lastOrigin+maxOrigins)/maxOrigins)
 	var f Forecast
 	var s1, sH []float64
 	var sum1, sumH float64
 	var n1, nH int
 	for i, v := range val {
-		if h > 1 && i%stride == 0 && i+h <= len(val) && finite(val[i+h-1]) {
-			if m.PredictInto(&f, h, level) == nil {
-				e := val[i+h-1] - f.Point[h-1]
-				sumH += math.Abs(e)
-				nH++
+		if h > 1 && i%stride == 0 && i <= lastOrigin && m.PredictInto(&f, h, level) == nil {
+			for j := range min(h, len(val)-i) {
+				if w := val[i+j]; finite(w) {
+					sumH += math.Abs(w - f.Point[j])
+					nH++
+				}
+			}
+			if j := i + h - 1; j < len(val) && finite(val[j]) {
 				if w := f.Upper[h-1] - f.Point[h-1]; w > 0 {
-					sH = append(sH, math.Abs(e)/w)
+					sH = append(sH, math.Abs(val[j]-f.Point[h-1])/w)
 				}
 			}
 		}
