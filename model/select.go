@@ -203,35 +203,36 @@ type candidate struct {
 // Select chooses a forecaster for y by rolling-origin backtest and returns it
 // fitted and updated through all of y, with its intervals calibrated.
 //
-// The last Holdout of y (at least 12 points) is held out; every candidate is
+// The last Holdout of y (at least 12 points) is held out. Every candidate is
 // fitted on the rest (its last six longest periods or 4032 points, whichever
-// is more: older data changes the parameters little and costs time) and then
-// run forward through the held-out part with
-// Update, without refitting. At every held-out point its one-step error is
-// recorded, and at up to MaxOrigins evenly spaced origins its errors at
-// every lead 1..Horizon. A candidate's score is the mean of its one-step MASE
-// and its MASE over those leads. (Scoring lead Horizon alone misleads when
-// the held-out part is short: with Horizon near the period, every target
-// falls a period after its origin, and a model without a season then
-// passes for seasonal naive.) MASE is the mean absolute error divided by the
-// in-sample MAE of the naive forecast on the fitted part (Hyndman & Koehler, "Another look at
-// measures of forecast accuracy", IJF 2006). The lowest score wins.
+// is more: older data changes the parameters little and costs time) and run
+// forward through the held-out part with Update, without refitting. Its
+// one-step error is recorded at every held-out point, and its errors at every
+// lead 1..Horizon at up to MaxOrigins evenly spaced origins. A candidate's
+// score is the mean of its one-step MASE and its MASE over those leads, MASE
+// being the mean absolute error divided by the in-sample MAE of the naive
+// forecast on the fitted part (Hyndman & Koehler, "Another look at measures
+// of forecast accuracy", IJF 2006). The lowest score wins. (Scoring lead
+// Horizon alone misleads when the held-out part is short: with Horizon near
+// the period every target falls a period after its origin, and a model
+// without a season passes for seasonal naive.)
 //
-// Candidates: "naive", "snaive" (shortest detected period), "holt_damped",
+// Candidates: "naive", "snaive" (shortest period), "holt_damped",
 // "holtwinters" and "holtwinters_damped" (shortest period), "mstl" (two or
-// more periods), "ari" (ridge AR on recent and seasonal lags of the changes
-// of y). An AR on the levels themselves is not a candidate: it reverts to the
-// training mean, and a level shift after the fit (a host drained, a disk
-// filled) then biases every forecast; on NAB's grok_asg_anomaly it had 3.5
-// times ETS's error while winning the validation. When
-// DetectPeriods finds no period, the shortest of Periods is still tried by
-// the seasonal candidates (when the fitted part holds two cycles) and the
+// more detected periods), "ari" (ridge AR on recent and seasonal lags of the
+// changes of y). An AR on the levels themselves is not a candidate: it
+// reverts to the training mean, so a level shift after the fit (a host
+// drained, a disk filled) biases every forecast; on NAB's grok_asg_anomaly it
+// had 3.5 times ETS's error while winning the validation.
+//
+// When DetectPeriods finds no period, the shortest of Periods is still tried
+// by the seasonal candidates (when the fitted part holds two cycles) and the
 // backtest decides: the autocorrelation test misses seasons that are strong
 // but share the variance with persistent noise (a daily sine under AR(1)
-// noise of similar variance, bench/hwbench), and it cannot test a season
-// with fewer than three cycles. That also makes the cold start: usable
-// after one period of data (snaive) and better as history grows. Below 36 points nothing is validated and the naive model is
-// returned with MASE NaN.
+// noise, bench/hwbench), and it cannot test a season with fewer than three
+// cycles. That is also the cold start: usable after one period of data
+// (snaive), better as history grows. Below 36 points nothing is validated
+// and the naive model is returned with MASE NaN.
 //
 // The returned model's intervals are split-conformal: the half-widths are
 // scaled by the Level-quantile of |error|/half-width over the held-out one-step
