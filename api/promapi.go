@@ -934,8 +934,14 @@ func (a *API) promLabels(c echo.Context) result {
 	for _, l := range sets {
 		l.Range(func(l labels.Label) { names[l.Name] = true })
 	}
-	out := make([]string, 0, len(names))
-	for n := range names {
+	return sortedLimited(names, limit)
+}
+
+// sortedLimited answers a set of names or values, sorted, cut to limit
+// (0: no limit) with Prometheus' truncation warning.
+func sortedLimited(set map[string]bool, limit int) result {
+	out := make([]string, 0, len(set))
+	for n := range set {
 		out = append(out, n)
 	}
 	sort.Strings(out)
@@ -975,16 +981,7 @@ func (a *API) promLabelValues(c echo.Context) result {
 			vals[v] = true
 		}
 	}
-	out := make([]string, 0, len(vals))
-	for v := range vals {
-		out = append(out, v)
-	}
-	sort.Strings(out)
-	var warns []string
-	if limit > 0 && len(out) > limit {
-		out, warns = out[:limit], []string{truncatedWarning}
-	}
-	return result{data: out, warnings: warns}
+	return sortedLimited(vals, limit)
 }
 
 func (a *API) promSeries(c echo.Context) result {
