@@ -1,0 +1,156 @@
+package main
+
+import (
+	"encoding/csv"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// nabFile is a real NAB series: a daily cycle of CPU with labelled anomalies.
+const nabFile = "../../../shared/datasets/nab/data/realAWSCloudwatch/ec2_cpu_utilization_825cc2.csv"
+
+func execAugur(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	out, err := exec.Command(augurBinary, args...).Output()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(ee.Stderr), err
+	}
+	return string(out), err
+}
+
+func readRows(t *testing.T, text string) [][]string {
+	t.Helper()
+	rows, err := csv.NewReader(strings.NewReader(text)).ReadAll()
+	if err != nil {
+		t.Fatalf("output is not CSV: %v\n%.300s", err, text)
+	}
+	return rows
+}
+
+// TestDetect checks `augur detect`: NAB's results format, one row per
+// input row, scores in [0,1], and online: the scores of the first rows do
+// not change when later rows are added.
+func TestDetect(t *testing.T) {
+	out, err := execAugur(t, "detect", "--input="+nabFile)
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	rows := readRows(t, out)
+	in, err := os.ReadFile(nabFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inRows := readRows(t, string(in))
+	if strings.Join(rows[0], ",") != "timestamp,value,anomaly_score" || len(rows) != len(inRows) {
+		t.Fatalf("header %v and %d rows, want timestamp,value,anomaly_score and %d rows", rows[0], len(rows), len(inRows))
+	}
+	high := 0
+	for _, r := range rows[1:] {
+		s, err := strconv.ParseFloat(r[2], 64)
+		if err != nil || s < 0 || s > 1 {
+			t.Fatalf("row %v: score not in [0,1]", r)
+		}
+		if s > 0.5 {
+			high++
+		}
+	}
+	if high == 0 || high > len(rows)/20 {
+		t.Errorf("%d of %d rows score above 0.5: want a few alarms, not none or a flood", high, len(rows))
+	}
+
+	// Online: detect on the first half gives the same scores for those rows.
+	half := filepath.Join(t.TempDir(), "half.csv")
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	_ = w.WriteAll(inRows[:len(inRows)/2])
+	if err := os.WriteFile(half, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = execAugur(t, "detect", "--input="+half)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range readRows(t, out) {
+		if r[2] != rows[i][2] {
+			t.Fatalf("row %d: score %s on the first half, %s on the whole file: row t must use only rows <= t", i, r[2], rows[i][2])
+		}
+	}
+}
+
+// TestDetectWideAndForecast checks wide files (one entity) and `augur forecast`.
+func TestDetectWideAndForecast(t *testing.T) {
+	wide := filepath.Join("..", "..", "ingest", "testdata", "fleet", "db-1.csv")
+	out, err := execAugur(t, "detect", "--input="+wide)
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	rows := readRows(t, out)
+	want := "timestamp,cpu,memory,connections,anomaly_score_cpu,anomaly_score_memory,anomaly_score_connections,failure_probability"
+	if strings.Join(rows[0], ",") != want {
+		t.Errorf("header %v, want %s", rows[0], want)
+	}
+
+	dir := t.TempDir()
+	out, err = execAugur(t, "forecast", "--input="+nabFile, "--horizon=12", "--output="+dir)
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, filepath.Base(nabFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows = readRows(t, string(b))
+	if strings.Join(rows[0], ",") != "timestamp,forecast,lower,upper" || len(rows) != 13 {
+		t.Fatalf("forecast: header %v, %d rows; want timestamp,forecast,lower,upper and 12 rows", rows[0], len(rows)-1)
+	}
+	prev := time.Time{}
+	for _, r := range rows[1:] {
+		ts, err := time.Parse(csvTimeLayout, r[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, _ := strconv.ParseFloat(r[1], 64)
+		lo, _ := strconv.ParseFloat(r[2], 64)
+		hi, _ := strconv.ParseFloat(r[3], 64)
+		if !(lo <= f && f <= hi) {
+			t.Errorf("%s: %v not in [%v, %v]", r[0], f, lo, hi)
+		}
+		if !prev.IsZero() && ts.Sub(prev) != 5*time.Minute {
+			t.Errorf("%s: step %s, want the file's 5m", r[0], ts.Sub(prev))
+		}
+		prev = ts
+	}
+}
+
+// TestBatchErrors checks that bad input gives a precise error and no output.
+func TestBatchErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.csv")
+	if err := os.WriteFile(bad, []byte("timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:05:00,abc\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"detect", "--input=" + bad, "--output=" + out}, "bad.csv:3"},
+		{[]string{"forecast", "--input=" + bad, "--horizon=5"}, "bad.csv:3"},
+		{[]string{"forecast", "--input=" + nabFile, "--horizon=0"}, "--horizon"},
+		{[]string{"detect", "--input=" + dir}, "--output must be a folder"},
+		{[]string{"detect", "--input=" + filepath.Join(dir, "missing.csv")}, "missing.csv"},
+	} {
+		msg, err := execAugur(t, c.args...)
+		if err == nil || !strings.Contains(msg, c.want) {
+			t.Errorf("augur %v: err %v, output %q; want a failure mentioning %q", c.args, err, msg, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "bad.csv")); err == nil {
+		t.Error("a failed detect left a partial output file")
+	}
+}
