@@ -167,7 +167,7 @@ func New(opts Options) *API {
 		e.GET(path, wrap(h))
 		e.POST(path, wrap(h))
 	}
-	a.registerPrometheusAPI(e) // issue 7: api/promapi.go
+	a.registerPrometheusAPI(e)
 	return a
 }
 

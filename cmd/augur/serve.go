@@ -32,7 +32,7 @@ type serveFlags struct {
 	readTimeout time.Duration
 	webConfig   string
 	replaySpan  time.Duration
-	alerting    alertingFlags // issue 7: cmd/augur/alerting.go
+	alerting    alertingFlags
 }
 
 func serveCommand(app *kingpin.Application) *command {
@@ -47,7 +47,7 @@ func serveCommand(app *kingpin.Application) *command {
 	c.clause.Flag("calibration.replay", "At start, replay this much of the past through a second engine in the background, to learn the calibration against known incidents and serve past failure probabilities; 0 disables. Default: the history less two days.").Default("-1s").DurationVar(&f.replaySpan)
 	c.clause.Flag("demo.speed", "Demo seconds per real second for demo sources (e.g. 1440 lets a demo day pass in a minute); overrides the source's speed.").Default("0").Float64Var(&f.demoSpeed)
 	c.clause.Flag("demo.start", "Demo anchor time (RFC 3339): the demo's present at start. Default: now. Fix it to replay the same demo.").StringVar(&f.demoStart)
-	f.alerting.register(c.clause) // issue 7
+	f.alerting.register(c.clause)
 	c.run = func(ctx context.Context, logger *slog.Logger) error { return serve(ctx, logger, f) }
 	return c
 }
@@ -95,19 +95,19 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 		return err
 	}
 	opts.Logger, opts.Registerer = logger, reg
-	st, err := store.Open(f.storage, 5*time.Second) // issue 7: incidents and alert state
+	st, err := store.Open(f.storage, 5*time.Second)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	opts.Incidents = store.Lister(opts.Incidents, st) // issue 7: webhook incidents feed the engine
+	opts.Incidents = store.Lister(opts.Incidents, st)
 	engine, err := forecast.New(opts)
 	if err != nil {
 		return fmt.Errorf("cannot start the engine: %w", err)
 	}
 	resumed := restoreSnapshot(st, engine, logger)
 	a := api.New(api.Options{Engine: engine, Logger: logger, Registry: reg, MaxExportedSeries: cfg.Global.MaxExportedSeries})
-	al, err := setupAlerting(f.alerting, f.listen, cfg, engine, a, st, reg, opts.Tick, logger) // issue 7
+	al, err := setupAlerting(f.alerting, f.listen, cfg, engine, a, st, reg, opts.Tick, logger)
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 			cancel()
 		})
 	}
-	al.addTo(&g, ctx, logger) // issue 7
+	al.addTo(&g, ctx, logger)
 	{
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error {
