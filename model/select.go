@@ -175,8 +175,10 @@ type Selection struct {
 	// MASE is the chosen model's validation error (see Select); NaN when y
 	// was too short to validate and a default was taken.
 	MASE float64
-	// Candidates maps every model tried to its validation error (+Inf when
-	// it could not be fitted).
+	// Candidates maps every model fitted to its validation error (+Inf
+	// when its forecasts were not finite); models that could not be fitted
+	// are absent. Encoders that reject NaN and Inf (encoding/json) must map
+	// them, e.g. to null.
 	Candidates map[string]float64
 	// Periods are the seasonal periods detected, Horizon the multi-step lead.
 	Periods []int
@@ -312,8 +314,7 @@ func Select(y []float64, opts SelectOptions) (Forecaster, Selection, error) {
 		}
 		m, err := c.fit(y[from:nFit])
 		if err != nil {
-			sel.Candidates[c.name] = math.Inf(1)
-			continue
+			continue // e.g. a constant stretch the optimiser cannot use
 		}
 		mase1, maseH, cal := backtest(m, y[nFit:], opts.Horizon, opts.MaxOrigins, opts.Level)
 		score := mase1 / scale
