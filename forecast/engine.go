@@ -78,8 +78,8 @@ type Engine struct {
 	probHistory map[string]*probHistory
 	calib       model.Calibrator
 	calibErr    error
-	// restored holds snapshot parameters for the first fit of each series.
-	restored map[string]hwParams
+	// restored holds the snapshot's model choice for each series' first fit.
+	restored map[string]string
 	evalTime time.Time
 	lastFit  time.Time
 	ready    bool
@@ -347,8 +347,7 @@ func (e *Engine) refit(ctx context.Context) {
 			defer wg.Done()
 			for s := range work {
 				t0 := time.Now()
-				restored, ok := e.restored[s.key]
-				fit, err := fitSeries(s, e.step, restored, ok)
+				fit, err := fitSeries(s, e.step, e.horizon, e.restored[s.key])
 				e.metrics.fitDuration.Observe(time.Since(t0).Seconds())
 				if err != nil {
 					e.metrics.errors.WithLabelValues("fit").Inc()

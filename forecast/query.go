@@ -73,10 +73,10 @@ func (e *Engine) Forecast(match Matcher, horizon, step time.Duration, level floa
 	var out []SeriesForecast
 	var fc model.Forecast
 	for _, s := range e.selectSeries(match) {
-		if s.hw == nil {
+		if s.fc == nil {
 			continue
 		}
-		if err := s.hw.PredictInto(&fc, h, level); err != nil {
+		if err := s.fc.PredictInto(&fc, h, level); err != nil {
 			return nil, fmt.Errorf("cannot forecast %s: %w", s.key, err)
 		}
 		sf := SeriesForecast{Labels: s.labels, Model: s.modelName(), Level: level}
@@ -136,7 +136,7 @@ func (e *Engine) Capacity(match Matcher, th *Threshold, horizon time.Duration) (
 		default:
 			limit = th.Value
 		}
-		if math.IsNaN(limit) || s.hw == nil {
+		if math.IsNaN(limit) || s.fc == nil {
 			continue
 		}
 		if len(s.t) > 0 && time.Duration(s.t[len(s.t)-1]-s.t[0])*time.Millisecond < horizon {
@@ -161,13 +161,13 @@ func (e *Engine) Capacity(match Matcher, th *Threshold, horizon time.Duration) (
 }
 
 func (s *series) modelName() string {
-	if s.hw == nil {
+	if s.fc == nil {
 		return "none"
 	}
 	if s.period > 1 {
-		return fmt.Sprintf("holt_winters_additive(period=%d)", s.period)
+		return fmt.Sprintf("%s(period=%d)", s.sel.Model, s.period)
 	}
-	return "holt_linear"
+	return s.sel.Model
 }
 
 // SeriesTarget describes a modelled series for /api/v1/targets.
@@ -181,7 +181,34 @@ type SeriesTarget struct {
 	FitSeconds   float64            `json:"fit_seconds"`
 	FitError     string             `json:"fit_error,omitempty"`
 	CounterLike  bool               `json:"counter_like,omitempty"`
+	Selection    *SelectionTarget   `json:"selection,omitempty"`
 	AnomalyScore float64            `json:"anomaly_score"`
+}
+
+// SelectionTarget records how a series' model was chosen: the chosen
+// model's rolling-origin validation MASE and every candidate's (null when
+// not finite, or when the history was too short to validate).
+type SelectionTarget struct {
+	MASE       *float64            `json:"mase"`
+	Candidates map[string]*float64 `json:"candidates"`
+	Horizon    int                 `json:"horizon_steps"`
+}
+
+func finitePtr(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+// finiteOnly drops the parameters JSON cannot encode.
+func finiteOnly(m map[string]float64) map[string]float64 {
+	for k, v := range m {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			delete(m, k)
+		}
+	}
+	return m
 }
 
 // SignalTarget describes a configured signal.
@@ -224,8 +251,12 @@ func (e *Engine) Targets() []SignalTarget {
 				Labels: s.labels, Model: s.modelName(), Points: len(s.t),
 				FitSeconds: s.fitTook.Seconds(), CounterLike: s.counterLike, AnomalyScore: s.recentScore(),
 			}
-			if s.hw != nil {
-				t.Parameters = map[string]float64{"alpha": s.hw.Alpha, "beta": s.hw.Beta, "gamma": s.hw.Gamma, "sigma": s.hw.Sigma}
+			if s.fc != nil {
+				t.Parameters = finiteOnly(s.fc.Params())
+				t.Selection = &SelectionTarget{MASE: finitePtr(s.sel.MASE), Candidates: map[string]*float64{}, Horizon: s.sel.Horizon}
+				for name, v := range s.sel.Candidates {
+					t.Selection.Candidates[name] = finitePtr(v)
+				}
 			}
 			if s.lastT != 0 {
 				lt := time.UnixMilli(s.lastT).UTC()

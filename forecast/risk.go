@@ -142,9 +142,9 @@ const (
 // crossed, so that the soonest credible path sets the ETA:
 //   - in capacity mode, trend and daily cycle fitted jointly over the whole
 //     retained history (model.SeasonalTrend): the long-run growth;
-//   - up to a day ahead, Holt-Winters' own forecast (seasonal, short-term);
+//   - up to a day ahead, the series' chosen forecaster (seasonal, short-term);
 //   - linear trends through the last recent/2, recent and 2·recent points
-//     of the series less its seasonal baseline, projected on top of the
+//     of the series less its daily baseline, projected on top of the
 //     baseline's future centre, with intervals widening with the slope's
 //     uncertainty: what recognises a leak, a filling pool or a runaway
 //     process. The short window catches a fast ramp before the long one's
@@ -163,7 +163,7 @@ const (
 func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs int64, mode assessMode) crossing {
 	tLast, v := s.last()
 	crossed := crossing{prob: 1, ok10: true, ok50: true, ok90: true, atHorizon: [3]float64{v, v, v}}
-	if s.hw == nil || math.IsNaN(threshold) {
+	if s.fc == nil || math.IsNaN(threshold) {
 		if v >= threshold {
 			return crossed
 		}
@@ -174,7 +174,7 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 	short := h <= shortTermSteps
 	longSlope, longSE := math.NaN(), math.NaN()
 	if short {
-		if err := s.hw.PredictInto(&sc.fc, h, 0.95); err == nil {
+		if err := s.fc.PredictInto(&sc.fc, h, 0.95); err == nil {
 			sc.sd = sc.sd[:0]
 			for i := range sc.fc.Point {
 				sc.sd = append(sc.sd, (sc.fc.Upper[i]-sc.fc.Lower[i])/(2*z95))
@@ -219,8 +219,8 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 			// autocorrelated points is too uncertain for the line's own
 			// interval to be trusted.
 			m, d := tr.MeanSD(float64(k))
-			if s.base != nil {
-				center, _ := s.base.At(tLast + int64(k)*stepMs)
+			if s.daily != nil {
+				center, _ := s.daily.At(tLast + int64(k)*stepMs)
 				m += center
 			}
 			sc.mean2 = append(sc.mean2, m)
@@ -297,8 +297,8 @@ func (s *series) trend(sc *scratch, w int, resetAt float64) (model.LinearTrend, 
 	sc.rs = sc.rs[:0]
 	for i := from; i < len(s.v); i++ {
 		r := s.v[i]
-		if s.base != nil {
-			center, _ := s.base.At(s.t[i])
+		if s.daily != nil {
+			center, _ := s.daily.At(s.t[i])
 			r -= center
 		}
 		sc.rs = append(sc.rs, r)

@@ -33,8 +33,17 @@ type series struct {
 	v, f, lo, hi, ds, sc []float64
 	lastT                int64
 
-	hw   *model.HoltWinters
+	// fc is the forecaster Select chose by backtest; sel records the choice.
+	fc   model.Forecaster
+	sel  model.Selection
+	one  model.Forecast // observe's scratch
 	base *model.Baseline
+	// daily is the baseline by time of day only, which deseasonalises the
+	// recent trends of the crossing model: each of its slots holds every
+	// day of the history, so a past incident at the same time of week (a
+	// leak cycle, an OOM) cannot drag its centre the way it drags a weekly
+	// slot's two or three days.
+	daily *model.Baseline
 
 	det      *model.Detector
 	fitted   time.Time
@@ -61,11 +70,11 @@ func newSeries(sig *signalState, labels map[string]string, key string) *series {
 // dropping points older than the retention window.
 func (s *series) observe(t int64, v float64, retain int64) {
 	f, lo, hi := math.NaN(), math.NaN(), math.NaN()
-	if s.hw != nil {
-		f = s.hw.OneStep()
-		d := z95 * s.hw.StdDev(1)
-		lo, hi = f-d, f+d
-		s.hw.Update(v)
+	if s.fc != nil {
+		if s.fc.PredictInto(&s.one, 1, 0.95) == nil {
+			f, lo, hi = s.one.Point[0], s.one.Lower[0], s.one.Upper[0]
+		}
+		s.fc.Update(v)
 	}
 	ds := s.det.Observe(t, v)
 	score := ds
@@ -122,21 +131,25 @@ const zBand = 2.5758293035489004
 
 // fitResult is what a fit produces, installed into the series under the lock.
 type fitResult struct {
-	hw     *model.HoltWinters
+	fc     model.Forecaster
+	sel    model.Selection
 	base   *model.Baseline
+	daily  *model.Baseline
 	period int
 	took   time.Duration
 }
 
 var errShortHistory = errors.New("history too short to fit")
 
-// fitSeries fits Holt-Winters and the seasonal baseline on the series'
-// history. The seasonal period is one day when the history holds at least
-// two days, none otherwise (cold start: Holt's linear trend).
+// fitSeries chooses and fits the series' forecaster (model.Select: by
+// rolling-origin backtest among seasonal naive, Holt-Winters, damped
+// variants, MSTL and AR, over the daily and weekly periods the history
+// supports, with a cheap default on a short history) and fits the seasonal
+// baseline. horizon is the multi-step lead of the backtest criterion.
 //
-// With restored parameters (from a snapshot) for the same period, the fit
-// reuses them and only runs the filter.
-func fitSeries(s *series, stepMs int64, restored hwParams, useRestored bool) (fitResult, error) {
+// With a model restored from a snapshot, the choice is not made again:
+// only that model is fitted.
+func fitSeries(s *series, stepMs int64, horizon int, restored string) (fitResult, error) {
 	start := time.Now()
 	n := len(s.v)
 	valid := 0
@@ -148,20 +161,27 @@ func fitSeries(s *series, stepMs int64, restored hwParams, useRestored bool) (fi
 	if valid < 10 {
 		return fitResult{}, fmt.Errorf("%w: %d points", errShortHistory, valid)
 	}
-	day := int((24 * time.Hour).Milliseconds() / stepMs)
-	period := 0
-	if n >= 2*day && day > 1 {
-		period = day
-	}
-	opts := model.HoltWintersOptions{Period: period}
-	if useRestored {
-		if fixed, ok := restored.fixedOptions(period); ok {
-			opts = fixed
+	var periods []int
+	for _, p := range []time.Duration{24 * time.Hour, 7 * 24 * time.Hour} {
+		if k := int(p.Milliseconds() / stepMs); k > 1 && n >= 2*k {
+			periods = append(periods, k)
 		}
 	}
-	hw, err := model.FitHoltWinters(s.v, opts)
+	opts := model.SelectOptions{Periods: periods, Horizon: horizon}
+	if restored != "" {
+		opts.Candidates = []string{restored}
+	}
+	fc, sel, err := model.Select(s.v, opts)
+	if err != nil && restored != "" {
+		opts.Candidates = nil
+		fc, sel, err = model.Select(s.v, opts)
+	}
 	if err != nil {
-		return fitResult{}, fmt.Errorf("cannot fit Holt-Winters: %w", err)
+		return fitResult{}, fmt.Errorf("cannot fit a forecaster: %w", err)
+	}
+	period := 0
+	if len(sel.Periods) > 0 {
+		period = sel.Periods[0]
 	}
 	span := s.t[n-1] - s.t[0]
 	weekly := span >= (14*24*time.Hour - time.Hour).Milliseconds()
@@ -172,7 +192,13 @@ func fitSeries(s *series, stepMs int64, restored hwParams, useRestored bool) (fi
 	if err != nil {
 		return fitResult{}, fmt.Errorf("cannot fit baseline: %w", err)
 	}
-	return fitResult{hw: hw, base: base, period: period, took: time.Since(start)}, nil
+	daily := base
+	if weekly {
+		if daily, err = model.FitBaseline(s.t, s.v, model.BaselineOptions{SlotWidth: slotWidth(stepMs, false)}); err != nil {
+			return fitResult{}, fmt.Errorf("cannot fit daily baseline: %w", err)
+		}
+	}
+	return fitResult{fc: fc, sel: sel, base: base, daily: daily, period: period, took: time.Since(start)}, nil
 }
 
 // slotWidth is the narrowest baseline slot, among widths that divide a day,
@@ -197,7 +223,7 @@ func (s *series) install(r fitResult, err error, now time.Time) {
 	if err != nil {
 		return
 	}
-	s.hw, s.base, s.period, s.fitTook = r.hw, r.base, r.period, r.took
+	s.fc, s.sel, s.base, s.daily, s.period, s.fitTook = r.fc, r.sel, r.base, r.daily, r.period, r.took
 	s.backfillForecasts()
 	// Rescore the history against the new baseline, so that the first fit
 	// (whose history the detector saw without one) and every refit serve
@@ -208,10 +234,11 @@ func (s *series) install(r fitResult, err error, now time.Time) {
 }
 
 // backfillForecasts fills the one-step forecasts and intervals of the
-// history that was observed before any model existed (the first fit's
-// history), by running the fitted model's filter, with its parameters, from
-// the start: the values it would have forecast, in-sample. The interval is
-// the fit's one-step 95 % interval.
+// history observed before any model existed (the first fit's history): the
+// chosen kind of model is fitted on the first quarter of that history (at
+// least two seasonal periods and a validation share) and run forward over
+// the rest, each point's forecast made before the point is fed, so that
+// past ranges show what the model would have forecast, out of sample.
 func (s *series) backfillForecasts() {
 	first := -1
 	for i, f := range s.f {
@@ -220,27 +247,21 @@ func (s *series) backfillForecasts() {
 		}
 		first = i
 	}
-	if first < 0 || s.hw == nil {
+	if first < 0 || s.fc == nil {
 		return
 	}
-	m := s.hw
-	start := max(2*m.Period, 3)
-	if start >= len(s.v) {
+	k := max(len(s.v)/4, 2*s.period+s.period/2, 50)
+	if k > first {
 		return
 	}
-	alpha, beta, gamma, phi := m.Alpha, m.Beta, m.Gamma, m.Phi
-	opts := model.HoltWintersOptions{Period: m.Period, Alpha: &alpha, Beta: &beta, Gamma: &gamma}
-	if phi < 1 {
-		opts.Damped, opts.Phi = true, &phi
-	}
-	f, err := model.FitHoltWinters(s.v[:start], opts)
+	m, _, err := model.Select(s.v[:k], model.SelectOptions{Periods: s.sel.Periods, Horizon: s.sel.Horizon, Candidates: []string{s.sel.Model}})
 	if err != nil {
 		return
 	}
-	d := z95 * m.Sigma
-	for i := start; i <= first && i < len(s.v); i++ {
-		p := f.OneStep()
-		s.f[i], s.lo[i], s.hi[i] = p, p-d, p+d
-		f.Update(s.v[i])
+	for i := k; i <= first; i++ {
+		if m.PredictInto(&s.one, 1, 0.95) == nil {
+			s.f[i], s.lo[i], s.hi[i] = s.one.Point[0], s.one.Lower[0], s.one.Upper[0]
+		}
+		m.Update(s.v[i])
 	}
 }

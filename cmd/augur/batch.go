@@ -224,12 +224,9 @@ func forecastTable(t *ingest.Table, w io.Writer, h int, level float64) error {
 	}
 	fcs := make([]model.Forecast, len(t.Columns))
 	for c, name := range t.Columns {
-		y := t.Values[c]
-		period := 0
-		if ps := detectPeriodsTODO(y, seasonalCandidates(step)); len(ps) > 0 && len(y) >= 2*ps[0] {
-			period = ps[0]
-		}
-		m, err := model.FitHoltWinters(y, model.HoltWintersOptions{Period: period})
+		// The model is chosen per column by rolling-origin backtest at the
+		// requested horizon (model.Select), as the service does.
+		m, _, err := model.Select(t.Values[c], model.SelectOptions{Periods: seasonalCandidates(step), Horizon: h, Level: level})
 		if err != nil {
 			return fmt.Errorf("cannot fit column %q: %w", name, err)
 		}
