@@ -320,8 +320,8 @@ func (o *hwObjective) optimise() [4]float64 {
 	settings := &optimize.Settings{
 		// Relative to the start's SSE; tighter settings only add line-search
 		// failures, not a better SSE.
-		GradientThreshold: 1e-6,
-		Converger:         &optimize.FunctionConverge{Relative: 1e-8, Iterations: 3},
+		GradientThreshold: 1e-4,
+		Converger:         &optimize.FunctionConverge{Relative: 1e-6, Iterations: 1},
 		MajorIterations:   200,
 	}
 	// A line-search failure is reported as an error but still leaves the
