@@ -209,13 +209,16 @@ func (e *Engine) evaluate(ctx context.Context) {
 }
 
 // RefreshIncidents re-reads the known incidents of the history window up
-// to the latest evaluation; evaluations do it, and so does the webhook
-// receiver right after storing new ones, so they are listed at once.
+// to the end of the current step (an incident an Alertmanager reports
+// seconds into a minute counts in that minute); evaluations do it, and so
+// does the webhook receiver right after storing new ones, so they are
+// listed at once. Calibration only labels predictions a horizon old, so
+// this step of lookahead teaches it nothing it should not know.
 func (e *Engine) RefreshIncidents(ctx context.Context) {
 	if e.opts.Incidents == nil {
 		return
 	}
-	end := e.Now()
+	end := time.UnixMilli(e.alignDown(e.now()) + e.step)
 	inc, err := e.opts.Incidents.Incidents(ctx, end.Add(-e.opts.History), end)
 	if err != nil {
 		e.logger.Warn("cannot list incidents", "err", err)

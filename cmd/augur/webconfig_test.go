@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -74,6 +75,53 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 			t.Error("plain HTTP answered 200: TLS is not enforced")
 		}
 	}
+
+	// A real Alertmanager posts to the webhook over TLS with basic auth.
+	am := testservers.StartAlertmanager(t, fmt.Sprintf(`
+route:
+  receiver: augur
+  group_by: [alertname]
+  group_wait: 1s
+receivers:
+  - name: augur
+    webhook_configs:
+      - url: https://%s/api/v1/alertmanager/webhook
+        http_config:
+          basic_auth: {username: grafana, password: s3cret}
+          tls_config: {ca_file: %s}
+`, addr, files.CAFile))
+	alert := `[{"labels":{"alertname":"NodeDown","host":"db-2"},"annotations":{"summary":"db-2 is down"}}]`
+	resp, err := http.Post(am.URL+"/api/v2/alerts", "application/json", strings.NewReader(alert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("posting the alert to Alertmanager: status %d", resp.StatusCode)
+	}
+	eventually(t, "Alertmanager's webhook over TLS and basic auth stores the incident", time.Minute, func() bool {
+		req, _ := http.NewRequest("GET", "https://"+addr+"/api/v1/incidents", nil)
+		req.SetBasicAuth("grafana", "s3cret")
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var env struct {
+			Data []struct {
+				Entity, Name, Source string
+			} `json:"data"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&env) != nil {
+			return false
+		}
+		for _, in := range env.Data {
+			if in.Name == "NodeDown" && in.Entity == "db-2" && in.Source == "alertmanager" {
+				return true
+			}
+		}
+		return false
+	})
 
 	// A broken web configuration stops augur at start with a clear error.
 	bad := filepath.Join(t.TempDir(), "bad.yml")
