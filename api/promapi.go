@@ -914,19 +914,26 @@ func checkRange(p map[string][]string) *apiError {
 
 const truncatedWarning = "results truncated due to limit"
 
+// labelSets reads the time range, limit and match[] selectors of a labels
+// or label values request and returns the label sets they select.
+func (a *API) labelSets(p map[string][]string) ([]labels.Labels, int, *apiError) {
+	if err := checkRange(p); err != nil {
+		return nil, 0, err
+	}
+	limit, err := parseLimit(p)
+	if err != nil {
+		return nil, 0, err
+	}
+	sets, err := a.seriesSets(p)
+	return sets, limit, err
+}
+
 func (a *API) promLabels(c echo.Context) result {
 	p, err := promParams(c)
 	if err != nil {
 		return result{err: err}
 	}
-	if err := checkRange(p); err != nil {
-		return result{err: err}
-	}
-	limit, err := parseLimit(p)
-	if err != nil {
-		return result{err: err}
-	}
-	sets, err := a.seriesSets(p)
+	sets, limit, err := a.labelSets(p)
 	if err != nil {
 		return result{err: err}
 	}
@@ -964,14 +971,7 @@ func (a *API) promLabelValues(c echo.Context) result {
 	if !model.LabelName(name).IsValid() || name == "" {
 		return result{err: badData("invalid label name: %q", name)}
 	}
-	if err := checkRange(p); err != nil {
-		return result{err: err}
-	}
-	limit, err := parseLimit(p)
-	if err != nil {
-		return result{err: err}
-	}
-	sets, err := a.seriesSets(p)
+	sets, limit, err := a.labelSets(p)
 	if err != nil {
 		return result{err: err}
 	}
