@@ -22,6 +22,21 @@ type HoltWintersOptions struct {
 	// optimised (tests use this to reproduce R with R's parameters).
 	// Phi may only be set together with Damped.
 	Alpha, Beta, Gamma, Phi *float64
+	// Init, when non-nil, is the state before y[0], used instead of R's
+	// decompose-based start; filtering then starts at y[0] and leading
+	// missing points are kept (tests use this to reproduce statsmodels'
+	// ExponentialSmoothing with its initial states).
+	Init *HoltWintersInit
+}
+
+// HoltWintersInit is a Holt-Winters state before the first observation:
+// the one-step forecast of y[0] is Level + φ·Trend + Season[0], and
+// Season[i] is the seasonal component of y[i] for i < Period (statsmodels'
+// initial_level, initial_trend and initial_seasons). Season has Period
+// entries, none without seasonality.
+type HoltWintersInit struct {
+	Level, Trend float64
+	Season       []float64
 }
 
 // HoltWinters is a fitted additive Holt-Winters model in R's
@@ -89,26 +104,40 @@ func (s *hwState) advance() {
 
 // FitHoltWinters fits an additive Holt-Winters model to y. NaN (or any
 // non-finite value) marks a missing point: the state advances on its forecast
-// without correction. Leading missing points are dropped.
+// without correction. Leading missing points are dropped unless opts.Init
+// gives the initial state.
 //
-// Initial states follow R's stats::HoltWinters with start.periods = 2: the
-// seasonal start is decompose()'s figure over the first two periods, the level
-// and trend starts are the intercept and slope of a regression of its
-// moving-average trend on 1..k, and filtering starts at the second period;
-// without seasonality l = y[1], b = y[1]-y[0] and filtering starts at y[2].
+// Without opts.Init, initial states follow R's stats::HoltWinters with
+// start.periods = 2: the seasonal start is decompose()'s figure over the
+// first two periods, the level and trend starts are the intercept and slope
+// of a regression of its moving-average trend on 1..k, and filtering starts
+// at the second period; without seasonality l = y[1], b = y[1]-y[0] and
+// filtering starts at y[2]. With opts.Init, filtering starts at y[0].
 // Free parameters minimise the SSE over α, β, γ ∈ [0,1] (and φ ∈ [0.8,0.98]
 // when damped) by BFGS on exact (adjoint) gradients, started from the best
 // point of a small grid; the SSE matches or beats R's L-BFGS-B from
 // (0.3, 0.1, 0.1).
 func FitHoltWinters(y []float64, opts HoltWintersOptions) (*HoltWinters, error) {
-	for len(y) > 0 && !finite(y[0]) {
-		y = y[1:]
-	}
 	period := opts.Period
 	if period <= 1 {
 		period = 0
 	}
-	init, start, err := hwInit(y, period)
+	var (
+		init  hwState
+		start int
+		err   error
+	)
+	if opts.Init != nil {
+		init, err = opts.Init.state(period)
+		if err == nil && len(y) == 0 {
+			err = fmt.Errorf("cannot fit an empty series: %w", ErrTooShort)
+		}
+	} else {
+		for len(y) > 0 && !finite(y[0]) {
+			y = y[1:]
+		}
+		init, start, err = hwInit(y, period)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -143,6 +172,27 @@ func FitHoltWinters(y []float64, opts HoltWintersOptions) (*HoltWinters, error) 
 	}
 	m.N = len(y)
 	return m, nil
+}
+
+// state validates the given initial state for period and copies it into a
+// filter state.
+func (in *HoltWintersInit) state(period int) (hwState, error) {
+	if len(in.Season) != period {
+		return hwState{}, fmt.Errorf("cannot use %d initial seasonal components for period %d", len(in.Season), period)
+	}
+	if !finite(in.Level) || !finite(in.Trend) {
+		return hwState{}, fmt.Errorf("cannot use initial level %g and trend %g: not finite", in.Level, in.Trend)
+	}
+	s := []float64{0}
+	if period > 0 {
+		s = append([]float64(nil), in.Season...)
+	}
+	for i, v := range s {
+		if !finite(v) {
+			return hwState{}, fmt.Errorf("cannot use initial seasonal component %d = %g: not finite", i, v)
+		}
+	}
+	return hwState{level: in.Level, trend: in.Trend, season: s}, nil
 }
 
 // hwInit computes the initial state (R's l.start, b.start, s.start) and the
