@@ -52,7 +52,9 @@ func realMain(args []string, stdout *os.File) int {
 	for _, c := range cmds {
 		if c.clause.FullCommand() == selected {
 			if err := c.run(ctx, logger); err != nil {
-				logger.Error("augur failed", "command", selected, "err", err)
+				// Plain text, not a log line: configuration errors span
+				// several lines, one per problem, each naming file and line.
+				fmt.Fprintf(os.Stderr, "augur %s: %v\n", selected, err)
 				return 1
 			}
 			return 0
