@@ -180,7 +180,10 @@ type Selection struct {
 	// are absent. Encoders that reject NaN and Inf (encoding/json) must map
 	// them, e.g. to null.
 	Candidates map[string]float64
-	// Periods are the seasonal periods detected, Horizon the multi-step lead.
+	// Periods are the seasonal periods detected or, when none is and a
+	// model of the hypothetical shortest period ("snaive", "holtwinters",
+	// "holtwinters_damped") wins the backtest, that period; Horizon is the
+	// multi-step lead.
 	Periods []int
 	Horizon int
 }
@@ -220,8 +223,9 @@ type candidate struct {
 // without a season passes for seasonal naive.)
 //
 // Candidates: "naive", "snaive" (shortest period), "holt_damped",
-// "holtwinters" and "holtwinters_damped" (shortest period), "mstl" (two or
-// more detected periods), "ari" (ridge AR on recent and seasonal lags of the
+// "holtwinters" and "holtwinters_damped" (shortest period; started from the
+// line and seasonal profile of all full periods of the fitted part, not R's
+// first two, see hwEstimatedInit), "mstl" (two or more detected periods), "ari" (ridge AR on recent and seasonal lags of the
 // changes of y). An AR on the levels themselves is not a candidate: it
 // reverts to the training mean, so a level shift after the fit (a host
 // drained, a disk filled) biases every forecast; on NAB's grok_asg_anomaly it
@@ -334,6 +338,13 @@ func Select(y []float64, opts SelectOptions) (Forecaster, Selection, error) {
 	}
 	sel.Model = best.Name()
 	sel.MASE = bestScore
+	if len(sel.Periods) == 0 && len(season) > 0 {
+		switch sel.Model {
+		case "snaive", "holtwinters", "holtwinters_damped":
+			// The backtest confirmed the season that detection missed.
+			sel.Periods = season
+		}
+	}
 	bestCal.h = opts.Horizon
 	if opts.AdaptRate == 0 {
 		opts.AdaptRate = 0.05
@@ -359,10 +370,10 @@ func candidates(season []int) []candidate {
 	cs = append(cs,
 		candidate{"snaive", p + 1, func(y []float64) (Forecaster, error) { return FitSeasonalNaive(y, p) }},
 		candidate{"holtwinters", 2 * p, func(y []float64) (Forecaster, error) {
-			return FitHoltWinters(y, HoltWintersOptions{Period: p})
+			return FitHoltWinters(y, HoltWintersOptions{Period: p, Init: hwEstimatedInit(y, p)})
 		}},
 		candidate{"holtwinters_damped", 2 * p, func(y []float64) (Forecaster, error) {
-			return FitHoltWinters(y, HoltWintersOptions{Period: p, Damped: true})
+			return FitHoltWinters(y, HoltWintersOptions{Period: p, Damped: true, Init: hwEstimatedInit(y, p)})
 		}},
 	)
 	if len(season) > 1 {
