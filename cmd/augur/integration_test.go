@@ -39,16 +39,8 @@ func waitReady(t *testing.T, base string, timeout time.Duration) {
 	t.Fatalf("augur at %s not ready within %s", base, timeout)
 }
 
-func eventually(t *testing.T, what string, timeout time.Duration, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, timeout)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-}
+// eventually polls ok until it holds (testservers.Eventually).
+var eventually = testservers.Eventually
 
 func TestPromtool(t *testing.T) {
 	if testing.Short() {

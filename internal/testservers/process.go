@@ -237,3 +237,19 @@ func newServer(tb testing.TB, name, path string, args []string, logPath string, 
 	})
 	return s, nil
 }
+
+// Eventually polls ok until it holds, failing the test with what when it
+// does not within timeout. The pause between polls doubles from 50 ms up
+// to a second, so that slow conditions (an amtool query) are not hammered.
+func Eventually(tb testing.TB, what string, timeout time.Duration, ok func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	pause := 50 * time.Millisecond
+	for !ok() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s: not within %s", what, timeout)
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, time.Second)
+	}
+}
