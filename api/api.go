@@ -60,7 +60,14 @@ type Options struct {
 type API struct {
 	opts Options
 	echo *echo.Echo
+	// alerts lists augur's active alerts for /api/v1/alerts; nil until
+	// ServeAlerts, then none.
+	alerts func() []forecast.Alert
 }
+
+// ServeAlerts makes /api/v1/alerts list the alerts f returns (the alert
+// rules' pending and firing alerts). Call it before serving.
+func (a *API) ServeAlerts(f func() []forecast.Alert) { a.alerts = f }
 
 // errorType is the closed set of Prometheus API error types.
 type errorType string

@@ -1084,8 +1084,26 @@ func (a *API) promRules(c echo.Context) result {
 	return result{data: map[string]any{"groups": []any{}}}
 }
 
+// promAlerts answers Prometheus' /api/v1/alerts with augur's pending and
+// firing alerts.
 func (a *API) promAlerts(c echo.Context) result {
-	return result{data: map[string]any{"alerts": []any{}}}
+	type alert struct {
+		Labels      map[string]string `json:"labels"`
+		Annotations map[string]string `json:"annotations"`
+		State       string            `json:"state"`
+		ActiveAt    time.Time         `json:"activeAt"`
+		Value       string            `json:"value"`
+	}
+	out := []alert{}
+	if a.alerts != nil {
+		for _, al := range a.alerts() {
+			if al.State != forecast.StatePending && al.State != forecast.StateFiring {
+				continue
+			}
+			out = append(out, alert{Labels: al.Labels, Annotations: al.Annotations, State: al.State, ActiveAt: al.ActiveAt, Value: strconv.FormatFloat(al.Value, 'e', -1, 64)})
+		}
+	}
+	return result{data: map[string]any{"alerts": out}}
 }
 
 func (a *API) promFormatQuery(c echo.Context) result {

@@ -119,6 +119,7 @@ func setupAlerting(f alertingFlags, listen string, cfg *config.Config, engine *f
 	if err != nil {
 		return nil, err
 	}
+	a.ServeAlerts(rules.Alerts)
 	return &alerting{notifier: nm, rules: rules}, nil
 }
 

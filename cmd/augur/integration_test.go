@@ -248,6 +248,22 @@ receivers:
 			t.Errorf("generatorURL's query %q: status %d, %s", u.Query().Get("query"), code, v)
 		}
 	}
+	// augur's own Prometheus-style /api/v1/alerts lists it as firing.
+	var own struct {
+		Alerts []struct {
+			Labels map[string]string `json:"labels"`
+			State  string            `json:"state"`
+		} `json:"alerts"`
+	}
+	get(t, p.base+"/api/v1/alerts", &own)
+	listed := false
+	for _, a := range own.Alerts {
+		listed = listed || (a.Labels["alertname"] == "FailurePredicted" && a.Labels["host"] == "cache-1" && a.State == "firing")
+	}
+	if !listed {
+		t.Errorf("/api/v1/alerts does not list the firing FailurePredicted for cache-1: %+v", own.Alerts)
+	}
+
 	// Alertmanager routes it to augur's webhook: an incident of source augur.
 	eventually(t, "augur lists its alert as an incident", 3*time.Minute, func() bool {
 		for _, in := range incidents(t, p.base) {
