@@ -210,9 +210,6 @@ func (s *server) Pause() error { return s.proc.signal(syscall.SIGSTOP) }
 // Resume undoes Pause.
 func (s *server) Resume() error { return s.proc.signal(syscall.SIGCONT) }
 
-// Log returns the last lines the server logged, for test failure messages.
-func (s *server) Log() string { return s.proc.tail() }
-
 // getOK is a ready probe: whether GET url answers 2xx.
 func getOK(client *http.Client, url string) func() bool {
 	return func() bool {
