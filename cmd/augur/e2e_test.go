@@ -177,8 +177,10 @@ func checkDemo(t *testing.T, base string) {
 	for _, p := range probs {
 		distinct[p] = true
 	}
-	if len(distinct) < 3 {
-		t.Errorf("probabilities barely differ between hosts: %v", probs)
+	// Healthy hosts may all be at 0 (no forecast near a limit, nothing
+	// anomalous), so two distinct values are what the fleet guarantees.
+	if len(distinct) < 2 {
+		t.Errorf("every host has the same probability: %v", probs)
 	}
 	t.Logf("failure probabilities: %v", probs)
 
