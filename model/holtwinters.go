@@ -221,26 +221,7 @@ func hwInit(y []float64, period int) (hwState, int, error) {
 			trend[t] = ma[t-half]
 		}
 	}
-	s := make([]float64, period)
-	var figMean float64
-	for i := range s {
-		var acc float64
-		var k int
-		for t := i; t < wind; t += period {
-			if d := y[t] - trend[t]; !math.IsNaN(d) {
-				acc += d
-				k++
-			}
-		}
-		if k > 0 {
-			s[i] = acc / float64(k)
-		}
-		figMean += s[i]
-	}
-	figMean /= float64(period)
-	for i := range s {
-		s[i] -= figMean
-	}
+	s, _ := seasonalFigure(period, wind, func(t int) float64 { return y[t] - trend[t] })
 	// Least squares of the defined trend values on 1..k (R: .lm.fit).
 	var k, sx, sy, sxx, sxy float64
 	for _, v := range trend {
@@ -695,4 +676,32 @@ func (m *HoltWinters) Params() map[string]float64 {
 		"alpha": m.Alpha, "beta": m.Beta, "gamma": m.Gamma, "phi": m.Phi,
 		"period": float64(m.Period), "sigma": m.Sigma,
 	}
+}
+
+// seasonalFigure returns the centred seasonal figure of the first n points
+// as R's decompose computes it: the mean, by phase t mod period, of the
+// detrended values detrended(t) (non-finite ones skipped), less the mean of
+// those means, which it also returns.
+func seasonalFigure(period, n int, detrended func(t int) float64) ([]float64, float64) {
+	s := make([]float64, period)
+	var mean float64
+	for i := range s {
+		var acc float64
+		var c int
+		for t := i; t < n; t += period {
+			if d := detrended(t); finite(d) {
+				acc += d
+				c++
+			}
+		}
+		if c > 0 {
+			s[i] = acc / float64(c)
+		}
+		mean += s[i]
+	}
+	mean /= float64(period)
+	for i := range s {
+		s[i] -= mean
+	}
+	return s, mean
 }

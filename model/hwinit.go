@@ -52,26 +52,7 @@ func hwEstimatedInit(y []float64, period int) *HoltWintersInit {
 	}
 	b := (nj*sxy - sx*sy) / den
 	a := (sy - b*sx) / nj
-	s := make([]float64, period)
-	var mean float64
-	for i := range s {
-		var acc float64
-		var c int
-		for t := i; t < k*period; t += period {
-			if v := y[t]; finite(v) {
-				acc += v - (a + b*float64(t))
-				c++
-			}
-		}
-		if c > 0 {
-			s[i] = acc / float64(c)
-		}
-		mean += s[i]
-	}
-	mean /= float64(period)
-	for i := range s {
-		s[i] -= mean
-	}
+	s, mean := seasonalFigure(period, k*period, func(t int) float64 { return y[t] - (a + b*float64(t)) })
 	if !finite(a) || !finite(b) || !finite(mean) {
 		return nil
 	}
