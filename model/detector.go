@@ -51,10 +51,14 @@ const (
 	// The anomaly likelihood x (in long-term standard deviations) scores
 	// 1−e^(−x/likScale).
 	likScale = 8
-	// Seasonal predictor: used for the surprise once its mean absolute
-	// error is below seasonRatio times that of the level; Holt-Winters
-	// smoothing of the deseasonalised level and of the seasonal profile.
-	seasonRatio, seasonAlpha, seasonGamma = 0.8, 0.1, 0.2
+	// Seasonal predictor: a daily profile around a level that remembers
+	// about a day, used for the surprise once its mean absolute error is
+	// below seasonRatio times that of the EWMA level. seasonGamma is the
+	// profile's smoothing weight per day. The level must be slow: a level
+	// that follows the series within minutes (Holt-Winters with α = 0.1)
+	// absorbs the daily shape, leaves the profile only the transitions,
+	// and cannot see a day whose peak never comes.
+	seasonRatio, seasonGamma = 0.8, 0.3
 	// maxPeriod bounds the seasonal profile (one day at 21 s steps).
 	maxPeriod = 4096
 	// Context novelty: values are quantised into ctxBins bins of the known
@@ -110,11 +114,9 @@ type Detector struct {
 	level, scale float64 // EWMA level and mean absolute residual
 	lo, hi       float64 // range of the values seen so far
 
-	lastT, step int64 // last timestamp, smallest positive spacing seen
-	period      int   // points per day, 0 without a seasonal predictor
-	seas        []float64
-	prof        []float64 // daily profile of the sustained channel
-	slevel      float64   // deseasonalised level
+	lastT, step int64     // last timestamp, smallest positive spacing seen
+	period      int       // points per day, 0 without a seasonal predictor
+	prof        []float64 // daily profile of the seasonal predictor
 	errL, errS  float64   // mean absolute errors of level and seasonal predictors
 
 	short    []float64 // ring of recent surprise values
@@ -133,10 +135,10 @@ type Detector struct {
 	seen     [(ctxStates + 63) / 64]uint64 // contexts seen so far
 	novelAvg float64
 
-	// sustained deviation: slow level, slow deseasonalised level, their
-	// mean absolute errors and the smoothed standardised residual.
+	// sustained deviation: slow level, the seasonal predictor's
+	// deseasonalised level, their mean absolute errors (clipped) and the
+	// smoothed standardised residual.
 	sLevel, sSeason, sErrL, sErrS, sz float64
-	dbgS, dbgZ                        float64
 }
 
 // NewDetector returns a Detector with the given options.
@@ -180,7 +182,7 @@ func (d *Detector) Observe(t int64, y float64) float64 {
 	}
 	d.lastT = t
 	if d.n == 1 {
-		d.level, d.lo, d.hi, d.fast, d.slow, d.slevel = y, y, y, y, y, y
+		d.level, d.lo, d.hi, d.fast, d.slow = y, y, y, y, y
 		d.sLevel, d.sSeason = y, y
 		return 0
 	}
@@ -188,7 +190,6 @@ func (d *Detector) Observe(t int64, y float64) float64 {
 	if d.n == 50 && d.step > 0 && dayMillis%d.step == 0 {
 		if p := int(dayMillis / d.step); p >= 12 && p <= maxPeriod {
 			d.period = p
-			d.seas = make([]float64, p)
 			d.prof = make([]float64, p)
 		}
 	}
@@ -225,24 +226,20 @@ func (d *Detector) Observe(t int64, y float64) float64 {
 		if ph < 0 {
 			ph += d.period
 		}
-		rs := y - d.slevel - d.seas[ph]
+		p := d.sSeason + d.prof[ph]
+		rs := y - p
 		d.errL += errAlpha * (math.Abs(r) - d.errL)
 		d.errS += errAlpha * (math.Abs(rs) - d.errS)
 		ready := d.n > 2*d.period+50
 		if ready && d.errS < seasonRatio*d.errL {
 			r, zscale = rs, d.errS
 		}
-		// The slow seasonal predictor: a daily profile around a level
-		// that remembers about a day.
-		p := d.sSeason + d.prof[ph]
-		d.sErrS = d.clippedErr(d.sErrS, y-p)
+		d.sErrS = d.clippedErr(d.sErrS, rs)
 		if ready && d.sErrS < d.sErrL {
 			susPred, susErr = p, d.sErrS
 		}
 		d.sSeason += (y - d.prof[ph] - d.sSeason) / float64(d.period)
 		d.prof[ph] += seasonGamma * (y - d.sSeason - d.prof[ph])
-		d.slevel += seasonAlpha * (y - d.seas[ph] - d.slevel)
-		d.seas[ph] += seasonGamma * (y - d.slevel - d.seas[ph])
 	}
 	z := math.Abs(r) / (zscale + 1e-9*math.Abs(d.level) + 1e-12)
 	d.level += levelAlpha * (y - d.level)
