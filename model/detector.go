@@ -79,14 +79,14 @@ const dayMillis = 86400000
 
 // Detector is a streaming anomaly detector for one series. Each call to
 // Observe sees only the observations made so far, so scores are computed
-// online, in constant time and bounded memory per series (two daily
-// profiles of at most maxPeriod values each, 64 KiB).
+// online, in constant time and bounded memory per series (one daily
+// profile of at most maxPeriod values, 32 KiB).
 //
 // The detector combines several channels, each mapped to [0,1]:
 //
 //   - likelihood: the surprise |y − prediction| against an EWMA level or,
-//     where a daily cycle explains the series better, a Holt-Winters
-//     seasonal predictor, in units of its mean absolute error, averaged
+//     where a daily cycle explains the series better, a daily profile
+//     around a day-long level, in units of its mean absolute error, averaged
 //     over ShortWindow points and compared with its own long-term
 //     distribution (the anomaly likelihood of Ahmad et al. 2017,
 //     "Unsupervised real-time anomaly detection for streaming data",
