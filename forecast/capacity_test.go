@@ -35,16 +35,28 @@ func (s *leakSource) Range(_ context.Context, _ string, start, end time.Time, st
 // TestCapacityETACoverage measures issue 6's target: on series with a
 // planted linear leak plus daily seasonality plus AR(1) noise, how often the
 // true crossing time falls inside the p10-p90 interval of the capacity ETA,
-// over many seeds. The target is 80 %; the p10-p90 interval is nominally an
-// 80 % interval and measures 77 % here (see the README), so the test holds
-// the line at 75 % and logs the figure.
+// over many seeds. The truth is when the noiseless level (trend and daily
+// cycle) reaches the threshold, the quantity capacity mode forecasts, taken
+// between the two steps that bracket it as the ETA is (model.ETA
+// interpolates); the coverage of the first step at or over it is logged
+// too. The interval is nominally 80 % and the model is calibrated (the
+// level's error at the crossing has standard deviation 1.00 standard
+// errors), so the coverage is measured on enough seeds for sampling noise
+// not to decide the verdict: on 120 seeds its standard deviation is
+// √(0.8·0.2/120) ≈ 3.7 points, on 2000 0.9. Measured: 1620 of 2000
+// (81.0 %).
 func TestCapacityETACoverage(t *testing.T) {
-	const seeds = 120
+	// 2000 seeds measure the coverage to ±0.9 points (one standard
+	// deviation); -short runs 200 against a looser line.
+	seeds, want := uint64(2000), 0.80
+	if testing.Short() {
+		seeds, want = 200, 0.72
+	}
 	step := 5 * time.Minute
 	history := 14 * day
-	inside, crossed := 0, 0
+	inside, insideStep, crossed := 0, 0, 0
 	var widths []float64
-	for seed := range uint64(seeds) {
+	for seed := range seeds {
 		rng := rand.New(rand.NewPCG(seed, 99))
 		n := int(history / step)
 		slope := (0.5 + 1.5*rng.Float64()) / float64(day/step) // 0.5-2 %/day
@@ -62,13 +74,16 @@ func TestCapacityETACoverage(t *testing.T) {
 			e = 0.8*e + noise*rng.NormFloat64()
 			src.values = append(src.values, clean(i)+e)
 		}
-		// The threshold is crossed by the noiseless series 2 to 8 days ahead.
+		// The threshold is 2 to 8 days of growth above the last noiseless
+		// value; a daily peak can reach it days sooner.
 		ahead := 2 + 6*rng.Float64()
 		threshold := clean(n) + slope*ahead*float64(day/step)
-		truth := -1.0
+		truth, truthStep := -1.0, -1.0
 		for k := 1; k < int(30*day/step); k++ {
-			if clean(n+k) >= threshold {
-				truth = float64(k) * step.Seconds()
+			if y := clean(n + k); y >= threshold {
+				y0 := clean(n + k - 1)
+				truth = (float64(k-1) + (threshold-y0)/(y-y0)) * step.Seconds()
+				truthStep = float64(k) * step.Seconds()
 				break
 			}
 		}
@@ -91,21 +106,60 @@ func TestCapacityETACoverage(t *testing.T) {
 		}
 		crossed++
 		widths = append(widths, (*q.P90-*q.P10) / *q.P50)
+		if *q.P10 <= truthStep && truthStep <= *q.P90 {
+			insideStep++
+		}
 		if *q.P10 <= truth && truth <= *q.P90 {
 			inside++
 		} else {
 			t.Logf("seed %d: truth %.2f d outside [%.2f, %.2f] d", seed, truth/86400, *q.P10/86400, *q.P90/86400)
 		}
 	}
-	cov := float64(inside) / seeds
+	cov := float64(inside) / float64(seeds)
 	slices.Sort(widths)
 	med := widths[len(widths)/2]
-	t.Logf("true crossing inside p10-p90 in %d of %d series (%d with an interval); median (p90-p10)/p50 = %.2f", inside, seeds, crossed, med)
-	if cov < 0.75 {
-		t.Errorf("coverage %.2f, want >= 0.75", cov)
+	t.Logf("true crossing inside p10-p90 in %d of %d series (%d with an interval; first step over it: %d); median (p90-p10)/p50 = %.2f", inside, seeds, crossed, insideStep, med)
+	if cov < want {
+		t.Errorf("coverage %.3f, want >= %.2f", cov, want)
 	}
 	// An interval as wide as the ETA itself would cover the truth and say little.
 	if med > 1 {
 		t.Errorf("median relative width of p10-p90 %.2f, want <= 1", med)
+	}
+}
+
+// TestCapacityNoisySample checks that in capacity mode one sample over the
+// threshold does not make the ETA "now" when the level is far below it: a
+// flat series on a daily cycle whose last sample spikes over the threshold
+// has no ETA within the horizon (a failure would count the spike).
+func TestCapacityNoisySample(t *testing.T) {
+	step := 5 * time.Minute
+	history := 14 * day
+	now := time.Date(2026, 3, 1, 7, 0, 0, 0, time.UTC)
+	start := now.Add(-history).UnixMilli()
+	rng := rand.New(rand.NewPCG(1, 2))
+	src := &leakSource{start: start, step: step.Milliseconds()}
+	n := int(history / step)
+	e := 0.0
+	for i := range n + 1 {
+		tod := float64((start+int64(i)*step.Milliseconds())%day.Milliseconds()) / float64(day.Milliseconds())
+		e = 0.8*e + 0.5*rng.NormFloat64()
+		src.values = append(src.values, 50+5*math.Sin(2*math.Pi*tod)+e)
+	}
+	src.values[n] = 90
+	eng, err := New(Options{
+		Signals: []Signal{{Name: "memory", SourceName: "test", Source: src, Query: "memory", Entity: "host", Limit: 100}},
+		Step:    step, History: history, Horizon: time.Hour, Now: func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Evaluate(context.Background())
+	caps, _, err := eng.Capacity(nil, &Threshold{Value: 80}, 30*day)
+	if err != nil || len(caps) != 1 {
+		t.Fatalf("capacity %v, %v", caps, err)
+	}
+	if c := caps[0]; c.ETASeconds.P10 != nil || c.CrossingProbability > 0.1 {
+		t.Errorf("flat level 30 below the threshold: ETA p10 %v, crossing probability %.2f; want none", c.ETASeconds.P10, c.CrossingProbability)
 	}
 }

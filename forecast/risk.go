@@ -228,7 +228,15 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 		}
 		sc.mergeCurve(&c, sc.mean2, sc.sd2, threshold)
 	}
-	if v >= threshold {
+	// In capacity mode the question is when the level crosses, and the
+	// long-run curve is the level's (SeasonalTrend.LevelAt carries no
+	// observation noise), so one sample over the threshold does not settle
+	// it: AR(1) noise of innovation sd σ has stationary sd σ/√(1-φ²), and a
+	// sample that far above a level still hours or days from the threshold
+	// made the ETA "now" (1 to 4 series in 120 of the capacity coverage
+	// test). A level already over it gives F(1) ≈ 1 and an ETA within a
+	// step. The sample decides only when no forecast does.
+	if v >= threshold && (mode == failureMode || len(sc.curve) == 0) {
 		// Crossed already: the ETA is now, the forecasts still tell where
 		// the series is heading.
 		crossed.slope = c.slope
