@@ -39,17 +39,35 @@ func Outcome(incidents []ingest.Incident, entity string, t int64, horizon time.D
 }
 
 // calibrate refits the mapping from raw to calibrated failure probability
-// on the recorded raw probabilities whose outcome is known (at least one
-// horizon old) against the known incidents. With too few incidents the
-// documented prior, the identity, stays.
+// on the recorded raw probabilities whose outcome is known against the
+// known incidents. With too few incidents the documented prior, the
+// identity, stays.
+//
+// A prediction's outcome is known when its horizon has passed and lies
+// within the window the incidents were listed for (the History up to now).
+// Recorded predictions can be older than that window (KeepProbabilities,
+// or a replay's adopted past): an incident that preceded the window has
+// been forgotten, not averted, so the predictions before it are censored
+// and left out rather than labelled negative. Counting them as negatives
+// teaches the map that the strongest evidence, which preceded those very
+// incidents, is often a false alarm: on the demo fleet, once the first
+// day's incidents aged out of the window, raw evidence above 0.998, which
+// within the window nearly always preceded a failure, mapped to 0.79,
+// under the alert threshold. An outcome whose window was not observed is
+// censored, a missing label rather than a negative one (Kleinbaum & Klein,
+// "Survival Analysis: A Self-Learning Text", ch. 1).
 func (e *Engine) calibrate() {
 	e.mu.RLock()
 	incidents := failures(e.incidents)
 	var cross, anom []float64
 	var outcome []bool
 	known := e.evalTime.Add(-e.opts.Horizon).UnixMilli()
+	listed := e.incidentsFrom
 	for name, h := range e.probHistory {
 		for _, p := range h.points {
+			if p.T < listed {
+				continue
+			}
 			if p.T > known {
 				break
 			}

@@ -74,6 +74,9 @@ type Engine struct {
 	mu        sync.RWMutex
 	signals   []*signalState
 	incidents []ingest.Incident
+	// incidentsFrom is the start (Unix ms) of the window incidents were
+	// listed for: before it, the absence of an incident is not known.
+	incidentsFrom int64
 	// probHistory holds each entity's failure probability per evaluation.
 	probHistory map[string]*probHistory
 	calib       model.Calibrator
@@ -219,13 +222,14 @@ func (e *Engine) RefreshIncidents(ctx context.Context) {
 		return
 	}
 	end := time.UnixMilli(e.alignDown(e.now()) + e.step)
-	inc, err := e.opts.Incidents.Incidents(ctx, end.Add(-e.opts.History), end)
+	from := end.Add(-e.opts.History)
+	inc, err := e.opts.Incidents.Incidents(ctx, from, end)
 	if err != nil {
 		e.logger.Warn("cannot list incidents", "err", err)
 		return
 	}
 	e.mu.Lock()
-	e.incidents = inc
+	e.incidents, e.incidentsFrom = inc, from.UnixMilli()
 	e.mu.Unlock()
 }
 

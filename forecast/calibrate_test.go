@@ -1,0 +1,78 @@
+package forecast
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/augur-sre/augur/ingest"
+)
+
+// windowLister lists the incidents that overlap [start, end], as a store
+// that is asked only for the History does.
+type windowLister []ingest.Incident
+
+func (l windowLister) Incidents(_ context.Context, start, end time.Time) ([]ingest.Incident, error) {
+	var out []ingest.Incident
+	for _, inc := range l {
+		if !inc.End.Before(start) && !inc.Start.After(end) {
+			out = append(out, inc)
+		}
+	}
+	return out, nil
+}
+
+// TestCalibrateLeavesOutForgottenIncidents checks that predictions recorded
+// before the window incidents are listed for (older than the History, kept
+// by KeepProbabilities or adopted from a replay) are not labelled negative:
+// the incidents they preceded are forgotten, not averted.
+func TestCalibrateLeavesOutForgottenIncidents(t *testing.T) {
+	now := demoAnchor
+	start := now.Add(-3 * day)
+	// An incident every 12 h, preceded by an hour of strong evidence.
+	var incs windowLister
+	for s := start.Add(6 * time.Hour); s.Before(now); s = s.Add(12 * time.Hour) {
+		incs = append(incs, ingest.Incident{Entity: "a", Name: "OOMKilled", Start: s, End: s.Add(3 * time.Minute), Source: "demo"})
+	}
+	e, err := New(Options{
+		Signals:           []Signal{{Name: "memory", Query: "memory", Entity: "host", Limit: 100}},
+		Step:              time.Minute,
+		History:           day,
+		Horizon:           time.Hour,
+		KeepProbabilities: 3 * day,
+		Now:               func() time.Time { return now },
+		Incidents:         incs,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a", "b"} {
+		h := &probHistory{label: name}
+		for ts := start; !ts.After(now); ts = ts.Add(time.Minute) {
+			cross := 0.01
+			for _, inc := range incs {
+				if name == "a" && ts.Before(inc.Start) && !ts.Before(inc.Start.Add(-time.Hour)) {
+					cross = 0.999
+				}
+			}
+			h.points = append(h.points, ProbabilityPoint{T: ts.UnixMilli(), Cross: cross})
+		}
+		e.probHistory[name] = h
+	}
+	e.evalTime = now
+	e.RefreshIncidents(context.Background())
+	e.calibrate()
+	c := e.Calibration()
+	if c.Prior {
+		t.Fatalf("not calibrated: %s", c.Note)
+	}
+	// Two entities over the History less the horizon whose outcome is
+	// pending, less the minutes a was failing.
+	if want := 2*int((day-time.Hour)/time.Minute) - 8; c.Examples != want {
+		t.Errorf("fitted on %d examples, want %d (the History's, not the 3 days kept)", c.Examples, want)
+	}
+	// Within the History every hour of strong evidence preceded an incident.
+	if p := e.calib.Apply(0.999, 0); p < 0.9 {
+		t.Errorf("raw 0.999 calibrated to %.3f, want >= 0.9: forgotten incidents counted as false alarms", p)
+	}
+}
