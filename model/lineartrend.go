@@ -19,11 +19,14 @@ import (
 // the terms that come from the estimated line are inflated by
 // (1+ρ)/(1-ρ), ρ the lag-one autocorrelation of the residuals: the variance
 // of a mean of AR(1) errors, n/n_eff (e.g. Wilks, Statistical Methods in
-// the Atmospheric Sciences, 3rd ed., §5.2.4). σ² and ρ are still the
-// residuals' plain estimates, which understate the slope's standard error
-// on short windows (by a quarter on a hundred points at ρ = 0.8, see
-// ar1Errors); correcting them widens the recent trends' intervals and
-// lowers failure probabilities, a change for the alerting's evaluation.
+// the Atmospheric Sciences, 3rd ed., §5.2.4). σ² and ρ are the residuals'
+// plain estimates, which understate the slope's standard error on short
+// windows of AR(1) noise (by a quarter on a hundred points at ρ = 0.8, see
+// ar1Errors). They are kept because a window's residuals are often smooth
+// from curvature (a leak that accelerates), not from noise: corrected, ρ
+// goes to its bound and the inflation with it, and the demo's cache-1 leak,
+// 33 minutes from its OOM, no longer passed the capacity regime gate
+// (crossing probability 0.97 → 0.10).
 type LinearTrend struct {
 	N            int
 	Level, Slope float64 // fitted value at the last point, growth per step
