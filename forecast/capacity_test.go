@@ -163,3 +163,32 @@ func TestCapacityNoisySample(t *testing.T) {
 		t.Errorf("flat level 30 below the threshold: ETA p10 %v, crossing probability %.2f; want none", c.ETASeconds.P10, c.CrossingProbability)
 	}
 }
+
+// TestCapacityGrowthFollowsRegime checks that the growth a capacity plan
+// reports is the one its ETA rests on: on the demo's leaking cache-1, whose
+// ETA comes from the recent leak rather than the fortnight's flat trend,
+// the value grown at that rate gets near the limit by the median ETA (which
+// noise brings forward, hence the tolerance: the long-run slope, ≈ 0, gets
+// nowhere near).
+func TestCapacityGrowthFollowsRegime(t *testing.T) {
+	e := demoEngine(t)
+	caps, _, err := e.Capacity(nil, nil, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range caps {
+		if c.Labels["host"] != "cache-1" || c.Labels["signal"] != "memory" {
+			continue
+		}
+		if c.ETASeconds.P50 == nil {
+			t.Fatalf("no median ETA for the leaking cache-1: %+v", c)
+		}
+		eta := *c.ETASeconds.P50 / day.Seconds()
+		reached := c.Value + c.GrowthPerDay*eta
+		if gap := c.Threshold - c.Value; math.Abs(reached-c.Threshold) > 0.5*gap {
+			t.Errorf("growth %.1f/day from %.2f over the median ETA %.3f d reaches %.2f, want about the limit %.0f", c.GrowthPerDay, c.Value, eta, reached, c.Threshold)
+		}
+		return
+	}
+	t.Fatal("no capacity row for cache-1's memory")
+}

@@ -210,7 +210,10 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 				continue
 			}
 		}
-		if w == 2*recent && mode == failureMode {
+		// The growth reported is the one the ETA rests on: in capacity
+		// mode a recent regime that passed the gate (the longest such
+		// window), not the long-run slope it overrides.
+		if w == 2*recent || mode == capacityMode {
 			c.slope = tr.Slope
 		}
 		sc.mean2, sc.sd2 = sc.mean2[:0], sc.sd2[:0]
