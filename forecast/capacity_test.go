@@ -32,6 +32,25 @@ func (s *leakSource) Range(_ context.Context, _ string, start, end time.Time, st
 	return []ingest.Series{out}, nil
 }
 
+// leakCapacity evaluates an engine on src's one series at now and returns
+// its capacity plan against threshold over 30 days.
+func leakCapacity(t *testing.T, src *leakSource, step, history time.Duration, now time.Time, threshold float64) Capacity {
+	t.Helper()
+	eng, err := New(Options{
+		Signals: []Signal{{Name: "memory", SourceName: "test", Source: src, Query: "memory", Entity: "host", Limit: 100}},
+		Step:    step, History: history, Horizon: time.Hour, Now: func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Evaluate(context.Background())
+	caps, _, err := eng.Capacity(nil, &Threshold{Value: threshold}, 30*day)
+	if err != nil || len(caps) != 1 {
+		t.Fatalf("capacity at %v against %g: %v, %v", now, threshold, caps, err)
+	}
+	return caps[0]
+}
+
 // TestCapacityETACoverage measures issue 6's target: on series with a
 // planted linear leak plus daily seasonality plus AR(1) noise, how often the
 // true crossing time falls inside the p10-p90 interval of the capacity ETA,
@@ -87,19 +106,7 @@ func TestCapacityETACoverage(t *testing.T) {
 				break
 			}
 		}
-		eng, err := New(Options{
-			Signals: []Signal{{Name: "memory", SourceName: "test", Source: src, Query: "memory", Entity: "host", Limit: 100}},
-			Step:    step, History: history, Horizon: time.Hour, Now: func() time.Time { return now },
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		eng.Evaluate(context.Background())
-		caps, _, err := eng.Capacity(nil, &Threshold{Value: threshold}, 30*day)
-		if err != nil || len(caps) != 1 {
-			t.Fatalf("seed %d: capacity %v, %v", seed, caps, err)
-		}
-		q := caps[0].ETASeconds
+		q := leakCapacity(t, src, step, history, now, threshold).ETASeconds
 		if q.P10 == nil || q.P90 == nil {
 			t.Logf("seed %d: no ETA interval (truth %.1f d)", seed, truth/86400)
 			continue
@@ -147,19 +154,7 @@ func TestCapacityNoisySample(t *testing.T) {
 		src.values = append(src.values, 50+5*math.Sin(2*math.Pi*tod)+e)
 	}
 	src.values[n] = 90
-	eng, err := New(Options{
-		Signals: []Signal{{Name: "memory", SourceName: "test", Source: src, Query: "memory", Entity: "host", Limit: 100}},
-		Step:    step, History: history, Horizon: time.Hour, Now: func() time.Time { return now },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Evaluate(context.Background())
-	caps, _, err := eng.Capacity(nil, &Threshold{Value: 80}, 30*day)
-	if err != nil || len(caps) != 1 {
-		t.Fatalf("capacity %v, %v", caps, err)
-	}
-	if c := caps[0]; c.ETASeconds.P10 != nil || c.CrossingProbability > 0.1 {
+	if c := leakCapacity(t, src, step, history, now, 80); c.ETASeconds.P10 != nil || c.CrossingProbability > 0.1 {
 		t.Errorf("flat level 30 below the threshold: ETA p10 %v, crossing probability %.2f; want none", c.ETASeconds.P10, c.CrossingProbability)
 	}
 }
