@@ -109,7 +109,16 @@ func evaluate(ctx context.Context, logger *slog.Logger, f evaluateFlags, out io.
 		return err
 	}
 	hist := engine.FailureHistory(start, end)
-	rep := forecast.Evaluate(hist, engine.Incidents(), opts.Horizon, threshold, start, end)
+	// The engine knows only the incidents of its last History; a longer
+	// span is scored against all of the span's, or its early alarms would
+	// count as false.
+	incidents := engine.Incidents()
+	if opts.Incidents != nil {
+		if incidents, err = opts.Incidents.Incidents(ctx, start, end); err != nil {
+			return fmt.Errorf("cannot list the incidents to score against: %w", err)
+		}
+	}
+	rep := forecast.Evaluate(hist, incidents, opts.Horizon, threshold, start, end)
 	printReport(out, rep, engine.Calibration(), start, end, time.Since(began))
 	if f.plot != "" {
 		if err := plotReport(f.plot, rep, hist); err != nil {
