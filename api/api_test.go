@@ -20,6 +20,16 @@ import (
 // newDemoServer serves the API over a real engine on three days of the demo fleet.
 func newDemoServer(t testing.TB) *httptest.Server {
 	t.Helper()
+	e, reg := newDemoEngine(t)
+	srv := httptest.NewServer(New(Options{Engine: e, Registry: reg, MaxBodyBytes: 1024}).Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// newDemoEngine runs a real engine on three days of the demo fleet, frozen
+// at its anchor, with its metrics in the returned registry.
+func newDemoEngine(t testing.TB) (*forecast.Engine, *prometheus.Registry) {
+	t.Helper()
 	anchor := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Start: anchor, History: 3 * 24 * time.Hour, Clock: func() time.Time { return anchor }})
 	var signals []forecast.Signal
@@ -45,9 +55,7 @@ func newDemoServer(t testing.TB) *httptest.Server {
 	for !e.Ready() {
 		time.Sleep(20 * time.Millisecond)
 	}
-	srv := httptest.NewServer(New(Options{Engine: e, Registry: reg, MaxBodyBytes: 1024}).Handler())
-	t.Cleanup(srv.Close)
-	return srv
+	return e, reg
 }
 
 func do(t *testing.T, method, url, body string) (int, []byte) {
@@ -88,7 +96,7 @@ func TestEndpoints(t *testing.T) {
 		{"GET", "/api/v1/forecast?horizon=1000d", "", 400, `too long`},
 		{"GET", "/api/v1/nope", "", 404, `"status":"error"`},
 		{"POST", "/api/v1/failures", "horizon=" + strings.Repeat("9", 4096), 413, `"status":"error"`},
-		{"GET", "/metrics", "", 200, `augur_failure_probability{horizon="1h",host="cache-1"}`},
+		{"GET", "/metrics", "", 200, `augur_failure_probability{horizon="1h",host="cache-1",top_factor="memory"}`},
 		{"GET", "/metrics", "", 200, `augur_time_to_limit_seconds{`},
 		{"GET", "/metrics", "", 200, `augur_fit_duration_seconds_count`},
 	}

@@ -4,6 +4,8 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/augur-sre/augur/forecast"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 )
@@ -48,13 +50,18 @@ func (c *scoreCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.engine.Ready() {
 		h := c.engine.Horizon()
+		scores := c.engine.Scores()
 		if risks, err := c.engine.Failures(h); err == nil {
+			top := topFactorFits(risks, scores, c.max)
 			for _, r := range risks {
-				emit("augur_failure_probability", "Probability that the entity fails within the horizon.",
-					map[string]string{r.EntityLabel: r.Entity, "horizon": model.Duration(h).String()}, r.FailureProbability)
+				l := map[string]string{r.EntityLabel: r.Entity, "horizon": model.Duration(h).String()}
+				if top && len(r.Factors) > 0 && r.Factors[0].Share > 0 {
+					l["top_factor"] = r.Factors[0].Signal
+				}
+				emit("augur_failure_probability", "Probability that the entity fails within the horizon.", l, r.FailureProbability)
 			}
 		}
-		for _, s := range c.engine.Scores() {
+		for _, s := range scores {
 			emit("augur_anomaly_score", "Degree to which the newest points are unexplained by the model, in [0,1].", s.Labels, s.AnomalyScore)
 			for q, v := range map[float64]*float64{0.1: s.ETASeconds.P10, 0.5: s.ETASeconds.P50, 0.9: s.ETASeconds.P90} {
 				if v == nil {
@@ -71,4 +78,24 @@ func (c *scoreCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.dropped.Set(float64(dropped))
 	ch <- c.dropped
+}
+
+// topFactorFits reports whether augur_failure_probability may carry the
+// entity's top factor as a label. Each signal the top factor moves to
+// starts a new series in Prometheus, so over time an entity may export one
+// per signal; the label is added only while that worst case, with every
+// score and ETA series, fits in the cap.
+func topFactorFits(risks []forecast.EntityRisk, scores []forecast.SeriesScore, limit int) bool {
+	signals := map[string]bool{}
+	n := 0
+	for _, s := range scores {
+		signals[s.Labels["signal"]] = true
+		n++
+		for _, q := range []*float64{s.ETASeconds.P10, s.ETASeconds.P50, s.ETASeconds.P90} {
+			if q != nil {
+				n++
+			}
+		}
+	}
+	return n+len(risks)*max(len(signals), 1) <= limit
 }
