@@ -160,7 +160,7 @@ func BenchmarkInfluxDBRange(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("wrote %d series, %d samples in %v", len(gen), samples, time.Since(t0))
-	src := newInfluxDB(b, ingest.InfluxDBOptions{URL: influx.URL, Timeout: 10 * time.Minute})
+	src := newInfluxDB(b, ingest.InfluxDBOptions{URL: influx.URL, QueryOptions: ingest.QueryOptions{Timeout: 10 * time.Minute}})
 	query := `from(bucket: "fleet/autogen") |> range(start: v.timeStart, stop: v.timeStop) |> filter(fn: (r) => r._field == "value")`
 	b.ReportAllocs()
 	for b.Loop() {

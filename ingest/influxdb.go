@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -19,7 +18,7 @@ import (
 )
 
 // InfluxDBOptions configures an InfluxDB source. Zero values take the
-// defaults documented on PrometheusOptions.
+// documented defaults.
 type InfluxDBOptions struct {
 	// URL is the server's base URL, e.g. http://127.0.0.1:8086.
 	URL string
@@ -31,25 +30,7 @@ type InfluxDBOptions struct {
 	// HTTP holds TLS settings (and any other http_config option) for the
 	// connection; authentication is Token's job.
 	HTTP config.HTTPClientConfig
-	// Timeout bounds every query attempt. Default DefaultQueryTimeout.
-	Timeout time.Duration
-	// MaxPointsPerQuery is the most steps one Flux query covers; longer
-	// ranges are split into step-aligned chunks, which InfluxDB evaluates
-	// in parallel. Default 10,000.
-	MaxPointsPerQuery int
-	// Concurrency bounds the chunk queries of one Range call in flight.
-	// Default 4.
-	Concurrency int
-	// Retries is how many times a query failing with 429, 502, 503, 504 or
-	// a transport error is retried (not 500: InfluxDB 1.8 answers any
-	// failed Flux query with it); negative means none. Default 3.
-	Retries int
-	// RetryBackoff is the first pause before a retry. Default 500 ms.
-	RetryBackoff time.Duration
-	// MaxGap is the longest run of missing steps Align interpolates.
-	MaxGap int
-	// Logger receives retries. Default slog.Default().
-	Logger *slog.Logger
+	QueryOptions
 }
 
 // InfluxDB reads series with Flux from InfluxDB 2.x, or 1.8+ with
@@ -74,16 +55,8 @@ func NewInfluxDB(opts InfluxDBOptions) (*InfluxDB, error) {
 	if err := opts.HTTP.Validate(); err != nil {
 		return nil, fmt.Errorf("cannot create InfluxDB source for %s: %w", where, err)
 	}
-	opts.Timeout = cmpOr(opts.Timeout, DefaultQueryTimeout)
-	opts.MaxPointsPerQuery = cmpOr(opts.MaxPointsPerQuery, DefaultMaxPointsPerQuery)
-	opts.Concurrency = cmpOr(opts.Concurrency, DefaultConcurrency)
-	opts.Retries = cmpOr(opts.Retries, DefaultRetries)
-	opts.RetryBackoff = cmpOr(opts.RetryBackoff, DefaultRetryBackoff)
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.MaxPointsPerQuery < 0 || opts.Concurrency < 0 || opts.Timeout < 0 || opts.MaxGap < 0 {
-		return nil, fmt.Errorf("cannot create InfluxDB source for %s: negative max_points_per_query, concurrency, timeout or max gap", where)
+	if err := opts.setDefaults("InfluxDB", where); err != nil {
+		return nil, err
 	}
 	hc, err := config.NewClientFromConfig(opts.HTTP, "augur")
 	if err != nil {

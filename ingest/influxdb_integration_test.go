@@ -69,7 +69,7 @@ func TestInfluxDBIntegration(t *testing.T) {
 	t.Run("exact samples across chunks", func(t *testing.T) {
 		// 21 odd-sized chunks: overlapping ranges at the seams must neither
 		// lose nor double a point.
-		src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token, MaxPointsPerQuery: 997})
+		src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token, QueryOptions: ingest.QueryOptions{MaxPointsPerQuery: 997}})
 		for _, name := range []string{"node_cpu_seconds_total", "node_memory_MemAvailable_bytes", "pg_stat_activity_count", "pg_settings_max_connections"} {
 			got, err := src.Range(ctx, fluxMeasurement(name), start, end, step)
 			if err != nil {
@@ -127,7 +127,7 @@ func TestInfluxDBIntegration(t *testing.T) {
 			{"syntax", token, `from(bucket: "fleet/autogen") |> range(start: v.timeStart`, "expected RPAREN"},
 			{"credentials", influxUser + ":wrong", fluxMeasurement("pg_settings_max_connections"), "authentication failed"},
 		} {
-			src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: tc.token, RetryBackoff: 5 * time.Second})
+			src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: tc.token, QueryOptions: ingest.QueryOptions{RetryBackoff: 5 * time.Second}})
 			t0 := time.Now()
 			err := src.Check(ctx, tc.query)
 			if err == nil || !strings.Contains(err.Error(), tc.wantMsg) {
@@ -158,7 +158,7 @@ func TestInfluxDBIntegration(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token, MaxPointsPerQuery: 1500})
+		src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token, QueryOptions: ingest.QueryOptions{MaxPointsPerQuery: 1500}})
 		for _, sig := range cfg.Signals {
 			t0 := time.Now()
 			got, err := src.Range(ctx, sig.Query, start, end, time.Duration(cfg.Global.Step))
@@ -208,12 +208,12 @@ func TestInfluxDBIntegration(t *testing.T) {
 		q := fluxMeasurement("node_memory_MemTotal_bytes")
 		wantMem := want(gen, named("node_memory_MemTotal_bytes"), influxLabels, start, end, step)
 		const timeout = 2 * time.Second
-		src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token, Timeout: timeout, Retries: 1, RetryBackoff: 100 * time.Millisecond})
+		src := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token, QueryOptions: ingest.QueryOptions{Timeout: timeout, Retries: 1, RetryBackoff: 100 * time.Millisecond}})
 
 		// Crashed mid-run: reading the whole fleet takes InfluxDB 1.8
 		// seconds; the server dies during it. The timeout is long, so the
 		// error can only come from the crash.
-		whole := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token, Timeout: time.Minute, Retries: 1, RetryBackoff: 100 * time.Millisecond})
+		whole := newInfluxDB(t, ingest.InfluxDBOptions{URL: influx.URL, Token: token, QueryOptions: ingest.QueryOptions{Timeout: time.Minute, Retries: 1, RetryBackoff: 100 * time.Millisecond}})
 		errc := make(chan error, 1)
 		go func() {
 			_, err := whole.Range(ctx, `from(bucket: "fleet/autogen") |> range(start: v.timeStart, stop: v.timeStop)`, start, end, step)

@@ -21,7 +21,7 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// Defaults of PrometheusOptions and InfluxDBOptions.
+// Defaults of QueryOptions and PrometheusOptions.
 const (
 	DefaultMaxPointsPerQuery = 10000 // Prometheus refuses more than 11,000 per series
 	DefaultConcurrency       = 4
@@ -39,6 +39,55 @@ const maxRetryBackoff = 10 * time.Second
 // which Prometheus itself no longer sees the alert as present.
 const alertRunGap = 5 * time.Minute
 
+// QueryOptions are the query settings PrometheusOptions and InfluxDBOptions
+// share. Zero values take the documented defaults.
+type QueryOptions struct {
+	// Timeout bounds every query attempt on the client and, for
+	// Prometheus, on the server too (as the `timeout` parameter).
+	// Default DefaultQueryTimeout.
+	Timeout time.Duration
+	// MaxPointsPerQuery is the most steps one query asks for; longer
+	// ranges are split into step-aligned chunks (which InfluxDB evaluates
+	// in parallel). Default 10,000.
+	MaxPointsPerQuery int
+	// Concurrency bounds the chunk queries of one Range call in flight.
+	// Default 4.
+	Concurrency int
+	// Retries is how many times a query failing with a transient error is
+	// retried; negative means none. Default 3. What is transient differs:
+	// for Prometheus a 5xx or transport error; for InfluxDB 429, 502, 503,
+	// 504 or a transport error, but not 500, because InfluxDB 1.8 answers
+	// any failed Flux query with it. Other 4xx and timeouts are not retried.
+	Retries int
+	// RetryBackoff is the first pause before a retry; it doubles on each
+	// further retry, up to 10 s. Default 500 ms.
+	RetryBackoff time.Duration
+	// MaxGap is the longest run of missing steps Align interpolates; longer
+	// gaps stay NaN.
+	MaxGap int
+	// Logger receives retries and, from Prometheus, query warnings.
+	// Default slog.Default().
+	Logger *slog.Logger
+}
+
+// setDefaults replaces o's zero values with the defaults and rejects
+// negative ones; kind ("Prometheus", "InfluxDB") and where (the redacted
+// URL) name the source in the error.
+func (o *QueryOptions) setDefaults(kind, where string) error {
+	o.Timeout = cmpOr(o.Timeout, DefaultQueryTimeout)
+	o.MaxPointsPerQuery = cmpOr(o.MaxPointsPerQuery, DefaultMaxPointsPerQuery)
+	o.Concurrency = cmpOr(o.Concurrency, DefaultConcurrency)
+	o.Retries = cmpOr(o.Retries, DefaultRetries)
+	o.RetryBackoff = cmpOr(o.RetryBackoff, DefaultRetryBackoff)
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MaxPointsPerQuery < 0 || o.Concurrency < 0 || o.Timeout < 0 || o.MaxGap < 0 {
+		return fmt.Errorf("cannot create %s source for %s: negative max_points_per_query, concurrency, timeout or max gap", kind, where)
+	}
+	return nil
+}
+
 // PrometheusOptions configures a Prometheus source. Zero values take the
 // documented defaults.
 type PrometheusOptions struct {
@@ -47,33 +96,13 @@ type PrometheusOptions struct {
 	// HTTP holds basic auth, bearer token and TLS settings with Prometheus'
 	// http_config semantics (files are re-read on every request).
 	HTTP config.HTTPClientConfig
-	// Timeout bounds every query attempt, on the client and (as the
-	// `timeout` parameter) on the server. Default DefaultQueryTimeout.
-	Timeout time.Duration
-	// MaxPointsPerQuery is the most steps one range query asks for; longer
-	// ranges are split into step-aligned chunks. Default 10,000.
-	MaxPointsPerQuery int
-	// Concurrency bounds the chunk queries of one Range call in flight.
-	// Default 4.
-	Concurrency int
-	// Retries is how many times a query failing with a 5xx or transport
-	// error is retried (4xx and timeouts are not); negative means none.
-	// Default 3.
-	Retries int
-	// RetryBackoff is the first pause before a retry; it doubles on each
-	// further retry, up to 10 s. Default 500 ms.
-	RetryBackoff time.Duration
-	// MaxGap is the longest run of missing steps Align interpolates; longer
-	// gaps stay NaN.
-	MaxGap int
+	QueryOptions
 	// IncidentAlerts names the alerts whose firing runs in ALERTS are
 	// incidents; empty means Incidents returns none.
 	IncidentAlerts []string
 	// EntityLabel is the ALERTS label naming the failed entity.
 	// Default "instance".
 	EntityLabel string
-	// Logger receives query warnings and retries. Default slog.Default().
-	Logger *slog.Logger
 }
 
 // Prometheus reads series through Prometheus' HTTP API. It is safe for
@@ -101,18 +130,10 @@ func NewPrometheus(opts PrometheusOptions) (*Prometheus, error) {
 	if err := opts.HTTP.Validate(); err != nil {
 		return nil, fmt.Errorf("cannot create Prometheus source for %s: %w", where, err)
 	}
-	opts.Timeout = cmpOr(opts.Timeout, DefaultQueryTimeout)
-	opts.MaxPointsPerQuery = cmpOr(opts.MaxPointsPerQuery, DefaultMaxPointsPerQuery)
-	opts.Concurrency = cmpOr(opts.Concurrency, DefaultConcurrency)
-	opts.Retries = cmpOr(opts.Retries, DefaultRetries)
-	opts.RetryBackoff = cmpOr(opts.RetryBackoff, DefaultRetryBackoff)
+	if err := opts.setDefaults("Prometheus", where); err != nil {
+		return nil, err
+	}
 	opts.EntityLabel = cmpOr(opts.EntityLabel, DefaultEntityLabel)
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.MaxPointsPerQuery < 0 || opts.Concurrency < 0 || opts.Timeout < 0 || opts.MaxGap < 0 {
-		return nil, fmt.Errorf("cannot create Prometheus source for %s: negative max_points_per_query, concurrency, timeout or max gap", where)
-	}
 	rt, err := config.NewRoundTripperFromConfig(opts.HTTP, "augur")
 	if err != nil {
 		return nil, fmt.Errorf("cannot create HTTP client for %s: %w", where, err)

@@ -55,7 +55,7 @@ func TestPrometheusIntegration(t *testing.T) {
 
 	t.Run("exact samples across chunks", func(t *testing.T) {
 		for _, maxPoints := range []int{0, 997} { // 3 chunks, and 21 odd-sized ones
-			p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, MaxPointsPerQuery: maxPoints, Concurrency: 3})
+			p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, QueryOptions: ingest.QueryOptions{MaxPointsPerQuery: maxPoints, Concurrency: 3}})
 			for _, name := range []string{"node_cpu_seconds_total", "node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes", "pg_stat_activity_count", "pg_settings_max_connections"} {
 				got, err := p.Range(ctx, name, start, end, step)
 				if err != nil {
@@ -86,7 +86,7 @@ func TestPrometheusIntegration(t *testing.T) {
 		}))
 		defer srv.Close()
 		const maxPoints, concurrency = 500, 3
-		p := newPrometheus(t, ingest.PrometheusOptions{URL: srv.URL, MaxPointsPerQuery: maxPoints, Concurrency: concurrency})
+		p := newPrometheus(t, ingest.PrometheusOptions{URL: srv.URL, QueryOptions: ingest.QueryOptions{MaxPointsPerQuery: maxPoints, Concurrency: concurrency}})
 		got, err := p.Range(ctx, "node_memory_MemTotal_bytes", start, end, step)
 		if err != nil {
 			t.Fatal(err)
@@ -101,7 +101,7 @@ func TestPrometheusIntegration(t *testing.T) {
 	})
 
 	t.Run("unaligned range snaps to the step grid", func(t *testing.T) {
-		p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, MaxPointsPerQuery: 100})
+		p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, QueryOptions: ingest.QueryOptions{MaxPointsPerQuery: 100}})
 		s, e := start.Add(36*time.Hour+30*time.Second), start.Add(60*time.Hour+59*time.Second)
 		got, err := p.Range(ctx, `node_memory_MemAvailable_bytes{instance="host-0:9100"}`, s, e, step)
 		if err != nil {
@@ -118,7 +118,7 @@ func TestPrometheusIntegration(t *testing.T) {
 	})
 
 	t.Run("aggregation", func(t *testing.T) {
-		p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, MaxPointsPerQuery: 5000})
+		p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, QueryOptions: ingest.QueryOptions{MaxPointsPerQuery: 5000}})
 		got, err := p.Range(ctx, `sum by (instance) (pg_stat_activity_count)`, start, end, step)
 		if err != nil {
 			t.Fatal(err)
@@ -132,7 +132,7 @@ func TestPrometheusIntegration(t *testing.T) {
 		for _, tc := range []struct {
 			maxGap, wantNaN int
 		}{{0, fleet.GapSteps}, {fleet.GapSteps - 1, fleet.GapSteps}, {fleet.GapSteps, 0}} {
-			p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, MaxGap: tc.maxGap})
+			p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, QueryOptions: ingest.QueryOptions{MaxGap: tc.maxGap}})
 			got, err := p.Range(ctx, q, start, end, step)
 			if err != nil {
 				t.Fatal(err)
@@ -147,7 +147,7 @@ func TestPrometheusIntegration(t *testing.T) {
 	})
 
 	t.Run("bad PromQL is not retried and carries the server's message", func(t *testing.T) {
-		p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, RetryBackoff: 5 * time.Second})
+		p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, QueryOptions: ingest.QueryOptions{RetryBackoff: 5 * time.Second}})
 		for name, call := range map[string]func() error{
 			"check": func() error { return p.Check(ctx, `rate(node_cpu_seconds_total[5m]`) },
 			"range": func() error {
@@ -248,7 +248,7 @@ func TestPrometheusIntegration(t *testing.T) {
 		q := "node_cpu_seconds_total"
 		wantCPU := want(gen, named(q), withName, start, end, step)
 		const timeout = 2 * time.Second
-		opts := ingest.PrometheusOptions{URL: prom.URL, MaxPointsPerQuery: 1000, Concurrency: 2, Timeout: timeout, Retries: 2, RetryBackoff: 100 * time.Millisecond}
+		opts := ingest.PrometheusOptions{URL: prom.URL, QueryOptions: ingest.QueryOptions{MaxPointsPerQuery: 1000, Concurrency: 2, Timeout: timeout, Retries: 2, RetryBackoff: 100 * time.Millisecond}}
 		p := newPrometheus(t, opts)
 
 		// Stopped mid-run: in chunks of 2 points, one at a time, the range
@@ -312,7 +312,7 @@ func TestPrometheusIntegration(t *testing.T) {
 	})
 
 	t.Run("retries ride out a restart", func(t *testing.T) {
-		p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, Retries: 8, RetryBackoff: 200 * time.Millisecond})
+		p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, QueryOptions: ingest.QueryOptions{Retries: 8, RetryBackoff: 200 * time.Millisecond}})
 		if err := prom.Stop(); err != nil {
 			t.Fatal(err)
 		}
@@ -388,7 +388,7 @@ func TestPrometheusTLSBasicAuth(t *testing.T) {
 			TLSConfig: promconfig.TLSConfig{CAFile: certs.CAFile, ServerName: "prometheus.example"}}, "certificate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, HTTP: tc.http, RetryBackoff: 5 * time.Second})
+			p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, HTTP: tc.http, QueryOptions: ingest.QueryOptions{RetryBackoff: 5 * time.Second}})
 			t0 := time.Now()
 			got, err := p.Range(t.Context(), query, start, end, time.Minute)
 			if tc.wantErr != "" {

@@ -112,8 +112,8 @@ func TestPrometheusRetries(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			url, requests := fakeFlakyPrometheus(t, tc.failures, tc.status)
-			p, err := NewPrometheus(PrometheusOptions{URL: url, Retries: tc.retries, RetryBackoff: time.Millisecond,
-				Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
+			p, err := NewPrometheus(PrometheusOptions{URL: url, QueryOptions: QueryOptions{Retries: tc.retries, RetryBackoff: time.Millisecond,
+				Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,12 +138,27 @@ func TestPrometheusRetries(t *testing.T) {
 func TestNewPrometheusRejectsBadOptions(t *testing.T) {
 	for _, opts := range []PrometheusOptions{
 		{},
-		{URL: "http://127.0.0.1:9090", Concurrency: -1},
-		{URL: "http://127.0.0.1:9090", MaxPointsPerQuery: -5},
-		{URL: "http://127.0.0.1:9090", MaxGap: -1},
+		{URL: "http://127.0.0.1:9090", QueryOptions: QueryOptions{Concurrency: -1}},
+		{URL: "http://127.0.0.1:9090", QueryOptions: QueryOptions{MaxPointsPerQuery: -5}},
+		{URL: "http://127.0.0.1:9090", QueryOptions: QueryOptions{MaxGap: -1}},
 	} {
 		if _, err := NewPrometheus(opts); err == nil {
 			t.Errorf("NewPrometheus(%+v) accepted bad options", opts)
+		}
+	}
+}
+
+// Both sources check QueryOptions in one place; the message still names the
+// kind of source and the URL without its password.
+func TestNewSourcesRejectNegativeQueryOptions(t *testing.T) {
+	const url = "http://augur:s3cret@127.0.0.1:9090"
+	q := QueryOptions{Timeout: -time.Second}
+	_, perr := NewPrometheus(PrometheusOptions{URL: url, QueryOptions: q})
+	_, ierr := NewInfluxDB(InfluxDBOptions{URL: url, QueryOptions: q})
+	for kind, err := range map[string]error{"Prometheus": perr, "InfluxDB": ierr} {
+		want := "cannot create " + kind + " source for http://augur:xxxxx@127.0.0.1:9090: negative max_points_per_query, concurrency, timeout or max gap"
+		if err == nil || err.Error() != want {
+			t.Errorf("got error %v, want %q", err, want)
 		}
 	}
 }

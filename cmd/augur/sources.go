@@ -53,9 +53,8 @@ func buildSources(cfg *config.Config, demo demoOverrides, logger *slog.Logger) (
 			clocks = append(clocks, c)
 		case config.TypePrometheus:
 			p, err := ingest.NewPrometheus(ingest.PrometheusOptions{
-				URL: sc.URL, HTTP: httpConfig(sc), Timeout: time.Duration(sc.Timeout),
-				MaxPointsPerQuery: sc.MaxPointsPerQuery, Concurrency: sc.Concurrency, MaxGap: maxGap,
-				IncidentAlerts: incidentAlerts(cfg, sc.Name), Logger: logger.With("source", sc.Name),
+				URL: sc.URL, HTTP: httpConfig(sc), QueryOptions: queryOptions(sc, maxGap, logger),
+				IncidentAlerts: incidentAlerts(cfg, sc.Name),
 			})
 			if err != nil {
 				return nil, fmt.Errorf("source %q: %w", sc.Name, err)
@@ -63,9 +62,8 @@ func buildSources(cfg *config.Config, demo demoOverrides, logger *slog.Logger) (
 			src = p
 		case config.TypeInfluxDB:
 			i, err := ingest.NewInfluxDB(ingest.InfluxDBOptions{
-				URL: sc.URL, Token: string(sc.Token), Org: sc.Org, HTTP: httpConfig(sc), Timeout: time.Duration(sc.Timeout),
-				MaxPointsPerQuery: sc.MaxPointsPerQuery, Concurrency: sc.Concurrency, MaxGap: maxGap,
-				Logger: logger.With("source", sc.Name),
+				URL: sc.URL, Token: string(sc.Token), Org: sc.Org, HTTP: httpConfig(sc),
+				QueryOptions: queryOptions(sc, maxGap, logger),
 			})
 			if err != nil {
 				return nil, fmt.Errorf("source %q: %w", sc.Name, err)
@@ -107,6 +105,15 @@ func httpConfig(sc config.SourceConfig) promconfig.HTTPClientConfig {
 		h.TLSConfig = promconfig.TLSConfig{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
 	}
 	return h
+}
+
+// queryOptions are the query settings of a Prometheus or InfluxDB source;
+// maxGap is global.max_gap in steps.
+func queryOptions(sc config.SourceConfig, maxGap int, logger *slog.Logger) ingest.QueryOptions {
+	return ingest.QueryOptions{
+		Timeout: time.Duration(sc.Timeout), MaxPointsPerQuery: sc.MaxPointsPerQuery, Concurrency: sc.Concurrency,
+		MaxGap: maxGap, Logger: logger.With("source", sc.Name),
+	}
 }
 
 // incidentAlerts is the list of alert names whose ALERTS history source
