@@ -59,6 +59,12 @@ const (
 	// absorbs the daily shape, leaves the profile only the transitions,
 	// and cannot see a day whose peak never comes.
 	seasonRatio, seasonGamma = 0.8, 0.3
+	// Weekly predictor: a weekly profile around a level that remembers
+	// about a week, used for the surprise once its mean absolute error is
+	// below weekRatio times that of both the EWMA level and the daily
+	// predictor; weekGamma is the profile's smoothing weight per week.
+	// Kept only while the week fits in maxPeriod points.
+	weekRatio, weekGamma = 0.7, 0.2
 	// maxPeriod bounds the seasonal profile (one day at 21 s steps).
 	maxPeriod = 4096
 	// Context novelty: values are quantised into ctxBins bins of the known
@@ -79,14 +85,16 @@ const dayMillis = 86400000
 
 // Detector is a streaming anomaly detector for one series. Each call to
 // Observe sees only the observations made so far, so scores are computed
-// online, in constant time and bounded memory per series (one daily
-// profile of at most maxPeriod values, 32 KiB).
+// online, in constant time and bounded memory per series (a daily and a
+// weekly profile of at most maxPeriod values each, 64 KiB).
 //
 // The detector combines several channels, each mapped to [0,1]:
 //
 //   - likelihood: the surprise |y − prediction| against an EWMA level or,
 //     where a daily cycle explains the series better, a daily profile
-//     around a day-long level, in units of its mean absolute error, averaged
+//     around a day-long level (or, where a weekly one explains it better
+//     still, a weekly profile: a holiday is a departure from the week's
+//     shape, not the day's), in units of its mean absolute error, averaged
 //     over ShortWindow points and compared with its own long-term
 //     distribution (the anomaly likelihood of Ahmad et al. 2017,
 //     "Unsupervised real-time anomaly detection for streaming data",
@@ -117,6 +125,9 @@ type Detector struct {
 	lastT, step int64     // last timestamp, smallest positive spacing seen
 	period      int       // points per day, 0 without a seasonal predictor
 	prof        []float64 // daily profile of the seasonal predictor
+	wprof       []float64 // weekly profile, nil unless 7·period ≤ maxPeriod
+	wLevel      float64   // the weekly predictor's deseasonalised level
+	errW        float64   // mean absolute error of the weekly predictor
 	errL, errS  float64   // mean absolute errors of level and seasonal predictors
 
 	short    []float64 // ring of recent surprise values
@@ -191,6 +202,10 @@ func (d *Detector) Observe(t int64, y float64) float64 {
 		if p := int(dayMillis / d.step); p >= 12 && p <= maxPeriod {
 			d.period = p
 			d.prof = make([]float64, p)
+			if 7*p <= maxPeriod {
+				d.wprof = make([]float64, 7*p)
+				d.wLevel = y
+			}
 		}
 	}
 
@@ -237,6 +252,19 @@ func (d *Detector) Observe(t int64, y float64) float64 {
 		d.sErrS = d.clippedErr(d.sErrS, rs)
 		if ready && d.sErrS < d.sErrL {
 			susPred, susErr = p, d.sErrS
+		}
+		if pw := len(d.wprof); pw > 0 {
+			phw := int((t % (7 * dayMillis)) / d.step % int64(pw))
+			if phw < 0 {
+				phw += pw
+			}
+			rw := y - d.wLevel - d.wprof[phw]
+			d.errW += errAlpha * (math.Abs(rw) - d.errW)
+			if d.n > 2*pw+50 && d.errW < weekRatio*min(d.errL, d.errS) {
+				r, zscale = rw, d.errW
+			}
+			d.wLevel += (y - d.wprof[phw] - d.wLevel) / float64(pw)
+			d.wprof[phw] += weekGamma * (y - d.wLevel - d.wprof[phw])
 		}
 		d.sSeason += (y - d.prof[ph] - d.sSeason) / float64(d.period)
 		d.prof[ph] += seasonGamma * (y - d.sSeason - d.prof[ph])
