@@ -223,23 +223,39 @@ func hwInit(y []float64, period int) (hwState, int, error) {
 	}
 	s, _ := seasonalFigure(period, wind, func(t int) float64 { return y[t] - trend[t] })
 	// Least squares of the defined trend values on 1..k (R: .lm.fit).
-	var k, sx, sy, sxx, sxy float64
+	var ls lineSums
 	for _, v := range trend {
-		if math.IsNaN(v) {
-			continue
+		if !math.IsNaN(v) {
+			ls.add(ls.n+1, v)
 		}
-		k++
-		sx += k
-		sy += v
-		sxx += k * k
-		sxy += k * v
 	}
-	den := k*sxx - sx*sx
-	if k < 2 || den == 0 {
+	level, slope, ok := ls.line()
+	if !ok {
 		return hwState{}, 0, errors.New("cannot initialise level and trend: too many missing points in the first two periods")
 	}
-	slope := (k*sxy - sx*sy) / den
-	return hwState{level: (sy - slope*sx) / k, trend: slope, season: s}, period, nil
+	return hwState{level: level, trend: slope, season: s}, period, nil
+}
+
+// lineSums accumulates the sums of ordinary least squares of y on x.
+type lineSums struct{ n, sx, sy, sxx, sxy float64 }
+
+func (l *lineSums) add(x, y float64) {
+	l.n++
+	l.sx += x
+	l.sy += y
+	l.sxx += x * x
+	l.sxy += x * y
+}
+
+// line returns the intercept and slope of the least-squares line; ok is
+// false with fewer than two distinct abscissae.
+func (l *lineSums) line() (intercept, slope float64, ok bool) {
+	den := l.n*l.sxx - l.sx*l.sx
+	if l.n < 2 || den == 0 {
+		return 0, 0, false
+	}
+	slope = (l.n*l.sxy - l.sx*l.sy) / den
+	return (l.sy - slope*l.sx) / l.n, slope, true
 }
 
 // hwObjective is the SSE as a function of the free parameters, mapped to

@@ -25,7 +25,7 @@ func hwEstimatedInit(y []float64, period int) *HoltWintersInit {
 	k := len(y) / period
 	// Line through the period means: least squares of mean_j on the centre
 	// t_j = j·period + (period-1)/2.
-	var sx, sy, sxx, sxy, nj float64
+	var ls lineSums
 	for j := range k {
 		var acc float64
 		var c int
@@ -38,20 +38,12 @@ func hwEstimatedInit(y []float64, period int) *HoltWintersInit {
 		if c == 0 {
 			return nil
 		}
-		t := float64(j*period) + float64(period-1)/2
-		m := acc / float64(c)
-		nj++
-		sx += t
-		sy += m
-		sxx += t * t
-		sxy += t * m
+		ls.add(float64(j*period)+float64(period-1)/2, acc/float64(c))
 	}
-	den := nj*sxx - sx*sx
-	if den == 0 {
+	a, b, ok := ls.line()
+	if !ok {
 		return nil
 	}
-	b := (nj*sxy - sx*sy) / den
-	a := (sy - b*sx) / nj
 	s, mean := seasonalFigure(period, k*period, func(t int) float64 { return y[t] - (a + b*float64(t)) })
 	if !finite(a) || !finite(b) || !finite(mean) {
 		return nil
