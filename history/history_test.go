@@ -1,0 +1,58 @@
+package history
+
+import (
+	"context"
+	"testing"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// TestSurvivesReopen appends samples, closes the TSDB and reads them back
+// after reopening it: what the WAL replays on a restart.
+func TestSurvivesReopen(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := labels.FromStrings(labels.MetricName, "augur_input", "host", "a", "signal", "cpu")
+	app := db.Appender(context.Background())
+	for i := range int64(100) {
+		if _, err := app.Append(0, l, 1_700_000_000_000+i*60_000, float64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if db, err = Open(dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	q, err := db.Querier(0, 1<<62)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ss := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "host", "a"))
+	n := 0
+	for ss.Next() {
+		it := ss.At().Iterator(nil)
+		for it.Next() != 0 {
+			_, v := it.At()
+			if v != float64(n) {
+				t.Fatalf("sample %d = %v", n, v)
+			}
+			n++
+		}
+	}
+	if err := ss.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != 100 {
+		t.Fatalf("read %d samples after reopening, want 100", n)
+	}
+}
