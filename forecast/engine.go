@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/storage"
 
 	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/model"
@@ -56,6 +57,12 @@ type Options struct {
 	// KeepProbabilities is how long recorded failure probabilities are
 	// kept (FailureHistory, calibration); default History.
 	KeepProbabilities time.Duration
+	// Appendable, when set, receives at each evaluation the points the
+	// series gained and the engine's outputs (see appendOutputs): the
+	// embedded TSDB. Samples at or before AppendedUntil, what the TSDB
+	// held at start, are not written again.
+	Appendable    storage.Appendable
+	AppendedUntil time.Time
 	// Incidents lists known failures; nil when no source knows any.
 	Incidents  ingest.IncidentLister
 	Logger     *slog.Logger
@@ -86,6 +93,10 @@ type Engine struct {
 	evalTime time.Time
 	lastFit  time.Time
 	ready    bool
+
+	// entityRefs are the TSDB series of the failure probabilities; only
+	// the Run goroutine uses them.
+	entityRefs map[string]*entityRef
 }
 
 type signalState struct {
@@ -135,6 +146,7 @@ func New(opts Options) (*Engine, error) {
 		metrics: newEngineMetrics(opts.Registerer),
 
 		probHistory: map[string]*probHistory{},
+		entityRefs:  map[string]*entityRef{},
 	}
 	for _, s := range opts.Signals {
 		e.signals = append(e.signals, &signalState{Signal: s, series: map[string]*series{}, limits: map[string]float64{}})
@@ -169,7 +181,10 @@ func (e *Engine) Evaluate(ctx context.Context) {
 		e.refit(ctx)
 		e.calibrate()
 	}
-	e.recordProbabilities()
+	risks := e.recordProbabilities()
+	if e.opts.Appendable != nil && e.Ready() {
+		e.appendOutputs(ctx, e.Scores(), risks)
+	}
 }
 
 func (e *Engine) now() time.Time { return e.opts.Now() }

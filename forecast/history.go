@@ -91,11 +91,11 @@ type probHistory struct {
 }
 
 // recordProbabilities appends the current failure probabilities to the
-// entities' histories, keeping the retention window.
-func (e *Engine) recordProbabilities() {
+// entities' histories, keeping the retention window, and returns them.
+func (e *Engine) recordProbabilities() []EntityRisk {
 	risks, err := e.Failures(e.opts.Horizon)
 	if err != nil {
-		return
+		return nil
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -120,6 +120,7 @@ func (e *Engine) recordProbabilities() {
 			h.points = append(h.points[:0], h.points[cut:]...)
 		}
 	}
+	return risks
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -10,6 +10,9 @@ type engineMetrics struct {
 	errors      *prometheus.CounterVec
 	sourceUp    *prometheus.GaugeVec
 	lastSuccess *prometheus.GaugeVec
+
+	appended       prometheus.Counter
+	appendDuration prometheus.Histogram
 }
 
 func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
@@ -25,7 +28,7 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 		}, []string{"signal"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "augur_errors_total",
-			Help: "Errors, by component (ingest, fit).",
+			Help: "Errors, by component (ingest, fit, tsdb).",
 		}, []string{"component"}),
 		sourceUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "augur_source_up",
@@ -35,11 +38,21 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 			Name: "augur_signal_last_success_timestamp_seconds",
 			Help: "Unix time of the last successful fetch of the signal.",
 		}, []string{"signal"}),
+		appended: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "augur_tsdb_appended_samples_total",
+			Help: "Samples the engine appended to its embedded TSDB.",
+		}),
+		appendDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "augur_tsdb_append_duration_seconds",
+			Help:    "Time taken to append one evaluation's samples to the embedded TSDB.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
+		}),
 	}
+	m.errors.WithLabelValues("tsdb")
 	m.errors.WithLabelValues("ingest")
 	m.errors.WithLabelValues("fit")
 	if reg != nil {
-		reg.MustRegister(m.fitDuration, m.series, m.errors, m.sourceUp, m.lastSuccess)
+		reg.MustRegister(m.fitDuration, m.series, m.errors, m.sourceUp, m.lastSuccess, m.appended, m.appendDuration)
 	}
 	return m
 }

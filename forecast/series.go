@@ -53,6 +53,11 @@ type series struct {
 	observed int
 
 	counterLike bool
+
+	// refs and appended (the time of the last point written) belong to
+	// the TSDB writer, appendOutputs.
+	refs     *seriesRefs
+	appended int64
 }
 
 func newSeries(sig *signalState, labels map[string]string, key string) *series {

@@ -9,8 +9,10 @@
 package history
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -57,9 +59,40 @@ func Open(storageDir string, opts Options) (*DB, error) {
 	// Our own series and samples are the only writers; WAL compression
 	// halves the disk a restart must replay at little CPU cost.
 	o.WALCompression = "snappy"
-	db, err := tsdb.Open(dir, opts.Logger.With("component", "tsdb"), opts.Registerer, o, nil)
+	// The TSDB logs every block it writes and every head GC at info:
+	// hundreds of lines when the first start writes a fortnight. Its
+	// warnings and errors are what a user of augur needs.
+	l := slog.New(warnOnly{opts.Logger.Handler()}).With("component", "tsdb")
+	db, err := tsdb.Open(dir, l, opts.Registerer, o, nil)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the TSDB in %s: %w", dir, err)
 	}
 	return &DB{DB: db}, nil
 }
+
+// MaxTime returns the time of the newest sample the TSDB holds, in the head
+// or in a block; the zero time when it holds none.
+func (db *DB) MaxTime() time.Time {
+	maxT := int64(math.MinInt64)
+	if db.Head().NumSeries() > 0 {
+		maxT = db.Head().MaxTime()
+	}
+	for _, b := range db.Blocks() {
+		// A block's MaxTime is exclusive.
+		maxT = max(maxT, b.Meta().MaxTime-1)
+	}
+	if maxT == math.MinInt64 {
+		return time.Time{}
+	}
+	return time.UnixMilli(maxT)
+}
+
+// warnOnly passes on the records of a handler at warning level and above.
+type warnOnly struct{ slog.Handler }
+
+func (h warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h warnOnly) WithAttrs(as []slog.Attr) slog.Handler { return warnOnly{h.Handler.WithAttrs(as)} }
+func (h warnOnly) WithGroup(name string) slog.Handler    { return warnOnly{h.Handler.WithGroup(name)} }

@@ -9,6 +9,17 @@ import (
 
 // TestSurvivesReopen appends samples, closes the TSDB and reads them back
 // after reopening it: what the WAL replays on a restart.
+func TestEmptyMaxTime(t *testing.T) {
+	db, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got := db.MaxTime(); !got.IsZero() {
+		t.Errorf("MaxTime of an empty TSDB = %v, want the zero time", got)
+	}
+}
+
 func TestSurvivesReopen(t *testing.T) {
 	dir := t.TempDir()
 	db, err := Open(dir, Options{})
@@ -32,6 +43,9 @@ func TestSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	if got, want := db.MaxTime().UnixMilli(), int64(1_700_000_000_000+99*60_000); got != want {
+		t.Errorf("MaxTime after reopening = %d, want %d", got, want)
+	}
 	q, err := db.Querier(0, 1<<62)
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/augur-sre/augur/api"
 	"github.com/augur-sre/augur/config"
 	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/history"
 	"github.com/augur-sre/augur/store"
 )
 
@@ -27,6 +28,7 @@ type serveFlags struct {
 	configPrint bool
 	listen      string
 	storage     string
+	retention   time.Duration
 	demoSpeed   float64
 	demoStart   string
 	readTimeout time.Duration
@@ -43,7 +45,8 @@ func serveCommand(app *kingpin.Application) *command {
 	c.clause.Flag("web.listen-address", "Address to listen on for the API, /metrics and the Prometheus-compatible query API.").Default(":9477").StringVar(&f.listen)
 	c.clause.Flag("web.config.file", "Path to a configuration file that can enable TLS or authentication (Prometheus' exporter-toolkit format).").Default("").StringVar(&f.webConfig)
 	c.clause.Flag("web.read-timeout", "Maximum duration before timing out read of the request, and closing idle connections.").Default("5m").DurationVar(&f.readTimeout)
-	c.clause.Flag("storage.path", "Folder of augur's embedded store (incidents, alert state, model snapshots).").Default("data/").StringVar(&f.storage)
+	c.clause.Flag("storage.path", "Folder of augur's own data: the embedded TSDB of inputs and outputs (tsdb/) and the store of incidents, alert state and model snapshots (augur.db).").Default("data/").StringVar(&f.storage)
+	c.clause.Flag("storage.retention", "How long the embedded TSDB keeps samples. Default: the longer of the configured history and 15d.").Default("0s").DurationVar(&f.retention)
 	c.clause.Flag("calibration.replay", "At start, replay this much of the past through a second engine in the background, to learn the calibration against known incidents and serve past failure probabilities; 0 disables. Default: the history less two days.").Default("-1s").DurationVar(&f.replaySpan)
 	c.clause.Flag("demo.speed", "Demo seconds per real second for demo sources (e.g. 1440 lets a demo day pass in a minute); overrides the source's speed.").Default("0").Float64Var(&f.demoSpeed)
 	c.clause.Flag("demo.start", "Demo anchor time (RFC 3339): the demo's present at start. Default: now. Fix it to replay the same demo.").StringVar(&f.demoStart)
@@ -101,6 +104,15 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	}
 	defer st.Close()
 	opts.Incidents = store.Lister(opts.Incidents, st)
+	hist, err := history.Open(f.storage, history.Options{
+		Retention: retention(f.retention, opts.History),
+		Logger:    logger, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	defer hist.Close()
+	opts.Appendable, opts.AppendedUntil = hist, hist.MaxTime()
 	engine, err := forecast.New(opts)
 	if err != nil {
 		return fmt.Errorf("cannot start the engine: %w", err)
@@ -193,6 +205,15 @@ func engineOptions(cfg *config.Config, srcs *sources) (forecast.Options, error) 
 		opts.Signals = append(opts.Signals, sig)
 	}
 	return opts, nil
+}
+
+// retention is the TSDB's retention: the flag, or by default the longer of
+// the history (what a refit reads back) and Prometheus' 15 days.
+func retention(flag, history time.Duration) time.Duration {
+	if flag > 0 {
+		return flag
+	}
+	return max(history, 15*24*time.Hour)
 }
 
 // replaySpan is the calibration replay's span: the flag, or by default the

@@ -1,0 +1,162 @@
+package forecast
+
+import (
+	"context"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+)
+
+// The names of the series the engine writes to its TSDB, as the Prometheus
+// API serves them.
+const (
+	MetricInput         = "augur_input"
+	MetricForecast      = "augur_forecast"
+	MetricForecastLower = "augur_forecast_lower"
+	MetricForecastUpper = "augur_forecast_upper"
+	MetricBandLower     = "augur_baseline_lower"
+	MetricBandUpper     = "augur_baseline_upper"
+	MetricScore         = "augur_anomaly_score"
+	MetricFailure       = "augur_failure_probability"
+	MetricTimeToLimit   = "augur_time_to_limit_seconds"
+	MetricIncident      = "augur_incident"
+)
+
+// pointMetrics are the per-step series of every modelled series, in the
+// order appendPoints writes them.
+var pointMetrics = [...]string{MetricInput, MetricForecast, MetricForecastLower, MetricForecastUpper, MetricBandLower, MetricBandUpper, MetricScore}
+
+// seriesRefs caches the TSDB references of a series' per-step metrics, so
+// that appends after the first skip the label lookup.
+type seriesRefs struct {
+	labels [len(pointMetrics)]labels.Labels
+	refs   [len(pointMetrics)]storage.SeriesRef
+	// eta holds the labels and references of the three ETA quantiles.
+	etaLabels [3]labels.Labels
+	etaRefs   [3]storage.SeriesRef
+}
+
+func newSeriesRefs(l map[string]string) *seriesRefs {
+	r := &seriesRefs{}
+	b := labels.NewBuilder(labels.FromMap(l))
+	for i, name := range pointMetrics {
+		b.Set(labels.MetricName, name)
+		r.labels[i] = b.Labels()
+	}
+	b.Set(labels.MetricName, MetricTimeToLimit)
+	for i, q := range [...]string{"0.1", "0.5", "0.9"} {
+		b.Set("quantile", q)
+		r.etaLabels[i] = b.Labels()
+	}
+	return r
+}
+
+// entityRef is the TSDB series of an entity's failure probability.
+type entityRef struct {
+	labels labels.Labels
+	ref    storage.SeriesRef
+}
+
+// appender wraps a TSDB appender: it drops non-finite samples (absent
+// reads better in PromQL than NaN), counts rather than fails on samples
+// the TSDB already holds (a restart refetches the source's recent past),
+// and keeps the first other error.
+type appender struct {
+	app      storage.Appender
+	min      int64 // samples at or before it are already written
+	appended int
+	dup      int
+	err      error
+}
+
+func (a *appender) add(ref *storage.SeriesRef, l labels.Labels, t int64, v float64) {
+	if t <= a.min || math.IsNaN(v) || math.IsInf(v, 0) {
+		return
+	}
+	r, err := a.app.Append(*ref, l, t, v)
+	switch {
+	case err == nil:
+		*ref = r
+		a.appended++
+	case errors.Is(err, storage.ErrOutOfOrderSample), errors.Is(err, storage.ErrDuplicateSampleForTimestamp), errors.Is(err, storage.ErrTooOldSample), errors.Is(err, storage.ErrOutOfBounds):
+		a.dup++
+	case a.err == nil:
+		a.err = err
+	}
+}
+
+// appendOutputs writes to the TSDB what the engine learnt since its last
+// append: each series' points observed since (input, one-step forecast and
+// interval, band, score), the current times to limit, and the entities'
+// failure probabilities. The caller is the Run goroutine, outside e.mu.
+func (e *Engine) appendOutputs(ctx context.Context, scores []SeriesScore, risks []EntityRisk) {
+	if e.opts.Appendable == nil {
+		return
+	}
+	start := time.Now()
+	a := &appender{app: e.opts.Appendable.Appender(ctx), min: e.opts.AppendedUntil.UnixMilli()}
+	now := e.Now().UnixMilli()
+	e.mu.RLock()
+	for _, s := range e.selectSeries(nil) {
+		if s.refs == nil {
+			s.refs = newSeriesRefs(s.labels)
+		}
+		i := len(s.t)
+		for i > 0 && s.t[i-1] > s.appended {
+			i--
+		}
+		for ; i < len(s.t); i++ {
+			t := s.t[i]
+			lo, hi := math.NaN(), math.NaN()
+			if s.base != nil {
+				lo, hi = s.base.Band(t)
+			}
+			for k, v := range [...]float64{s.v[i], s.f[i], s.lo[i], s.hi[i], lo, hi, s.sc[i]} {
+				a.add(&s.refs.refs[k], s.refs.labels[k], t, v)
+			}
+			s.appended = t
+		}
+	}
+	byKey := make(map[string]*seriesRefs, len(e.signals))
+	for _, s := range e.selectSeries(nil) {
+		byKey[s.key] = s.refs
+	}
+	e.mu.RUnlock()
+	for _, sc := range scores {
+		r := byKey[labelsKey(sc.Labels)]
+		if r == nil {
+			continue
+		}
+		for k, q := range [...]*float64{sc.ETASeconds.P10, sc.ETASeconds.P50, sc.ETASeconds.P90} {
+			if q != nil {
+				a.add(&r.etaRefs[k], r.etaLabels[k], now, *q)
+			}
+		}
+	}
+	horizon := model.Duration(e.opts.Horizon).String()
+	for _, r := range risks {
+		er := e.entityRefs[r.Entity]
+		if er == nil {
+			er = &entityRef{labels: labels.FromStrings(labels.MetricName, MetricFailure, r.EntityLabel, r.Entity, "horizon", horizon)}
+			e.entityRefs[r.Entity] = er
+		}
+		a.add(&er.ref, er.labels, now, r.FailureProbability)
+	}
+	err := a.err
+	if cerr := a.app.Commit(); err == nil {
+		err = cerr
+	}
+	e.metrics.appended.Add(float64(a.appended))
+	if err != nil {
+		e.metrics.errors.WithLabelValues("tsdb").Inc()
+		e.logger.Warn("cannot append to the TSDB", "err", err)
+	}
+	if a.dup > 0 {
+		e.logger.Debug("samples already in the TSDB skipped", "samples", a.dup)
+	}
+	e.metrics.appendDuration.Observe(time.Since(start).Seconds())
+}
