@@ -1,0 +1,127 @@
+package query
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/ingest"
+)
+
+// ForecastEngine is what EngineSource reads of a forecast.Engine.
+type ForecastEngine interface {
+	Ready() bool
+	Now() time.Time
+	Step() time.Duration
+	Forecast(match forecast.Matcher, horizon, step time.Duration, level float64) ([]forecast.SeriesForecast, error)
+	Incidents() []ingest.Incident
+	History(match forecast.Matcher, start, end time.Time) []forecast.SeriesHistory
+}
+
+// EngineSource serves the future and the incidents of a forecast.Engine:
+// it is both a Forecaster and an IncidentSource.
+type EngineSource struct {
+	E ForecastEngine
+}
+
+// Evaluated is the engine's last evaluation, zero before its first fit.
+func (s EngineSource) Evaluated() time.Time {
+	if !s.E.Ready() {
+		return time.Time{}
+	}
+	return s.E.Now()
+}
+
+// Forecasts forecasts the series ms select up to end at the engine's step.
+func (s EngineSource) Forecasts(ctx context.Context, ms []*labels.Matcher, end time.Time, fn func(Forecast) error) error {
+	if !s.E.Ready() {
+		return nil
+	}
+	step := s.E.Step()
+	horizon := end.Sub(s.E.Now()) + step
+	if horizon < step {
+		return nil
+	}
+	fcs, err := s.E.Forecast(mapMatcher(ms), horizon, step, 0.95)
+	if err != nil {
+		return err
+	}
+	var f Forecast
+	for _, sf := range fcs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if len(sf.Points) == 0 {
+			continue
+		}
+		f = Forecast{Labels: labels.FromMap(sf.Labels), Start: sf.Points[0].Time.UnixMilli(), Step: step.Milliseconds(),
+			Point: f.Point[:0], Lower: f.Lower[:0], Upper: f.Upper[:0]}
+		for _, p := range sf.Points {
+			f.Point, f.Lower, f.Upper = append(f.Point, p.Forecast), append(f.Lower, p.Lower), append(f.Upper, p.Upper)
+		}
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Incidents lists the engine's incidents that overlap [start, end]; one
+// under way lasts until the later of the wall clock and the engine's (the
+// demo's may run ahead). Its entity label is the one its entity's series
+// carry, "entity" when no series names it.
+func (s EngineSource) Incidents(_ context.Context, start, end time.Time) ([]Incident, error) {
+	incs := s.E.Incidents()
+	if len(incs) == 0 {
+		return nil, nil
+	}
+	now := time.Now()
+	if t := s.E.Now(); t.After(now) {
+		now = t
+	}
+	entityLabel := map[string]string{}
+	far := time.Unix(1<<40, 0)
+	for _, h := range s.E.History(nil, far, far) {
+		if h.EntityLabel != "" {
+			entityLabel[h.Entity] = h.EntityLabel
+		}
+	}
+	var out []Incident
+	for _, in := range incs {
+		to := in.End
+		if to.IsZero() || to.Before(in.Start) {
+			to = now
+		}
+		if to.Before(start) || in.Start.After(end) {
+			continue
+		}
+		el := entityLabel[in.Entity]
+		if el == "" {
+			el = "entity"
+		}
+		b := labels.NewScratchBuilder(4)
+		b.Add(el, in.Entity)
+		b.Add("alertname", in.Name)
+		b.Add("source", in.Source)
+		if in.Signal != "" {
+			b.Add("signal", in.Signal)
+		}
+		b.Sort()
+		out = append(out, Incident{Labels: b.Labels(), Start: in.Start, End: to})
+	}
+	return out, nil
+}
+
+// mapMatcher applies matchers to the engine's label maps.
+func mapMatcher(ms []*labels.Matcher) forecast.Matcher {
+	return func(l map[string]string) bool {
+		for _, m := range ms {
+			if !m.Matches(l[m.Name]) {
+				return false
+			}
+		}
+		return true
+	}
+}

@@ -1,0 +1,149 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/util/annotations"
+)
+
+// Forecaster is what the query engine reads of the live models: the
+// future after the last evaluation, which the TSDB cannot hold yet.
+type Forecaster interface {
+	// Evaluated is the time of the last evaluation; zero while no model
+	// is fitted.
+	Evaluated() time.Time
+	// Forecasts calls fn, in any order, with the forecast of every series
+	// whose labels (without __name__) ms all match, from the step after the
+	// series' last evaluated point through end, at the models' step, with
+	// its central 95 % prediction interval. Forecast's slices are only
+	// valid during fn; an error from fn stops the walk and is returned.
+	Forecasts(ctx context.Context, ms []*labels.Matcher, end time.Time, fn func(Forecast) error) error
+}
+
+// Forecast is one series' forecast: Point[i], Lower[i], Upper[i] are at
+// Start + i*Step (Unix milliseconds).
+type Forecast struct {
+	Labels              labels.Labels
+	Start, Step         int64
+	Point, Lower, Upper []float64
+}
+
+// futureQuerier serves augur_forecast, _lower and _upper after the last
+// evaluation; the TSDB holds them before.
+type futureQuerier struct {
+	f          Forecaster
+	maxSamples int
+	maxFuture  time.Duration
+}
+
+var futureNames = [...]string{MetricForecast, MetricForecastLower, MetricForecastUpper}
+
+func (q *futureQuerier) Select(ctx context.Context, _ bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	// The series themselves are in the TSDB: listing them (the series and
+	// label endpoints) needs no forecast.
+	if hints == nil || hints.Func == "series" {
+		return storage.EmptySeriesSet()
+	}
+	names := make([]string, 0, len(futureNames))
+	var own []*labels.Matcher
+	for _, m := range ms {
+		if m.Name != labels.MetricName {
+			own = append(own, m)
+		}
+	}
+	for _, n := range futureNames {
+		if matchName(ms, n) {
+			names = append(names, n)
+		}
+	}
+	evaluated := q.f.Evaluated()
+	if len(names) == 0 || evaluated.IsZero() || hints.End <= evaluated.UnixMilli() {
+		return storage.EmptySeriesSet()
+	}
+	var warns annotations.Annotations
+	end := time.UnixMilli(hints.End)
+	if limit := evaluated.Add(q.maxFuture); end.After(limit) {
+		end = limit
+		warns.Add(fmt.Errorf("forecasts reach at most %s past the last evaluation (%s)", model.Duration(q.maxFuture), evaluated.UTC().Format(time.RFC3339)))
+	}
+	var out []storage.Series
+	total := 0
+	err := q.f.Forecasts(ctx, own, end, func(f Forecast) error {
+		// Keep only the points the selector reads: [Start, End].
+		first := 0
+		if hints.Start > f.Start {
+			first = int((hints.Start - f.Start + f.Step - 1) / f.Step)
+		}
+		last := len(f.Point)
+		if n := (hints.End-f.Start)/f.Step + 1; n < int64(last) {
+			last = max(0, int(n))
+		}
+		if first >= last {
+			return nil
+		}
+		n := last - first
+		// The cap is checked before the points are copied.
+		if total += n * len(names); total > q.maxSamples {
+			return promql.ErrTooManySamples(fmt.Sprintf("the forecasts of %s (more than %d samples past the last evaluation): narrow the selector, the time range or raise --query.max-samples", f.Labels, q.maxSamples))
+		}
+		start := f.Start + int64(first)*f.Step
+		for _, name := range names {
+			var v []float64
+			switch name {
+			case MetricForecast:
+				v = f.Point
+			case MetricForecastLower:
+				v = f.Lower
+			case MetricForecastUpper:
+				v = f.Upper
+			}
+			l := labels.NewBuilder(f.Labels).Set(labels.MetricName, name).Labels()
+			if !matchesAll(ms, l) {
+				continue
+			}
+			out = append(out, &samplesSeries{labels: l, samples: regular{start: start, step: f.Step, v: slices.Clone(v[first:last])}})
+		}
+		return nil
+	})
+	if err != nil {
+		return storage.ErrSeriesSet(err)
+	}
+	slices.SortFunc(out, func(a, b storage.Series) int { return labels.Compare(a.Labels(), b.Labels()) })
+	return &seriesSet{series: out, warnings: warns}
+}
+
+func (q *futureQuerier) LabelValues(context.Context, string, *storage.LabelHints, ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	return nil, nil, nil
+}
+
+func (q *futureQuerier) LabelNames(context.Context, *storage.LabelHints, ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	return nil, nil, nil
+}
+
+func (q *futureQuerier) Close() error { return nil }
+
+// matchName reports whether the matchers on __name__ accept name.
+func matchName(ms []*labels.Matcher, name string) bool {
+	for _, m := range ms {
+		if m.Name == labels.MetricName && !m.Matches(name) {
+			return false
+		}
+	}
+	return true
+}
+
+func matchesAll(ms []*labels.Matcher, l labels.Labels) bool {
+	for _, m := range ms {
+		if !m.Matches(l.Get(m.Name)) {
+			return false
+		}
+	}
+	return true
+}
