@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/augur-sre/augur/ingest"
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 )
@@ -81,9 +82,10 @@ type SourceConfig struct {
 	// csv: a folder of CSV files.
 	Path string `yaml:"path,omitempty"`
 
-	// demo
+	// demo: Hosts is the size of the generated fleet (default 8).
 	Seed  int64   `yaml:"seed,omitempty"`
 	Speed float64 `yaml:"speed,omitempty"`
+	Hosts int     `yaml:"hosts,omitempty"`
 }
 
 // BasicAuth is HTTP basic authentication, as in Prometheus' http_config.
@@ -294,6 +296,9 @@ func (c *Config) applyDefaults() {
 		case TypeDemo:
 			if s.Speed == 0 {
 				s.Speed = 1
+			}
+			if s.Hosts == 0 {
+				s.Hosts = ingest.DefaultDemoHosts
 			}
 		}
 	}

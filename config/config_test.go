@@ -183,6 +183,10 @@ func TestParseErrors(t *testing.T) {
 		{"basic auth without user", "sources:\n  - name: p\n    type: prometheus\n    url: http://p:9090\n    basic_auth: {password: x}\nsignals:\n  - {name: up, query: up}\n", []string{
 			`augur.yml:5: sources[0].basic_auth.username: missing username`,
 		}},
+		{"demo hosts", "sources:\n  - name: d\n    type: demo\n    hosts: -3\nsignals:\n  - {name: c, query: cpu}\n", []string{`augur.yml:4: sources[0].hosts: must be in [1, 1048576], got -3`}},
+		{"demo hosts too many", "sources:\n  - {name: d, type: demo, hosts: 2000000}\nsignals:\n  - {name: c, query: cpu}\n", []string{`augur.yml:2: sources[0].hosts: must be in [1, 1048576], got 2000000`}},
+		{"demo hosts not a number", "sources:\n  - name: d\n    type: demo\n    hosts: many\nsignals:\n  - {name: c, query: cpu}\n", []string{`augur.yml:4: sources[0].hosts: cannot parse "many" as an integer`}},
+		{"hosts on prometheus", "sources:\n  - name: p\n    type: prometheus\n    url: http://p:9090\n    hosts: 10\nsignals:\n  - {name: up, query: up}\n", []string{`augur.yml:5: sources[0].hosts: not used by a prometheus source`}},
 		{"demo speed", "sources:\n  - {name: d, type: demo, speed: -2}\nsignals:\n  - {name: c, query: cpu}\n", []string{`augur.yml:2: sources[0].speed: must be a positive number, got -2`}},
 		{"bad label name", minimal + "    labels: {team-name: x}\n", []string{`augur.yml:8: signals[0].labels.team-name: invalid label name "team-name"`}},
 		{"bad entity", minimal + "    entity: 'host name'\n", []string{`augur.yml:8: signals[0].entity: invalid label name "host name"`}},

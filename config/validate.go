@@ -142,6 +142,7 @@ func (v *validator) source(p string, s *SourceConfig) {
 		"path":                 s.Path != "",
 		"seed":                 s.Seed != 0,
 		"speed":                s.Speed != 0,
+		"hosts":                s.Hosts != 0,
 	}
 	var allowed []string
 	switch s.Type {
@@ -152,7 +153,7 @@ func (v *validator) source(p string, s *SourceConfig) {
 	case TypeCSV:
 		allowed = []string{"path"}
 	case TypeDemo:
-		allowed = []string{"seed", "speed"}
+		allowed = []string{"seed", "speed", "hosts"}
 	case "":
 		v.errorf(p+".type", "missing source type (one of prometheus, influxdb, csv, demo)")
 		return
@@ -197,6 +198,9 @@ func (v *validator) source(p string, s *SourceConfig) {
 	case TypeDemo:
 		if !(s.Speed > 0) || !finite(s.Speed) {
 			v.errorf(p+".speed", "must be a positive number, got %v", s.Speed)
+		}
+		if s.Hosts < 1 || s.Hosts > ingest.MaxDemoHosts {
+			v.errorf(p+".hosts", "must be in [1, %d], got %d", ingest.MaxDemoHosts, s.Hosts)
 		}
 	}
 	if a := s.BasicAuth; a != nil {

@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"math"
 	"slices"
 	"strings"
@@ -69,8 +71,8 @@ func TestDemoNowAndWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ss) != len(demoHosts) {
-		t.Fatalf("got %d series, want %d", len(ss), len(demoHosts))
+	if len(ss) != DefaultDemoHosts {
+		t.Fatalf("got %d series, want %d", len(ss), DefaultDemoHosts)
 	}
 	s := ss[0].Samples
 	lo, hi := anchor.Add(-14*24*time.Hour).UnixMilli(), d.Now().UnixMilli()
@@ -103,6 +105,12 @@ func TestDemoErrors(t *testing.T) {
 	ss, err := d.Range(ctx, "cpu", demoStart.Add(time.Hour), demoStart.Add(2*time.Hour), time.Minute)
 	if err != nil || len(ss) != 0 {
 		t.Errorf("range in the future: got %d series, %v; want none", len(ss), err)
+	}
+	stop := errors.New("stop")
+	calls := 0
+	err = d.Each(ctx, "cpu", demoStart.Add(-time.Hour), demoStart, time.Minute, func(Series) error { calls++; return stop })
+	if err != stop || calls != 1 {
+		t.Errorf("Each after fn failed: %d calls, error %v; want 1 call and fn's error", calls, err)
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
@@ -391,6 +399,109 @@ func TestDemoNoCounters(t *testing.T) {
 		for host, s := range demoRange(t, d, m, demoStart.Add(-14*24*time.Hour), demoStart) {
 			if LooksLikeCounter(s) {
 				t.Errorf("%s %s looks like a counter", m, host)
+			}
+		}
+	}
+}
+
+// BenchmarkDemoEach streams a fleet of 1,000 series (333 hosts × cpu,
+// memory, connections) over 14 days at 1m, as the engine's first fetch
+// reads it; ns/point is the generator's cost per sample and B/op stays that
+// of one series whatever the fleet's size.
+func BenchmarkDemoEach(b *testing.B) {
+	d := NewDemo(DemoOptions{Hosts: 333, Start: demoStart, Clock: func() time.Time { return demoStart }})
+	ctx := context.Background()
+	points := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, m := range []string{"cpu", "memory", "connections"} {
+			err := d.Each(ctx, m, demoStart.Add(-14*24*time.Hour), demoStart, time.Minute, func(s Series) error {
+				points += len(s.Samples)
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(points), "ns/point")
+}
+
+// TestDemoLargeFleet checks a fleet of several cells: names that sort in
+// fleet order, the default hosts' data unchanged, every cell's scripted
+// failures reaching their limit at their own times, and no other host near
+// a limit.
+func TestDemoLargeFleet(t *testing.T) {
+	const hosts = 40
+	clk := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	d := NewDemo(DemoOptions{Seed: 4, Hosts: hosts, Start: demoStart, Clock: clk.now})
+	small := NewDemo(DemoOptions{Seed: 4, Start: demoStart, Clock: clk.now})
+	ctx := context.Background()
+	from, to := demoStart.Add(-14*24*time.Hour), demoStart
+
+	inc, err := d.Incidents(ctx, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failing := map[string]bool{} // host/signal
+	starts := map[string]map[int64]bool{}
+	perHost := map[string]int{}
+	for _, in := range inc {
+		failing[in.Entity+"/"+in.Signal] = true
+		if starts[in.Name] == nil {
+			starts[in.Name] = map[int64]bool{}
+		}
+		starts[in.Name][in.Start.UnixMilli()%(61*time.Hour).Milliseconds()] = true
+		perHost[in.Entity]++
+	}
+	if len(failing) != 3*hosts/8 {
+		t.Errorf("%d failing host signals, want 3 per cell of 8: %v", len(failing), failing)
+	}
+	for host, n := range perHost {
+		if n < 3 {
+			t.Errorf("%s: %d incidents in 14 days, want at least 3", host, n)
+		}
+	}
+	for name, s := range starts {
+		if len(s) < 4 {
+			t.Errorf("%s: the 5 cells share %d phases, want their own times", name, len(s))
+		}
+	}
+
+	limits := demoRange(t, d, "max_connections", from, to)
+	for _, m := range []string{"cpu", "memory", "connections"} {
+		ss, err := d.Range(ctx, m, from, to, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ss) != hosts {
+			t.Fatalf("%s: %d series, want %d", m, len(ss), hosts)
+		}
+		def, err := small.Range(ctx, m, from, to, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := map[string]string{}
+		for i, s := range ss {
+			host, role := s.Labels["host"], s.Labels["role"]
+			if !strings.HasPrefix(host, role+"-") || host <= last[role] {
+				t.Fatalf("%s: host %q (role %s) after %q: names must sort in fleet order", m, host, role, last[role])
+			}
+			last[role] = host
+			if i < DefaultDemoHosts && !slices.Equal(s.Samples, def[i].Samples) {
+				t.Errorf("%s %s: data differs from %s's in the default fleet", m, host, def[i].Labels["host"])
+			}
+			hi := 92.0
+			if m == "connections" {
+				hi = 0.9 * limits[host][0].V
+			}
+			peak := slices.MaxFunc(s.Samples, func(a, b Sample) int { return cmp.Compare(a.V, b.V) }).V
+			if failing[host+"/"+m] {
+				if peak != 100 && peak != limits[host][0].V {
+					t.Errorf("%s %s: peak %v, want its limit at each incident", m, host, peak)
+				}
+			} else if peak > hi {
+				t.Errorf("%s %s: peak %v, a healthy host near its limit", m, host, peak)
 			}
 		}
 	}

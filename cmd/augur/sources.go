@@ -41,7 +41,7 @@ func buildSources(cfg *config.Config, demo demoOverrides, logger *slog.Logger) (
 			if demo.speed > 0 {
 				speed = demo.speed
 			}
-			d := ingest.NewDemo(ingest.DemoOptions{Seed: sc.Seed, Speed: speed, Start: demo.start, History: time.Duration(cfg.Global.History), Clock: demo.clock})
+			d := ingest.NewDemo(ingest.DemoOptions{Seed: sc.Seed, Hosts: sc.Hosts, Speed: speed, Start: demo.start, History: time.Duration(cfg.Global.History), Clock: demo.clock})
 			src, s.speed = d, max(speed, 1)
 			clocks = append(clocks, d)
 		case config.TypeCSV:
