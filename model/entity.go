@@ -1,0 +1,238 @@
+package model
+
+import (
+	"math"
+
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// EntityOptions configures an EntityDetector. The zero value selects the
+// defaults in brackets, which augur uses everywhere.
+type EntityOptions struct {
+	// Warmup is the number of steps during which the detector only learns
+	// and scores 0 [500].
+	Warmup int
+	// HalfLife is the half-life, in steps, of the residual covariance
+	// [2000].
+	HalfLife float64
+	// Shrinkage is the weight λ of the diagonal in the shrunk covariance
+	// (1−λ)·C + λ·diag(C) [0.2]; 1 ignores correlations (the distance is
+	// then the sum of squared residuals). More shrinkage ranked ASD's steps
+	// slightly better (best raw F1 0.43 at 0.5, 0.42 at 0.2) but hides a
+	// pair of signals that stop moving together.
+	Shrinkage float64
+	// Smoothing is the EWMA weight of a new residual vector [0.5].
+	Smoothing float64
+}
+
+func (o EntityOptions) withDefaults() EntityOptions {
+	if o.Warmup <= 0 {
+		o.Warmup = 500
+	}
+	if o.HalfLife <= 0 {
+		o.HalfLife = 2000
+	}
+	if o.Shrinkage <= 0 || o.Shrinkage > 1 {
+		o.Shrinkage = 0.2
+	}
+	if o.Smoothing <= 0 || o.Smoothing > 1 {
+		o.Smoothing = 0.5
+	}
+	return o
+}
+
+// EntityDetector scores an entity as a whole, from the standardised
+// one-step residuals of all its signals at once (SeasonalResiduals, or any
+// per-series model's residuals in units of their scale). Per step, with k
+// signals:
+//
+//	r̄ ← (1−β)·r̄ + β·r                          smoothed residual vector
+//	d² = r̄ᵀ S⁻¹ r̄,   S = (1−λ)·C + λ·diag(C)      shrunk Mahalanobis distance
+//	C ← (1−α)·C + α·r̄ r̄ᵀ                         exponentially weighted covariance
+//	score = F_χ²(k)(d²)                            calibrated tail probability
+//
+// For Gaussian residuals d² follows the χ² distribution with k degrees of
+// freedom, so the score is one minus the tail probability of the step's
+// distance, the same scale as the per-series Detector's score: near 0 for
+// usual steps, near 1 for a combination of residuals the entity has not
+// shown lately, such as signals that normally move together moving apart.
+// The map is the same for every entity: C already measures the distance
+// in the entity's own units, and one threshold then means the same on
+// every entity (on ASD a per-entity log-normal fit of d² ranked the steps
+// of the 12 servers worse: one threshold for all fits them less well).
+//
+// The Mahalanobis distance of residuals with an online covariance is the
+// multivariate control statistic (Hotelling's T², Lowry et al., "A
+// Multivariate Exponentially Weighted Moving Average Control Chart",
+// Technometrics 34(1), 1992, for the smoothing); shrinking the covariance
+// towards its diagonal (Ledoit & Wolf, "A well-conditioned estimator for
+// large-dimensional covariance matrices", J. Multivariate Anal. 88, 2004)
+// keeps S invertible and the distance stable with few effective samples.
+// Simple distances of standardised residuals match deep models on server
+// data (Sarfraz et al., "Position: Quo Vadis, Unsupervised Time Series
+// Anomaly Detection?", ICML 2024).
+//
+// S is Cholesky-factorised every k steps, so a step costs O(k²) amortised
+// and allocates nothing. Shares explains a score: signal j's share
+// r̄_j² / Σ r̄², its part of the squared norm of the smoothed residuals
+// (the Mahalanobis terms r̄_j (S⁻¹r̄)_j spread blame over correlated
+// signals and can be negative, so they rank responsible signals worse).
+//
+// State: 4 + 3k + 2k² float64, 6.1 KiB for 19 signals (StateBytes). Not safe
+// for concurrent use.
+type EntityDetector struct {
+	opts  EntityOptions
+	k, n  int
+	alpha float64 // weight of the covariance and calibration
+
+	rbar []float64 // smoothed residual vector
+	cov  []float64 // C, k×k row-major (lower triangle used)
+	chol []float64 // Cholesky factor L of S, k×k row-major lower triangle
+	w    []float64 // S⁻¹ r̄ scratch
+	ok   bool      // chol holds a factor
+
+	chi2  distuv.ChiSquared // of k degrees of freedom
+	score float64
+}
+
+// NewEntityDetector returns an EntityDetector for an entity of the given
+// number of signals.
+func NewEntityDetector(signals int, opts EntityOptions) *EntityDetector {
+	if signals < 1 {
+		panic("model: NewEntityDetector needs at least one signal")
+	}
+	o := opts.withDefaults()
+	d := &EntityDetector{
+		opts:  o,
+		k:     signals,
+		alpha: 1 - math.Exp2(-1/o.HalfLife),
+		rbar:  make([]float64, signals),
+		cov:   make([]float64, signals*signals),
+		chol:  make([]float64, signals*signals),
+		w:     make([]float64, signals),
+		chi2:  distuv.ChiSquared{K: float64(signals)},
+	}
+	for j := 0; j < signals; j++ {
+		d.cov[j*signals+j] = 1
+	}
+	return d
+}
+
+// Update takes the entity's standardised residuals r (one per signal, NaN
+// for a missing one, which counts as 0) and returns the entity's anomaly
+// score in [0,1], 0 during the warm-up.
+func (d *EntityDetector) Update(r []float64) float64 {
+	if len(r) != d.k {
+		panic("model: EntityDetector.Update: wrong number of signals")
+	}
+	k := d.k
+	d.n++
+	for j, v := range r {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			v = 0
+		}
+		d.rbar[j] += d.opts.Smoothing * (v - d.rbar[j])
+	}
+	if !d.ok || d.n%k == 0 || d.n < 50 {
+		d.factorize()
+	}
+	d2 := 0.0
+	if d.ok {
+		d.solve()
+		for j, v := range d.rbar {
+			d2 += v * d.w[j]
+		}
+	}
+	// The mean of the outer products so far until the exponential weight
+	// is smaller, so the identity C starts from is forgotten.
+	a := max(d.alpha, 1/float64(d.n))
+	for i := 0; i < k; i++ {
+		ri := d.rbar[i]
+		row := d.cov[i*k : i*k+i+1]
+		for j := range row {
+			row[j] += a * (ri*d.rbar[j] - row[j])
+		}
+	}
+
+	d.score = 0
+	if d.n > d.opts.Warmup {
+		d.score = d.chi2.CDF(d2)
+	}
+	return d.score
+}
+
+// Score returns the score of the latest Update.
+func (d *EntityDetector) Score() float64 { return d.score }
+
+// Shares writes each signal's share of the latest step's evidence into dst
+// (resized to the number of signals) and returns it: r̄_j² / Σ r̄², summing
+// to 1 (all 0 when every residual is 0).
+func (d *EntityDetector) Shares(dst []float64) []float64 {
+	dst = resize(dst, d.k)
+	sum := 0.0
+	for _, v := range d.rbar {
+		sum += v * v
+	}
+	for j, v := range d.rbar {
+		dst[j] = 0
+		if sum > 0 {
+			dst[j] = v * v / sum
+		}
+	}
+	return dst
+}
+
+// StateBytes is the memory the detector's state holds, in bytes.
+func (d *EntityDetector) StateBytes() int { return 8 * (4 + 3*d.k + 2*d.k*d.k) }
+
+// factorize sets chol to the Cholesky factor of S = (1−λ)C + λ·diag(C)
+// (Cholesky–Banachiewicz). S is positive definite (a convex combination of
+// positive semi-definite matrices plus a jitter), so only an overflow can
+// make a pivot non-positive; the distance is then 0 until the next
+// factorisation succeeds.
+func (d *EntityDetector) factorize() {
+	k, lam := d.k, d.opts.Shrinkage
+	L := d.chol
+	for i := 0; i < k; i++ {
+		for j := 0; j <= i; j++ {
+			s := d.cov[i*k+j]
+			if i != j {
+				s *= 1 - lam
+			} else {
+				s += 1e-9 // a signal that never moved keeps S positive definite
+			}
+			for m := 0; m < j; m++ {
+				s -= L[i*k+m] * L[j*k+m]
+			}
+			if i == j {
+				if !(s > 0) {
+					d.ok = false
+					return
+				}
+				L[i*k+i] = math.Sqrt(s)
+				continue
+			}
+			L[i*k+j] = s / L[j*k+j]
+		}
+	}
+	d.ok = true
+}
+
+// solve sets w = S⁻¹ r̄ by forward and back substitution through L Lᵀ.
+func (d *EntityDetector) solve() {
+	k, L, w := d.k, d.chol, d.w
+	for i := 0; i < k; i++ {
+		s := d.rbar[i]
+		for m := 0; m < i; m++ {
+			s -= L[i*k+m] * w[m]
+		}
+		w[i] = s / L[i*k+i]
+	}
+	for i := k - 1; i >= 0; i-- {
+		s := w[i]
+		for m := i + 1; m < k; m++ {
+			s -= L[m*k+i] * w[m]
+		}
+		w[i] = s / L[i*k+i]
+	}
+}
