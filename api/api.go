@@ -63,7 +63,19 @@ type API struct {
 	// alerts lists augur's active alerts for /api/v1/alerts; nil until
 	// ServeAlerts, then none.
 	alerts func() []forecast.Alert
+	// listIncidents serves /api/v1/incidents; nil until ServeIncidents,
+	// then the engine's.
+	listIncidents IncidentsFunc
 }
+
+// IncidentsFunc lists the known incidents, with warnings about those it
+// could not read.
+type IncidentsFunc func(ctx context.Context) ([]ingest.Incident, []string, error)
+
+// ServeIncidents makes /api/v1/incidents list what f returns rather than
+// the engine's last refresh (so that an incident the webhook acknowledged
+// is listed at once). Call it before serving.
+func (a *API) ServeIncidents(f IncidentsFunc) { a.listIncidents = f }
 
 // ServeAlerts makes /api/v1/alerts list the alerts f returns (the alert
 // rules' pending and firing alerts). Call it before serving.
@@ -384,11 +396,20 @@ func (a *API) targets(c echo.Context) result {
 }
 
 func (a *API) incidents(c echo.Context) result {
-	inc := a.opts.Engine.Incidents()
+	var inc []ingest.Incident
+	var warnings []string
+	if a.listIncidents == nil {
+		inc = a.opts.Engine.Incidents()
+	} else {
+		var err error
+		if inc, warnings, err = a.listIncidents(c.Request().Context()); err != nil {
+			return result{err: &apiError{typ: errExec, status: http.StatusServiceUnavailable, err: fmt.Errorf("cannot list incidents: %w", err)}, warnings: warnings}
+		}
+	}
 	if inc == nil {
 		inc = []ingest.Incident{}
 	}
-	return result{data: inc}
+	return result{data: inc, warnings: warnings}
 }
 
 // Run serves on srv.Addr until ctx is done, then shuts down gracefully.

@@ -42,9 +42,6 @@ type WebhookOptions struct {
 	Logger       *slog.Logger
 	// Now is the clock of ReceivedAt; default time.Now.
 	Now func() time.Time
-	// Stored, if set, is called after new incidents are stored (the engine
-	// re-reads its incidents, so they are listed and calibrated at once).
-	Stored func()
 }
 
 // webhookMessage is Alertmanager's webhook payload (version 4). Unknown
@@ -183,9 +180,6 @@ func webhook(c echo.Context, o WebhookOptions) result {
 	}
 	if added > 0 {
 		o.Logger.Info("stored incidents", "received", len(incs), "new", added, "group_key", msg.GroupKey, "receiver", msg.Receiver)
-		if o.Stored != nil {
-			o.Stored()
-		}
 	}
 	return result{data: map[string]int{"received": len(incs), "stored": added}}
 }

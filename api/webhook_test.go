@@ -65,7 +65,7 @@ func (failingStore) AddIncidents([]store.Incident) (int, error) {
 
 func TestWebhook(t *testing.T) {
 	dir := t.TempDir()
-	st, err := store.Open(dir, time.Second)
+	st, err := store.Open(dir, store.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestWebhook(t *testing.T) {
 
 	// What was acknowledged is on disk: reopen the store.
 	st.Close()
-	st, err = store.Open(dir, time.Second)
+	st, err = store.Open(dir, store.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,7 +120,7 @@ func demoEngine(t *testing.T) *Engine {
 
 func TestAlertsOnDemo(t *testing.T) {
 	e := demoEngine(t)
-	st, err := store.Open(t.TempDir(), time.Second)
+	st, err := store.Open(t.TempDir(), store.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

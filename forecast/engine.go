@@ -228,10 +228,10 @@ func (e *Engine) evaluate(ctx context.Context) {
 
 // RefreshIncidents re-reads the known incidents of the history window up
 // to the end of the current step (an incident an Alertmanager reports
-// seconds into a minute counts in that minute); evaluations do it, and so
-// does the webhook receiver right after storing new ones, so they are
-// listed at once. Calibration only labels predictions a horizon old, so
-// this step of lookahead teaches it nothing it should not know.
+// seconds into a minute counts in that minute); evaluations do it.
+// Calibration only labels predictions a horizon old, so this step of
+// lookahead teaches it nothing it should not know. Incidents a lister
+// returns along with an error (some of its sources failed) are kept.
 func (e *Engine) RefreshIncidents(ctx context.Context) {
 	if e.opts.Incidents == nil {
 		return
@@ -241,7 +241,9 @@ func (e *Engine) RefreshIncidents(ctx context.Context) {
 	inc, err := e.opts.Incidents.Incidents(ctx, from, end)
 	if err != nil {
 		e.logger.Warn("cannot list incidents", "err", err)
-		return
+		if inc == nil {
+			return
+		}
 	}
 	e.mu.Lock()
 	e.incidents, e.incidentsFrom = inc, from.UnixMilli()

@@ -1,9 +1,16 @@
 // Package store is augur's embedded, durable state under --storage.path: the
 // incidents Alertmanager posted to the webhook and the alert rules' state.
-// It is one bbolt file (augur.db) that carries a format marker; a file that
-// is not bbolt, is corrupt, or is a bbolt file of another program is refused
-// with an error and never written to. The series themselves stay in the
-// systems augur reads from.
+// It is one bbolt file (augur.db) that carries a format marker.
+//
+// The store fails safe. Before its first write on each start, Open reads
+// the whole file read-only: bbolt's consistency check (Tx.Check), every key
+// and value, the format marker. A file that is not bbolt, is damaged, or is
+// a bbolt file of another program is refused with an error that names the
+// file and the way out, and is never written to. A file that passes is
+// copied to augur.db.bak before anything is written, so a later migration
+// or damage can be undone by restoring it. Reads and writes after that turn
+// a damaged page into an error (counted in augur_storage_errors_total), not a
+// crash. The series themselves stay in the systems augur reads from.
 //
 // A Store is safe for concurrent use. Every write is committed and fsynced
 // before the method returns, so a caller may acknowledge it.
@@ -11,24 +18,28 @@ package store
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
+	"runtime"
+	"runtime/debug"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/augur-sre/augur/ingest"
 )
 
 // FileName is the name of the store's file inside the storage folder.
 const FileName = "augur.db"
 
-// format marks a file as augur's store; bump the version on incompatible changes.
+// BackupName is the name of the copy of the store, taken at every start
+// once the file passed its check and before anything is written to it.
+const BackupName = FileName + ".bak"
+
+// format marks a file as augur's store; bump the version on incompatible
+// changes (Open backs the file up before it migrates it).
 const format = "augur-store/1"
 
 var (
@@ -40,114 +51,285 @@ var (
 )
 
 // ErrForeign is returned by Open for a file that is not augur's store: not a
-// bbolt file, a corrupt one, or a bbolt file written by another program.
+// bbolt file, or a bbolt file written by another program.
 var ErrForeign = errors.New("not an augur store")
+
+// ErrCorrupt is returned for a store whose file is damaged: by Open when the
+// file fails its check, by reads and writes that meet a damaged page.
+var ErrCorrupt = errors.New("the store's file is damaged")
+
+// Options configures a Store.
+type Options struct {
+	// Timeout bounds the wait for another process's lock on the file
+	// (0: 5 s).
+	Timeout time.Duration
+	// IncidentRetention is how long an incident is kept after it ended
+	// (after it started while it fires); 0: 90 days. Run prunes the older.
+	IncidentRetention time.Duration
+	// Registerer, if set, receives augur_storage_errors_total.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+	// Now is the clock of the retention; default time.Now.
+	Now func() time.Time
+}
 
 // Store is augur's embedded store.
 type Store struct {
-	db   *bolt.DB
-	path string
+	db     *bolt.DB
+	path   string
+	opts   Options
+	errors prometheus.Counter
+	index  incidentIndex
 }
 
 // Open opens (creating if needed) the store in dir. It refuses, without
-// writing to it, a file that is not augur's store, and fails after timeout
-// when another process holds the file.
-func Open(dir string, timeout time.Duration) (*Store, error) {
+// writing to it, a file that is not augur's store or that fails its check,
+// and fails after o.Timeout when another process holds the file.
+func Open(dir string, o Options) (*Store, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Second
+	}
+	if o.IncidentRetention <= 0 {
+		o.IncidentRetention = 90 * 24 * time.Hour
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	o.Logger = o.Logger.With("component", "store")
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Store{
+		path: filepath.Join(dir, FileName),
+		opts: o,
+		errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "augur_storage_errors_total",
+			Help: "Reads and writes of augur's store (--storage.path) that failed, and stored records that could not be decoded.",
+		}),
+	}
+	if o.Registerer != nil {
+		if err := o.Registerer.Register(s.errors); err != nil {
+			return nil, fmt.Errorf("cannot register the store's metrics: %w", err)
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create storage folder: %w", err)
 	}
-	path := filepath.Join(dir, FileName)
-	if timeout <= 0 {
-		timeout = 5 * time.Second
+	if err := s.check(); err != nil {
+		s.errors.Inc()
+		return nil, err
 	}
-	fi, err := os.Stat(path)
-	switch {
-	case err == nil && fi.IsDir():
-		return nil, fmt.Errorf("cannot open store %s: it is a directory", path)
-	case err == nil && fi.Size() > 0:
-		// Check the file read-only before opening it for writing, so that
-		// nothing is ever written to a file that is not ours.
-		if err := check(path, timeout); err != nil {
-			return nil, err
-		}
-	case err != nil && !errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("cannot open store: %w", err)
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	db, err := bolt.Open(s.path, 0o600, &bolt.Options{Timeout: o.Timeout})
 	if err != nil {
-		return nil, openError(path, err)
+		return nil, s.openError(err)
 	}
-	s := &Store{db: db, path: path}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if meta == nil {
-			if k, _ := tx.Cursor().First(); k != nil {
-				return fmt.Errorf("%w: it holds bucket %q of another program", ErrForeign, k)
-			}
-			var err error
-			if meta, err = tx.CreateBucket(bucketMeta); err != nil {
-				return err
-			}
-			if err := meta.Put(keyFormat, []byte(format)); err != nil {
-				return err
-			}
-		}
-		if f := meta.Get(keyFormat); !bytes.Equal(f, []byte(format)) {
-			return fmt.Errorf("%w: format %q, want %q", ErrForeign, f, format)
-		}
-		for _, b := range [][]byte{bucketIncidents, bucketAlerts, bucketSnapshots} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
+	s.db = db
+	if err := s.update(initialise); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("cannot open store %s: %w (move the file away or choose another --storage.path; augur does not overwrite it)", path, err)
+		return nil, fmt.Errorf("cannot open store %s: %w", s.path, err)
 	}
 	return s, nil
 }
 
-// check opens an existing file read-only and verifies it is augur's store.
-func check(path string, timeout time.Duration) (err error) {
-	defer func() {
-		// bbolt may panic on a corrupt page: report it as such.
-		if r := recover(); r != nil {
-			err = fmt.Errorf("cannot open store %s: %w: corrupt file (%v); move it away or choose another --storage.path, augur does not overwrite it", path, ErrForeign, r)
-		}
-	}()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: true})
-	if err != nil {
-		return openError(path, err)
-	}
-	defer db.Close()
-	err = db.View(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if meta == nil {
-			if k, _ := tx.Cursor().First(); k != nil {
-				return fmt.Errorf("%w: it holds bucket %q of another program", ErrForeign, k)
-			}
-			return nil // an empty bbolt file: ours to initialise
-		}
-		if f := meta.Get(keyFormat); !bytes.Equal(f, []byte(format)) {
-			return fmt.Errorf("%w: format %q, want %q", ErrForeign, f, format)
+// check verifies an existing file read-only and, when it passes, loads the
+// incident index and backs the file up.
+func (s *Store) check() error {
+	fi, err := os.Stat(s.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("cannot open store: %w", err)
+	case fi.IsDir():
+		return fmt.Errorf("cannot open store %s: it is a directory", s.path)
+	case fi.Size() == 0:
+		// An empty file is a store whose creation was interrupted, ours
+		// to initialise, unless a backup says there was data.
+		backup := filepath.Join(filepath.Dir(s.path), BackupName)
+		if b, err := os.Stat(backup); err == nil && b.Size() > 0 {
+			return s.refusal(fmt.Errorf("%w: it is empty but its backup %s is not", ErrCorrupt, backup))
 		}
 		return nil
+	}
+	db, err := bolt.Open(s.path, 0o600, &bolt.Options{Timeout: s.opts.Timeout, ReadOnly: true})
+	if err != nil {
+		return s.openError(err)
+	}
+	defer db.Close()
+	err = guard(func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			if tx.Size() > fi.Size() {
+				return fmt.Errorf("%w: truncated: %d bytes, the database spans %d", ErrCorrupt, fi.Size(), tx.Size())
+			}
+			if err := checkFormat(tx); err != nil {
+				return err
+			}
+			// Reading every key and value here, where a fault is recovered,
+			// keeps Tx.Check (which reads in a goroutine of its own) from
+			// crashing on a damaged page.
+			if err := readAll(tx.Cursor(), 0); err != nil {
+				return err
+			}
+			for err := range tx.Check() {
+				return fmt.Errorf("%w: %v", ErrCorrupt, err)
+			}
+			if err := s.loadIncidents(tx); err != nil {
+				return err
+			}
+			return backup(tx, filepath.Join(filepath.Dir(s.path), BackupName))
+		})
 	})
 	if err != nil {
-		return fmt.Errorf("cannot open store %s: %w (move the file away or choose another --storage.path; augur does not overwrite it)", path, err)
+		if !errors.Is(err, ErrForeign) && !errors.Is(err, ErrCorrupt) {
+			return fmt.Errorf("cannot open store %s: %w", s.path, err)
+		}
+		return s.refusal(err)
 	}
 	return nil
 }
 
-func openError(path string, err error) error {
+// refusal is the error for a file that is not augur's or is damaged: it
+// names the file and the ways out.
+func (s *Store) refusal(err error) error {
+	backup := filepath.Join(filepath.Dir(s.path), BackupName)
+	way := "move it away or choose another --storage.path"
+	if errors.Is(err, ErrCorrupt) {
+		if _, e := os.Stat(backup); e == nil {
+			way = fmt.Sprintf("move it aside (mv %s %s.damaged) and restore the backup taken at the last start (cp %s %s), or move both away to start with an empty store", s.path, s.path, backup, s.path)
+		} else {
+			way = fmt.Sprintf("move it aside (mv %s %s.damaged) and restore a backup of it, or start with an empty store", s.path, s.path)
+		}
+	}
+	return fmt.Errorf("cannot open store %s: %w; augur does not overwrite it: %s", s.path, err, way)
+}
+
+// checkFormat accepts augur's store and an empty bbolt file.
+func checkFormat(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		if k, _ := tx.Cursor().First(); k != nil {
+			return fmt.Errorf("%w: it holds bucket %q of another program", ErrForeign, k)
+		}
+		return nil
+	}
+	if f := meta.Get(keyFormat); !bytes.Equal(f, []byte(format)) {
+		return fmt.Errorf("%w: format %q, want %q", ErrForeign, f, format)
+	}
+	return nil
+}
+
+// initialise marks a new file as augur's store and creates its buckets.
+func initialise(tx *bolt.Tx) error {
+	if err := checkFormat(tx); err != nil {
+		return err
+	}
+	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+	if err != nil {
+		return err
+	}
+	if meta.Get(keyFormat) == nil {
+		if err := meta.Put(keyFormat, []byte(format)); err != nil {
+			return err
+		}
+	}
+	for _, b := range [][]byte{bucketIncidents, bucketAlerts, bucketSnapshots} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readAll reads every key and value under c, descending into buckets.
+func readAll(c *bolt.Cursor, depth int) error {
+	if depth > 8 {
+		return fmt.Errorf("%w: buckets nested deeper than augur writes them", ErrCorrupt)
+	}
+	var sink byte
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if len(k) > 0 {
+			sink ^= k[len(k)-1]
+		}
+		if v == nil {
+			b := c.Bucket().Bucket(k)
+			if b == nil {
+				continue
+			}
+			if err := readAll(b.Cursor(), depth+1); err != nil {
+				return err
+			}
+			continue
+		}
+		if len(v) > 0 {
+			sink ^= v[len(v)-1] ^ v[0]
+		}
+	}
+	runtime.KeepAlive(sink)
+	return nil
+}
+
+// backup writes a consistent copy of tx's database to path, atomically.
+func backup(tx *bolt.Tx, path string) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("cannot back up the store: %w", err)
+	}
+	_, err = tx.WriteTo(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("cannot back up the store to %s: %w", path, err)
+	}
+	return nil
+}
+
+// guard runs f with memory faults turned into panics and recovers them:
+// bbolt reads its pages through mmap, so a damaged page would otherwise
+// crash the process.
+func guard(f func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: reading it failed (%v)", ErrCorrupt, r)
+		}
+	}()
+	return f()
+}
+
+// view runs a read transaction, counting its failure.
+func (s *Store) view(f func(*bolt.Tx) error) error {
+	return s.counted(guard(func() error { return s.db.View(f) }))
+}
+
+// update runs a durable write transaction, counting its failure.
+func (s *Store) update(f func(*bolt.Tx) error) error {
+	return s.counted(guard(func() error { return s.db.Update(f) }))
+}
+
+func (s *Store) counted(err error) error {
+	if err != nil {
+		s.errors.Inc()
+	}
+	return err
+}
+
+func (s *Store) openError(err error) error {
 	switch {
 	case errors.Is(err, bolt.ErrTimeout):
-		return fmt.Errorf("cannot open store %s: another process holds it (is another augur running on this --storage.path?): %w", path, err)
+		return fmt.Errorf("cannot open store %s: another process holds it (is another augur running on this --storage.path?): %w", s.path, err)
 	case errors.Is(err, bolt.ErrInvalid), errors.Is(err, bolt.ErrVersionMismatch), errors.Is(err, bolt.ErrChecksum):
-		return fmt.Errorf("cannot open store %s: %w: the file is not a bbolt database or is corrupt (%v); move it away or choose another --storage.path, augur does not overwrite it", path, ErrForeign, err)
+		return s.refusal(fmt.Errorf("%w: the file is not a bbolt database or is corrupt (%v)", ErrForeign, err))
 	}
-	return fmt.Errorf("cannot open store %s: %w", path, err)
+	return fmt.Errorf("cannot open store %s: %w", s.path, err)
 }
 
 // Path returns the store's file.
@@ -156,133 +338,10 @@ func (s *Store) Path() string { return s.path }
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }
 
-// Incident is one Alertmanager notification of an alert, as the webhook
-// received it. Alertmanager resends notifications; the store keeps one per
-// fingerprint, StartsAt and Status.
-type Incident struct {
-	Fingerprint  string            `json:"fingerprint"`
-	Status       string            `json:"status"` // firing | resolved
-	Entity       string            `json:"entity"`
-	Name         string            `json:"name"`
-	Signal       string            `json:"signal,omitempty"`
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations,omitempty"`
-	StartsAt     time.Time         `json:"startsAt"`
-	EndsAt       time.Time         `json:"endsAt"`
-	GeneratorURL string            `json:"generatorURL,omitempty"`
-	Receiver     string            `json:"receiver,omitempty"`
-	ReceivedAt   time.Time         `json:"receivedAt"`
-	// Source is the incident's source as Incidents lists it: "alertmanager",
-	// or "augur" for augur's own alerts routed back, which are predictions,
-	// not failures, and must not be calibrated against (default alertmanager).
-	Source string `json:"source,omitempty"`
-}
-
-func (in *Incident) key() []byte {
-	return fmt.Appendf(nil, "%s|%s|%s", in.Fingerprint, in.StartsAt.UTC().Format(time.RFC3339Nano), in.Status)
-}
-
-// AddIncidents stores the incidents not stored yet, in one durable
-// transaction, and returns how many were new. It is idempotent on
-// Fingerprint, StartsAt and Status.
-func (s *Store) AddIncidents(incs []Incident) (added int, err error) {
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketIncidents)
-		for i := range incs {
-			k := incs[i].key()
-			if b.Get(k) != nil {
-				continue
-			}
-			v, err := json.Marshal(&incs[i])
-			if err != nil {
-				return err
-			}
-			if err := b.Put(k, v); err != nil {
-				return err
-			}
-			added++
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("cannot store incidents: %w", err)
-	}
-	return added, nil
-}
-
-// Notifications returns every stored notification, oldest start first.
-func (s *Store) Notifications() ([]Incident, error) {
-	var out []Incident
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketIncidents).ForEach(func(k, v []byte) error {
-			var in Incident
-			if err := json.Unmarshal(v, &in); err != nil {
-				return fmt.Errorf("cannot decode incident %q: %w", k, err)
-			}
-			out = append(out, in)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cannot read incidents: %w", err)
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].StartsAt.Equal(out[j].StartsAt) {
-			return out[i].StartsAt.Before(out[j].StartsAt)
-		}
-		return out[i].Fingerprint < out[j].Fingerprint
-	})
-	return out, nil
-}
-
-// Incidents implements ingest.IncidentLister: the alerts notified through
-// the webhook, one incident per fingerprint and start (a resolved
-// notification gives its end), that overlap [start, end]. An incident
-// still firing has a zero End.
-func (s *Store) Incidents(ctx context.Context, start, end time.Time) ([]ingest.Incident, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	ns, err := s.Notifications()
-	if err != nil {
-		return nil, err
-	}
-	type key struct {
-		fp string
-		t  int64
-	}
-	idx := map[key]int{}
-	var out []ingest.Incident
-	for _, n := range ns {
-		k := key{n.Fingerprint, n.StartsAt.UnixNano()}
-		i, ok := idx[k]
-		if !ok {
-			i = len(out)
-			idx[k] = i
-			src := n.Source
-			if src == "" {
-				src = "alertmanager"
-			}
-			out = append(out, ingest.Incident{Entity: n.Entity, Name: n.Name, Signal: n.Signal, Start: n.StartsAt.UTC(), Source: src})
-		}
-		if n.Status == "resolved" && !n.EndsAt.IsZero() {
-			out[i].End = n.EndsAt.UTC()
-		}
-	}
-	kept := out[:0]
-	for _, in := range out {
-		if in.Start.After(end) || (!in.End.IsZero() && in.End.Before(start)) {
-			continue
-		}
-		kept = append(kept, in)
-	}
-	return kept, nil
-}
-
 // LoadAlertStates returns the saved alert states by key.
 func (s *Store) LoadAlertStates() (map[string][]byte, error) {
 	out := map[string][]byte{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketAlerts).ForEach(func(k, v []byte) error {
 			out[string(k)] = bytes.Clone(v)
 			return nil
@@ -296,7 +355,7 @@ func (s *Store) LoadAlertStates() (map[string][]byte, error) {
 
 // SaveAlertStates replaces the saved alert states with states, durably.
 func (s *Store) SaveAlertStates(states map[string][]byte) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		if err := tx.DeleteBucket(bucketAlerts); err != nil {
 			return err
 		}
@@ -320,7 +379,7 @@ func (s *Store) SaveAlertStates(states map[string][]byte) error {
 // SaveSnapshot stores the named snapshot (e.g. the engine's models),
 // replacing the previous one, durably.
 func (s *Store) SaveSnapshot(name string, data []byte) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSnapshots).Put([]byte(name), data)
 	})
 	if err != nil {
@@ -332,48 +391,12 @@ func (s *Store) SaveSnapshot(name string, data []byte) error {
 // LoadSnapshot returns the named snapshot, or nil when there is none.
 func (s *Store) LoadSnapshot(name string) ([]byte, error) {
 	var out []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		out = bytes.Clone(tx.Bucket(bucketSnapshots).Get([]byte(name)))
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot read snapshot %q: %w", name, err)
 	}
-	return out, nil
-}
-
-// Lister combines incident listers: every incident any of them knows.
-// Nil listers are skipped; it returns nil when none is left.
-func Lister(ls ...ingest.IncidentLister) ingest.IncidentLister {
-	var kept multiLister
-	for _, l := range ls {
-		if l != nil {
-			kept = append(kept, l)
-		}
-	}
-	if len(kept) == 0 {
-		return nil
-	}
-	return kept
-}
-
-type multiLister []ingest.IncidentLister
-
-func (m multiLister) Incidents(ctx context.Context, start, end time.Time) ([]ingest.Incident, error) {
-	var out []ingest.Incident
-	var errs []error
-	for _, l := range m {
-		got, err := l.Incidents(ctx, start, end)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		out = append(out, got...)
-	}
-	if len(errs) == len(m) {
-		return nil, errors.Join(errs...)
-	}
-	// Some listers answered: their incidents beat none at all.
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
 	return out, nil
 }

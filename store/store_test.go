@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,7 +59,7 @@ func TestOpenRefusesForeignFiles(t *testing.T) {
 		{"another program's bbolt", foreignBolt, `bucket "widgets" of another program`},
 		{"newer format", wrongFormat, `format "augur-store/99"`},
 		{"truncated store", func(t *testing.T, p string) {
-			s, err := Open(filepath.Dir(p), time.Second)
+			s, err := Open(filepath.Dir(p), Options{Timeout: time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,7 +73,7 @@ func TestOpenRefusesForeignFiles(t *testing.T) {
 			path := filepath.Join(dir, FileName)
 			tc.prepare(t, path)
 			before, _ := os.ReadFile(path)
-			s, err := Open(dir, time.Second)
+			s, err := Open(dir, Options{Timeout: time.Second})
 			if err == nil {
 				s.Close()
 				t.Fatal("Open succeeded on a foreign file")
@@ -98,19 +99,19 @@ func write(t *testing.T, path string, b []byte) {
 func TestOpenEmptyFileAndLock(t *testing.T) {
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, FileName), nil)
-	s, err := Open(dir, time.Second)
+	s, err := Open(dir, Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatalf("an empty file is ours to initialise: %v", err)
 	}
 	defer s.Close()
-	if _, err := Open(dir, 100*time.Millisecond); err == nil || !strings.Contains(err.Error(), "another process holds it") {
+	if _, err := Open(dir, Options{Timeout: 100 * time.Millisecond}); err == nil || !strings.Contains(err.Error(), "another process holds it") {
 		t.Errorf("second Open while held: %v, want a clear lock error", err)
 	}
 }
 
 func TestIncidentsIdempotentAndDurable(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, time.Second)
+	s, err := Open(dir, Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +139,7 @@ func TestIncidentsIdempotentAndDurable(t *testing.T) {
 	}
 	s.Close()
 
-	s, err = Open(dir, time.Second)
+	s, err = Open(dir, Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +182,7 @@ func TestIncidentsIdempotentAndDurable(t *testing.T) {
 
 func TestAlertStates(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, time.Second)
+	s, err := Open(dir, Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +193,7 @@ func TestAlertStates(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	s, err = Open(dir, time.Second)
+	s, err = Open(dir, Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +206,7 @@ func TestAlertStates(t *testing.T) {
 
 func TestSnapshots(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, time.Second)
+	s, err := Open(dir, Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,12 +220,87 @@ func TestSnapshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	s, err = Open(dir, time.Second)
+	s, err = Open(dir, Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	if got, err := s.LoadSnapshot("engine"); err != nil || string(got) != `{"v":2}` {
 		t.Fatalf("after reopen: %q, %v", got, err)
+	}
+}
+
+// failingLister is a fake incident source that injects its outage.
+type failingLister struct{}
+
+func (failingLister) Incidents(context.Context, time.Time, time.Time) ([]ingest.Incident, error) {
+	return nil, errors.New("prometheus is down")
+}
+
+// TestListerReportsPartialFailure checks that a failing source does not
+// hide the others' incidents, nor its own failure.
+func TestListerReportsPartialFailure(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	if _, err := s.AddIncidents([]Incident{{Fingerprint: "a", Status: "firing", Name: "NodeDown", StartsAt: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Lister(failingLister{}, s).Incidents(context.Background(), t0.Add(-time.Hour), t0.Add(time.Hour))
+	if len(got) != 1 || err == nil || !strings.Contains(err.Error(), "prometheus is down") {
+		t.Errorf("one source down: %d incidents, error %v; want the store's 1 and the outage", len(got), err)
+	}
+	got, err = Lister(failingLister{}, failingLister{}).Incidents(context.Background(), t0.Add(-time.Hour), t0.Add(time.Hour))
+	if got != nil || err == nil {
+		t.Errorf("all sources down: %v, %v; want no incidents and the error", got, err)
+	}
+}
+
+func TestPruneAndBackup(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	s, err := Open(dir, Options{Timeout: time.Second, IncidentRetention: 30 * 24 * time.Hour, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var incs []Incident
+	for i := range 2500 {
+		start := now.Add(-time.Duration(i) * time.Hour)
+		incs = append(incs, Incident{Fingerprint: fmt.Sprint(i), Status: "firing", StartsAt: start},
+			Incident{Fingerprint: fmt.Sprint(i), Status: "resolved", StartsAt: start, EndsAt: start.Add(time.Hour)})
+	}
+	// Still firing, started before the retention: kept until it is.
+	incs = append(incs, Incident{Fingerprint: "old", Status: "firing", StartsAt: now.Add(-29 * 24 * time.Hour)})
+	if _, err := s.AddIncidents(incs); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Prune(context.Background())
+	// Incidents that ended more than 30 days (720 h) ago: those that
+	// started 722 h to 2499 h ago, each ending an hour after its start.
+	if want := 2500 - 722; err != nil || n != want {
+		t.Fatalf("Prune = %d, %v; want %d", n, err, want)
+	}
+	left, _ := s.Incidents(context.Background(), time.Time{}, now)
+	if len(left) != 722+1 {
+		t.Errorf("%d incidents left, want 723", len(left))
+	}
+	s.Close()
+	if _, err := os.Stat(filepath.Join(dir, BackupName)); err == nil {
+		t.Error("a new store has a backup: there was nothing to back up")
+	}
+	s, err = Open(dir, Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ns, _ := s.Notifications()
+	if len(ns) != 2*722+1 {
+		t.Errorf("after reopening: %d notifications, want the %d kept", len(ns), 2*722+1)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, BackupName)); err != nil || fi.Size() == 0 {
+		t.Errorf("no backup taken before the first write: %v", err)
 	}
 }

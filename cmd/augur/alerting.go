@@ -12,10 +12,12 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 
 	"github.com/augur-sre/augur/api"
 	"github.com/augur-sre/augur/config"
 	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/notifier"
 	"github.com/augur-sre/augur/store"
 )
@@ -26,6 +28,7 @@ type alertingFlags struct {
 	webhookTokenFile    string
 	webhookUser         string
 	webhookPasswordFile string
+	incidentRetention   model.Duration
 }
 
 func (f *alertingFlags) register(c *kingpin.CmdClause) {
@@ -33,11 +36,13 @@ func (f *alertingFlags) register(c *kingpin.CmdClause) {
 	c.Flag("webhook.bearer-token-file", "File holding the bearer token Alertmanager must send to /api/v1/alertmanager/webhook (its http_config.authorization.credentials). See also --webhook.basic-auth-username.").StringVar(&f.webhookTokenFile)
 	c.Flag("webhook.basic-auth-username", "Basic auth user Alertmanager must send to /api/v1/alertmanager/webhook; the password is in --webhook.basic-auth-password-file.").StringVar(&f.webhookUser)
 	c.Flag("webhook.basic-auth-password-file", "File holding the basic auth password of --webhook.basic-auth-username.").StringVar(&f.webhookPasswordFile)
+	c.Flag("storage.incidents.retention", "How long the store keeps an incident after it ended (after it started, while it fires); older ones are pruned hourly. It should cover --config.file's history.").Default("90d").SetValue(&f.incidentRetention)
 }
 
 // alerting wires issue 7's parts: the durable store, the Alertmanager
 // webhook, the notifier and the alert rules.
 type alerting struct {
+	store    *store.Store
 	notifier *notifier.Manager
 	rules    *forecast.AlertRules
 }
@@ -76,9 +81,17 @@ func externalURL(flag, listen string) string {
 	return "http://" + net.JoinHostPort(host, port)
 }
 
+// openStore opens the store under path; it refuses a damaged one.
+func openStore(path string, f alertingFlags, reg prometheus.Registerer, logger *slog.Logger) (*store.Store, error) {
+	if f.incidentRetention <= 0 {
+		return nil, fmt.Errorf("--storage.incidents.retention must be positive, got %s", f.incidentRetention)
+	}
+	return store.Open(path, store.Options{Timeout: 5 * time.Second, IncidentRetention: time.Duration(f.incidentRetention), Registerer: reg, Logger: logger})
+}
+
 // setupAlerting registers the webhook on a and builds the notifier and the
 // alert rules of engine.
-func setupAlerting(f alertingFlags, listen string, cfg *config.Config, engine *forecast.Engine, a *api.API, st *store.Store, reg prometheus.Registerer, tick time.Duration, logger *slog.Logger) (*alerting, error) {
+func setupAlerting(f alertingFlags, listen string, cfg *config.Config, engine *forecast.Engine, a *api.API, st *store.Store, reg prometheus.Registerer, opts forecast.Options, logger *slog.Logger) (*alerting, error) {
 	token, err := readSecret("webhook.bearer-token-file", f.webhookTokenFile)
 	if err != nil {
 		return nil, err
@@ -95,10 +108,10 @@ func setupAlerting(f alertingFlags, listen string, cfg *config.Config, engine *f
 		entityLabels = append(entityLabels, s.Entity)
 	}
 	entityLabels = append(entityLabels, "instance", "host", "entity", "node", "pod")
-	refresh := func() { go engine.RefreshIncidents(context.Background()) }
-	if err := a.RegisterWebhook(api.WebhookOptions{Store: st, BearerToken: token, Username: f.webhookUser, Password: password, EntityLabels: entityLabels, Logger: logger, Stored: refresh}); err != nil {
+	if err := a.RegisterWebhook(api.WebhookOptions{Store: st, BearerToken: token, Username: f.webhookUser, Password: password, EntityLabels: entityLabels, Logger: logger}); err != nil {
 		return nil, err
 	}
+	a.ServeIncidents(liveIncidents(opts, st))
 	var urls []string
 	for _, am := range cfg.Alerting.Alertmanagers {
 		urls = append(urls, am.URL)
@@ -110,7 +123,7 @@ func setupAlerting(f alertingFlags, listen string, cfg *config.Config, engine *f
 	rules, err := forecast.NewAlertRules(engine, forecast.AlertOptions{
 		FailureThreshold: cfg.Alerting.FailureThreshold,
 		For:              time.Duration(cfg.Alerting.For),
-		Interval:         min(tick, 15*time.Second),
+		Interval:         min(opts.Tick, 15*time.Second),
 		ExternalURL:      externalURL(f.externalURL, listen),
 		Notify:           nm.Send,
 		State:            st,
@@ -120,11 +133,41 @@ func setupAlerting(f alertingFlags, listen string, cfg *config.Config, engine *f
 		return nil, err
 	}
 	a.ServeAlerts(rules.Alerts)
-	return &alerting{notifier: nm, rules: rules}, nil
+	return &alerting{store: st, notifier: nm, rules: rules}, nil
 }
 
-// addTo adds the notifier and the rules to the run group.
+// liveIncidents lists the incidents of the engine's window (the history up
+// to the end of the current step) from the sources and the store, not
+// from the engine's last refresh: an incident is listed as soon as the
+// webhook acknowledged it.
+func liveIncidents(opts forecast.Options, st *store.Store) api.IncidentsFunc {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return func(ctx context.Context) ([]ingest.Incident, []string, error) {
+		end := now().Truncate(opts.Step).Add(opts.Step)
+		warnings := st.Warnings()
+		if opts.Incidents == nil {
+			return nil, warnings, nil
+		}
+		incs, err := opts.Incidents.Incidents(ctx, end.Add(-opts.History), end)
+		if err != nil && incs != nil {
+			return incs, append(warnings, err.Error()), nil
+		}
+		return incs, warnings, err
+	}
+}
+
+// addTo adds the store's pruning, the notifier and the rules to the run group.
 func (al *alerting) addTo(g *run.Group, ctx context.Context, logger *slog.Logger) {
+	{
+		ctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error { return al.store.Run(ctx) }, func(error) {
+			logger.Info("stopping incident pruning")
+			cancel()
+		})
+	}
 	{
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error { return al.notifier.Run(ctx) }, func(error) {

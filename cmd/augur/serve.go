@@ -98,7 +98,7 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 		return err
 	}
 	opts.Logger, opts.Registerer = logger, reg
-	st, err := store.Open(f.storage, 5*time.Second)
+	st, err := openStore(f.storage, f.alerting, reg, logger)
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	}
 	resumed := restoreSnapshot(st, engine, logger)
 	a := api.New(api.Options{Engine: engine, Logger: logger, Registry: reg, MaxExportedSeries: cfg.Global.MaxExportedSeries})
-	al, err := setupAlerting(f.alerting, f.listen, cfg, engine, a, st, reg, opts.Tick, logger)
+	al, err := setupAlerting(f.alerting, f.listen, cfg, engine, a, st, reg, opts, logger)
 	if err != nil {
 		return err
 	}
