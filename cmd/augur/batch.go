@@ -149,41 +149,60 @@ func formatFloat(v float64) string {
 // detectTable scores each column with its own streaming detector. The
 // anomaly_score columns are the detector's alarms (Detector.Alarm: NAB's
 // semantics, high at the first point of an anomaly, the output `augur nab`
-// scores); wide tables (one entity per file) also get the entity's failure
-// probability from the continuous scores across its columns
-// (model.AnomalyPrior), which stay high while an anomaly lasts.
+// scores). Wide tables (one entity per file) also get the entity's score
+// over all its columns at once (anomaly_evidence, model.EntityDetector),
+// its failure probability from the continuous scores of the columns and
+// the entity (model.AnomalyPrior), which stay high while an anomaly lasts,
+// and, while the entity score is above its median (0.5), the three columns
+// that contribute most to it (factors).
 func detectTable(t *ingest.Table, w io.Writer) error {
-	dets := make([]*model.Detector, len(t.Columns))
-	for i := range dets {
-		dets[i] = model.NewDetector(model.DetectorOptions{})
+	if isNAB(t) {
+		return detectNAB(t, w)
 	}
 	header := append([]string{"timestamp"}, t.Columns...)
-	if isNAB(t) {
-		header = append(header, "anomaly_score")
-	} else {
-		for _, c := range t.Columns {
-			header = append(header, "anomaly_score_"+c)
-		}
-		header = append(header, "failure_probability")
+	for _, c := range t.Columns {
+		header = append(header, "anomaly_score_"+c)
 	}
+	header = append(header, "anomaly_evidence", "failure_probability", "factors")
 	if _, err := fmt.Fprintln(w, strings.Join(header, ",")); err != nil {
 		return err
 	}
-	scores := make([]float64, len(t.Columns))
+	s := newEntityScorer(len(t.Columns), tableStepOrZero(t))
 	row := make([]string, 0, len(header))
+	var factors []string
 	for r, ts := range t.Times {
+		s.observeRow(t, r)
 		row = append(row[:0], time.UnixMilli(ts).UTC().Format(csvTimeLayout))
 		for c := range t.Columns {
 			row = append(row, formatFloat(t.Values[c][r]))
 		}
-		for c, d := range dets {
-			scores[c] = d.Observe(ts, t.Values[c][r])
+		for _, d := range s.dets {
 			row = append(row, strconv.FormatFloat(d.Alarm(), 'f', 6, 64))
 		}
-		if !isNAB(t) {
-			row = append(row, strconv.FormatFloat(model.AnomalyPrior(scores), 'f', 6, 64))
+		factors = factors[:0]
+		for _, c := range s.order[:min(3, len(s.order))] {
+			if s.evidence > 0.5 && s.shares[c] > 0 {
+				factors = append(factors, t.Columns[c])
+			}
 		}
+		row = append(row, strconv.FormatFloat(s.evidence, 'f', 6, 64), strconv.FormatFloat(s.failure, 'f', 6, 64), strings.Join(factors, ";"))
 		if _, err := fmt.Fprintln(w, strings.Join(row, ",")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// detectNAB writes NAB's results format for a timestamp,value table.
+func detectNAB(t *ingest.Table, w io.Writer) error {
+	if _, err := fmt.Fprintln(w, "timestamp,value,anomaly_score"); err != nil {
+		return err
+	}
+	d := model.NewDetector(model.DetectorOptions{})
+	for r, ts := range t.Times {
+		v := t.Values[0][r]
+		d.Observe(ts, v)
+		if _, err := fmt.Fprintf(w, "%s,%s,%s\n", time.UnixMilli(ts).UTC().Format(csvTimeLayout), formatFloat(v), strconv.FormatFloat(d.Alarm(), 'f', 6, 64)); err != nil {
 			return err
 		}
 	}

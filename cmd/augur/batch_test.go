@@ -90,7 +90,7 @@ func TestDetectWideAndForecast(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 	rows := readRows(t, out)
-	want := "timestamp,cpu,memory,connections,anomaly_score_cpu,anomaly_score_memory,anomaly_score_connections,failure_probability"
+	want := "timestamp,cpu,memory,connections,anomaly_score_cpu,anomaly_score_memory,anomaly_score_connections,anomaly_evidence,failure_probability,factors"
 	if strings.Join(rows[0], ",") != want {
 		t.Errorf("header %v, want %s", rows[0], want)
 	}

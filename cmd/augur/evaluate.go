@@ -27,6 +27,7 @@ type evaluateFlags struct {
 	threshold  float64
 	nab        string
 	category   string
+	asd        string
 }
 
 func evaluateCommand(app *kingpin.Application, out io.Writer) *command {
@@ -41,13 +42,17 @@ func evaluateCommand(app *kingpin.Application, out io.Writer) *command {
 	c.clause.Flag("threshold", "Alert threshold on the failure probability (default: the config's alerting.failure_threshold).").Float64Var(&f.threshold)
 	c.clause.Flag("nab", "Instead of a configuration, evaluate on the NAB corpus at this path: each file of --nab.category is a single-signal entity, its labelled windows its incidents.").StringVar(&f.nab)
 	c.clause.Flag("nab.category", "NAB category evaluated with --nab.").Default("realKnownCause").StringVar(&f.category)
+	c.clause.Flag("asd", "Instead of a configuration, evaluate on the ASD dataset at this path (data/, labels/, interpretation/): each server is an entity, run over its training then test rows by detect's entity pipeline.").StringVar(&f.asd)
 	c.run = func(ctx context.Context, logger *slog.Logger) error {
-		if f.nab != "" {
-			th := f.threshold
-			if th == 0 {
-				th = config.Default().Alerting.FailureThreshold
-			}
+		th := f.threshold
+		if th == 0 {
+			th = config.Default().Alerting.FailureThreshold
+		}
+		switch {
+		case f.nab != "":
 			return evaluateNAB(ctx, logger, f.nab, f.category, th, out)
+		case f.asd != "":
+			return evaluateASD(ctx, logger, f.asd, th, out)
 		}
 		return evaluate(ctx, logger, f, out)
 	}

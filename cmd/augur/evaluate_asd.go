@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// asdServer is one server of the ASD dataset after the entity pipeline ran
+// over its train and test rows: the test rows' scores and labels.
+type asdServer struct {
+	name     string
+	labels   []bool       // per test row
+	segments []asdSegment // labelled segments with their responsible metrics
+	failure  []float64    // failure_probability per test row
+	evidence []float64    // anomaly_evidence per test row
+	maxScore []float64    // largest per-signal score per test row
+	ranks    [][]int      // signals by decreasing share, per test row
+	stepMs   int64
+}
+
+// asdSegment is a labelled segment: test rows first..last and the 0-based
+// signals the publishers judged responsible.
+type asdSegment struct {
+	first, last int
+	signals     []int
+}
+
+// evaluateASD runs `augur detect`'s entity pipeline over each ASD server's
+// training then test rows (labels are read only here, by the scorer) and
+// prints the dataset's conventional results: best F1 over one threshold
+// for all servers, on raw points and point-adjusted, HitRate@100 % and
+// @150 % of the factors against the interpretation labels, and how many
+// labelled segments the failure probability anticipated.
+func evaluateASD(ctx context.Context, logger *slog.Logger, root string, threshold float64, out io.Writer) error {
+	files, err := filepath.Glob(filepath.Join(root, "data", "*.csv"))
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("no data/*.csv files in %s", root)
+	}
+	began := time.Now()
+	var servers []asdServer
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s, err := runASDServer(root, f)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, s)
+		logger.Info("replayed", "server", s.name, "test rows", len(s.labels))
+	}
+	fmt.Fprintf(out, "ASD: %d servers as entities, replayed over train then test in %s; scored on the test rows, one threshold for all servers\n", len(servers), time.Since(began).Round(time.Millisecond))
+	for _, c := range []struct {
+		name  string
+		score func(s *asdServer) []float64
+	}{
+		{"failure_probability", func(s *asdServer) []float64 { return s.failure }},
+		{"anomaly_evidence (entity score)", func(s *asdServer) []float64 { return s.evidence }},
+		{"max per-signal continuous score", func(s *asdServer) []float64 { return s.maxScore }},
+	} {
+		raw, rawTh := bestF1(servers, c.score, false)
+		pa, paTh := bestF1(servers, c.score, true)
+		fmt.Fprintf(out, "%-32s best F1 raw %.3f (threshold %.6g), point-adjusted %.3f (threshold %.6g)\n", c.name, raw, rawTh, pa, paTh)
+	}
+	fmt.Fprintf(out, "factors: HitRate@100%% %.3f, HitRate@150%% %.3f over the labelled points\n", hitRate(servers, 1), hitRate(servers, 1.5))
+	const lead = 15 * time.Minute
+	horizon := time.Hour
+	got, total := 0, 0
+	falseAlarms := 0
+	for i := range servers {
+		s := &servers[i]
+		early := int(lead.Milliseconds() / s.stepMs)
+		window := int(horizon.Milliseconds() / s.stepMs)
+		for _, g := range s.segments {
+			total++
+			for r := max(g.first-window, 0); r <= g.first-early; r++ {
+				if s.failure[r] >= threshold {
+					got++
+					break
+				}
+			}
+		}
+		// Alarms: rises through the threshold, false when no segment
+		// starts within the horizon after it nor is under way.
+		for r := 1; r < len(s.failure); r++ {
+			if s.failure[r] >= threshold && s.failure[r-1] < threshold && !s.segmentNear(r, window) {
+				falseAlarms++
+			}
+		}
+	}
+	fmt.Fprintf(out, "incidents (labelled segments): %d of %d anticipated by ≥ %s (failure_probability ≥ %.2f within the %s before the start); %d alarms with no segment under way or within %s\n",
+		got, total, lead, threshold, horizon, falseAlarms, horizon)
+	return nil
+}
+
+func (s *asdServer) segmentNear(r, window int) bool {
+	for _, g := range s.segments {
+		if r >= g.first-window && r <= g.last {
+			return true
+		}
+	}
+	return false
+}
+
+// runASDServer reads one server's data, labels and interpretation and
+// runs the entity pipeline over all its rows.
+func runASDServer(root, dataFile string) (asdServer, error) {
+	name := strings.TrimSuffix(filepath.Base(dataFile), ".csv")
+	s := asdServer{name: name}
+	t, err := readTable(dataFile)
+	if err != nil {
+		return s, err
+	}
+	labels, err := readTable(filepath.Join(root, "labels", name+".csv"))
+	if err != nil {
+		return s, err
+	}
+	if len(labels.Columns) != 1 || len(labels.Times) == 0 || len(labels.Times) > len(t.Times) {
+		return s, fmt.Errorf("%s: want timestamp,label for the last rows of %s", labels.Name, dataFile)
+	}
+	test := len(t.Times) - len(labels.Times)
+	if labels.Times[0] != t.Times[test] {
+		return s, fmt.Errorf("%s:2: first label at %d, the test rows of %s start at %d", labels.Name, labels.Times[0]/1000, dataFile, t.Times[test]/1000)
+	}
+	for _, v := range labels.Values[0] {
+		s.labels = append(s.labels, v == 1)
+	}
+	if s.segments, err = readInterpretation(filepath.Join(root, "interpretation", name+".txt"), len(s.labels), len(t.Columns)); err != nil {
+		return s, err
+	}
+	if s.stepMs = tableStepOrZero(t); s.stepMs <= 0 {
+		return s, fmt.Errorf("%s: timestamps do not advance", dataFile)
+	}
+	e := newEntityScorer(len(t.Columns), s.stepMs)
+	for r := range t.Times {
+		e.observeRow(t, r)
+		if r < test {
+			continue
+		}
+		s.failure = append(s.failure, e.failure)
+		s.evidence = append(s.evidence, e.evidence)
+		s.maxScore = append(s.maxScore, e.maxScore())
+		s.ranks = append(s.ranks, slices.Clone(e.order))
+	}
+	return s, nil
+}
+
+// readInterpretation reads lines FIRST-LAST:METRICS (0-based test rows,
+// 1-based metric numbers separated by commas).
+func readInterpretation(path string, rows, signals int) ([]asdSegment, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []asdSegment
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		bad := func(why string) error { return fmt.Errorf("%s:%d: %s, want FIRST-LAST:METRICS", path, line, why) }
+		span, metrics, ok := strings.Cut(text, ":")
+		if !ok {
+			return nil, bad("no colon")
+		}
+		a, b, ok := strings.Cut(span, "-")
+		first, err1 := strconv.Atoi(a)
+		last, err2 := strconv.Atoi(b)
+		if !ok || err1 != nil || err2 != nil || first < 0 || last < first || last >= rows {
+			return nil, bad(fmt.Sprintf("range %q not within the %d test rows", span, rows))
+		}
+		g := asdSegment{first: first, last: last}
+		for _, m := range strings.Split(metrics, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(m))
+			if err != nil || n < 1 || n > signals {
+				return nil, bad(fmt.Sprintf("metric %q not in 1..%d", m, signals))
+			}
+			g.signals = append(g.signals, n-1)
+		}
+		out = append(out, g)
+	}
+	return out, sc.Err()
+}
+
+// bestF1 is the best F1 over one threshold for all servers, with true and
+// false positives and negatives summed over servers; with adjust, a
+// labelled segment counts as found in full when any of its points is
+// flagged (point-adjust, Xu et al., "Unsupervised Anomaly Detection via
+// Variational Auto-Encoder for Seasonal KPIs in Web Applications", WWW
+// 2018).
+func bestF1(servers []asdServer, score func(*asdServer) []float64, adjust bool) (f1, threshold float64) {
+	// Each unlabelled row is an event that costs a false positive above its
+	// score; each labelled row (each segment with adjust, at its highest
+	// score) one or more true positives. Sweeping the events by
+	// decreasing score tries every threshold.
+	type event struct {
+		score  float64
+		tp, fp int
+	}
+	var evs []event
+	for i := range servers {
+		s := &servers[i]
+		sc := score(s)
+		if !adjust {
+			for r, v := range sc {
+				if s.labels[r] {
+					evs = append(evs, event{v, 1, 0})
+				} else {
+					evs = append(evs, event{v, 0, 1})
+				}
+			}
+			continue
+		}
+		for r := 0; r < len(sc); r++ {
+			if !s.labels[r] {
+				evs = append(evs, event{sc[r], 0, 1})
+				continue
+			}
+			start, top := r, math.Inf(-1)
+			for ; r < len(sc) && s.labels[r]; r++ {
+				top = math.Max(top, sc[r])
+			}
+			evs = append(evs, event{top, r - start, 0})
+			r--
+		}
+	}
+	positives := 0
+	for _, e := range evs {
+		positives += e.tp
+	}
+	slices.SortFunc(evs, func(a, b event) int { return cmp.Compare(b.score, a.score) })
+	tp, fp := 0, 0
+	for i := 0; i < len(evs); {
+		th := evs[i].score
+		for ; i < len(evs) && evs[i].score == th; i++ {
+			tp += evs[i].tp
+			fp += evs[i].fp
+		}
+		if f := 2 * float64(tp) / float64(2*tp+fp+positives-tp); f > f1 {
+			f1, threshold = f, th
+		}
+	}
+	return f1, threshold
+}
+
+// hitRate is the mean, over the labelled points, of the share of the
+// segment's responsible signals among the top ⌈p·|truth|⌉ ranked signals
+// (Li et al., "Multivariate Time Series Anomaly Detection and
+// Interpretation using Hierarchical Inter-Metric and Temporal Embedding",
+// KDD 2021, after Su et al., OmniAnomaly, KDD 2019).
+func hitRate(servers []asdServer, p float64) float64 {
+	sum, n := 0.0, 0
+	for _, s := range servers {
+		for _, g := range s.segments {
+			top := int(math.Ceil(p * float64(len(g.signals))))
+			for r := g.first; r <= g.last; r++ {
+				hits := 0
+				for _, c := range s.ranks[r][:min(top, len(s.ranks[r]))] {
+					if slices.Contains(g.signals, c) {
+						hits++
+					}
+				}
+				sum += float64(hits) / float64(len(g.signals))
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / float64(n)
+}
