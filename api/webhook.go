@@ -44,6 +44,21 @@ type WebhookOptions struct {
 	Now func() time.Time
 }
 
+// The webhook's size limits, checked before anything is stored, so that a
+// notification is stored whole or answered 400 with the field named (and
+// Alertmanager, which retries only 5xx, does not retry it). They are far
+// above what Alertmanager sends (16 hex digits of fingerprint) and keep a
+// stored key within bbolt's 32 KiB.
+const (
+	maxWebhookAlerts     = 10000
+	maxFingerprintBytes  = 256
+	maxLabels            = 256
+	maxLabelNameBytes    = 1 << 10
+	maxLabelValueBytes   = 16 << 10
+	maxAnnotationBytes   = 64 << 10
+	maxWebhookFieldBytes = 4 << 10 // receiver, generatorURL
+)
+
 // webhookMessage is Alertmanager's webhook payload (version 4). Unknown
 // fields are ignored, so newer Alertmanagers are understood.
 type webhookMessage struct {
@@ -137,18 +152,12 @@ func webhook(c echo.Context, o WebhookOptions) result {
 	if msg.Version != "" && msg.Version != "4" {
 		o.Logger.Warn("unexpected webhook payload version, decoding it as version 4", "version", msg.Version)
 	}
+	if err := msg.validate(); err != nil {
+		return result{err: err}
+	}
 	now := o.Now().UTC()
 	incs := make([]store.Incident, 0, len(msg.Alerts))
-	for i, al := range msg.Alerts {
-		if al.Status != "firing" && al.Status != "resolved" {
-			return result{err: badData("alerts[%d]: status %q is neither firing nor resolved", i, al.Status)}
-		}
-		if len(al.Labels) == 0 {
-			return result{err: badData("alerts[%d]: no labels", i)}
-		}
-		if al.StartsAt.IsZero() {
-			return result{err: badData("alerts[%d]: no startsAt", i)}
-		}
+	for _, al := range msg.Alerts {
 		fp := al.Fingerprint
 		if fp == "" {
 			fp = labelSet(al.Labels).Fingerprint().String()
@@ -175,6 +184,7 @@ func webhook(c echo.Context, o WebhookOptions) result {
 	}
 	added, err := o.Store.AddIncidents(incs)
 	if err != nil {
+		// The notification is valid: a 5xx, which Alertmanager retries.
 		o.Logger.Error("cannot store incidents: Alertmanager will retry", "err", err)
 		return result{err: &apiError{typ: errInternal, status: http.StatusInternalServerError, err: err}}
 	}
@@ -182,6 +192,53 @@ func webhook(c echo.Context, o WebhookOptions) result {
 		o.Logger.Info("stored incidents", "received", len(incs), "new", added, "group_key", msg.GroupKey, "receiver", msg.Receiver)
 	}
 	return result{data: map[string]int{"received": len(incs), "stored": added}}
+}
+
+// validate checks the whole notification, so that it is stored all or
+// none: the first problem is a 400 naming its field.
+func (m *webhookMessage) validate() *apiError {
+	if len(m.Alerts) > maxWebhookAlerts {
+		return badData("alerts: %d alerts, at most %d in one notification (set max_alerts in the webhook_config)", len(m.Alerts), maxWebhookAlerts)
+	}
+	if len(m.Receiver) > maxWebhookFieldBytes {
+		return badData("receiver: %d bytes, at most %d", len(m.Receiver), maxWebhookFieldBytes)
+	}
+	for i, al := range m.Alerts {
+		switch {
+		case al.Status != "firing" && al.Status != "resolved":
+			return badData("alerts[%d].status: %q is neither firing nor resolved", i, al.Status)
+		case len(al.Labels) == 0:
+			return badData("alerts[%d].labels: no labels", i)
+		case len(al.Labels) > maxLabels:
+			return badData("alerts[%d].labels: %d labels, at most %d", i, len(al.Labels), maxLabels)
+		case al.StartsAt.IsZero():
+			return badData("alerts[%d].startsAt: no startsAt", i)
+		case len(al.Fingerprint) > maxFingerprintBytes:
+			return badData("alerts[%d].fingerprint: %d bytes, at most %d", i, len(al.Fingerprint), maxFingerprintBytes)
+		case len(al.GeneratorURL) > maxWebhookFieldBytes:
+			return badData("alerts[%d].generatorURL: %d bytes, at most %d", i, len(al.GeneratorURL), maxWebhookFieldBytes)
+		}
+		if err := checkSizes(al.Labels, fmt.Sprintf("alerts[%d].labels", i), maxLabelValueBytes); err != nil {
+			return err
+		}
+		if err := checkSizes(al.Annotations, fmt.Sprintf("alerts[%d].annotations", i), maxAnnotationBytes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSizes bounds the names and values of a label or annotation set.
+func checkSizes(m map[string]string, field string, maxValue int) *apiError {
+	for k, v := range m {
+		if len(k) > maxLabelNameBytes {
+			return badData("%s: a name of %d bytes (%.20q…), at most %d", field, len(k), k, maxLabelNameBytes)
+		}
+		if len(v) > maxValue {
+			return badData("%s.%.64s: value of %d bytes, at most %d", field, k, len(v), maxValue)
+		}
+	}
+	return nil
 }
 
 func labelSet(m map[string]string) model.LabelSet {

@@ -1,8 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -174,4 +178,63 @@ func TestOwnAlert(t *testing.T) {
 	f("AnomalyDetected", "http://augur:9477/api/v1/query?query=augur_anomaly_score%7B%7D", true)
 	f("FailurePredicted", "http://prometheus:9090/graph?g0.expr=up", false)
 	f("OOMKilled", "http://augur:9477/api/v1/query?query=augur_input", false)
+}
+
+// TestWebhookRefusesOversizedFields posts notifications with one field too
+// large behind a valid alert: the answer is a 400 naming the field, nothing
+// of the notification is stored, and nothing tells Alertmanager to retry.
+func TestWebhookRefusesOversizedFields(t *testing.T) {
+	st, err := store.Open(t.TempDir(), store.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var logs bytes.Buffer
+	a := New(Options{Engine: idleEngine(t)})
+	if err := a.RegisterWebhook(WebhookOptions{Store: st, Logger: slog.New(slog.NewTextHandler(&logs, nil))}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+
+	valid := `{"status":"firing","labels":{"alertname":"NodeDown","host":"db-1"},"startsAt":"2026-03-10T11:00:00Z","fingerprint":"0011223344556677"}`
+	alert := func(fp string, labels, annotations map[string]string) string {
+		b, _ := json.Marshal(map[string]any{"status": "firing", "labels": labels, "annotations": annotations, "startsAt": "2026-03-10T11:05:00Z", "fingerprint": fp})
+		return string(b)
+	}
+	big := func(n int) string { return strings.Repeat("x", n) }
+	ok := map[string]string{"alertname": "OOMKilled", "host": "cache-1"}
+	many := make([]string, maxWebhookAlerts+1)
+	for i := range many {
+		many[i] = valid
+	}
+	for _, c := range []struct {
+		name, second, field string
+	}{
+		{"fingerprint of 40 KiB", alert(big(40<<10), ok, nil), "alerts[1].fingerprint"},
+		{"label name of 2 KiB", alert("1", map[string]string{big(2 << 10): "v"}, nil), "alerts[1].labels"},
+		{"label value of 20 KiB", alert("1", map[string]string{"alertname": big(20 << 10)}, nil), "alerts[1].labels.alertname"},
+		{"annotation of 70 KiB", alert("1", ok, map[string]string{"description": big(70 << 10)}), "alerts[1].annotations.description"},
+		{"10,001 alerts", strings.Join(many[1:], ","), "alerts: 10001 alerts"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			logs.Reset()
+			body := `{"version":"4","receiver":"augur","alerts":[` + valid + "," + c.second + `]}`
+			resp, err := http.Post(srv.URL+WebhookPath, "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), c.field) {
+				t.Errorf("status %d, want 400 naming %s: %.300s", resp.StatusCode, c.field, b)
+			}
+			if incs, _ := st.Incidents(context.Background(), time.Time{}, time.Now()); len(incs) != 0 {
+				t.Errorf("%d incidents stored from a refused notification, want none", len(incs))
+			}
+			if strings.Contains(logs.String(), "retry") {
+				t.Errorf("a 400 logged as retried:\n%s", logs.String())
+			}
+		})
+	}
 }

@@ -38,10 +38,6 @@ type Incident struct {
 	Source string `json:"source,omitempty"`
 }
 
-// MaxKeyBytes bounds a notification's fingerprint plus 48 bytes of start
-// and status: bbolt refuses longer keys. The webhook validates against it.
-const MaxKeyBytes = bolt.MaxKeySize
-
 func notificationKey(fp string, start time.Time, status string) []byte {
 	return fmt.Appendf(nil, "%s|%s|%s", fp, start.UTC().Format(time.RFC3339Nano), status)
 }
@@ -151,9 +147,6 @@ func (s *Store) AddIncidents(incs []Incident) (added int, err error) {
 		b := tx.Bucket(bucketIncidents)
 		for i := range incs {
 			k := incs[i].key()
-			if len(k) > MaxKeyBytes {
-				return fmt.Errorf("incident %d: fingerprint of %d bytes is too long", i, len(incs[i].Fingerprint))
-			}
 			if b.Get(k) != nil {
 				continue
 			}
