@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -46,7 +47,7 @@ func newWebhookServer(t *testing.T, st IncidentStore, o WebhookOptions) *httptes
 
 // idleEngine is a real engine on the demo fleet that is never run: the
 // webhook does not read the engine.
-func idleEngine(t *testing.T) *forecast.Engine {
+func idleEngine(t testing.TB) *forecast.Engine {
 	t.Helper()
 	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1})
 	e, err := forecast.New(forecast.Options{
@@ -234,6 +235,49 @@ func TestWebhookRefusesOversizedFields(t *testing.T) {
 			}
 			if strings.Contains(logs.String(), "retry") {
 				t.Errorf("a 400 logged as retried:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// BenchmarkWebhook stores one new notification per iteration into a store
+// already holding 0, 10k and 100k incidents: the cost must not grow with
+// them (each is a bbolt transaction with its fsync, and an index update).
+func BenchmarkWebhook(b *testing.B) {
+	for _, stored := range []int{0, 10000, 100000} {
+		b.Run(fmt.Sprintf("stored=%d", stored), func(b *testing.B) {
+			st, err := store.Open(b.TempDir(), store.Options{Timeout: time.Second})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+			for done := 0; done < stored; {
+				batch := make([]store.Incident, 0, 10000)
+				for ; len(batch) < cap(batch) && done < stored; done++ {
+					batch = append(batch, store.Incident{Fingerprint: fmt.Sprintf("seed-%d", done), Status: "firing", Entity: "db-1", Name: "NodeDown",
+						Labels: map[string]string{"alertname": "NodeDown", "host": "db-1"}, StartsAt: t0.Add(time.Duration(done) * time.Second)})
+				}
+				if _, err := st.AddIncidents(batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			a := New(Options{Engine: idleEngine(b)})
+			if err := a.RegisterWebhook(WebhookOptions{Store: st}); err != nil {
+				b.Fatal(err)
+			}
+			h := a.Handler()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				body := fmt.Sprintf(`{"version":"4","receiver":"augur","alerts":[{"status":"firing","labels":{"alertname":"NodeDown","host":"db-%d"},"startsAt":"2026-04-01T00:00:00Z","fingerprint":"bench-%d"}]}`, i, i)
+				req := httptest.NewRequest("POST", WebhookPath, strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", rec.Code, rec.Body)
+				}
 			}
 		})
 	}

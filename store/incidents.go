@@ -51,6 +51,10 @@ type incidentIndex struct {
 	mu    sync.RWMutex
 	byKey map[incidentKey]int
 	list  []indexed
+	// unsorted is set when list is not in listing order (by start, then
+	// fingerprint): the next listing sorts it. Alertmanager mostly notifies
+	// in that order, so listings rarely sort.
+	unsorted bool
 	// damaged counts the stored notifications that could not be decoded
 	// when the index was loaded; first is the first of their errors.
 	damaged int
@@ -91,10 +95,29 @@ func (x *incidentIndex) add(n *Incident) {
 			src = "alertmanager"
 		}
 		x.list = append(x.list, indexed{n.Fingerprint, ingest.Incident{Entity: n.Entity, Name: n.Name, Signal: n.Signal, Start: n.StartsAt.UTC(), Source: src}})
+		if i > 0 && listingOrder(x.list[i-1], x.list[i]) > 0 {
+			x.unsorted = true
+		}
 	}
 	if n.Status == "resolved" && !n.EndsAt.IsZero() {
 		x.list[i].End = n.EndsAt.UTC()
 	}
+}
+
+func listingOrder(a, b indexed) int {
+	if c := a.Start.Compare(b.Start); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.fp, b.fp)
+}
+
+// sort puts list in listing order; the caller holds mu for writing.
+func (x *incidentIndex) sort() {
+	slices.SortFunc(x.list, listingOrder)
+	for i, in := range x.list {
+		x.byKey[incidentKey{in.fp, in.Start.UnixNano()}] = i
+	}
+	x.unsorted = false
 }
 
 // loadIncidents fills the index from tx. A notification that cannot be
@@ -208,24 +231,26 @@ func (s *Store) Incidents(ctx context.Context, start, end time.Time) ([]ingest.I
 		return nil, err
 	}
 	x := &s.index
+	x.mu.Lock()
+	if x.unsorted {
+		x.sort()
+	}
+	x.mu.Unlock()
 	x.mu.RLock()
-	kept := make([]indexed, 0, len(x.list))
-	for _, in := range x.list {
-		if in.Start.After(end) || (!in.End.IsZero() && in.End.Before(start)) {
+	defer x.mu.RUnlock()
+	// Sorted by start: those after end are a tail.
+	n, _ := slices.BinarySearchFunc(x.list, end, func(in indexed, end time.Time) int {
+		if in.Start.After(end) {
+			return 1
+		}
+		return -1
+	})
+	out := make([]ingest.Incident, 0, n)
+	for _, in := range x.list[:n] {
+		if !in.End.IsZero() && in.End.Before(start) {
 			continue
 		}
-		kept = append(kept, in)
-	}
-	x.mu.RUnlock()
-	slices.SortFunc(kept, func(a, b indexed) int {
-		if c := a.Start.Compare(b.Start); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.fp, b.fp)
-	})
-	out := make([]ingest.Incident, len(kept))
-	for i := range kept {
-		out[i] = kept[i].Incident
+		out = append(out, in.Incident)
 	}
 	return out, nil
 }

@@ -304,3 +304,32 @@ func TestPruneAndBackup(t *testing.T) {
 		t.Errorf("no backup taken before the first write: %v", err)
 	}
 }
+
+// BenchmarkIncidents is the engine's periodic incident refresh: it lists
+// from the in-memory index, without decoding what is stored.
+func BenchmarkIncidents(b *testing.B) {
+	for _, stored := range []int{10000, 100000} {
+		b.Run(fmt.Sprintf("stored=%d", stored), func(b *testing.B) {
+			s, err := Open(b.TempDir(), Options{Timeout: time.Second})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+			incs := make([]Incident, stored)
+			for i := range incs {
+				incs[i] = Incident{Fingerprint: fmt.Sprint(i), Status: "firing", Entity: "db-1", Name: "NodeDown", StartsAt: t0.Add(time.Duration(i) * time.Second)}
+			}
+			if _, err := s.AddIncidents(incs); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if _, err := s.Incidents(context.Background(), t0, t0.Add(time.Duration(stored)*time.Second)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

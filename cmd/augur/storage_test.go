@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -182,5 +184,29 @@ func writeStoreFile(t *testing.T, path string, b []byte, mode os.FileMode) {
 	}
 	if err := os.Chmod(path, mode); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWebhookReadYourWrites checks that an incident the webhook
+// acknowledged is listed by /api/v1/incidents at once, every time.
+func TestWebhookReadYourWrites(t *testing.T) {
+	base := startAugur(t, "--calibration.replay=0")
+	for i := range 20 {
+		host := fmt.Sprintf("rw-%d", i)
+		body := fmt.Sprintf(`{"version":"4","receiver":"augur","alerts":[{"status":"firing","labels":{"alertname":"NodeDown","host":%q},"startsAt":%q,"fingerprint":"%016x"}]}`,
+			host, time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), i)
+		resp, err := http.Post(base+"/api/v1/alertmanager/webhook", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("webhook: status %d", resp.StatusCode)
+		}
+		var incs []struct{ Entity string }
+		get(t, base+"/api/v1/incidents", &incs)
+		if !slices.ContainsFunc(incs, func(in struct{ Entity string }) bool { return in.Entity == host }) {
+			t.Fatalf("incident %d, acknowledged, is not listed right after", i)
+		}
 	}
 }
