@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -209,4 +211,83 @@ func TestWebhookReadYourWrites(t *testing.T) {
 			t.Fatalf("incident %d, acknowledged, is not listed right after", i)
 		}
 	}
+}
+
+// TestServeReportsUndecodableIncidents damages one stored notification's
+// value (bbolt checks pages, not values): augur starts, lists the others,
+// and says on /api/v1/incidents and in augur_storage_errors_total what it
+// cannot list, instead of hiding it behind the demo's incidents.
+func TestServeReportsUndecodableIncidents(t *testing.T) {
+	dir := t.TempDir()
+	fixture, _ := filledStore(t)
+	path := filepath.Join(dir, store.FileName)
+	writeStoreFile(t, path, fixture, 0o600)
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("incidents"))
+		k, _ := b.Cursor().First()
+		return b.Put(k, []byte(`{"fingerprint": "0000`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	addr := freePort(t)
+	cmd := exec.Command(augurBinary, "serve", "--web.listen-address="+addr, "--storage.path="+dir, "--calibration.replay=0")
+	logf, err := os.Create(filepath.Join(t.TempDir(), "augur.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	base := "http://" + addr
+	var env struct {
+		Data     []struct{ Source string } `json:"data"`
+		Warnings []string                  `json:"warnings"`
+	}
+	eventually(t, "augur answers /api/v1/incidents", 30*time.Second, func() bool {
+		resp, err := http.Get(base + "/api/v1/incidents")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return json.NewDecoder(resp.Body).Decode(&env) == nil
+	})
+	stored := 0
+	for _, in := range env.Data {
+		if in.Source == "alertmanager" {
+			stored++
+		}
+	}
+	if stored != 2999 || len(env.Warnings) != 1 || !strings.Contains(env.Warnings[0], "1 stored incident notifications") {
+		t.Errorf("%d stored incidents listed, warnings %q; want 2999 and one warning about the damaged one", stored, env.Warnings)
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), "augur_storage_errors_total 1\n") {
+		t.Errorf("augur_storage_errors_total is not 1:\n%s", grepLines(string(metrics), "augur_storage"))
+	}
+	if log, _ := os.ReadFile(logf.Name()); !strings.Contains(string(log), "cannot decode a stored incident") {
+		t.Errorf("the damaged incident is not logged:\n%s", log)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for l := range strings.Lines(s) {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "")
 }
