@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/model"
@@ -165,17 +164,21 @@ func New(opts Options) *API {
 	e := a.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = a.httpError
-	e.Use(middleware.Recover())
-	e.Use(middleware.BodyLimit(strconv.FormatInt(opts.MaxBodyBytes, 10) + "B"))
+	panics := prometheus.NewCounter(prometheus.CounterOpts{Name: "augur_http_panics_total", Help: "Panics recovered in HTTP handlers (each is a bug)."})
+	opts.Registry.MustRegister(panics)
+	e.Use(a.recoverPanics(panics))
+	e.Use(limitBody(opts.MaxBodyBytes))
 
-	e.GET("/-/healthy", func(c echo.Context) error { return c.String(http.StatusOK, "augur is Healthy.\n") })
-	e.GET("/-/ready", func(c echo.Context) error {
+	// Probes and scrapers may ask with HEAD, as Prometheus' own endpoints allow.
+	getOrHead := []string{http.MethodGet, http.MethodHead}
+	e.Match(getOrHead, "/-/healthy", func(c echo.Context) error { return c.String(http.StatusOK, "augur is Healthy.\n") })
+	e.Match(getOrHead, "/-/ready", func(c echo.Context) error {
 		if !opts.Engine.Ready() {
 			return c.String(http.StatusServiceUnavailable, "augur is not ready: models are being fitted.\n")
 		}
 		return c.String(http.StatusOK, "augur is Ready.\n")
 	})
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry})))
+	e.Match(getOrHead, "/metrics", echo.WrapHandler(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry})))
 	for path, h := range map[string]handler{
 		"/api/v1/failures":  a.failures,
 		"/api/v1/forecast":  a.forecast,

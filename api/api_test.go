@@ -23,6 +23,7 @@ func newDemoServer(t testing.TB) *httptest.Server {
 	e, reg := newDemoEngine(t)
 	srv := httptest.NewServer(New(Options{Engine: e, Registry: reg, MaxBodyBytes: 1024}).Handler())
 	t.Cleanup(srv.Close)
+	failOnPanics(t, reg)
 	return srv
 }
 

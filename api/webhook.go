@@ -111,9 +111,10 @@ func (o *WebhookOptions) authorized(r *http.Request) bool {
 	if o.BearerToken == "" && o.Username == "" {
 		return true
 	}
-	h := r.Header.Get("Authorization")
 	if o.BearerToken != "" {
-		if tok, ok := strings.CutPrefix(h, "Bearer "); ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(o.BearerToken)) == 1 {
+		// RFC 7235: the scheme is case-insensitive.
+		scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(o.BearerToken)) == 1 {
 			return true
 		}
 	}

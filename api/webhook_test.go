@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/augur-sre/augur/forecast"
 	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/store"
@@ -35,7 +37,9 @@ var resolvedPayload = strings.NewReplacer(`"status": "firing"`, `"status": "reso
 
 func newWebhookServer(t *testing.T, st IncidentStore, o WebhookOptions) *httptest.Server {
 	t.Helper()
-	a := New(Options{Engine: idleEngine(t), MaxBodyBytes: 4096})
+	reg := prometheus.NewRegistry()
+	a := New(Options{Engine: idleEngine(t), MaxBodyBytes: 4096, Registry: reg})
+	failOnPanics(t, reg)
 	o.Store = st
 	if err := a.RegisterWebhook(o); err != nil {
 		t.Fatal(err)
@@ -104,6 +108,7 @@ func TestWebhook(t *testing.T) {
 		{"token missing", token, firingPayload, nil, 401, `unauthorized`},
 		{"token wrong", token, firingPayload, func(r *http.Request) { r.Header.Set("Authorization", "Bearer nope") }, 401, `unauthorized`},
 		{"token right", token, firingPayload, func(r *http.Request) { r.Header.Set("Authorization", "Bearer s3cret") }, 200, `"stored":0`},
+		{"token, scheme in lower case", token, firingPayload, func(r *http.Request) { r.Header.Set("Authorization", "bearer s3cret") }, 200, `"stored":0`},
 		{"basic missing", basic, firingPayload, nil, 401, `unauthorized`},
 		{"basic wrong", basic, firingPayload, func(r *http.Request) { r.SetBasicAuth("am", "nope") }, 401, `unauthorized`},
 		{"basic right", basic, firingPayload, func(r *http.Request) { r.SetBasicAuth("am", "pw") }, 200, `"received":1`},

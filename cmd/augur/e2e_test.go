@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,6 +61,14 @@ func startAugur(t *testing.T, args ...string) string {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
+		// A recovered panic is a bug even when every answer looked right.
+		if resp, err := http.Get("http://" + addr + "/metrics"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(b), "\naugur_http_panics_total 0\n") {
+				t.Errorf("augur_http_panics_total is not 0 after the test's requests")
+			}
+		}
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-exited:

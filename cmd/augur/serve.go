@@ -123,7 +123,7 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Addr: f.listen, ReadTimeout: f.readTimeout, ReadHeaderTimeout: 30 * time.Second, WriteTimeout: 2 * time.Minute, IdleTimeout: f.readTimeout}
+	srv := &http.Server{Addr: f.listen, ReadTimeout: f.readTimeout, ReadHeaderTimeout: min(f.readTimeout, 30*time.Second), WriteTimeout: 2 * time.Minute, IdleTimeout: f.readTimeout}
 
 	var g run.Group
 	{

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -134,5 +135,26 @@ receivers:
 	}
 	if !strings.Contains(string(out), "web.config.file") {
 		t.Errorf("error does not name the flag:\n%s", out)
+	}
+}
+
+// TestReadTimeoutCutsSlowHeaders holds a request's headers open: with
+// --web.read-timeout below the 30 s header default, augur must cut the
+// connection after the read timeout.
+func TestReadTimeoutCutsSlowHeaders(t *testing.T) {
+	base := startAugur(t, "--calibration.replay=0", "--web.read-timeout=2s")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	began := time.Now()
+	if _, err := conn.Write([]byte("GET /-/healthy HTTP/1.1\r\nHost: augur\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, err = conn.Read(make([]byte, 1024))
+	if held := time.Since(began); err == nil || held > 10*time.Second {
+		t.Errorf("connection with unfinished headers held %s (read error %v), want it cut after about 2 s", held.Round(time.Millisecond), err)
 	}
 }
