@@ -169,37 +169,64 @@ func formatValue(v float64) string {
 // `promtool tsdb create-blocks-from openmetrics` reads. Samples of one
 // metric name must be contiguous, so series are grouped by name.
 func WriteOpenMetrics(w io.Writer, series []Series) error {
-	bw := bufio.NewWriterSize(w, 1<<20)
+	om := NewOpenMetricsWriter(w)
 	byName := slices.Clone(series)
 	slices.SortStableFunc(byName, func(a, b Series) int { return strings.Compare(a.Name, b.Name) })
-	var line []byte
 	for _, s := range byName {
-		line = append(line[:0], s.Name...)
-		line = append(line, '{')
-		for j, k := range sortedKeys(s.Labels) {
-			if j > 0 {
-				line = append(line, ',')
-			}
-			line = append(line, k...)
-			line = append(line, '=')
-			line = strconv.AppendQuote(line, s.Labels[k])
-		}
-		line = append(line, "} "...)
-		prefix := len(line)
-		for j, t := range s.T {
-			line = strconv.AppendFloat(line[:prefix], s.V[j], 'f', -1, 64)
-			line = append(line, ' ')
-			line = strconv.AppendFloat(line, float64(t)/1000, 'f', -1, 64)
-			line = append(line, '\n')
-			if _, err := bw.Write(line); err != nil {
-				return fmt.Errorf("cannot write OpenMetrics: %w", err)
-			}
+		if err := om.Write(s); err != nil {
+			return err
 		}
 	}
-	if _, err := bw.WriteString("# EOF\n"); err != nil {
+	return om.Close()
+}
+
+// OpenMetricsWriter writes series one at a time in the OpenMetrics text
+// format, for histories too large to hold at once; the caller keeps the
+// series of one metric name contiguous.
+type OpenMetricsWriter struct {
+	bw   *bufio.Writer
+	line []byte
+}
+
+// NewOpenMetricsWriter returns a writer of OpenMetrics text to w.
+func NewOpenMetricsWriter(w io.Writer) *OpenMetricsWriter {
+	return &OpenMetricsWriter{bw: bufio.NewWriterSize(w, 1<<20)}
+}
+
+// Write writes the samples of s, one line each.
+func (om *OpenMetricsWriter) Write(s Series) error {
+	line := append(om.line[:0], s.Name...)
+	line = append(line, '{')
+	for j, k := range sortedKeys(s.Labels) {
+		if j > 0 {
+			line = append(line, ',')
+		}
+		line = append(line, k...)
+		line = append(line, '=')
+		line = strconv.AppendQuote(line, s.Labels[k])
+	}
+	line = append(line, "} "...)
+	prefix := len(line)
+	for j, t := range s.T {
+		line = strconv.AppendFloat(line[:prefix], s.V[j], 'f', -1, 64)
+		line = append(line, ' ')
+		line = strconv.AppendFloat(line, float64(t)/1000, 'f', -1, 64)
+		line = append(line, '\n')
+		if _, err := om.bw.Write(line); err != nil {
+			return fmt.Errorf("cannot write OpenMetrics: %w", err)
+		}
+	}
+	om.line = line
+	return nil
+}
+
+// Close ends the exposition with # EOF and flushes it; it does not close
+// the underlying writer.
+func (om *OpenMetricsWriter) Close() error {
+	if _, err := om.bw.WriteString("# EOF\n"); err != nil {
 		return fmt.Errorf("cannot write OpenMetrics: %w", err)
 	}
-	return bw.Flush()
+	return om.bw.Flush()
 }
 
 // WriteLineProtocol writes series as InfluxDB line protocol with second

@@ -1,0 +1,650 @@
+// Command scaleload is the measuring half of bench/scale.sh: it watches one
+// running `augur serve` on a demo fleet of a given size and reports what the
+// script tabulates, and it prepares the real-Prometheus variant.
+//
+//	scaleload measure -url URL -pid PID -log FILE -storage DIR -size 10k   one JSON line of results
+//	scaleload table FILE                     the table of FILE's JSON lines and the ratios between sizes
+//	scaleload openmetrics -hosts N -out FILE the demo fleet's history as OpenMetrics, for promtool
+//	scaleload ingest -url URL -hosts N       samples/s read through augur's Prometheus source
+//	scaleload port                           a free TCP port on 127.0.0.1
+//
+// Times come from augur itself where it says them (the "fitted models" log
+// line for a full refit, augur_evaluation_duration_seconds if the engine
+// exports it), resident memory from /proc/PID/status, request latencies from
+// sequential requests timed here.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/augur-sre/augur/ingest"
+	"github.com/augur-sre/augur/internal/testservers"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: scaleload measure|table|openmetrics|ingest|port [flags]")
+		os.Exit(2)
+	}
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "measure":
+		err = measure(args)
+	case "table":
+		err = table(args)
+	case "openmetrics":
+		err = openMetrics(args)
+	case "ingest":
+		err = ingestRate(args)
+	case "port":
+		err = freePort()
+	default:
+		err = fmt.Errorf("unknown command %q", cmd)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scaleload:", err)
+		os.Exit(1)
+	}
+}
+
+// Result is one size's line of the table.
+type Result struct {
+	Size        string   `json:"size"`
+	Source      string   `json:"source"`
+	Series      int      `json:"series"`
+	ReadySec    float64  `json:"ready_s"`
+	FitSec      float64  `json:"first_fit_s"`
+	RefitSec    *float64 `json:"refit_s"`      // a full refit after ready; nil if none was seen
+	EvalSec     *float64 `json:"evaluation_s"` // nil when augur does not export it
+	RSSReady    int64    `json:"rss_ready_bytes"`
+	RSSRefit    int64    `json:"rss_refit_bytes"`
+	Latency     []Probe  `json:"latency"`
+	TSDBBytes   int64    `json:"tsdb_bytes"`
+	TSDBSamples float64  `json:"tsdb_samples"`  // appended, per augur_tsdb_appended_samples_total
+	BlockBytes  int64    `json:"block_bytes"`   // in compacted blocks
+	BlockSample int64    `json:"block_samples"` // their meta.json numSamples
+	IngestRate  float64  `json:"ingest_samples_per_s,omitempty"`
+	Notes       []string `json:"notes,omitempty"`
+}
+
+// Probe is the latency of one endpoint over N sequential requests.
+type Probe struct {
+	Name string  `json:"name"`
+	N    int     `json:"n"`
+	P50  float64 `json:"p50_s"`
+	P99  float64 `json:"p99_s"`
+}
+
+func measure(args []string) error {
+	fs := flag.NewFlagSet("measure", flag.ExitOnError)
+	base := fs.String("url", "", "augur's base URL")
+	pid := fs.Int("pid", 0, "augur's process id")
+	logFile := fs.String("log", "", "augur's log file (logfmt)")
+	storage := fs.String("storage", "", "augur's --storage.path")
+	size := fs.String("size", "", "label of this size in the table")
+	source := fs.String("source", "demo", "label of the source in the table")
+	started := fs.Float64("started", 0, "Unix time augur was started, in seconds")
+	requests := fs.Int("requests", 200, "requests per endpoint")
+	budget := fs.Duration("budget", time.Minute, "time per endpoint: fewer requests when they are slow (at least 3)")
+	readyTimeout := fs.Duration("ready-timeout", 30*time.Minute, "how long augur may take to be ready")
+	refitTimeout := fs.Duration("refit-timeout", 30*time.Minute, "how long to wait for a full refit after ready")
+	maxRSS := fs.Int64("max-rss", 16<<30, "kill augur and fail above this resident memory, in bytes")
+	ingestRate := fs.Float64("ingest-rate", 0, "samples/s measured by scaleload ingest, to print with this size")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	w := &watch{pid: *pid, maxRSS: *maxRSS, log: *logFile}
+	start := time.Unix(0, int64(*started*1e9))
+	r := Result{Size: *size, Source: *source, IngestRate: *ingestRate}
+
+	progress("%s: waiting for /-/ready", *size)
+	if err := w.until(*readyTimeout, func() (bool, error) { return get(*base+"/-/ready", 10*time.Second) == nil, nil }); err != nil {
+		return fmt.Errorf("augur not ready: %w", err)
+	}
+	r.ReadySec = time.Since(start).Seconds()
+	fits, err := w.fits()
+	if err != nil {
+		return err
+	}
+	if len(fits) == 0 {
+		return errors.New(`augur is ready but logged no "fitted models" line`)
+	}
+	r.FitSec = fits[0]
+	if r.RSSReady, err = w.rss(); err != nil {
+		return err
+	}
+	m, err := scrape(*base)
+	if err != nil {
+		return err
+	}
+	r.Series = int(m.sum("augur_series"))
+	progress("%s: ready in %.1fs, %d series, first fit %.1fs, RSS %d MB", *size, r.ReadySec, r.Series, r.FitSec, r.RSSReady>>20)
+
+	now := time.Now()
+	rangeQuery := func(q string) string {
+		return "/api/v1/query_range?" + url.Values{
+			"query": {q},
+			"start": {strconv.FormatInt(now.Add(-24*time.Hour).Unix(), 10)},
+			"end":   {strconv.FormatInt(now.Unix(), 10)},
+			"step":  {"60"},
+		}.Encode()
+	}
+	probes := []struct{ name, path, fallback string }{
+		{"failures", "/api/v1/failures", ""},
+		{"capacity", "/api/v1/capacity?sort=eta&limit=20&horizon=30d", ""},
+		// An engine without PromQL answers 400 to the aggregation; the
+		// plain selector is then what a dashboard can ask of it.
+		{"query_range", rangeQuery("max by (host) (augur_anomaly_score)"), rangeQuery("augur_anomaly_score")},
+	}
+	for _, p := range probes {
+		progress("%s: timing %s", *size, p.path)
+		pr, err := w.probe(*base+p.path, *requests, *budget)
+		var bad *statusError
+		if errors.As(err, &bad) && bad.code == http.StatusBadRequest && p.fallback != "" {
+			r.Notes = append(r.Notes, fmt.Sprintf("query_range: HTTP %d for max by (host) (augur_anomaly_score): no PromQL aggregation; timed the plain selector augur_anomaly_score instead", bad.code))
+			pr, err = w.probe(*base+p.fallback, *requests, *budget)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+		pr.Name = p.name
+		r.Latency = append(r.Latency, pr)
+	}
+
+	progress("%s: waiting for a full refit", *size)
+	err = w.until(*refitTimeout, func() (bool, error) {
+		f, err := w.fits()
+		if len(f) > 1 {
+			r.RefitSec = &f[1]
+		}
+		return len(f) > 1, err
+	})
+	switch {
+	case errors.Is(err, errTimeout):
+		r.Notes = append(r.Notes, fmt.Sprintf("no full refit within %s", *refitTimeout))
+	case err != nil:
+		return err
+	}
+	if r.RSSRefit, err = w.rss(); err != nil {
+		return err
+	}
+	if m, err = scrape(*base); err != nil {
+		return err
+	}
+	if n := m.sum("augur_evaluation_duration_seconds_count"); n > 0 {
+		mean := m.sum("augur_evaluation_duration_seconds_sum") / n
+		r.EvalSec = &mean
+	} else {
+		r.Notes = append(r.Notes, "evaluation cycle: augur exports no augur_evaluation_duration_seconds")
+	}
+	r.TSDBSamples = m.sum("augur_tsdb_appended_samples_total")
+	if r.TSDBBytes, r.BlockBytes, r.BlockSample, err = tsdbDisk(filepath.Join(*storage, "tsdb")); err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(r)
+}
+
+// watch checks on augur while waiting: it fails as soon as the process is
+// gone or holds more than maxRSS.
+type watch struct {
+	pid    int
+	maxRSS int64
+	log    string
+}
+
+var errTimeout = errors.New("timed out")
+
+func (w *watch) until(timeout time.Duration, done func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		if _, err := w.rss(); err != nil {
+			return err
+		}
+		ok, err := done()
+		if ok || err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w after %s", errTimeout, timeout)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// rss returns augur's resident memory (VmRSS) and kills it above maxRSS, so
+// that a size this machine cannot hold fails instead of exhausting it.
+func (w *watch) rss() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.pid))
+	if err != nil {
+		return 0, fmt.Errorf("augur (pid %d) is gone: %w", w.pid, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("cannot parse %q: %w", line, err)
+			}
+			if kb<<10 > w.maxRSS {
+				if p, err := os.FindProcess(w.pid); err == nil {
+					_ = p.Kill()
+				}
+				return 0, fmt.Errorf("augur's resident memory %d MB exceeds the cap of %d MB: killed", kb>>10, w.maxRSS>>20)
+			}
+			return kb << 10, nil
+		}
+	}
+	if strings.Contains(string(b), "State:\tZ") {
+		return 0, fmt.Errorf("augur (pid %d) exited", w.pid)
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", w.pid)
+}
+
+var fitLine = regexp.MustCompile(`msg="fitted models".* duration=(\S+)`)
+
+// fits returns the durations of the full fits augur logged so far.
+func (w *watch) fits() ([]float64, error) {
+	f, err := os.Open(w.log)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []float64
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		m := fitLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		d, err := time.ParseDuration(strings.Trim(m[1], `"`))
+		if err != nil {
+			return nil, fmt.Errorf("cannot parse the fit duration in %q: %w", sc.Text(), err)
+		}
+		out = append(out, d.Seconds())
+	}
+	return out, sc.Err()
+}
+
+// probe times sequential GETs of u, after one untimed warm-up request; any
+// answer but 200 fails the benchmark.
+func (w *watch) probe(u string, n int, budget time.Duration) (Probe, error) {
+	if err := get(u, 10*time.Minute); err != nil {
+		return Probe{}, err
+	}
+	var lat []float64
+	began := time.Now()
+	for len(lat) < n && (len(lat) < 3 || time.Since(began) < budget) {
+		if _, err := w.rss(); err != nil {
+			return Probe{}, err
+		}
+		t0 := time.Now()
+		if err := get(u, 10*time.Minute); err != nil {
+			return Probe{}, err
+		}
+		lat = append(lat, time.Since(t0).Seconds())
+	}
+	slices.Sort(lat)
+	return Probe{N: len(lat), P50: quantile(lat, 0.5), P99: quantile(lat, 0.99)}, nil
+}
+
+// quantile is the nearest-rank quantile of sorted xs.
+func quantile(xs []float64, q float64) float64 {
+	i := int(math.Ceil(q*float64(len(xs)))) - 1
+	return xs[max(i, 0)]
+}
+
+func get(u string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return &statusError{code: resp.StatusCode, msg: fmt.Sprintf("GET %s: %s: %.300s", u, resp.Status, body)}
+	}
+	return nil
+}
+
+// statusError is an answer other than 200.
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+// metrics are the samples of one /metrics scrape, by series.
+type metrics map[string]float64
+
+func scrape(base string) (metrics, error) {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	m := metrics{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		i := strings.LastIndexByte(line, ' ')
+		if line == "" || line[0] == '#' || i < 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			m[line[:i]] = v
+		}
+	}
+	return m, sc.Err()
+}
+
+// sum adds the samples of the metric called name, whatever their labels.
+func (m metrics) sum(name string) float64 {
+	var s float64
+	for k, v := range m {
+		if k == name || strings.HasPrefix(k, name+"{") {
+			s += v
+		}
+	}
+	return s
+}
+
+// tsdbDisk returns the bytes under dir and those and the samples of its
+// compacted blocks (from each block's meta.json).
+func tsdbDisk(dir string) (total, blockBytes, blockSamples int64, err error) {
+	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		total += fi.Size()
+		return nil
+	})
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("cannot measure the TSDB: %w", err)
+	}
+	metas, _ := filepath.Glob(filepath.Join(dir, "*", "meta.json"))
+	for _, meta := range metas {
+		b, err := os.ReadFile(meta)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		var m struct {
+			Stats struct {
+				NumSamples int64 `json:"numSamples"`
+			} `json:"stats"`
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			return 0, 0, 0, fmt.Errorf("cannot parse %s: %w", meta, err)
+		}
+		blockSamples += m.Stats.NumSamples
+		_ = filepath.WalkDir(filepath.Dir(meta), func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				if fi, err := d.Info(); err == nil {
+					blockBytes += fi.Size()
+				}
+			}
+			return nil
+		})
+	}
+	return total, blockBytes, blockSamples, nil
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s scaleload: %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// openMetrics writes the demo fleet's history (the three signals and
+// max_connections, 14 days at 1m up to -end) for promtool, one host at a
+// time.
+func openMetrics(args []string) error {
+	fs := flag.NewFlagSet("openmetrics", flag.ExitOnError)
+	hosts := fs.Int("hosts", ingest.DefaultDemoHosts, "fleet size")
+	out := fs.String("out", "", "output file")
+	history := fs.Duration("history", 14*24*time.Hour, "history before -end")
+	end := fs.Int64("end", time.Now().Unix(), "end of the history, Unix seconds")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	anchor := time.Unix(*end, 0)
+	d := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Hosts: *hosts, Start: anchor, History: *history, Clock: func() time.Time { return anchor }})
+	f, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	om := testservers.NewOpenMetricsWriter(f)
+	var s testservers.Series
+	for _, m := range ingest.DemoMetrics() {
+		err := d.Each(context.Background(), m, anchor.Add(-*history), anchor, time.Minute, func(in ingest.Series) error {
+			s = testservers.Series{Name: m, Labels: in.Labels, T: s.T[:0], V: s.V[:0]}
+			for _, x := range in.Samples {
+				s.T, s.V = append(s.T, x.T), append(s.V, x.V)
+			}
+			return om.Write(s)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := om.Close(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// ingestRate reads the three signals and the limit of a backfilled demo
+// fleet from a real Prometheus through augur's Prometheus source, as the
+// engine's first fetch does, and prints samples per second.
+func ingestRate(args []string) error {
+	fs := flag.NewFlagSet("ingest", flag.ExitOnError)
+	u := fs.String("url", "", "Prometheus URL")
+	end := fs.Int64("end", 0, "end of the backfilled history, Unix seconds")
+	history := fs.Duration("history", 14*24*time.Hour, "history to read")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	p, err := ingest.NewPrometheus(ingest.PrometheusOptions{URL: *u})
+	if err != nil {
+		return err
+	}
+	to := time.Unix(*end, 0)
+	var samples int
+	t0 := time.Now()
+	for _, m := range ingest.DemoMetrics() {
+		ss, err := p.Range(context.Background(), m, to.Add(-*history), to, time.Minute)
+		if err != nil {
+			return err
+		}
+		for _, s := range ss {
+			samples += len(s.Samples)
+		}
+	}
+	el := time.Since(t0).Seconds()
+	progress("read %d samples in %.1fs", samples, el)
+	fmt.Printf("%.0f\n", float64(samples)/el)
+	return nil
+}
+
+func freePort() error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	fmt.Println(l.Addr().(*net.TCPAddr).Port)
+	return nil
+}
+
+// table prints the results of scale.sh's sizes, the ratios between
+// consecutive sizes (per series, so 1.00 is linear) and the issue's
+// targets for the largest.
+func table(args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: scaleload table FILE")
+	}
+	b, err := os.ReadFile(args[0])
+	if err != nil {
+		return err
+	}
+	var rs []Result
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	for dec.More() {
+		var r Result
+		if err := dec.Decode(&r); err != nil {
+			return fmt.Errorf("cannot parse %s: %w", args[0], err)
+		}
+		rs = append(rs, r)
+	}
+	if len(rs) == 0 {
+		return fmt.Errorf("%s: no results", args[0])
+	}
+	slices.SortStableFunc(rs, func(a, b Result) int { return a.Series - b.Series })
+	tw := newTabWriter()
+	tw.row("size", "source", "series", "ready", "fit", "refit", "eval", "RSS ready", "RSS refit", "KB/series",
+		"failures p50/p99", "capacity p50/p99", "query_range p50/p99", "TSDB B/sample", "blocks B/sample", "ingest/s")
+	for _, r := range rs {
+		lat := map[string]string{}
+		for _, p := range r.Latency {
+			lat[p.Name] = fmt.Sprintf("%s/%s (%d)", ms(p.P50), ms(p.P99), p.N)
+		}
+		ingest := "-"
+		if r.IngestRate > 0 {
+			ingest = fmt.Sprintf("%.2fM", r.IngestRate/1e6)
+		}
+		tw.row(r.Size, r.Source, strconv.Itoa(r.Series), sec(r.ReadySec), sec(r.FitSec), sec(opt(r.RefitSec)), sec(opt(r.EvalSec)),
+			mb(r.RSSReady), mb(r.RSSRefit), fmt.Sprintf("%.1f", float64(max(r.RSSReady, r.RSSRefit))/1024/float64(r.Series)),
+			lat["failures"], lat["capacity"], lat["query_range"],
+			ratio(float64(r.TSDBBytes), r.TSDBSamples), ratio(float64(r.BlockBytes), float64(r.BlockSample)), ingest)
+	}
+	tw.flush()
+	for _, r := range rs {
+		for _, n := range r.Notes {
+			fmt.Printf("note (%s): %s\n", r.Size, n)
+		}
+	}
+
+	if len(rs) > 1 {
+		fmt.Println("\nper-series cost, larger size over smaller (1.00 = linear, below = better than linear):")
+		tw = newTabWriter()
+		tw.row("sizes", "series ×", "ready", "refit", "RSS", "marginal KB/series", "failures p99", "capacity p99", "query_range p99")
+		for i := 1; i < len(rs); i++ {
+			a, b := rs[i-1], rs[i]
+			n := float64(b.Series) / float64(a.Series)
+			per := func(x, y float64) string { return fmt.Sprintf("%.2f", y/x/n) }
+			p99 := func(name string) string {
+				var x, y float64
+				for _, p := range a.Latency {
+					if p.Name == name {
+						x = p.P99
+					}
+				}
+				for _, p := range b.Latency {
+					if p.Name == name {
+						y = p.P99
+					}
+				}
+				return per(x, y)
+			}
+			rssA, rssB := float64(max(a.RSSReady, a.RSSRefit)), float64(max(b.RSSReady, b.RSSRefit))
+			tw.row(a.Size+"→"+b.Size, fmt.Sprintf("%.1f", n), per(a.ReadySec, b.ReadySec), per(opt(a.RefitSec), opt(b.RefitSec)), per(rssA, rssB),
+				fmt.Sprintf("%.1f", (rssB-rssA)/1024/float64(b.Series-a.Series)), p99("failures"), p99("capacity"), p99("query_range"))
+		}
+		tw.flush()
+	}
+
+	r := rs[len(rs)-1]
+	fmt.Printf("\ntargets (issue 12, for 100k series) at %s (%d series):\n", r.Size, r.Series)
+	rss := float64(max(r.RSSReady, r.RSSRefit))
+	check := func(what string, got, limit float64, unit string) {
+		verdict := "met"
+		if math.IsNaN(got) {
+			verdict = "not measured"
+		} else if got > limit {
+			verdict = fmt.Sprintf("missed by %.1fx", got/limit)
+		}
+		fmt.Printf("  %-34s %10.3g %-5s (target ≤ %g): %s\n", what, got, unit, limit, verdict)
+	}
+	check("resident memory", rss/(1<<30), 2.5, "GB")
+	check("ready after start", r.ReadySec, 180, "s")
+	check("full refit", opt(r.RefitSec), 120, "s")
+	check("evaluation cycle", opt(r.EvalSec), 5, "s")
+	for _, p := range r.Latency {
+		if p.Name != "query_range" {
+			check(p.Name+" p99", p.P99, 0.2, "s")
+		}
+	}
+	check("TSDB bytes per sample", float64(r.TSDBBytes)/r.TSDBSamples, 2, "B")
+	return nil
+}
+
+// opt is *p, or NaN for a figure not measured.
+func opt(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
+}
+
+func sec(s float64) string {
+	if math.IsNaN(s) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1fs", s)
+}
+
+func ms(s float64) string { return strconv.FormatFloat(s*1000, 'f', 1, 64) + "ms" }
+
+func mb(b int64) string { return fmt.Sprintf("%d MB", b>>20) }
+
+func ratio(x, y float64) string {
+	if !(y > 0) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", x/y)
+}
+
+// tabWriter prints aligned rows.
+type tabWriter struct{ w *tabwriter.Writer }
+
+func newTabWriter() *tabWriter { return &tabWriter{tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)} }
+
+func (t *tabWriter) row(cells ...string) { fmt.Fprintln(t.w, strings.Join(cells, "\t")) }
+
+func (t *tabWriter) flush() { t.w.Flush() }
