@@ -95,6 +95,8 @@ type lstmWork struct {
 	m, v   []float64 // Adam moments
 	step   int
 	dup    []float64 // layer-2 gradient w.r.t. its inputs, T×H1
+	// output and hidden-state gradients of one sample: Out, T×H1, T×H2
+	dy, dh1, dh2 []float64
 }
 
 // layerCache keeps what backpropagation needs of one layer over T steps.
@@ -288,7 +290,8 @@ func (n *LSTM) accumulate(target []float64, T int, scale float64) float64 {
 	ws := &n.ws
 	h1, h2 := o.Hidden1, o.Hidden2
 	gw1, gb1, gw2, gb2, gv, gd := n.gradViews()
-	dy := make([]float64, n.Out)
+	ws.dy = resize(ws.dy, n.Out)
+	dy := ws.dy
 	var se float64
 	for i, y := range ws.y {
 		e := y - target[i]
@@ -300,13 +303,17 @@ func (n *LSTM) accumulate(target []float64, T int, scale float64) float64 {
 		gd[i] += dy[i]
 	}
 	blas64.Ger(1, blas64.Vector{N: n.Out, Inc: 1, Data: dy}, blas64.Vector{N: h2, Inc: 1, Data: ws.h2}, gv)
-	dh2 := make([]float64, T*h2)
+	ws.dh2 = resize(ws.dh2, T*h2)
+	dh2 := ws.dh2
+	clear(dh2)
 	last := dh2[(T-1)*h2:]
 	blas64.Gemv(blas.Trans, 1, n.v, blas64.Vector{N: n.Out, Inc: 1, Data: dy}, 0, blas64.Vector{N: h2, Inc: 1, Data: last})
 	for j := range last {
 		last[j] *= ws.mask2[j]
 	}
-	dh1 := make([]float64, T*h1)
+	ws.dh1 = resize(ws.dh1, T*h1)
+	dh1 := ws.dh1
+	clear(dh1)
 	backwardLayer(n.w2, gw2, gb2, dh2, h1, T, &ws.l2, dh1)
 	for i := range dh1 {
 		dh1[i] *= ws.mask1[i]
