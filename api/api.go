@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"sort"
 	"strconv"
@@ -20,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/model"
-	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
@@ -65,6 +63,9 @@ type API struct {
 	// listIncidents serves /api/v1/incidents; nil until ServeIncidents,
 	// then the engine's.
 	listIncidents IncidentsFunc
+	// webhookAuth checks the webhook's own credentials; nil when it has
+	// none (see Run).
+	webhookAuth func(*http.Request) bool
 }
 
 // IncidentsFunc lists the known incidents, with warnings about those it
@@ -413,27 +414,4 @@ func (a *API) incidents(c echo.Context) result {
 		inc = []ingest.Incident{}
 	}
 	return result{data: inc, warnings: warnings}
-}
-
-// Run serves on srv.Addr until ctx is done, then shuts down gracefully.
-// webConfigFile, when set, is an exporter-toolkit web configuration (TLS,
-// basic auth), as Prometheus' --web.config.file.
-func (a *API) Run(ctx context.Context, srv *http.Server, webConfigFile string) error {
-	srv.Handler = a.echo
-	l, err := net.Listen("tcp", srv.Addr)
-	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w", srv.Addr, err)
-	}
-	errc := make(chan error, 1)
-	go func() {
-		errc <- web.Serve(l, srv, &web.FlagConfig{WebConfigFile: &webConfigFile}, a.opts.Logger.With("component", "web"))
-	}()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("cannot serve on %s: %w", srv.Addr, err)
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return srv.Shutdown(sctx)
-	}
 }

@@ -101,14 +101,21 @@ func (a *API) RegisterWebhook(o WebhookOptions) error {
 	if len(o.EntityLabels) == 0 {
 		o.EntityLabels = []string{"instance", "host", "entity", "node", "pod"}
 	}
+	if o.BearerToken != "" || o.Username != "" {
+		a.webhookAuth = o.authorized
+	}
 	a.echo.POST(WebhookPath, wrap(func(c echo.Context) result { return webhook(c, o) }))
 	return nil
 }
 
 // authorized checks the request's credentials against the configured ones
-// in constant time.
+// in constant time. A request Run let in with a user of --web.config.file's
+// basic_auth_users needs no more: either credential opens the webhook.
 func (o *WebhookOptions) authorized(r *http.Request) bool {
 	if o.BearerToken == "" && o.Username == "" {
+		return true
+	}
+	if _, ok := r.Context().Value(webConfigUser{}).(string); ok {
 		return true
 	}
 	if o.BearerToken != "" {

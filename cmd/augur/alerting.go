@@ -33,7 +33,7 @@ type alertingFlags struct {
 
 func (f *alertingFlags) register(c *kingpin.CmdClause) {
 	c.Flag("web.external-url", "The URL under which augur is reached by users (the generatorURL of its alerts). Default: http://<hostname>:<port of --web.listen-address>.").StringVar(&f.externalURL)
-	c.Flag("webhook.bearer-token-file", "File holding the bearer token Alertmanager must send to /api/v1/alertmanager/webhook (its http_config.authorization.credentials). See also --webhook.basic-auth-username.").StringVar(&f.webhookTokenFile)
+	c.Flag("webhook.bearer-token-file", "File holding the bearer token Alertmanager must send to /api/v1/alertmanager/webhook (its http_config.authorization.credentials). With basic_auth_users in --web.config.file, the webhook accepts either this token or one of those users; other paths need a user. See also --webhook.basic-auth-username.").StringVar(&f.webhookTokenFile)
 	c.Flag("webhook.basic-auth-username", "Basic auth user Alertmanager must send to /api/v1/alertmanager/webhook; the password is in --webhook.basic-auth-password-file.").StringVar(&f.webhookUser)
 	c.Flag("webhook.basic-auth-password-file", "File holding the basic auth password of --webhook.basic-auth-username.").StringVar(&f.webhookPasswordFile)
 	c.Flag("storage.incidents.retention", "How long the store keeps an incident after it ended (after it started, while it fires); older ones are pruned hourly. It should cover --config.file's history.").Default("90d").SetValue(&f.incidentRetention)

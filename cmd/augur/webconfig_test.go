@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/augur-sre/augur/api"
 	"github.com/augur-sre/augur/internal/testservers"
 )
 
@@ -157,4 +158,112 @@ func TestReadTimeoutCutsSlowHeaders(t *testing.T) {
 	if held := time.Since(began); err == nil || held > 10*time.Second {
 		t.Errorf("connection with unfinished headers held %s (read error %v), want it cut after about 2 s", held.Round(time.Millisecond), err)
 	}
+}
+
+// TestWebhookAcceptsEitherCredential serves augur with basic_auth_users in
+// --web.config.file and a --webhook.bearer-token-file: a real Alertmanager
+// posts to the webhook with a web user's basic auth through one receiver
+// and with the bearer token through another, and both are stored; the
+// token opens the webhook only.
+func TestWebhookAcceptsEitherCredential(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "web.yml")
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, "basic_auth_users:\n  grafana: %s\n", hash), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(token, []byte("t0ken\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := startAugur(t, "--calibration.replay=0", "--web.config.file="+cfg, "--webhook.bearer-token-file="+token)
+
+	do := func(method, path string, auth func(*http.Request), body string) int {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if auth != nil {
+			auth(req)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	basic := func(r *http.Request) { r.SetBasicAuth("grafana", "s3cret") }
+	bearer := func(scheme string) func(*http.Request) {
+		return func(r *http.Request) { r.Header.Set("Authorization", scheme+" t0ken") }
+	}
+	empty := `{"version":"4","alerts":[]}`
+	for _, c := range []struct {
+		name, method, path string
+		auth               func(*http.Request)
+		want               int
+	}{
+		{"webhook, no credentials", "POST", api.WebhookPath, nil, 401},
+		{"webhook, web user", "POST", api.WebhookPath, basic, 200},
+		{"webhook, token", "POST", api.WebhookPath, bearer("Bearer"), 200},
+		{"webhook, token, lower-case scheme", "POST", api.WebhookPath, bearer("bearer"), 200},
+		{"webhook, wrong token", "POST", api.WebhookPath, func(r *http.Request) { r.Header.Set("Authorization", "Bearer nope") }, 401},
+		{"API, token", "GET", "/api/v1/incidents", bearer("Bearer"), 401},
+		{"API, web user", "GET", "/api/v1/incidents", basic, 200},
+	} {
+		if got := do(c.method, c.path, c.auth, empty); got != c.want {
+			t.Errorf("%s: status %d, want %d", c.name, got, c.want)
+		}
+	}
+
+	am := testservers.StartAlertmanager(t, fmt.Sprintf(`
+route:
+  receiver: basic
+  group_by: [alertname]
+  group_wait: 1s
+  routes:
+    - matchers: [alertname="ViaToken"]
+      receiver: token
+receivers:
+  - name: basic
+    webhook_configs:
+      - url: %[1]s/api/v1/alertmanager/webhook
+        http_config:
+          basic_auth: {username: grafana, password: s3cret}
+  - name: token
+    webhook_configs:
+      - url: %[1]s/api/v1/alertmanager/webhook
+        http_config:
+          authorization: {credentials: t0ken}
+`, base))
+	alerts := `[{"labels":{"alertname":"ViaBasic","host":"db-1"}},{"labels":{"alertname":"ViaToken","host":"db-2"}}]`
+	resp, err := http.Post(am.URL+"/api/v2/alerts", "application/json", strings.NewReader(alerts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("posting the alerts to Alertmanager: status %d", resp.StatusCode)
+	}
+	eventually(t, "Alertmanager's posts with basic auth and with the token are both stored", time.Minute, func() bool {
+		req, _ := http.NewRequest("GET", base+"/api/v1/incidents", nil)
+		basic(req)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var env struct {
+			Data []struct{ Name string } `json:"data"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&env) != nil {
+			return false
+		}
+		seen := map[string]bool{}
+		for _, in := range env.Data {
+			seen[in.Name] = true
+		}
+		return seen["ViaBasic"] && seen["ViaToken"]
+	})
 }
