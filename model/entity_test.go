@@ -221,6 +221,15 @@ func TestEntityStateBytes(t *testing.T) {
 	if got := det.StateBytes(); got < 6*1024 || got >= 6*1024+205 {
 		t.Errorf("EntityDetector(19 signals) state %d bytes, documented as 6.1 KiB", got)
 	}
+	// Without a step, the first observations' spacing sets it.
+	probed := NewSeasonalResiduals(19, 0)
+	z := make([]float64, 19)
+	for i := range stepProbe {
+		probed.Observe(int64(i)*fiveMinutes, z, z)
+	}
+	if probed.StateBytes() != res.StateBytes() {
+		t.Errorf("state after %d observations 5 minutes apart %d bytes, with the step given %d", stepProbe, probed.StateBytes(), res.StateBytes())
+	}
 	// A 15 s step keeps the profile at 288 bins.
 	if fast := NewSeasonalResiduals(19, 15_000); fast.StateBytes() != res.StateBytes() {
 		t.Errorf("state at 15 s steps %d bytes, at 5 min %d", fast.StateBytes(), res.StateBytes())

@@ -38,17 +38,22 @@ const (
 // profileGamma per day, and σ_j² is an exponentially weighted mean of e_j²
 // (half-life 2000 steps, clipped at 4σ after the warm-up). Without a daily
 // cycle at the step (a step that does not divide a day into 12 or more),
-// ŷ_j is an EWMA level. This is the per-series Detector's seasonal
+// ŷ_j is an EWMA level; so it is until the step is known (see
+// NewSeasonalResiduals). This is the per-series Detector's seasonal
 // predictor (slow level, profile updated per day) reduced to what an entity
 // model needs; z is invariant to each signal's unit and offset.
 //
-// State: 6 + 4·signals float64 and signals·bins for the profiles: 43 KiB
+// State: 9 + 4·signals float64 and signals·bins for the profiles: 43 KiB
 // for 19 signals at 5-minute steps (StateBytes). Not safe for concurrent use.
 type SeasonalResiduals struct {
 	bins, perDay int     // profile bins and steps per day, 0 without a profile
+	start        int     // observations before the profile started
 	binMillis    int64   // width of a bin
 	levelW, binW float64 // per-step weights of the level and of a bin
 	n            int
+
+	probe       bool  // the step is still being measured
+	lastT, step int64 // last timestamp and smallest spacing while probing
 
 	level, vr, lo, hi []float64
 	prof              []float64 // signals × bins
@@ -56,8 +61,9 @@ type SeasonalResiduals struct {
 }
 
 // NewSeasonalResiduals returns the residual predictor of an entity with the
-// given number of signals observed every stepMillis milliseconds (0 if
-// unknown: no daily profile).
+// given number of signals observed every stepMillis milliseconds, or, with
+// stepMillis 0, at the smallest spacing of the first stepProbe
+// observations' timestamps (so a score depends only on the rows before it).
 func NewSeasonalResiduals(signals int, stepMillis int64) *SeasonalResiduals {
 	if signals < 1 {
 		panic("model: NewSeasonalResiduals needs at least one signal")
@@ -68,7 +74,19 @@ func NewSeasonalResiduals(signals int, stepMillis int64) *SeasonalResiduals {
 		lo:    make([]float64, signals),
 		hi:    make([]float64, signals),
 		seen:  make([]bool, signals),
+		probe: stepMillis <= 0,
 	}
+	r.setStep(stepMillis)
+	return r
+}
+
+// stepProbe is the number of observations whose spacing decides the step
+// when the constructor was not given one.
+const stepProbe = 50
+
+// setStep sets up the daily profiles when the step divides a day into 12
+// or more.
+func (r *SeasonalResiduals) setStep(stepMillis int64) {
 	if stepMillis > 0 && dayMillis%stepMillis == 0 && dayMillis/stepMillis >= 12 {
 		perDay := dayMillis / stepMillis
 		r.bins = int(min(perDay, maxProfileBins))
@@ -78,9 +96,9 @@ func NewSeasonalResiduals(signals int, stepMillis int64) *SeasonalResiduals {
 		// A bin is visited perDay/bins times a day; together they move it
 		// by profileGamma.
 		r.binW = 1 - math.Pow(1-profileGamma, float64(r.bins)/float64(perDay))
-		r.prof = make([]float64, signals*r.bins)
+		r.prof = make([]float64, len(r.level)*r.bins)
+		r.start = r.n
 	}
-	return r
 }
 
 // Observe takes the signals' values y at t (Unix milliseconds; NaN or ±Inf
@@ -91,6 +109,16 @@ func (r *SeasonalResiduals) Observe(t int64, y, z []float64) {
 		panic("model: SeasonalResiduals.Observe: wrong number of signals")
 	}
 	r.n++
+	if r.probe {
+		if dt := t - r.lastT; r.n > 1 && dt > 0 && (r.step == 0 || dt < r.step) {
+			r.step = dt
+		}
+		r.lastT = t
+		if r.n == stepProbe {
+			r.probe = false
+			r.setStep(r.step)
+		}
+	}
 	bin := 0
 	if r.bins > 0 {
 		bin = int((t%dayMillis + dayMillis) % dayMillis / r.binMillis)
@@ -101,7 +129,7 @@ func (r *SeasonalResiduals) Observe(t int64, y, z []float64) {
 	aS := 1 - math.Exp2(-1.0/residHalfLife)
 	binW := r.binW
 	if r.bins > 0 {
-		binW = max(binW, 1/float64(1+(r.n-1)/r.perDay))
+		binW = max(binW, 1/float64(1+(r.n-r.start)/r.perDay))
 	}
 	for j, v := range y {
 		z[j] = 0
@@ -143,5 +171,5 @@ func (r *SeasonalResiduals) Observe(t int64, y, z []float64) {
 
 // StateBytes is the memory the predictor's state holds, in bytes.
 func (r *SeasonalResiduals) StateBytes() int {
-	return 8*(4*len(r.level)+len(r.prof)+6) + len(r.seen)
+	return 8*(4*len(r.level)+len(r.prof)+9) + len(r.seen) + 1
 }

@@ -167,7 +167,7 @@ func detectTable(t *ingest.Table, w io.Writer) error {
 	if _, err := fmt.Fprintln(w, strings.Join(header, ",")); err != nil {
 		return err
 	}
-	s := newEntityScorer(len(t.Columns), tableStepOrZero(t))
+	s := newEntityScorer(len(t.Columns))
 	row := make([]string, 0, len(header))
 	var factors []string
 	for r, ts := range t.Times {

@@ -127,6 +127,72 @@ func TestDetectWideAndForecast(t *testing.T) {
 	}
 }
 
+// TestDetectEntity checks the entity columns of a wide file, one of ASD's
+// servers (19 metrics): scores in [0,1], factors that name columns, some
+// rows the entity score finds extreme, and online: the first half's rows
+// are the same on their own.
+func TestDetectEntity(t *testing.T) {
+	const wide = "../../../shared/datasets/asd/data/omi-2.csv"
+	if _, err := os.Stat(wide); err != nil {
+		t.Skipf("ASD dataset not present: %v", err)
+	}
+	out, err := execAugur(t, "detect", "--input="+wide)
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	rows := readRows(t, out)
+	header := rows[0]
+	cols := map[string]bool{}
+	for _, c := range header[1:20] {
+		cols[c] = true
+	}
+	n := len(header)
+	if header[n-3] != "anomaly_evidence" || header[n-2] != "failure_probability" || header[n-1] != "factors" {
+		t.Fatalf("header ends %v, want anomaly_evidence,failure_probability,factors", header[n-3:])
+	}
+	extreme := 0
+	for _, r := range rows[1:] {
+		for _, v := range r[n-3 : n-1] {
+			if p, err := strconv.ParseFloat(v, 64); err != nil || p < 0 || p > 1 {
+				t.Fatalf("row %v: %q not in [0,1]", r[0], v)
+			}
+		}
+		if r[n-3] > "0.999" {
+			extreme++
+		}
+		if r[n-1] == "" {
+			continue
+		}
+		for _, f := range strings.Split(r[n-1], ";") {
+			if !cols[f] {
+				t.Fatalf("row %v: factor %q is not a column", r[0], f)
+			}
+		}
+	}
+	if extreme == 0 || extreme > len(rows)/10 {
+		t.Errorf("%d of %d rows with an entity score above 0.999: want some, not a flood", extreme, len(rows))
+	}
+
+	half := filepath.Join(t.TempDir(), "half.csv")
+	in, err := os.ReadFile(wide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(in), "\n")
+	if err := os.WriteFile(half, []byte(strings.Join(lines[:len(lines)/2], "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = execAugur(t, "detect", "--input="+half)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range readRows(t, out) {
+		if strings.Join(r, ",") != strings.Join(rows[i], ",") {
+			t.Fatalf("row %d differs on the first half: %v, on the whole file: %v", i, r[n-3:], rows[i][n-3:])
+		}
+	}
+}
+
 // TestBatchErrors checks that bad input gives a precise error and no output.
 func TestBatchErrors(t *testing.T) {
 	dir := t.TempDir()

@@ -33,10 +33,10 @@ type entityScorer struct {
 	order          []int
 }
 
-func newEntityScorer(signals int, stepMillis int64) *entityScorer {
+func newEntityScorer(signals int) *entityScorer {
 	s := &entityScorer{
 		dets:   make([]*model.Detector, signals),
-		res:    model.NewSeasonalResiduals(signals, stepMillis),
+		res:    model.NewSeasonalResiduals(signals, 0), // the step from the first rows: online
 		ent:    model.NewEntityDetector(signals, model.EntityOptions{}),
 		y:      make([]float64, signals),
 		z:      make([]float64, signals),
@@ -78,13 +78,4 @@ func (s *entityScorer) maxScore() float64 {
 		m = math.Max(m, v)
 	}
 	return m
-}
-
-// tableStepOrZero is the table's median step, 0 when it has none.
-func tableStepOrZero(t *ingest.Table) int64 {
-	step, err := tableStep(t)
-	if err != nil {
-		return 0
-	}
-	return step
 }

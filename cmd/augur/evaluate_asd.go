@@ -142,10 +142,10 @@ func runASDServer(root, dataFile string) (asdServer, error) {
 	if s.segments, err = readInterpretation(filepath.Join(root, "interpretation", name+".txt"), len(s.labels), len(t.Columns)); err != nil {
 		return s, err
 	}
-	if s.stepMs = tableStepOrZero(t); s.stepMs <= 0 {
-		return s, fmt.Errorf("%s: timestamps do not advance", dataFile)
+	if s.stepMs, err = tableStep(t); err != nil {
+		return s, fmt.Errorf("%s: %w", dataFile, err)
 	}
-	e := newEntityScorer(len(t.Columns), s.stepMs)
+	e := newEntityScorer(len(t.Columns))
 	for r := range t.Times {
 		e.observeRow(t, r)
 		if r < test {
