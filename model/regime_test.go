@@ -1,0 +1,496 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// The accuracy tests below fit hourly means: fifteen-minute means of the
+// same fleet give a median relative error of 0.082 and a p10-p90 coverage
+// of 0.747 (logged by TestRegimeLeakAfterQuietFortnight), short of issue
+// 14's 0.80, so the engine should hand the model hourly means.
+
+const (
+	minuteMs = int64(60 * 1000)
+	raw      = 5 * minuteMs // the planted series' sample interval
+)
+
+// planted is a simulated series sampled every five minutes up to now, whose
+// noiseless level is known everywhere, past and future.
+type planted struct {
+	now    int64 // ms, the last sample
+	values []float64
+	level  func(t int64) float64
+	// rate is the growth per day of the level's trend now.
+	rate float64
+	desc string // the planted features, for logs
+}
+
+// leakAfterQuiet draws issue 14's fleet: 21 days at five minutes, AR(1)
+// noise, a daily cycle with a second harmonic, a weekend dip with 6-hour
+// ramps, a level shift older than the leak and a linear leak of 0.5-3 % of
+// the limit (100) per day that began 2 to 10 days ago, whose trend would
+// reach 90 in 2 to 50 days. Hosts whose cycles have already touched 90 are
+// redrawn.
+func leakAfterQuiet(rng *rand.Rand) planted {
+	const days = 21
+	now := int64(1772323200000) + rng.Int64N(msPerWeek)/raw*raw
+	start := now - days*msPerDay
+	for {
+		rate := 0.5 + 2.5*rng.Float64()
+		began := now - int64((2+8*rng.Float64())*msPerDayF)
+		ahead := 2 + 48*rng.Float64()
+		levelNow := 90 - rate*ahead
+		if levelNow < 20 {
+			continue
+		}
+		shiftAt := start + msPerDay + int64(rng.Float64()*float64(began-start-2*msPerDay))
+		shift := (3 + 7*rng.Float64()) * float64(1-2*rng.IntN(2))
+		amp, ph1, ph2 := 2+6*rng.Float64(), 2*math.Pi*rng.Float64(), 2*math.Pi*rng.Float64()
+		dip := 1 + 4*rng.Float64()
+		base := levelNow - rate*float64(now-began)/msPerDayF - shift
+		level := func(t int64) float64 {
+			v := base
+			if t >= shiftAt {
+				v += shift
+			}
+			if t > began {
+				v += rate * float64(t-began) / msPerDayF
+			}
+			d := 2 * math.Pi * float64(((t%msPerDay)+msPerDay)%msPerDay) / msPerDayF
+			v += amp * (math.Sin(d+ph1) + 0.3*math.Sin(2*d+ph2))
+			return v - dip*weekend(t)
+		}
+		p := planted{now: now, level: level, rate: rate}
+		touched := false
+		for t := start; t <= now; t += raw {
+			touched = touched || level(t) >= 90
+		}
+		if touched {
+			continue
+		}
+		phi := 0.7 + 0.25*rng.Float64()
+		sd := 0.5 + 2*rng.Float64() // marginal
+		p.desc = fmt.Sprintf("leak %.2f/d since %.1f d, shift %+.1f %.1f d ago, daily ±%.1f, weekend -%.1f, AR(1) φ %.2f sd %.2f",
+			rate, float64(now-began)/msPerDayF, shift, float64(now-shiftAt)/msPerDayF, amp, dip, phi, sd)
+		e := sd * rng.NormFloat64()
+		for t := start; t <= now; t += raw {
+			e = phi*e + sd*math.Sqrt(1-phi*phi)*rng.NormFloat64()
+			p.values = append(p.values, level(t)+e)
+		}
+		return p
+	}
+}
+
+// weekend is 1 on Saturdays and Sundays (UTC), 0 on weekdays, with linear
+// 6-hour ramps centred on midnight.
+func weekend(t int64) float64 {
+	w := ((t-2*msPerDay)%msPerWeek + msPerWeek) % msPerWeek // 0 = Saturday 00:00
+	ramp := func(x int64) float64 {
+		const r = msPerDay / 4
+		return math.Min(math.Max(float64(x+r/2)/r, 0), 1)
+	}
+	return ramp(w) - ramp(w-2*msPerDay) + ramp(w-msPerWeek)
+}
+
+// aggregate returns the means of the last len(values)/k whole buckets of k
+// samples ending at the last sample, and the time of the last mean (the
+// middle of its bucket).
+func aggregate(values []float64, now, sample int64, k int) (y []float64, last int64) {
+	n := len(values) / k
+	off := len(values) - n*k
+	for b := range n {
+		s := 0.0
+		for _, v := range values[off+b*k : off+(b+1)*k] {
+			s += v
+		}
+		y = append(y, s/float64(k))
+	}
+	return y, now - int64(k-1)*sample/2
+}
+
+// trueETA returns the time in ms from p.now until the noiseless level first
+// reaches threshold, interpolated between samples, or +Inf past horizon.
+func trueETA(p planted, threshold float64, horizon int64) float64 {
+	prev := p.level(p.now)
+	for t := p.now + raw; t <= p.now+horizon; t += raw {
+		if v := p.level(t); v >= threshold {
+			return float64(t-raw-p.now) + float64(raw)*(threshold-prev)/(v-prev)
+		}
+		prev = p.level(t)
+	}
+	return math.Inf(1)
+}
+
+// predictLinearETA is Prometheus' predict_linear over the last window ms of
+// raw samples solved for the threshold: the least-squares line's time to
+// reach it from now, +Inf when it does not grow.
+func predictLinearETA(p planted, window int64, threshold float64) float64 {
+	k := int(window / raw)
+	v := p.values[len(p.values)-k:]
+	var sx, sy, sxx, sxy float64
+	for i, y := range v {
+		x := float64(i - (k - 1))
+		sx += x
+		sy += y
+		sxx += x * x
+		sxy += x * y
+	}
+	n := float64(k)
+	b := (n*sxy - sx*sy) / (n*sxx - sx*sx)
+	a := (sy - b*sx) / n
+	switch {
+	case a >= threshold:
+		return 0
+	case b <= 0:
+		return math.Inf(1)
+	}
+	return (threshold - a) / b * float64(raw)
+}
+
+// etaStats summarises ETAs against the truth over many series.
+type etaStats struct {
+	relErr          []float64
+	inside, crossed int
+}
+
+func (s *etaStats) add(truth, p10, p50, p90 float64) {
+	s.relErr = append(s.relErr, math.Abs(p50-truth)/truth)
+	if p10 <= truth && truth <= p90 {
+		s.inside++
+	}
+	if !math.IsInf(p50, 1) {
+		s.crossed++
+	}
+}
+
+func (s *etaStats) medianRelErr() float64 {
+	v := slices.Clone(s.relErr)
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
+func (s *etaStats) coverage() float64 { return float64(s.inside) / float64(len(s.relErr)) }
+
+func (s *etaStats) String() string {
+	return fmt.Sprintf("median relative error of p50 %.3f, p10-p90 covers %.3f, p50 within the horizon %d of %d",
+		s.medianRelErr(), s.coverage(), s.crossed, len(s.relErr))
+}
+
+// regimeETA fits the model to p's means over buckets of k samples and
+// returns its ETA quantiles in ms from p.now against threshold within
+// horizon (+Inf beyond) and its growth per day.
+func regimeETA(tb testing.TB, f *RegimeFitter, o *Outlook, p planted, k int, threshold float64, horizon int64) (q [3]float64, growth float64) {
+	tb.Helper()
+	y, last := aggregate(p.values, p.now, raw, k)
+	step := int64(k) * raw
+	m, err := f.Fit(y, last, step)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := int(horizon / step)
+	m.OutlookInto(o, threshold, p.now, step, n)
+	for i, lv := range [...]float64{0.1, 0.5, 0.9} {
+		q[i] = math.Inf(1)
+		if s, ok := o.ETA(lv, n); ok {
+			q[i] = s * float64(step)
+		}
+	}
+	growth, _ = m.GrowthPerDay()
+	return q, growth
+}
+
+// TestRegimeLeakAfterQuietFortnight measures issue 14's target on 600
+// hosts of leakAfterQuiet (15 fleets of 40) at threshold 90 and horizon
+// 60 days, fitted to hourly means: the median relative error of the p50
+// ETA at most 0.12 and the true crossing inside p10-p90 for at least 80 %
+// of hosts. A missing quantile is beyond the horizon. The log compares the
+// growth per day with the planted leak, predict_linear over 3 and 7 days
+// with the model, and the same on fifteen-minute means.
+func TestRegimeLeakAfterQuietFortnight(t *testing.T) {
+	const threshold, horizon = 90, 60 * msPerDay
+	// 600 hosts measure the coverage to ±1.6 points (one standard
+	// deviation); -short runs 120 against a looser line.
+	hosts, want := 600, 0.80
+	if testing.Short() {
+		hosts, want = 120, 0.72
+	}
+	var f RegimeFitter
+	var o Outlook
+	for _, k := range []int{12, 3} {
+		var model, pl3, pl7 etaStats
+		var growthErr []float64
+		for seed := range hosts {
+			rng := rand.New(rand.NewPCG(uint64(seed), 14))
+			p := leakAfterQuiet(rng)
+			truth := trueETA(p, threshold, horizon)
+			q, growth := regimeETA(t, &f, &o, p, k, threshold, horizon)
+			model.add(truth, q[0], q[1], q[2])
+			growthErr = append(growthErr, growth/p.rate-1)
+			if k == 12 {
+				for _, c := range []struct {
+					s *etaStats
+					w int64
+				}{{&pl3, 3 * msPerDay}, {&pl7, 7 * msPerDay}} {
+					eta := predictLinearETA(p, c.w, threshold)
+					c.s.add(truth, eta, eta, eta)
+				}
+			}
+		}
+		slices.Sort(growthErr)
+		t.Logf("%d-minute means: model: %v", k*5, &model)
+		t.Logf("%d-minute means: growth_per_day / leak - 1: p10 %.3f, median %.3f, p90 %.3f",
+			k*5, growthErr[len(growthErr)/10], growthErr[len(growthErr)/2], growthErr[len(growthErr)*9/10])
+		if k != 12 {
+			continue
+		}
+		t.Logf("predict_linear on the same hosts: median relative error 3d %.3f, 7d %.3f", pl3.medianRelErr(), pl7.medianRelErr())
+		if e := model.medianRelErr(); e > 0.12 {
+			t.Errorf("median relative error of p50 %.3f, want <= 0.12", e)
+		}
+		if c := model.coverage(); c < want {
+			t.Errorf("p10-p90 coverage %.3f, want >= %.2f", c, want)
+		}
+	}
+}
+
+// plantedLeak is forecast's capacity coverage series (TestCapacityETACoverage):
+// 14 days at five minutes of a linear leak of 0.5-2 % per day from the
+// start, a daily sine of amplitude 3-7 and AR(1) noise (φ = 0.8,
+// innovations of 0.5-1.5), and a threshold 2 to 8 days of growth above the
+// last noiseless value.
+func plantedLeak(rng *rand.Rand) (p planted, threshold float64) {
+	const days = 14
+	n := days * msPerDay / raw
+	slope := (0.5 + 1.5*rng.Float64()) / float64(msPerDay/raw) // per sample
+	amp := 3 + 4*rng.Float64()
+	noise := 0.5 + rng.Float64()
+	now := int64(1772323200000) + rng.Int64N(288)*raw
+	start := now - days*msPerDay
+	p = planted{now: now, rate: slope * float64(msPerDay/raw)}
+	p.level = func(t int64) float64 {
+		tod := float64(((t%msPerDay)+msPerDay)%msPerDay) / msPerDayF
+		return 50 + slope*float64(t-start)/float64(raw) + amp*math.Sin(2*math.Pi*tod)
+	}
+	e := 0.0
+	for i := range n + 1 {
+		e = 0.8*e + noise*rng.NormFloat64()
+		p.values = append(p.values, p.level(start+i*raw)+e)
+	}
+	ahead := 2 + 6*rng.Float64()
+	return p, p.level(now) + slope*ahead*float64(msPerDay/raw)
+}
+
+// TestRegimePlantedLeakCoverage is forecast's TestCapacityETACoverage on
+// the model alone: 1000 plantedLeak series, hourly means, 30 days: the
+// true crossing inside p10-p90 for at least 80 % (±1.3 points of sampling
+// noise) and a median relative width (p90-p10)/p50 of at most 1.
+func TestRegimePlantedLeakCoverage(t *testing.T) {
+	const horizon = 30 * msPerDay
+	seeds, want := 1000, 0.80
+	if testing.Short() {
+		seeds, want = 200, 0.72
+	}
+	var f RegimeFitter
+	var o Outlook
+	var s etaStats
+	var widths []float64
+	for seed := range seeds {
+		p, threshold := plantedLeak(rand.New(rand.NewPCG(uint64(seed), 99)))
+		truth := trueETA(p, threshold, horizon)
+		q, _ := regimeETA(t, &f, &o, p, 12, threshold, horizon)
+		s.add(truth, q[0], q[1], q[2])
+		widths = append(widths, (q[2]-q[0])/q[1])
+	}
+	slices.Sort(widths)
+	t.Logf("%v; median (p90-p10)/p50 %.2f", &s, widths[len(widths)/2])
+	if c := s.coverage(); c < want {
+		t.Errorf("coverage %.3f, want >= %.2f", c, want)
+	}
+	if w := widths[len(widths)/2]; w > 1 {
+		t.Errorf("median relative width %.2f, want <= 1", w)
+	}
+}
+
+// TestRegimeOutlookConsistent checks the one-model-of-the-future properties
+// issue 14 asks for on 200 seeded series of both generators, thresholds
+// below and above their level: the crossing probability never falls with
+// the horizon, an ETA quantile within a horizon is the same within every
+// longer one, and a level already at or over the threshold answers
+// "reached" (probability 1, ETA 0) at every horizon.
+func TestRegimeOutlookConsistent(t *testing.T) {
+	var f RegimeFitter
+	var o Outlook
+	for seed := range 200 {
+		rng := rand.New(rand.NewPCG(uint64(seed), 7))
+		var p planted
+		if seed%2 == 0 {
+			p = leakAfterQuiet(rng)
+		} else {
+			p, _ = plantedLeak(rng)
+		}
+		y, last := aggregate(p.values, p.now, raw, 12)
+		m, err := f.Fit(y, last, 12*raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		level, _, _ := m.Level(p.now, 0)
+		threshold := level + 60*rng.Float64() - 10
+		n := 60 * 24
+		m.OutlookInto(&o, threshold, p.now, 12*raw, n)
+		if reached := level >= threshold; o.Reached != reached {
+			t.Fatalf("seed %d: level %.2f, threshold %.2f: reached %v", seed, level, threshold, o.Reached)
+		}
+		for k := 1; k < n; k++ {
+			if o.Curve[k] < o.Curve[k-1] {
+				t.Fatalf("seed %d: curve falls at step %d: %v < %v", seed, k, o.Curve[k], o.Curve[k-1])
+			}
+		}
+		for range 20 {
+			h1 := 1 + rng.IntN(n)
+			h2 := h1 + rng.IntN(n-h1+1)
+			if p1, p2 := o.Prob(h1), o.Prob(h2); p1 > p2 {
+				t.Fatalf("seed %d: P(cross within %d) %v > P(within %d) %v", seed, h1, p1, h2, p2)
+			}
+			for _, q := range []float64{0.1, 0.5, 0.9} {
+				e1, ok1 := o.ETA(q, h1)
+				e2, ok2 := o.ETA(q, h2)
+				if ok1 && (!ok2 || e1 != e2) {
+					t.Fatalf("seed %d: q%.1f ETA within %d is %v, within %d %v (%v)", seed, q, h1, e1, h2, e2, ok2)
+				}
+			}
+			if o.Reached && (o.Prob(h1) != 1 || !okZero(o.ETA(0.9, h1))) {
+				t.Fatalf("seed %d: reached but P %v, ETA %v", seed, o.Prob(h1), fmt.Sprint(o.ETA(0.9, h1)))
+			}
+		}
+	}
+}
+
+func okZero(eta float64, ok bool) bool { return ok && eta == 0 }
+
+// TestRegimePartialRegression checks the block formulas against direct
+// fits: adding a change to a fit lowers its sum of squares by the partial
+// regression's gain, and the placement's level and growth at the last
+// point are those of the refitted model.
+func TestRegimePartialRegression(t *testing.T) {
+	p := leakAfterQuiet(rand.New(rand.NewPCG(1, 2)))
+	y, last := aggregate(p.values, p.now, raw, 12)
+	var f RegimeFitter
+	if _, err := f.Fit(y, last, 12*raw); err != nil {
+		t.Fatal(err)
+	}
+	base := f.withChanges(baseColumns(regimeTerms), []change{{f.n / 3, changeLevel}})
+	sse0, _ := f.solve(base)
+	var e changeEffect
+	for _, c := range []int{f.n / 2, f.n - 30} {
+		for _, kind := range changeKinds {
+			f.solve(base)
+			f.evaluate(&e, c)
+			gain, ok := e.gain(&f, kind)
+			if !ok {
+				t.Fatalf("change %d at %d: collinear", kind, c)
+			}
+			ext := appendChange(slices.Clone(base), change{c, kind})
+			sse1, _ := f.solve(ext)
+			if d := sse0 - sse1; math.Abs(d-gain) > 1e-6*sse0 {
+				t.Errorf("change %d at %d: gain %.9g, refit %.9g", kind, c, gain, d)
+			}
+			var level, slope float64
+			for i, col := range f.cols {
+				switch col.kind {
+				case stepCol:
+					level += f.beta[i]
+				case hingeCol:
+					level -= f.beta[i] * f.u[col.at]
+					slope += f.beta[i]
+				}
+			}
+			f.alts = f.alts[:0]
+			f.scores = f.scores[:0]
+			f.placements(baseColumns(regimeTerms), []change{{f.n / 3, changeLevel}}, -1, 1, 1, false)
+			found := false
+			for _, a := range f.alts {
+				if a.start == f.timeAt(c) && math.Abs(a.level-level) < 1e-6*math.Abs(level) && math.Abs(a.slope-slope) < 1e-6+1e-6*math.Abs(slope) {
+					found = true
+				}
+			}
+			if c%f.spacing == 0 && !found && kind != changeLevel {
+				t.Errorf("change %d at %d: no placement with level %.6g and growth %.6g", kind, c, level, slope)
+			}
+		}
+	}
+}
+
+// TestArmaErrors checks the long-run variance of hourly means of
+// five-minute AR(1) noise, less their mean, against its value
+// σ²(1+φ)/(1-φ)/12, averaged over 300 series of 21 days: the AR(1) formula
+// on the means' lag-one autocorrelation overstates it by a third at 0.95.
+func TestArmaErrors(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, phi := range []float64{0.5, 0.8, 0.95} {
+		const trials = 300
+		sum := 0.0
+		for range trials {
+			x := make([]float64, 21*288)
+			e := rng.NormFloat64()
+			for i := range x {
+				e = phi*e + math.Sqrt(1-phi*phi)*rng.NormFloat64()
+				x[i] = e
+			}
+			y, _ := aggregate(x, 0, raw, 12)
+			mean := 0.0
+			for _, v := range y {
+				mean += v / float64(len(y))
+			}
+			var s [3]float64
+			for i := range y {
+				for k := range s {
+					if i >= k {
+						s[k] += (y[i] - mean) * (y[i-k] - mean)
+					}
+				}
+			}
+			_, _, lrv := armaErrors(s, len(y), []float64{0})
+			sum += lrv
+		}
+		want := (1 + phi) / (1 - phi) / 12
+		if got := sum / trials; math.Abs(got/want-1) > 0.05 {
+			t.Errorf("φ %.2f: mean long-run variance %.4f, want %.4f", phi, got, want)
+		}
+	}
+}
+
+// TestHarmonicIter checks the rotated harmonics against math.Sincos over
+// four weeks of five-minute steps.
+func TestHarmonicIter(t *testing.T) {
+	t0 := int64(1772323200000) + 7*raw
+	it := newHarmonicIter(t0, raw, true)
+	var row [regimeTerms]float64
+	worst := 0.0
+	for i := range 4 * 7 * 288 {
+		it.next(row[:])
+		tt := t0 + int64(i)*raw
+		for k := 1; k <= dailyHarmonics; k++ {
+			s, c := math.Sincos(2 * math.Pi * float64(k) * float64(tt%msPerDay) / msPerDayF)
+			worst = math.Max(worst, math.Max(math.Abs(row[2*k-2]-s), math.Abs(row[2*k-1]-c)))
+		}
+		for k := 1; k <= weeklyHarmonics; k++ {
+			s, c := math.Sincos(2 * math.Pi * float64(k) * float64(tt%msPerWeek) / float64(msPerWeek))
+			j := dailyTerms + 2*k - 2
+			worst = math.Max(worst, math.Max(math.Abs(row[j]-s), math.Abs(row[j+1]-c)))
+		}
+	}
+	if worst > 1e-12 {
+		t.Errorf("largest difference from math.Sincos %g", worst)
+	}
+}
+
+// TestRegimeTooShort checks that less than a day is refused.
+func TestRegimeTooShort(t *testing.T) {
+	if _, err := FitRegimeTrend(make([]float64, 20), 0, 3600*1000); err != ErrTooFewPoints {
+		t.Errorf("20 hours: err %v, want ErrTooFewPoints", err)
+	}
+}
