@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -149,7 +150,8 @@ func TestOpenDamagedFiles(t *testing.T) {
 			path := filepath.Join(dir, FileName)
 			before, _ := os.ReadFile(path)
 			reg := prometheus.NewRegistry()
-			s, err := Open(dir, Options{Timeout: time.Second, Registerer: reg})
+			var logs bytes.Buffer
+			s, err := Open(dir, Options{Timeout: time.Second, Registerer: reg, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			if err != nil {
 				if !strings.Contains(err.Error(), tc.reason) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "does not overwrite") {
 					t.Errorf("refusal %q: want it to say %q, name %s and that augur keeps it", err, tc.reason, path)
@@ -176,6 +178,9 @@ func TestOpenDamagedFiles(t *testing.T) {
 			}
 			if got := testutil.ToFloat64(s.errors); damaged > 0 && (got < float64(damaged) || len(s.Warnings()) == 0) {
 				t.Errorf("%d damaged notifications, augur_storage_errors_total %v, warnings %q: want them counted and reported", damaged, got, s.Warnings())
+			}
+			if logged := strings.Count(logs.String(), "cannot decode a stored incident"); logged != damaged {
+				t.Errorf("%d damaged notifications, %d logged", damaged, logged)
 			}
 			// The store keeps working: reads and writes answer, whatever they meet.
 			_, _ = s.LoadSnapshot("engine")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,11 +45,15 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// startAugur runs `augur serve` with args and returns its base URL.
+// startAugur runs `augur serve` with args (on a new --storage.path unless
+// they name one) and returns its base URL.
 func startAugur(t *testing.T, args ...string) string {
 	t.Helper()
 	addr := freePort(t)
-	args = append([]string{"serve", "--web.listen-address=" + addr, "--storage.path=" + t.TempDir()}, args...)
+	args = append([]string{"serve", "--web.listen-address=" + addr}, args...)
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--storage.path=") }) {
+		args = append(args, "--storage.path="+t.TempDir())
+	}
 	cmd := exec.Command(augurBinary, args...)
 	logf, err := os.Create(filepath.Join(t.TempDir(), "augur.log"))
 	if err != nil {
