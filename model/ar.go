@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"gonum.org/v1/gonum/mat"
-	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // AROptions configures FitAR.
@@ -320,7 +319,7 @@ func (m *AR) PredictInto(dst *Forecast, h int, level float64) error {
 		}
 	}
 	m.psi = resize(m.psi, h)
-	z := distuv.UnitNormal.Quantile((1 + level) / 2)
+	z := intervalZ(level)
 	var v, cum float64
 	for j := range h {
 		psi := 1.0

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 )
 
 const (
@@ -46,11 +47,16 @@ type BaselineOptions struct {
 // mean and the scaled MAD for σ, so that incidents inside the training window
 // neither move the centre nor widen the band. A Baseline is immutable and
 // safe for concurrent use.
+//
+// The profile is fitted in float64 and kept in float32: a slot's median
+// and MAD come from a few dozen noisy points, so their sampling error is
+// orders of magnitude above float32's relative rounding of 6e-8, and the
+// profile then costs 8 bytes a slot (5.4 KB for a week of 15-minute slots).
 type Baseline struct {
 	slotWidth int64
 	cycle     int64 // a day or a week, in ms
-	center    []float64
-	scale     []float64
+	center    []float32
+	scale     []float32
 	k         float64
 }
 
@@ -89,12 +95,15 @@ func FitBaseline(ts []int64, y []float64, opts BaselineOptions) (*Baseline, erro
 	}
 	nSlots := int(b.cycle / b.slotWidth)
 
-	// Bucket the finite points by slot (counting sort).
+	// Bucket the finite points by slot (counting sort), keeping each one's
+	// position in slot units for the interpolation.
 	start := make([]int, nSlots+1)
+	phase := make([]int64, len(y))
 	var n int
 	for i, v := range y {
 		if finite(v) {
-			start[b.slot(ts[i])+1]++
+			phase[i] = b.phase(ts[i])
+			start[phase[i]/b.slotWidth+1]++
 			n++
 		}
 	}
@@ -105,70 +114,103 @@ func FitBaseline(ts []int64, y []float64, opts BaselineOptions) (*Baseline, erro
 		start[i] += start[i-1]
 	}
 	vals := make([]float64, n)
-	idx := make([]int, n) // index into ts/y of each bucketed value
+	xs := make([]float64, n) // slot coordinate of each bucketed value
 	fill := slices.Clone(start[:nSlots])
 	for i, v := range y {
 		if finite(v) {
-			s := b.slot(ts[i])
-			vals[fill[s]], idx[fill[s]] = v, i
+			s := phase[i] / b.slotWidth
+			vals[fill[s]], xs[fill[s]] = v, b.slotX(phase[i])
 			fill[s]++
 		}
 	}
 
 	scratch := make([]float64, 0, n)
-	globalCenter := median(append(scratch[:0], vals...))
-	for _, v := range vals {
-		scratch = append(scratch, math.Abs(v-globalCenter))
+	// The global centre and scales are fallbacks (slots with too few
+	// points) and a floor; a strided sample of the bucketed values,
+	// spread over every slot, estimates them as well as all of them.
+	stride := (n + maxGlobalSample - 1) / maxGlobalSample
+	sample := func(v []float64) []float64 {
+		scratch = scratch[:0]
+		for j := 0; j < len(v); j += stride {
+			scratch = append(scratch, v[j])
+		}
+		return scratch
+	}
+	globalCenter := median(sample(vals))
+	for j := range scratch {
+		scratch[j] = math.Abs(scratch[j] - globalCenter)
 	}
 	globalSpread := absScale(scratch) // the fallback slots' scale about globalCenter
-	b.center = make([]float64, nSlots)
-	for s := range b.center {
+	center := make([]float64, nSlots)
+	for s := range center {
 		slot := vals[start[s]:start[s+1]]
 		if len(slot) < minSlotPoints {
-			b.center[s] = globalCenter
+			center[s] = globalCenter
 			continue
 		}
-		b.center[s] = median(append(scratch[:0], slot...))
+		center[s] = median(append(scratch[:0], slot...))
 	}
 
 	// Residuals from the interpolated centre, in bucket order.
-	res := vals // vals is no longer needed
-	for j, i := range idx {
-		c, _ := b.interpolate(ts[i], b.center, nil)
-		res[j] = math.Abs(y[i] - c)
+	res := vals // each value is read once, before its residual replaces it
+	for j, x := range xs {
+		c, _ := interpolate(x, center, nil)
+		res[j] = math.Abs(vals[j] - c)
 	}
-	globalScale := absScale(append(scratch[:0], res...))
+	globalScale := absScale(sample(res))
 	floor := math.Max(0.01*globalScale, 1e-9*math.Max(1, math.Abs(globalCenter)))
-	b.scale = make([]float64, nSlots)
-	for s := range b.scale {
+	scale := make([]float64, nSlots)
+	for s := range scale {
 		slot := res[start[s]:start[s+1]]
 		sc := globalSpread
 		if len(slot) >= minSlotPoints {
 			sc = absScale(append(scratch[:0], slot...))
 		}
-		b.scale[s] = math.Max(sc, floor)
+		scale[s] = math.Max(sc, floor)
 	}
+	// K is calibrated on the stored (float32) profile that At serves.
+	b.center, b.scale = toFloat32(center), toFloat32(scale)
 
 	z := scratch[:0]
-	for j, i := range idx {
-		_, sc := b.interpolate(ts[i], b.center, b.scale)
+	for j, x := range xs {
+		_, sc := interpolate(x, b.center, b.scale)
 		z = append(z, res[j]/sc)
 	}
-	q1, q3 := quantile(z, 0.25), quantile(z, 0.75)
-	fence := q3 + fenceIQR*(q3-q1)
-	normal := z[:0]
-	for _, v := range z {
-		if v <= fence {
-			normal = append(normal, v)
-		}
-	}
-	b.k = math.Max(quantile(normal, 1-opts.Outside), 1)
+	b.k = math.Max(bandK(z, 1-opts.Outside), 1)
 	return b, nil
 }
 
-// slot returns the index of t's slot in the cycle.
-func (b *Baseline) slot(t int64) int {
-	return int(b.phase(t) / b.slotWidth)
+// maxGlobalSample bounds the points FitBaseline's global fallbacks are
+// estimated from.
+const maxGlobalSample = 4096
+
+// bandK returns the p-quantile (p ≥ 0.75) of the standardised residuals z
+// that lie inside the fence Q3 + fenceIQR·IQR, reordering z: Q1 is
+// selected, then Q3 among the values above it, and since every value up to
+// Q3 is inside the fence, the p-quantile among the values above Q3 only.
+// The result equals quantile of the values inside the fence.
+func bandK(z []float64, p float64) float64 {
+	q1, i1 := quantileFrom(z, 0, 0.25)
+	q3, i3 := quantileFrom(z, i1, 0.75)
+	if len(z) == 0 {
+		return math.NaN()
+	}
+	fence := q3 + fenceIQR*(q3-q1)
+	inside := i3 + 1
+	for _, v := range z[i3+1:] {
+		if v <= fence {
+			z[inside] = v
+			inside++
+		}
+	}
+	q, _ := quantileFrom(z[:inside], i3+1, p)
+	return q
+}
+
+// slotX returns the position of a phase in slot units, 0 at the first
+// slot's midpoint.
+func (b *Baseline) slotX(phase int64) float64 {
+	return float64(phase)/float64(b.slotWidth) - 0.5
 }
 
 // phase returns t's offset in the cycle; the cycle starts at the Unix epoch
@@ -181,11 +223,10 @@ func (b *Baseline) phase(t int64) int64 {
 	return p
 }
 
-// interpolate returns the linear interpolation at t of the per-slot values
-// c (and s, when non-nil) placed at the slots' midpoints, wrapping around the
-// cycle.
-func (b *Baseline) interpolate(t int64, c, s []float64) (float64, float64) {
-	x := float64(b.phase(t))/float64(b.slotWidth) - 0.5
+// interpolate returns the linear interpolation at x (see slotX) of the
+// per-slot values c (and s, when non-nil) placed at the slots' midpoints,
+// wrapping around the cycle.
+func interpolate[F float32 | float64](x float64, c, s []F) (float64, float64) {
 	f := math.Floor(x)
 	w := x - f
 	i0 := int(f)
@@ -196,16 +237,30 @@ func (b *Baseline) interpolate(t int64, c, s []float64) (float64, float64) {
 	if i1 == len(c) {
 		i1 = 0
 	}
-	cv := (1-w)*c[i0] + w*c[i1]
+	cv := (1-w)*float64(c[i0]) + w*float64(c[i1])
 	if s == nil {
 		return cv, 0
 	}
-	return cv, (1-w)*s[i0] + w*s[i1]
+	return cv, (1-w)*float64(s[i0]) + w*float64(s[i1])
 }
 
 // At returns the robust centre and scale of the baseline at time t (Unix ms).
 func (b *Baseline) At(t int64) (center, scale float64) {
-	return b.interpolate(t, b.center, b.scale)
+	return interpolate(b.slotX(b.phase(t)), b.center, b.scale)
+}
+
+// Bytes returns the memory the baseline holds: its profile and header.
+func (b *Baseline) Bytes() int {
+	return int(unsafe.Sizeof(*b)) + 4*(cap(b.center)+cap(b.scale))
+}
+
+// toFloat32 returns v rounded to float32.
+func toFloat32(v []float64) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
 }
 
 // Band returns the dynamic threshold band at t: centre ± K·scale.
@@ -239,17 +294,29 @@ func absScale(a []float64) float64 {
 // statistics (R's type 7), in expected O(len(v)) time; it reorders v and
 // returns NaN for an empty v. v must not hold NaN.
 func quantile(v []float64, p float64) float64 {
+	q, _ := quantileFrom(v, 0, p)
+	return q
+}
+
+// quantileFrom is quantile for a v already partitioned at from (no element
+// of v[:from] exceeds any of v[from:]), which then selects within v[from:]
+// only when the quantile's order statistic lies there. It also returns the
+// index i of the lower order statistic, which it leaves partitioned.
+func quantileFrom(v []float64, from int, p float64) (float64, int) {
 	if len(v) == 0 {
-		return math.NaN()
+		return math.NaN(), 0
 	}
 	h := p * float64(len(v)-1)
 	i := int(h)
-	lo := nthElement(v, i)
+	if i < from {
+		from = 0
+	}
+	lo := nthElement(v[from:], i-from)
 	if i+1 >= len(v) || h == float64(i) {
-		return lo
+		return lo, i
 	}
 	// nthElement leaves v[i+1:] >= v[i]: its minimum is order statistic i+1.
-	return lo + (h-float64(i))*(slices.Min(v[i+1:])-lo)
+	return lo + (h-float64(i))*(slices.Min(v[i+1:])-lo), i
 }
 
 // nthElement reorders v so that v[k] is the k-th smallest element, everything

@@ -4,6 +4,8 @@
 // on gonum; it never does I/O and never imports the rest of augur.
 package model
 
+import "gonum.org/v1/gonum/stat/distuv"
+
 // Forecast holds an h-step forecast with a central prediction interval.
 // Point[i], Lower[i] and Upper[i] are for i+1 steps after the last observation.
 type Forecast struct {
@@ -24,4 +26,19 @@ func resize(s []float64, n int) []float64 {
 		return s[:n]
 	}
 	return make([]float64, n)
+}
+
+// z95 is Φ⁻¹(0.975), the half-width in standard deviations of the 95 %
+// interval that the service and the CLI ask for at every step.
+var z95 = distuv.UnitNormal.Quantile(0.975)
+
+// intervalZ returns Φ⁻¹((1+level)/2), the half-width of the central interval
+// of nominal coverage level in standard deviations. The quantile function
+// costs more than a one-step Holt-Winters forecast, so the common level is
+// looked up instead of computed.
+func intervalZ(level float64) float64 {
+	if level == 0.95 {
+		return z95
+	}
+	return distuv.UnitNormal.Quantile((1 + level) / 2)
 }

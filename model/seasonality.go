@@ -39,24 +39,77 @@ const (
 // "Time Series Analysis", ch. 2; the seasonality test of Hyndman's
 // forecast::thetaf, with a stricter quantile, see seasonalZ). Periods below 2 or with fewer than three
 // cycles in y are never returned. White noise and random walks yield none.
+//
+// When every candidate is a multiple of some k ≥ 2 that leaves at least
+// minCoarsePeriod points in the shortest, the test runs on the means of k
+// consecutive points and on the periods divided by k: a season is a shape
+// over the period, which a few hundred points per cycle resolve, and the
+// FFT of a one-minute fortnight then costs a twenty-fifth (k = 15 for a
+// daily period at one-minute steps).
 func DetectPeriods(y []float64, candidates []int) []int {
 	x := fillGaps(y)
 	if x == nil {
 		return nil
 	}
 	cands := slices.Clone(candidates)
+	cands = slices.DeleteFunc(cands, func(p int) bool { return p < 2 || len(x)/minCycles < p })
 	slices.Sort(cands)
 	cands = slices.Compact(cands)
+	k := coarseFactor(cands)
+	if k > 1 {
+		x = aggregate(x, k)
+	}
 	var found []int
 	for _, p := range cands {
-		if p < 2 || len(x)/minCycles < p {
+		if len(x)/minCycles < p/k {
 			continue
 		}
-		if r, limit := seasonalACF(x, p, found); r > limit {
-			found = append(found, p)
+		if r, limit := seasonalACF(x, p/k, found); r > limit {
+			found = append(found, p/k)
 		}
 	}
+	for i := range found {
+		found[i] *= k
+	}
 	return found
+}
+
+// minCoarsePeriod is the fewest points per cycle of the shortest period
+// that DetectPeriods keeps when it aggregates.
+const minCoarsePeriod = 96
+
+// coarseFactor returns the largest k that divides every period in ps
+// (sorted, each ≥ 2) and leaves ps[0]/k ≥ minCoarsePeriod, or 1.
+func coarseFactor(ps []int) int {
+	if len(ps) == 0 {
+		return 1
+	}
+	g := ps[0]
+	for _, p := range ps[1:] {
+		for b := p; b != 0; {
+			g, b = b, g%b
+		}
+	}
+	for k := ps[0] / minCoarsePeriod; k > 1; k-- {
+		if g%k == 0 {
+			return k
+		}
+	}
+	return 1
+}
+
+// aggregate returns the means of k consecutive values of x, dropping an
+// incomplete last block.
+func aggregate(x []float64, k int) []float64 {
+	out := make([]float64, len(x)/k)
+	for i := range out {
+		var s float64
+		for _, v := range x[i*k : (i+1)*k] {
+			s += v
+		}
+		out[i] = s / float64(k)
+	}
+	return out
 }
 
 // seasonalACF returns the lag-p autocorrelation of x after detrending and

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
-
-	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // Forecaster is a fitted model of one series that forecasts it online:
@@ -121,7 +118,7 @@ func (m *SeasonalNaive) PredictInto(dst *Forecast, h int, level float64) error {
 	}
 	dst.Resize(h)
 	dst.Level = level
-	z := distuv.UnitNormal.Quantile((1 + level) / 2)
+	z := intervalZ(level)
 	for j := 1; j <= h; j++ {
 		p := m.ring[(m.pos+j-1)%m.Period]
 		w := z * m.Sigma * math.Sqrt(float64((j-1)/m.Period+1))
@@ -159,7 +156,8 @@ type SelectOptions struct {
 	// Holdout is the fraction of y held out for validation (default 0.2).
 	Holdout float64
 	// MaxOrigins bounds the number of forecast origins of the multi-step
-	// backtest (default 1000); one-step errors use every held-out point.
+	// backtest (default 250: neighbouring origins share most of their errors, so more
+	// cost time and add little); one-step errors use every held-out point.
 	MaxOrigins int
 	// Candidates restricts the models tried, by Name (nil: all that fit).
 	Candidates []string
@@ -188,13 +186,20 @@ type Selection struct {
 	Horizon int
 }
 
-// Lengths of Select's validation split: at least minHoldout held out, at
-// least minFitLen before, and of those only the last maxFitCycles longest
-// periods or maxFitPoints points (whichever is more) are fitted on.
+// Lengths of Select's validation split: at least minHoldout held out and
+// at most maxHoldout or the shortest period (whichever is more), at least
+// minFitLen before, and of those only the last maxFitCycles longest periods
+// or maxFitPoints points (whichever is more) are fitted on. The caps are
+// what makes a long series at a fine step cheap: a fortnight at one minute
+// is validated on its last 2016 points (a day and a half) after a fit on the
+// three days before them, which is as much as the models can use (a day of
+// points per seasonal component, 3 parameters) and a quarter of the cost of
+// fitting and validating on everything.
 const (
 	minHoldout   = 12
+	maxHoldout   = 2016
 	minFitLen    = 24
-	maxFitCycles = 6
+	maxFitCycles = 4
 	maxFitPoints = 4032
 )
 
@@ -208,9 +213,10 @@ type candidate struct {
 // Select chooses a forecaster for y by rolling-origin backtest and returns it
 // fitted and updated through all of y, with its intervals calibrated.
 //
-// The last Holdout of y (at least 12 points) is held out. Every candidate is
-// fitted on the rest (its last six longest periods or 4032 points, whichever
-// is more: older data changes the parameters little and costs time) and run
+// The last Holdout of y (at least 12 points, at most 2016 or the shortest
+// period) is held out. Every candidate is fitted on the points before (the
+// last three longest periods or 4032 points, whichever is more: older data
+// changes the parameters little and costs time) and run
 // forward through the held-out part with Update, without refitting. Its
 // one-step error is recorded at every held-out point, and its errors at every
 // lead 1..Horizon at up to MaxOrigins evenly spaced origins. A candidate's
@@ -262,7 +268,7 @@ func Select(y []float64, opts SelectOptions) (Forecaster, Selection, error) {
 		return nil, Selection{}, fmt.Errorf("cannot hold out a fraction %g of the series", opts.Holdout)
 	}
 	if opts.MaxOrigins <= 0 {
-		opts.MaxOrigins = 1000
+		opts.MaxOrigins = 250
 	}
 	periods := slices.Clone(opts.Periods)
 	periods = slices.DeleteFunc(periods, func(p int) bool { return p < 2 })
@@ -296,6 +302,13 @@ func Select(y []float64, opts SelectOptions) (Forecaster, Selection, error) {
 	season := sel.Periods
 	if len(season) == 0 && len(periods) > 0 {
 		season = periods[:1]
+	}
+	if c := maxHoldout; nVal > c {
+		if len(season) > 0 {
+			c = max(c, season[0])
+		}
+		nVal = min(nVal, c)
+		nFit = n - nVal
 	}
 	cands := candidates(season)
 	if opts.Candidates != nil {
@@ -367,13 +380,25 @@ func candidates(season []int) []candidate {
 		return cs
 	}
 	p := season[0]
+	// The damped model starts from the undamped one's optimum and reuses
+	// its initial state when both are tried (in this order, on the same y).
+	var undamped *[4]float64
+	var init *HoltWintersInit
 	cs = append(cs,
 		candidate{"snaive", p + 1, func(y []float64) (Forecaster, error) { return FitSeasonalNaive(y, p) }},
 		candidate{"holtwinters", 2 * p, func(y []float64) (Forecaster, error) {
-			return FitHoltWinters(y, HoltWintersOptions{Period: p, Init: hwEstimatedInit(y, p)})
+			init = hwEstimatedInit(y, p)
+			m, err := FitHoltWinters(y, HoltWintersOptions{Period: p, Init: init})
+			if err == nil {
+				undamped = &[4]float64{m.Alpha, m.Beta, m.Gamma, 0.95}
+			}
+			return m, err
 		}},
 		candidate{"holtwinters_damped", 2 * p, func(y []float64) (Forecaster, error) {
-			return FitHoltWinters(y, HoltWintersOptions{Period: p, Damped: true, Init: hwEstimatedInit(y, p)})
+			if init == nil {
+				init = hwEstimatedInit(y, p)
+			}
+			return FitHoltWinters(y, HoltWintersOptions{Period: p, Damped: true, Init: init, start: undamped})
 		}},
 	)
 	if len(season) > 1 {
@@ -456,15 +481,14 @@ func backtest(m Forecaster, val []float64, h, maxOrigins int, level float64) (ma
 }
 
 // conformalFactor is the finite-sample split-conformal quantile of the
-// ratios, the ⌈(n+1)·level⌉-th smallest; 1 when there are none.
+// ratios, the ⌈(n+1)·level⌉-th smallest (reordering r); 1 when there are
+// none.
 func conformalFactor(r []float64, level float64) float64 {
 	if len(r) == 0 {
 		return 1
 	}
-	sort.Float64s(r)
 	k := int(math.Ceil(float64(len(r)+1)*level)) - 1
-	k = min(max(k, 0), len(r)-1)
-	return r[k]
+	return nthElement(r, min(max(k, 0), len(r)-1))
 }
 
 // calibration holds the interval scale factors at lead 1 and lead h.
