@@ -192,9 +192,10 @@ type Selection struct {
 // or maxFitPoints points (whichever is more) are fitted on. The caps are
 // what makes a long series at a fine step cheap: a fortnight at one minute
 // is validated on its last 2016 points (a day and a half) after a fit on the
-// three days before them, which is as much as the models can use (a day of
-// points per seasonal component, 3 parameters) and a quarter of the cost of
-// fitting and validating on everything.
+// four days before them, a third of the cost of six days and a 4032-point
+// holdout. (On demo-like one-minute series, three days raised the
+// out-of-sample error an hour ahead by 2 %, four by 1 %, while the smaller
+// holdout alone changed it by under 0.5 %.)
 const (
 	minHoldout   = 12
 	maxHoldout   = 2016
@@ -215,7 +216,7 @@ type candidate struct {
 //
 // The last Holdout of y (at least 12 points, at most 2016 or the shortest
 // period) is held out. Every candidate is fitted on the points before (the
-// last three longest periods or 4032 points, whichever is more: older data
+// last four longest periods or 4032 points, whichever is more: older data
 // changes the parameters little and costs time) and run
 // forward through the held-out part with Update, without refitting. Its
 // one-step error is recorded at every held-out point, and its errors at every
