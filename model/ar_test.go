@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -106,7 +107,7 @@ func TestARStdDevMonteCarlo(t *testing.T) {
 	var ss, mean float64
 	for range sims {
 		c := *m
-		c.hist = append([]float64(nil), m.hist...)
+		c.hist = slices.Clone(m.hist)
 		var last float64
 		for range h {
 			last = c.OneStep() + m.Sigma*rng.NormFloat64()

@@ -1,6 +1,9 @@
 package model
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // DetectorOptions configures a Detector. The zero value selects the defaults
 // that augur uses everywhere (service, `augur detect`, `augur nab`).
@@ -86,7 +89,11 @@ const dayMillis = 86400000
 // Detector is a streaming anomaly detector for one series. Each call to
 // Observe sees only the observations made so far, so scores are computed
 // online, in constant time and bounded memory per series (a daily and a
-// weekly profile of at most maxPeriod values each, 64 KiB).
+// weekly profile of at most maxPeriod values each, 32 KiB; a daily one of
+// 1,440 values, 5.6 KiB, at one-minute steps, where the week does not fit).
+// The profiles are float32: each phase is an exponential average of a few
+// days' deviations from the level, and their float32 rounding (6e-8 of a
+// deviation) is far below the noise they average.
 //
 // The detector combines several channels, each mapped to [0,1]:
 //
@@ -124,8 +131,8 @@ type Detector struct {
 
 	lastT, step int64     // last timestamp, smallest positive spacing seen
 	period      int       // points per day, 0 without a seasonal predictor
-	prof        []float64 // daily profile of the seasonal predictor
-	wprof       []float64 // weekly profile, nil unless 7·period ≤ maxPeriod
+	prof        []float32 // daily profile of the seasonal predictor
+	wprof       []float32 // weekly profile, nil unless 7·period ≤ maxPeriod
 	wLevel      float64   // the weekly predictor's deseasonalised level
 	errW        float64   // mean absolute error of the weekly predictor
 	errL, errS  float64   // mean absolute errors of level and seasonal predictors
@@ -201,9 +208,9 @@ func (d *Detector) Observe(t int64, y float64) float64 {
 	if d.n == 50 && d.step > 0 && dayMillis%d.step == 0 {
 		if p := int(dayMillis / d.step); p >= 12 && p <= maxPeriod {
 			d.period = p
-			d.prof = make([]float64, p)
+			d.prof = make([]float32, p)
 			if 7*p <= maxPeriod {
-				d.wprof = make([]float64, 7*p)
+				d.wprof = make([]float32, 7*p)
 				d.wLevel = y
 			}
 		}
@@ -241,7 +248,7 @@ func (d *Detector) Observe(t int64, y float64) float64 {
 		if ph < 0 {
 			ph += d.period
 		}
-		p := d.sSeason + d.prof[ph]
+		p := d.sSeason + float64(d.prof[ph])
 		rs := y - p
 		d.errL += errAlpha * (math.Abs(r) - d.errL)
 		d.errS += errAlpha * (math.Abs(rs) - d.errS)
@@ -258,16 +265,16 @@ func (d *Detector) Observe(t int64, y float64) float64 {
 			if phw < 0 {
 				phw += pw
 			}
-			rw := y - d.wLevel - d.wprof[phw]
+			rw := y - d.wLevel - float64(d.wprof[phw])
 			d.errW += errAlpha * (math.Abs(rw) - d.errW)
 			if d.n > 2*pw+50 && d.errW < weekRatio*min(d.errL, d.errS) {
 				r, zscale = rw, d.errW
 			}
-			d.wLevel += (y - d.wprof[phw] - d.wLevel) / float64(pw)
-			d.wprof[phw] += weekGamma * (y - d.wLevel - d.wprof[phw])
+			d.wLevel += (y - float64(d.wprof[phw]) - d.wLevel) / float64(pw)
+			d.wprof[phw] = float32(float64(d.wprof[phw]) + weekGamma*(y-d.wLevel-float64(d.wprof[phw])))
 		}
-		d.sSeason += (y - d.prof[ph] - d.sSeason) / float64(d.period)
-		d.prof[ph] += seasonGamma * (y - d.sSeason - d.prof[ph])
+		d.sSeason += (y - float64(d.prof[ph]) - d.sSeason) / float64(d.period)
+		d.prof[ph] = float32(float64(d.prof[ph]) + seasonGamma*(y-d.sSeason-float64(d.prof[ph])))
 	}
 	z := math.Abs(r) / (zscale + 1e-9*math.Abs(d.level) + 1e-12)
 	d.level += levelAlpha * (y - d.level)
@@ -330,6 +337,12 @@ func (d *Detector) Observe(t int64, y float64) float64 {
 	// The sustained channel starts to count beyond 1.5 mean errors of the
 	// smoothed residual and is ≈ 0.95 at 4.5.
 	return clamp01(max(s, 1-math.Exp(-max(d.sz-1.5, 0))))
+}
+
+// Bytes returns the memory the detector holds: its profiles, the ring of
+// recent surprise values and its header.
+func (d *Detector) Bytes() int {
+	return int(unsafe.Sizeof(*d)) + 8*cap(d.short) + 4*(cap(d.prof)+cap(d.wprof))
 }
 
 // clippedErr updates the mean absolute error e with residual r. After the

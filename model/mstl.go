@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 )
 
 // Decomposition is an additive decomposition y = Trend + Σ Seasonal[i] +
@@ -217,6 +218,30 @@ func (m *MSTL) PredictInto(dst *Forecast, h int, level float64) error {
 	}
 	return nil
 }
+
+// Bytes returns the memory the model holds: its Holt-Winters part and the
+// fixed profiles (float64: a weekly one at one-minute steps is 80 KB, which
+// only a history of three weeks can select, see DetectPeriods).
+func (m *MSTL) Bytes() int {
+	n := int(unsafe.Sizeof(*m)) + m.HW.Bytes() + 8*(cap(m.Periods)+cap(m.pos)) + 24*cap(m.Profiles)
+	for _, p := range m.Profiles {
+		n += 8 * cap(p)
+	}
+	return n
+}
+
+func (m *MSTL) compact() { m.HW.compact() }
+
+// predictPoints writes the point forecasts of leads 1..len(dst).
+func (m *MSTL) predictPoints(dst []float64) {
+	m.HW.predictPoints(dst)
+	for j := range dst {
+		dst[j] += m.fixed(j)
+	}
+}
+
+// halfWidth returns the half-width of the lead-j interval, Holt-Winters'.
+func (m *MSTL) halfWidth(j int, level float64) float64 { return m.HW.halfWidth(j, level) }
 
 // Name is "mstl".
 func (m *MSTL) Name() string { return "mstl" }

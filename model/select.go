@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 )
 
 // Forecaster is a fitted model of one series that forecasts it online:
@@ -126,6 +127,21 @@ func (m *SeasonalNaive) PredictInto(dst *Forecast, h int, level float64) error {
 	}
 	return nil
 }
+
+// predictPoints writes the point forecasts of leads 1..len(dst).
+func (m *SeasonalNaive) predictPoints(dst []float64) {
+	for j := range dst {
+		dst[j] = m.ring[(m.pos+j)%m.Period]
+	}
+}
+
+// halfWidth returns the half-width of the lead-j interval.
+func (m *SeasonalNaive) halfWidth(j int, level float64) float64 {
+	return intervalZ(level) * m.Sigma * math.Sqrt(float64((j-1)/m.Period+1))
+}
+
+// Bytes returns the memory the model holds: its ring and header.
+func (m *SeasonalNaive) Bytes() int { return int(unsafe.Sizeof(*m)) + 8*cap(m.ring) }
 
 // Name is "snaive", or "naive" for period 1.
 func (m *SeasonalNaive) Name() string {
@@ -428,28 +444,49 @@ func naiveMAE(y []float64) float64 {
 	return sum / float64(k)
 }
 
+// pointPredictor is a Forecaster whose interval half-widths depend on the
+// lead time only, not on the state: backtest then forecasts points alone
+// and computes the two half-widths it needs once. HoltWinters,
+// SeasonalNaive, AR and MSTL implement it.
+type pointPredictor interface {
+	// predictPoints writes the point forecasts of leads 1..len(dst).
+	predictPoints(dst []float64)
+	// halfWidth returns the half-width of the lead-j interval at level.
+	halfWidth(j int, level float64) float64
+}
+
 // backtest runs m forward through val, returning its one-step mean absolute
 // error, its mean absolute error over leads 1..h, and the interval
 // calibration.
 func backtest(m Forecaster, val []float64, h, maxOrigins int, level float64) (mae1, maeH float64, cal calibration) {
 	lastOrigin := max(0, len(val)-h) // the last origin with all h leads inside
 	stride := max(1, (lastOrigin+maxOrigins)/maxOrigins)
+	pp, fixed := m.(pointPredictor)
+	var w1, wh float64
+	if fixed {
+		w1, wh = pp.halfWidth(1, level), pp.halfWidth(h, level)
+	}
 	var f Forecast
+	f.Resize(h)
 	var s1, sH []float64
 	var sum1, sumH float64
 	var n1, nH int
 	for i, v := range val {
-		if h > 1 && i%stride == 0 && i <= lastOrigin && m.PredictInto(&f, h, level) == nil {
+		if h > 1 && i%stride == 0 && i <= lastOrigin {
+			ok := true
+			if fixed {
+				pp.predictPoints(f.Point)
+			} else if ok = m.PredictInto(&f, h, level) == nil; ok {
+				wh = f.Upper[h-1] - f.Point[h-1]
+			}
 			for j := range min(h, len(val)-i) {
-				if w := val[i+j]; finite(w) {
+				if w := val[i+j]; ok && finite(w) {
 					sumH += math.Abs(w - f.Point[j])
 					nH++
 				}
 			}
-			if j := i + h - 1; j < len(val) && finite(val[j]) {
-				if w := f.Upper[h-1] - f.Point[h-1]; w > 0 {
-					sH = append(sH, math.Abs(val[j]-f.Point[h-1])/w)
-				}
+			if j := i + h - 1; ok && j < len(val) && finite(val[j]) && wh > 0 {
+				sH = append(sH, math.Abs(val[j]-f.Point[h-1])/wh)
 			}
 		}
 		if finite(v) {
@@ -457,10 +494,14 @@ func backtest(m Forecaster, val []float64, h, maxOrigins int, level float64) (ma
 			e := v - p
 			sum1 += math.Abs(e)
 			n1++
-			if m.PredictInto(&f, 1, level) == nil {
-				if w := f.Upper[0] - f.Point[0]; w > 0 {
-					s1 = append(s1, math.Abs(e)/w)
+			if !fixed {
+				w1 = 0
+				if m.PredictInto(&f, 1, level) == nil {
+					w1 = f.Upper[0] - f.Point[0]
 				}
+			}
+			if w1 > 0 {
+				s1 = append(s1, math.Abs(e)/w1)
 			}
 		}
 		m.Update(v)
@@ -559,6 +600,30 @@ func (c *Calibrated) PredictInto(dst *Forecast, h int, level float64) error {
 		dst.Upper[j] = p + k*(dst.Upper[j]-p)
 	}
 	return nil
+}
+
+// Bytes returns the memory the wrapped model and the wrapper hold.
+func (c *Calibrated) Bytes() int {
+	return int(unsafe.Sizeof(*c)) + ForecasterBytes(c.Forecaster) + 8*(cap(c.one.Point)+cap(c.one.Lower)+cap(c.one.Upper))
+}
+
+func (c *Calibrated) compact() { compact(c.Forecaster) }
+
+// ForecasterBytes returns the memory a fitted forecaster holds (its state,
+// parameters and scratch), or 0 for a model that does not say.
+func ForecasterBytes(f Forecaster) int {
+	if s, ok := f.(interface{ Bytes() int }); ok {
+		return s.Bytes()
+	}
+	return 0
+}
+
+// compact moves a fitted model's seasonal state to float32 where the model
+// supports it (HoltWinters, MSTL's Holt-Winters part; see hwState.compact).
+func compact(f Forecaster) {
+	if c, ok := f.(interface{ compact() }); ok {
+		c.compact()
+	}
 }
 
 // Params returns the wrapped model's parameters and the interval factors
