@@ -9,9 +9,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -55,52 +58,80 @@ func forecastCommand(app *kingpin.Application, stdout io.Writer) *command {
 
 // eachInput reads one CSV file or every *.csv of a folder and writes the
 // result of fn for each, to stdout or to a file of the same name in output.
+// The files of a folder are independent, so GOMAXPROCS workers process
+// them at once; the error of the first failing file (in name order) is
+// returned, and no new file is started after one fails.
 func eachInput(ctx context.Context, input, output string, stdout io.Writer, logger *slog.Logger, fn func(*ingest.Table, io.Writer) error) error {
 	fi, err := os.Stat(input)
 	if err != nil {
 		return fmt.Errorf("cannot read input: %w", err)
 	}
-	files := []string{input}
-	if fi.IsDir() {
-		files, err = filepath.Glob(filepath.Join(input, "*.csv"))
-		if err != nil {
-			return err
-		}
-		sort.Strings(files)
-		if len(files) == 0 {
-			return fmt.Errorf("no *.csv files in %s", input)
-		}
-		if output == "-" {
-			return fmt.Errorf("--output must be a folder when --input is a folder")
-		}
-	}
-	if output != "-" {
-		if err := os.MkdirAll(output, 0o755); err != nil {
-			return fmt.Errorf("cannot create output folder: %w", err)
-		}
-	}
-	for i, path := range files {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		t, err := readTable(path)
+	if !fi.IsDir() {
+		t, err := readTable(input)
 		if err != nil {
 			return err
 		}
 		if output == "-" {
 			bw := bufio.NewWriter(stdout)
 			if err := fn(t, bw); err != nil {
-				return fmt.Errorf("%s: %w", path, err)
+				return fmt.Errorf("%s: %w", input, err)
 			}
-			if err := bw.Flush(); err != nil {
-				return err
+			return bw.Flush()
+		}
+		if err := os.MkdirAll(output, 0o755); err != nil {
+			return fmt.Errorf("cannot create output folder: %w", err)
+		}
+		return processFile(input, output, t, fn)
+	}
+	files, err := filepath.Glob(filepath.Join(input, "*.csv"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	if len(files) == 0 {
+		return fmt.Errorf("no *.csv files in %s", input)
+	}
+	if output == "-" {
+		return fmt.Errorf("--output must be a folder when --input is a folder")
+	}
+	if err := os.MkdirAll(output, 0o755); err != nil {
+		return fmt.Errorf("cannot create output folder: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(files))
+	var next, done atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(files) && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
+				t, err := readTable(files[i])
+				if err == nil {
+					err = processFile(files[i], output, t, fn)
+				}
+				if err != nil {
+					errs[i] = err
+					cancel()
+					return
+				}
+				logger.Info("processed", "file", files[i], "rows", len(t.Times), "done", fmt.Sprintf("%d/%d", done.Add(1), len(files)))
 			}
-			continue
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
-		if err := writeFile(filepath.Join(output, filepath.Base(path)), func(w io.Writer) error { return fn(t, w) }); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		logger.Info("processed", "file", path, "rows", len(t.Times), "done", fmt.Sprintf("%d/%d", i+1, len(files)))
+	}
+	return context.Cause(ctx)
+}
+
+// processFile writes fn's result for the table read from path into the
+// file of the same name in output.
+func processFile(path, output string, t *ingest.Table, fn func(*ingest.Table, io.Writer) error) error {
+	if err := writeFile(filepath.Join(output, filepath.Base(path)), func(w io.Writer) error { return fn(t, w) }); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
 }
