@@ -1,0 +1,20 @@
+# forecast_r.R is R's side of bench/forecast.sh: for every CSV file of IN
+# (timestamp,value) it fits stats::HoltWinters (additive, frequency 288),
+# forecasts H steps with 95 % prediction intervals and writes
+# OUT/<file> (timestamp,forecast,lower,upper), as `augur forecast` does.
+#
+#   Rscript bench/forecast_r.R IN OUT H
+args <- commandArgs(trailingOnly = TRUE)
+out <- args[2]
+h <- as.integer(args[3])
+dir.create(out, showWarnings = FALSE)
+for (f in sort(list.files(args[1], pattern = "\\.csv$", full.names = TRUE))) {
+  d <- read.csv(f)
+  fit <- HoltWinters(ts(d$value, frequency = 288))
+  p <- predict(fit, n.ahead = h, prediction.interval = TRUE, level = 0.95)
+  last <- as.POSIXct(d$timestamp[nrow(d)], tz = "UTC")
+  step <- as.numeric(difftime(last, as.POSIXct(d$timestamp[nrow(d) - 1], tz = "UTC"), units = "secs"))
+  ts <- format(last + step * seq_len(h), "%Y-%m-%d %H:%M:%S", tz = "UTC")
+  write.csv(data.frame(timestamp = ts, forecast = as.numeric(p[, "fit"]), lower = as.numeric(p[, "lwr"]),
+                       upper = as.numeric(p[, "upr"])), file.path(out, basename(f)), row.names = FALSE, quote = FALSE)
+}
