@@ -397,25 +397,28 @@ func candidates(season []int) []candidate {
 		return cs
 	}
 	p := season[0]
-	// The damped model starts from the undamped one's optimum and reuses
-	// its initial state when both are tried (in this order, on the same y).
-	var undamped *[4]float64
+	// The damped model starts from the undamped one's optimum, which it
+	// fits first when the undamped candidate was not tried (a restored
+	// choice), so that both paths give the same model.
+	var undamped *HoltWinters
 	var init *HoltWintersInit
+	fitUndamped := func(y []float64) (*HoltWinters, error) {
+		init = hwEstimatedInit(y, p)
+		m, err := FitHoltWinters(y, HoltWintersOptions{Period: p, Init: init})
+		undamped = m
+		return m, err
+	}
 	cs = append(cs,
 		candidate{"snaive", p + 1, func(y []float64) (Forecaster, error) { return FitSeasonalNaive(y, p) }},
-		candidate{"holtwinters", 2 * p, func(y []float64) (Forecaster, error) {
-			init = hwEstimatedInit(y, p)
-			m, err := FitHoltWinters(y, HoltWintersOptions{Period: p, Init: init})
-			if err == nil {
-				undamped = &[4]float64{m.Alpha, m.Beta, m.Gamma, 0.95}
-			}
-			return m, err
-		}},
+		candidate{"holtwinters", 2 * p, func(y []float64) (Forecaster, error) { return fitUndamped(y) }},
 		candidate{"holtwinters_damped", 2 * p, func(y []float64) (Forecaster, error) {
-			if init == nil {
-				init = hwEstimatedInit(y, p)
+			if undamped == nil {
+				if _, err := fitUndamped(y); err != nil {
+					return nil, err
+				}
 			}
-			return FitHoltWinters(y, HoltWintersOptions{Period: p, Damped: true, Init: init, start: undamped})
+			start := [4]float64{undamped.Alpha, undamped.Beta, undamped.Gamma, 0.95}
+			return FitHoltWinters(y, HoltWintersOptions{Period: p, Damped: true, Init: init, start: &start})
 		}},
 	)
 	if len(season) > 1 {
