@@ -57,7 +57,7 @@ func DetectPeriods(y []float64, candidates []int) []int {
 	cands = slices.Compact(cands)
 	k := coarseFactor(cands)
 	if k > 1 {
-		x = aggregate(x, k)
+		x = blockMeans(x, k)
 	}
 	var found []int
 	for _, p := range cands {
@@ -98,9 +98,9 @@ func coarseFactor(ps []int) int {
 	return 1
 }
 
-// aggregate returns the means of k consecutive values of x, dropping an
+// blockMeans returns the means of k consecutive values of x, dropping an
 // incomplete last block.
-func aggregate(x []float64, k int) []float64 {
+func blockMeans(x []float64, k int) []float64 {
 	out := make([]float64, len(x)/k)
 	for i := range out {
 		var s float64
