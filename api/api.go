@@ -4,7 +4,9 @@
 package api
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +26,7 @@ import (
 
 	"github.com/augur-sre/augur/forecast"
 	"github.com/augur-sre/augur/ingest"
+	"github.com/augur-sre/augur/query"
 )
 
 // Engine is what the API reads: forecast.Engine satisfies it.
@@ -51,6 +54,9 @@ type Options struct {
 	MaxExportedSeries int
 	// MaxBodyBytes limits request bodies (0: 4 MiB).
 	MaxBodyBytes int64
+	// Query answers the Prometheus API's queries, labels and series (nil:
+	// an engine over no storage, which knows no series).
+	Query *query.Engine
 }
 
 // API is augur's HTTP interface.
@@ -90,9 +96,14 @@ const (
 	errUnready   errorType = "unavailable"
 	errNotFound  errorType = "not_found"
 	errInternal  errorType = "internal"
+	errCanceled  errorType = "canceled"
+	errTimeout   errorType = "timeout"
 	errTooLarge  errorType = "bad_data"
 	statusOK               = "success"
 	statusFailed           = "error"
+	// statusClientClosed is nginx's and Prometheus' status of a request
+	// its client canceled.
+	statusClientClosed = 499
 )
 
 type apiError struct {
@@ -125,12 +136,22 @@ type response struct {
 	ErrorType errorType `json:"errorType,omitempty"`
 	Error     string    `json:"error,omitempty"`
 	Warnings  []string  `json:"warnings,omitempty"`
+	Infos     []string  `json:"infos,omitempty"`
 }
 
 type result struct {
-	data     any
-	warnings []string
-	err      *apiError
+	data            any
+	warnings, infos []string
+	err             *apiError
+	// done, when set, is called once the response is written (it frees a
+	// query's result).
+	done func()
+}
+
+// jsonWriter is data too big to marshal whole: it writes its JSON to the
+// response itself.
+type jsonWriter interface {
+	writeJSON(w *bufio.Writer)
 }
 
 type handler func(c echo.Context) result
@@ -139,11 +160,39 @@ type handler func(c echo.Context) result
 func wrap(h handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := h(c)
-		if r.err != nil {
-			return c.JSON(r.err.status, response{Status: statusFailed, ErrorType: r.err.typ, Error: r.err.Error(), Warnings: r.warnings})
+		if r.done != nil {
+			defer r.done()
 		}
-		return c.JSON(http.StatusOK, response{Status: statusOK, Data: r.data, Warnings: r.warnings})
+		if r.err != nil {
+			return c.JSON(r.err.status, response{Status: statusFailed, ErrorType: r.err.typ, Error: r.err.Error(), Warnings: r.warnings, Infos: r.infos})
+		}
+		if jw, ok := r.data.(jsonWriter); ok {
+			return writeStreamed(c, jw, r)
+		}
+		return c.JSON(http.StatusOK, response{Status: statusOK, Data: r.data, Warnings: r.warnings, Infos: r.infos})
 	}
+}
+
+// writeStreamed writes the envelope of a successful result around data
+// that writes itself.
+func writeStreamed(c echo.Context, jw jsonWriter, r result) error {
+	resp := c.Response()
+	resp.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	resp.WriteHeader(http.StatusOK)
+	w := bufio.NewWriterSize(resp, 32<<10)
+	_, _ = w.WriteString(`{"status":"success","data":`)
+	jw.writeJSON(w)
+	for _, f := range []struct {
+		key  string
+		list []string
+	}{{"warnings", r.warnings}, {"infos", r.infos}} {
+		if len(f.list) > 0 {
+			b, _ := json.Marshal(f.list) // strings always marshal
+			_, _ = fmt.Fprintf(w, `,%q:%s`, f.key, b)
+		}
+	}
+	_, _ = w.WriteString("}\n")
+	return w.Flush()
 }
 
 // New builds the API and registers the score collector.
@@ -159,6 +208,9 @@ func New(opts Options) *API {
 	}
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Query == nil {
+		opts.Query = query.New(query.Options{})
 	}
 	opts.Registry.MustRegister(newScoreCollector(opts.Engine, opts.MaxExportedSeries))
 	a := &API{opts: opts, echo: echo.New()}

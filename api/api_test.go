@@ -14,23 +14,41 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/history"
 	"github.com/augur-sre/augur/ingest"
+	"github.com/augur-sre/augur/query"
 )
 
-// newDemoServer serves the API over a real engine on three days of the demo fleet.
+// newDemoServer serves the API over a real engine on three days of the
+// demo fleet, its queries on the TSDB the engine appends to.
 func newDemoServer(t testing.TB) *httptest.Server {
 	t.Helper()
-	e, reg := newDemoEngine(t)
-	srv := httptest.NewServer(New(Options{Engine: e, Registry: reg, MaxBodyBytes: 1024}).Handler())
+	return newDemoServerWith(t, query.Options{})
+}
+
+// newDemoServerWith is newDemoServer with the query engine's options
+// (storage and sources are filled in).
+func newDemoServerWith(t testing.TB, qo query.Options) *httptest.Server {
+	t.Helper()
+	e, reg, db := newDemoEngine(t)
+	src := query.EngineSource{E: e}
+	qo.Storage, qo.Forecaster, qo.Incidents, qo.Step = db, src, src, e.Step()
+	srv := httptest.NewServer(New(Options{Engine: e, Registry: reg, MaxBodyBytes: 1024, Query: query.New(qo)}).Handler())
 	t.Cleanup(srv.Close)
 	failOnPanics(t, reg)
 	return srv
 }
 
 // newDemoEngine runs a real engine on three days of the demo fleet, frozen
-// at its anchor, with its metrics in the returned registry.
-func newDemoEngine(t testing.TB) (*forecast.Engine, *prometheus.Registry) {
+// at its anchor, with its metrics in the returned registry, and returns
+// once its first evaluation is in the returned TSDB.
+func newDemoEngine(t testing.TB) (*forecast.Engine, *prometheus.Registry, *history.DB) {
 	t.Helper()
+	db, err := history.Open(t.TempDir(), history.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
 	anchor := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Start: anchor, History: 3 * 24 * time.Hour, Clock: func() time.Time { return anchor }})
 	var signals []forecast.Signal
@@ -44,7 +62,7 @@ func newDemoEngine(t testing.TB) (*forecast.Engine, *prometheus.Registry) {
 	reg := prometheus.NewRegistry()
 	e, err := forecast.New(forecast.Options{
 		Signals: signals, Step: time.Minute, History: 3 * 24 * time.Hour, Horizon: time.Hour,
-		Now: demo.Now, Tick: time.Hour, Incidents: demo, Registerer: reg,
+		Now: demo.Now, Tick: time.Hour, Incidents: demo, Registerer: reg, Appendable: db,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -53,10 +71,11 @@ func newDemoEngine(t testing.TB) (*forecast.Engine, *prometheus.Registry) {
 	done := make(chan struct{})
 	go func() { _ = e.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	for !e.Ready() {
+	// The first evaluation's failure probabilities are at the anchor.
+	for db.MaxTime().Before(anchor) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	return e, reg
+	return e, reg, db
 }
 
 func do(t *testing.T, method, url, body string) (int, []byte) {

@@ -10,7 +10,7 @@ import (
 // factor only while one series per entity and signal fits in the cap with
 // the other score series, and that the cap counts what it drops.
 func TestTopFactorCap(t *testing.T) {
-	e, _ := newDemoEngine(t)
+	e, _, _ := newDemoEngine(t)
 	for _, c := range []struct {
 		max          int
 		topFactor    bool

@@ -2,19 +2,21 @@ package api
 
 // The Prometheus-compatible query API: enough of Prometheus' HTTP API
 // (web/api/v1/api.go) for Grafana's built-in Prometheus data source,
-// promtool and client_golang to read augur's virtual metrics unchanged.
-// Expressions are parsed with Prometheus' own parser; augur evaluates
-// selectors of its virtual metrics, number literals, and arithmetic or
-// comparisons between a selector and a number. Anything else is 400 bad_data.
+// promtool and client_golang to read augur's series unchanged. Queries run
+// on Prometheus' own engine (package query) over augur's TSDB merged with
+// the live forecasts; label and series requests read the same merged
+// storage.
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,58 +25,29 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/storage"
 
 	"github.com/augur-sre/augur/forecast"
 )
 
-// Virtual metric names.
-const (
-	metricInput         = "augur_input"
-	metricForecast      = "augur_forecast"
-	metricForecastLower = "augur_forecast_lower"
-	metricForecastUpper = "augur_forecast_upper"
-	metricBandLower     = "augur_baseline_lower"
-	metricBandUpper     = "augur_baseline_upper"
-	metricScore         = "augur_anomaly_score"
-	metricFailure       = "augur_failure_probability"
-	metricTimeToLimit   = "augur_time_to_limit_seconds"
-	metricIncident      = "augur_incident"
-)
-
-// virtualMetrics describes every virtual metric, for /api/v1/metadata.
-var virtualMetrics = []struct{ name, help, unit string }{
-	{metricInput, "The series as ingested (source labels plus signal).", ""},
-	{metricForecast, "One-step-ahead fit over the past, forecast into the future.", ""},
-	{metricForecastLower, "Lower bound of the 95 % prediction interval of augur_forecast.", ""},
-	{metricForecastUpper, "Upper bound of the 95 % prediction interval of augur_forecast.", ""},
-	{metricBandLower, "Lower edge of the dynamic threshold band of the seasonal baseline.", ""},
-	{metricBandUpper, "Upper edge of the dynamic threshold band of the seasonal baseline.", ""},
-	{metricScore, "Degree to which the newest points are unexplained by the model, in [0,1].", ""},
-	{metricFailure, "Probability that the entity fails within the horizon.", ""},
-	{metricTimeToLimit, "Time until the series reaches its limit, by quantile.", "seconds"},
-	{metricIncident, "1 while a known incident (Alertmanager webhook, ALERTS, demo script) is under way.", ""},
+// augurMetrics describes every series augur serves, for /api/v1/metadata.
+var augurMetrics = []struct{ name, help, unit string }{
+	{forecast.MetricInput, "The series as ingested (source labels plus signal).", ""},
+	{forecast.MetricForecast, "One-step-ahead fit over the past, forecast into the future.", ""},
+	{forecast.MetricForecastLower, "Lower bound of the 95 % prediction interval of augur_forecast.", ""},
+	{forecast.MetricForecastUpper, "Upper bound of the 95 % prediction interval of augur_forecast.", ""},
+	{forecast.MetricBandLower, "Lower edge of the dynamic threshold band of the seasonal baseline.", ""},
+	{forecast.MetricBandUpper, "Upper edge of the dynamic threshold band of the seasonal baseline.", ""},
+	{forecast.MetricScore, "Degree to which the newest points are unexplained by the model, in [0,1].", ""},
+	{forecast.MetricFailure, "Probability that the entity fails within the horizon.", ""},
+	{forecast.MetricTimeToLimit, "Time until the series reaches its limit, by quantile.", "seconds"},
+	{forecast.MetricIncident, "1 while a known incident (Alertmanager webhook, ALERTS, demo script) is under way.", ""},
 }
 
-// seriesMetrics are the virtual metrics read from a series' history.
-var seriesMetrics = []string{metricInput, metricForecast, metricForecastLower, metricForecastUpper, metricBandLower, metricBandUpper, metricScore}
-
-const (
-	// maxPointsPerSeries is Prometheus' limit of a range query's resolution.
-	maxPointsPerSeries = 11000
-	// maxQuerySamples bounds the samples one query returns (422 beyond).
-	maxQuerySamples = 5_000_000
-	// maxFutureSpan bounds how far a range query reaches into the future.
-	maxFutureSpan = 31 * 24 * time.Hour
-	// lookbackDelta is how far back an instant looks for a sample, as in Prometheus.
-	lookbackDelta = 5 * time.Minute
-)
-
-// historyEngine is what the query API needs from the engine besides Engine.
-type historyEngine interface {
-	History(match forecast.Matcher, start, end time.Time) []forecast.SeriesHistory
-	FailureHistory(start, end time.Time) []forecast.EntityHistory
-}
+// maxPointsPerSeries is Prometheus' limit of a range query's resolution.
+const maxPointsPerSeries = 11000
 
 // registerPrometheusAPI serves the Prometheus HTTP API subset on e, every
 // endpoint on GET and form POST.
@@ -169,108 +142,52 @@ func (a *API) now() time.Time {
 	return now
 }
 
-func (a *API) historyEngine() (historyEngine, *apiError) {
-	he, ok := a.opts.Engine.(historyEngine)
-	if !ok {
-		return nil, &apiError{typ: errExec, status: http.StatusUnprocessableEntity, err: errors.New("the engine keeps no history")}
-	}
-	return he, nil
-}
-
-// sample is one point of a query result; it marshals as Prometheus does,
-// [<unix seconds>, "<value>"].
-type sample struct {
-	T int64 // ms
-	V float64
-}
-
-func (s sample) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 40)
-	b = append(b, '[')
-	b = strconv.AppendFloat(b, float64(s.T)/1000, 'f', -1, 64)
-	b = append(b, ',', '"')
-	b = appendValue(b, s.V)
-	return append(b, '"', ']'), nil
-}
-
-func appendValue(b []byte, v float64) []byte {
+// queryError maps an error of the query engine to the Prometheus API's
+// error type and status, as Prometheus' returnAPIError does: a query
+// refused before it runs (syntax, limits of length and depth) is bad_data
+// (400), one canceled by its client canceled (499), one past its timeout
+// or its wait for a slot timeout (503), a storage failure internal (500),
+// and any other failure to evaluate (the sample limit among them)
+// execution (422).
+func queryError(err error, prepared bool) *apiError {
+	var (
+		canceled promql.ErrQueryCanceled
+		timeout  promql.ErrQueryTimeout
+		stor     promql.ErrStorage
+	)
 	switch {
-	case math.IsNaN(v):
-		return append(b, "NaN"...)
-	case math.IsInf(v, 1):
-		return append(b, "+Inf"...)
-	case math.IsInf(v, -1):
-		return append(b, "-Inf"...)
+	case errors.As(err, &canceled), errors.Is(err, context.Canceled):
+		return &apiError{typ: errCanceled, status: statusClientClosed, err: err}
+	case errors.As(err, &timeout), errors.Is(err, context.DeadlineExceeded):
+		return &apiError{typ: errTimeout, status: http.StatusServiceUnavailable, err: err}
+	case errors.As(err, &stor):
+		return &apiError{typ: errInternal, status: http.StatusInternalServerError, err: err}
+	case !prepared:
+		return badData("invalid parameter \"query\": %v", err)
 	}
-	return strconv.AppendFloat(b, v, 'f', -1, 64)
+	return &apiError{typ: errExec, status: http.StatusUnprocessableEntity, err: err}
 }
 
-type stringSample struct {
-	T int64
-	S string
-}
-
-func (s stringSample) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 32+len(s.S))
-	b = append(b, '[')
-	b = strconv.AppendFloat(b, float64(s.T)/1000, 'f', -1, 64)
-	b = append(b, ',')
-	b = strconv.AppendQuote(b, s.S)
-	return append(b, ']'), nil
-}
-
-type vectorItem struct {
-	Metric map[string]string `json:"metric"`
-	Value  sample            `json:"value"`
-}
-
-type matrixItem struct {
-	Metric map[string]string `json:"metric"`
-	Values []sample          `json:"values"`
-}
-
-type queryData struct {
-	ResultType string `json:"resultType"`
-	Result     any    `json:"result"`
-}
-
-// vseries is one virtual series: its labels and samples in time order.
-type vseries struct {
-	labels  labels.Labels
-	samples []sample
-}
-
-// evaluated is the value of an expression: a scalar or string constant, or
-// a set of series.
-type evaluated struct {
-	typ    parser.ValueType
-	scalar float64
-	str    string
-	series []*vseries
-}
-
-// span is the time range an expression is evaluated over: the steps
-// start, start+step, ..., end.
-type span struct {
-	start, end time.Time
-	step       time.Duration
-}
-
-func (s span) steps() int {
-	if s.step <= 0 {
-		return 1
+// queryContext is the request's context, shortened by its optional
+// "timeout" parameter (Prometheus' per-query timeout).
+func queryContext(c echo.Context, p map[string][]string) (context.Context, context.CancelFunc, *apiError) {
+	ctx := c.Request().Context()
+	if s := param(p, "timeout"); s != "" {
+		d, err := parseDuration("timeout", s, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		ctx, cancel := context.WithTimeout(ctx, d)
+		return ctx, cancel, nil
 	}
-	return int(s.end.Sub(s.start)/s.step) + 1
+	return ctx, func() {}, nil
 }
-
-func (s span) at(i int) int64 { return s.start.Add(time.Duration(i) * s.step).UnixMilli() }
 
 func (a *API) promQuery(c echo.Context) result {
 	p, perr := promParams(c)
 	if perr != nil {
 		return result{err: perr}
 	}
-	q := param(p, "query")
 	ts := a.now()
 	if s := param(p, "time"); s != "" {
 		var err *apiError
@@ -278,28 +195,14 @@ func (a *API) promQuery(c echo.Context) result {
 			return result{err: err}
 		}
 	}
-	expr, err := parseExpr(q)
+	ctx, cancel, err := queryContext(c, p)
 	if err != nil {
 		return result{err: err}
 	}
-	ev, warns, err := a.eval(expr, span{start: ts, end: ts})
-	if err != nil {
-		return result{err: err, warnings: warns}
-	}
-	t := ts.UnixMilli()
-	switch ev.typ {
-	case parser.ValueTypeScalar:
-		return result{data: queryData{ResultType: "scalar", Result: sample{T: t, V: ev.scalar}}, warnings: warns}
-	case parser.ValueTypeString:
-		return result{data: queryData{ResultType: "string", Result: stringSample{T: t, S: ev.str}}, warnings: warns}
-	}
-	out := []vectorItem{}
-	for _, s := range ev.series {
-		if len(s.samples) > 0 {
-			out = append(out, vectorItem{Metric: s.labels.Map(), Value: sample{T: t, V: s.samples[0].V}})
-		}
-	}
-	return result{data: queryData{ResultType: "vector", Result: out}, warnings: warns}
+	defer cancel()
+	qs := param(p, "query")
+	qry, qerr := a.opts.Query.NewInstantQuery(ctx, qs, ts)
+	return a.runQuery(ctx, qs, qry, qerr)
 }
 
 func (a *API) promQueryRange(c echo.Context) result {
@@ -322,567 +225,152 @@ func (a *API) promQueryRange(c echo.Context) result {
 		return result{err: badData("invalid parameter \"step\": missing")}
 	}
 	step, err := parseDuration("step", param(p, "step"), 0)
-	if err != nil {
-		return result{err: badData("invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer")}
+	if err != nil || step < time.Millisecond {
+		return result{err: badData("invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer (the engine's resolution is 1ms)")}
 	}
-	if end.Sub(start)/step > maxPointsPerSeries {
+	// In milliseconds, which cannot overflow between minTime and maxTime
+	// as a time.Duration does past 292 years.
+	if (end.UnixMilli()-start.UnixMilli())/step.Milliseconds() > maxPointsPerSeries {
 		return result{err: badData("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")}
 	}
-	expr, err := parseExpr(param(p, "query"))
+	ctx, cancel, err := queryContext(c, p)
 	if err != nil {
 		return result{err: err}
 	}
-	if t := expr.Type(); t != parser.ValueTypeScalar && t != parser.ValueTypeVector {
-		return result{err: badData("invalid expression type %q for range query, must be Scalar or instant Vector", parser.DocumentedType(t))}
-	}
-	sp := span{start: start, end: end, step: step}
-	ev, warns, err := a.eval(expr, sp)
+	defer cancel()
+	qs := param(p, "query")
+	qry, qerr := a.opts.Query.NewRangeQuery(ctx, qs, start, end, step)
+	return a.runQuery(ctx, qs, qry, qerr)
+}
+
+// runQuery executes a prepared query (or reports why it could not be
+// prepared) and answers its value, streamed by wrap.
+func (a *API) runQuery(ctx context.Context, qs string, qry promql.Query, err error) result {
 	if err != nil {
-		return result{err: err, warnings: warns}
+		return result{err: queryError(err, false)}
 	}
-	out := []matrixItem{}
-	if ev.typ == parser.ValueTypeScalar {
-		vals := make([]sample, sp.steps())
-		for i := range vals {
-			vals[i] = sample{T: sp.at(i), V: ev.scalar}
-		}
-		out = append(out, matrixItem{Metric: map[string]string{}, Values: vals})
+	res := qry.Exec(ctx)
+	warns, infos := res.Warnings.AsStrings(qs, 10, 10)
+	if res.Err != nil {
+		qry.Close()
+		return result{err: queryError(res.Err, true), warnings: warns, infos: infos}
 	}
-	for _, s := range ev.series {
-		if len(s.samples) > 0 {
-			out = append(out, matrixItem{Metric: s.labels.Map(), Values: s.samples})
-		}
-	}
-	return result{data: queryData{ResultType: "matrix", Result: out}, warnings: warns}
+	return result{data: queryResult{v: res.Value}, warnings: warns, infos: infos, done: qry.Close}
 }
 
-// parseExpr parses a PromQL expression with Prometheus' parser.
-func parseExpr(q string) (parser.Expr, *apiError) {
-	if strings.TrimSpace(q) == "" {
-		return nil, badData("invalid parameter \"query\": empty query")
+// queryResult is a query's value in Prometheus' JSON form, written
+// straight to the response: a big matrix is never held twice.
+type queryResult struct{ v parser.Value }
+
+func (r queryResult) writeJSON(w *bufio.Writer) {
+	var b []byte
+	b = append(b, `{"resultType":"`...)
+	b = append(b, r.v.Type()...)
+	b = append(b, `","result":`...)
+	switch v := r.v.(type) {
+	case promql.Scalar:
+		b = appendSample(b, v.T, v.V)
+	case promql.String:
+		b = append(b, '[')
+		b = appendTime(b, v.T)
+		b = append(b, ',')
+		b = appendString(b, v.V)
+		b = append(b, ']')
+	case promql.Vector:
+		b = appendList(w, b, len(v), func(b []byte, i int) []byte {
+			b = appendMetric(b, v[i].Metric)
+			b = append(b, `,"value":`...)
+			b = appendSample(b, v[i].T, v[i].F)
+			return append(b, '}')
+		})
+	case promql.Matrix:
+		b = appendList(w, b, len(v), func(b []byte, i int) []byte {
+			b = appendMetric(b, v[i].Metric)
+			b = append(b, `,"values":`...)
+			fs := v[i].Floats
+			b = appendList(w, b, len(fs), func(b []byte, j int) []byte { return appendSample(b, fs[j].T, fs[j].F) })
+			return append(b, '}')
+		})
 	}
-	expr, err := parser.ParseExpr(q)
-	if err != nil {
-		return nil, badData("invalid parameter \"query\": %v", err)
-	}
-	return expr, nil
+	b = append(b, '}')
+	_, _ = w.Write(b)
 }
 
-// errUnsupported explains what augur evaluates.
-func errUnsupported(what string) *apiError {
-	return badData("unsupported expression %s: augur evaluates selectors of its virtual metrics (augur_input, augur_forecast, augur_forecast_lower, augur_forecast_upper, augur_baseline_lower, augur_baseline_upper, augur_anomaly_score, augur_failure_probability, augur_time_to_limit_seconds, augur_incident), number literals, and arithmetic or comparisons between them and numbers; aggregations and functions are for Prometheus: scrape augur's /metrics", what)
+// appendList appends the JSON array of n items, writing to w as it grows.
+func appendList(w *bufio.Writer, b []byte, n int, item func(b []byte, i int) []byte) []byte {
+	b = append(b, '[')
+	for i := range n {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = flush(w, item(b, i))
+	}
+	return append(b, ']')
 }
 
-// eval evaluates expr at every step of sp. Series carry one sample per step
-// at which they have a value.
-func (a *API) eval(expr parser.Expr, sp span) (evaluated, []string, *apiError) {
-	switch e := expr.(type) {
-	case *parser.NumberLiteral:
-		return evaluated{typ: parser.ValueTypeScalar, scalar: e.Val}, nil, nil
-	case *parser.StringLiteral:
-		return evaluated{typ: parser.ValueTypeString, str: e.Val}, nil, nil
-	case *parser.ParenExpr:
-		return a.eval(e.Expr, sp)
-	case *parser.StepInvariantExpr:
-		return a.eval(e.Expr, sp)
-	case *parser.UnaryExpr:
-		ev, w, err := a.eval(e.Expr, sp)
-		if err != nil || e.Op == parser.ADD {
-			return ev, w, err
+// flush writes b to w once it has grown, and returns it emptied.
+func flush(w *bufio.Writer, b []byte) []byte {
+	if len(b) < 4096 {
+		return b
+	}
+	_, _ = w.Write(b)
+	return b[:0]
+}
+
+// appendMetric opens a series' object with its labels: {"metric":{...}.
+func appendMetric(b []byte, l labels.Labels) []byte {
+	b = append(b, `{"metric":{`...)
+	i := 0
+	l.Range(func(l labels.Label) {
+		if i > 0 {
+			b = append(b, ',')
 		}
-		if ev.typ == parser.ValueTypeScalar {
-			ev.scalar = -ev.scalar
-			return ev, w, nil
-		}
-		for _, s := range ev.series {
-			s.labels = s.labels.DropMetricName()
-			for i := range s.samples {
-				s.samples[i].V = -s.samples[i].V
+		i++
+		b = appendString(b, l.Name)
+		b = append(b, ':')
+		b = appendString(b, l.Value)
+	})
+	return append(b, '}')
+}
+
+// appendSample appends [<unix seconds>,"<value>"], NaN and infinities in
+// Prometheus' strings "NaN", "+Inf", "-Inf".
+func appendSample(b []byte, t int64, v float64) []byte {
+	b = append(b, '[')
+	b = appendTime(b, t)
+	b = append(b, ',', '"')
+	b = strconv.AppendFloat(b, v, 'f', -1, 64)
+	return append(b, '"', ']')
+}
+
+func appendTime(b []byte, t int64) []byte {
+	return strconv.AppendFloat(b, float64(t)/1000, 'f', -1, 64)
+}
+
+// appendString appends s as a JSON string: Go's quoting (\a, \x01, \xff)
+// is not JSON.
+func appendString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(b, q...)
+}
+
+// labelRange reads the optional start and end of a label or series
+// request: Prometheus' whole time range when absent.
+func labelRange(p map[string][]string) (int64, int64, *apiError) {
+	start, end := minTime, maxTime
+	for _, r := range []struct {
+		name string
+		t    *time.Time
+	}{{"start", &start}, {"end", &end}} {
+		if s := param(p, r.name); s != "" {
+			t, err := parseTime(r.name, s)
+			if err != nil {
+				return 0, 0, err
 			}
-		}
-		return ev, w, nil
-	case *parser.BinaryExpr:
-		return a.evalBinary(e, sp)
-	case *parser.VectorSelector:
-		if e.Timestamp != nil || e.StartOrEnd != 0 {
-			return evaluated{}, nil, errUnsupported("with the @ modifier")
-		}
-		return a.evalSelector(e, sp)
-	case *parser.MatrixSelector:
-		return evaluated{}, nil, errUnsupported("range vector " + e.String())
-	case *parser.Call:
-		return evaluated{}, nil, errUnsupported("function call " + e.Func.Name + "()")
-	case *parser.AggregateExpr:
-		return evaluated{}, nil, errUnsupported("aggregation " + e.Op.String())
-	case *parser.SubqueryExpr:
-		return evaluated{}, nil, errUnsupported("subquery")
-	}
-	return evaluated{}, nil, errUnsupported(expr.String())
-}
-
-func (a *API) evalBinary(e *parser.BinaryExpr, sp span) (evaluated, []string, *apiError) {
-	lhs, w1, err := a.eval(e.LHS, sp)
-	if err != nil {
-		return evaluated{}, w1, err
-	}
-	rhs, w2, err := a.eval(e.RHS, sp)
-	warns := append(w1, w2...)
-	if err != nil {
-		return evaluated{}, warns, err
-	}
-	if e.Op.IsSetOperator() || (lhs.typ == parser.ValueTypeVector && rhs.typ == parser.ValueTypeVector) {
-		return evaluated{}, warns, errUnsupported("between two vectors (" + e.String() + ")")
-	}
-	returnBool := e.ReturnBool
-	if lhs.typ == parser.ValueTypeScalar && rhs.typ == parser.ValueTypeScalar {
-		v, keep := binop(e.Op, lhs.scalar, rhs.scalar)
-		if e.Op.IsComparisonOperator() {
-			v = 0
-			if keep {
-				v = 1
-			}
-		}
-		return evaluated{typ: parser.ValueTypeScalar, scalar: v}, warns, nil
-	}
-	vec, scalar, swapped := lhs, rhs.scalar, false
-	if lhs.typ == parser.ValueTypeScalar {
-		vec, scalar, swapped = rhs, lhs.scalar, true
-	}
-	for _, s := range vec.series {
-		if !e.Op.IsComparisonOperator() || returnBool {
-			s.labels = s.labels.DropMetricName()
-		}
-		kept := s.samples[:0]
-		for _, p := range s.samples {
-			x, y := p.V, scalar
-			if swapped {
-				x, y = y, x
-			}
-			v, keep := binop(e.Op, x, y)
-			switch {
-			case e.Op.IsComparisonOperator() && returnBool:
-				v = 0
-				if keep {
-					v = 1
-				}
-			case e.Op.IsComparisonOperator():
-				if !keep {
-					continue
-				}
-				v = p.V
-			}
-			kept = append(kept, sample{T: p.T, V: v})
-		}
-		s.samples = kept
-	}
-	return vec, warns, nil
-}
-
-// binop applies an arithmetic or comparison operator; for comparisons keep
-// reports whether it holds.
-func binop(op parser.ItemType, x, y float64) (v float64, keep bool) {
-	switch op {
-	case parser.ADD:
-		return x + y, true
-	case parser.SUB:
-		return x - y, true
-	case parser.MUL:
-		return x * y, true
-	case parser.DIV:
-		return x / y, true
-	case parser.POW:
-		return math.Pow(x, y), true
-	case parser.MOD:
-		return math.Mod(x, y), true
-	case parser.ATAN2:
-		return math.Atan2(x, y), true
-	case parser.EQLC:
-		return x, x == y
-	case parser.NEQ:
-		return x, x != y
-	case parser.GTR:
-		return x, x > y
-	case parser.LSS:
-		return x, x < y
-	case parser.GTE:
-		return x, x >= y
-	case parser.LTE:
-		return x, x <= y
-	}
-	return math.NaN(), false
-}
-
-// metricSelected reports whether the selector's __name__ matchers accept name.
-func metricSelected(ms []*labels.Matcher, name string) bool {
-	for _, m := range ms {
-		if m.Name == labels.MetricName && !m.Matches(name) {
-			return false
+			*r.t = t
 		}
 	}
-	return true
-}
-
-// prefilter selects series by the matchers on their own labels: every
-// matcher but those on the labels the virtual metrics add.
-func prefilter(ms []*labels.Matcher) forecast.Matcher {
-	return func(l map[string]string) bool {
-		for _, m := range ms {
-			switch m.Name {
-			case labels.MetricName, "quantile", "horizon":
-				continue
-			}
-			if !m.Matches(l[m.Name]) {
-				return false
-			}
-		}
-		return true
-	}
-}
-
-func matchesAll(ms []*labels.Matcher, l labels.Labels) bool {
-	for _, m := range ms {
-		if !m.Matches(l.Get(m.Name)) {
-			return false
-		}
-	}
-	return true
-}
-
-// withName returns the labels of m plus extra pairs (name, value, ...).
-func withName(m map[string]string, extra ...string) labels.Labels {
-	b := labels.NewScratchBuilder(len(m) + len(extra)/2)
-	for k, v := range m {
-		b.Add(k, v)
-	}
-	for i := 0; i+1 < len(extra); i += 2 {
-		b.Add(extra[i], extra[i+1])
-	}
-	b.Sort()
-	return b.Labels()
-}
-
-// evalSelector evaluates a selector of virtual metrics over sp. A step
-// takes the newest sample in (t - lookback, t], as Prometheus does; where a
-// series has no more history, forecasts continue it into the future.
-func (a *API) evalSelector(vs *parser.VectorSelector, sp span) (evaluated, []string, *apiError) {
-	he, err := a.historyEngine()
-	if err != nil {
-		return evaluated{}, nil, err
-	}
-	ms := vs.LabelMatchers
-	offset := vs.OriginalOffset
-	start, end := sp.start.Add(-offset), sp.end.Add(-offset)
-	lookback := max(lookbackDelta, a.opts.Engine.Step())
-	from := start.Add(-lookback)
-	var raw []*vseries
-	var warns []string
-
-	wantSeries := false
-	for _, name := range seriesMetrics {
-		wantSeries = wantSeries || metricSelected(ms, name)
-	}
-	if wantSeries {
-		hist := he.History(prefilter(ms), from, end)
-		var fcs map[string]forecast.SeriesForecast
-		if wantForecast(ms) && len(hist) > 0 {
-			var w []string
-			fcs, w = a.futureForecasts(ms, hist, end)
-			warns = append(warns, w...)
-		}
-		for _, h := range hist {
-			fc := fcs[labelsKeyOf(h.Labels)]
-			for _, name := range seriesMetrics {
-				if !metricSelected(ms, name) {
-					continue
-				}
-				vs := &vseries{labels: withName(h.Labels, labels.MetricName, name)}
-				if !matchesAll(ms, vs.labels) {
-					continue
-				}
-				for _, p := range h.Points {
-					vs.samples = append(vs.samples, sample{T: p.T, V: historyValue(name, p)})
-				}
-				for _, p := range fc.Points {
-					var v float64
-					switch name {
-					case metricForecast:
-						v = p.Forecast
-					case metricForecastLower:
-						v = p.Lower
-					case metricForecastUpper:
-						v = p.Upper
-					default:
-						continue
-					}
-					vs.samples = append(vs.samples, sample{T: p.Time.UnixMilli(), V: v})
-				}
-				raw = append(raw, vs)
-			}
-		}
-	}
-	if metricSelected(ms, metricFailure) {
-		horizon := model.Duration(a.opts.Engine.Horizon()).String()
-		for _, eh := range he.FailureHistory(from, end) {
-			vs := &vseries{labels: labels.FromStrings(labels.MetricName, metricFailure, eh.EntityLabel, eh.Entity, "horizon", horizon)}
-			if !matchesAll(ms, vs.labels) {
-				continue
-			}
-			for _, p := range eh.Points {
-				vs.samples = append(vs.samples, sample{T: p.T, V: p.P})
-			}
-			raw = append(raw, vs)
-		}
-	}
-	if metricSelected(ms, metricTimeToLimit) && a.opts.Engine.Ready() {
-		now := a.opts.Engine.Now().UnixMilli()
-		if now >= from.UnixMilli() && now <= end.UnixMilli() {
-			for _, s := range a.opts.Engine.Scores() {
-				for _, q := range []struct {
-					name string
-					v    *float64
-				}{{"0.1", s.ETASeconds.P10}, {"0.5", s.ETASeconds.P50}, {"0.9", s.ETASeconds.P90}} {
-					if q.v == nil {
-						continue
-					}
-					vs := &vseries{labels: withName(s.Labels, labels.MetricName, metricTimeToLimit, "quantile", q.name)}
-					if matchesAll(ms, vs.labels) {
-						vs.samples = []sample{{T: now, V: *q.v}}
-						raw = append(raw, vs)
-					}
-				}
-			}
-		}
-	}
-	if metricSelected(ms, metricIncident) {
-		raw = append(raw, a.incidentSeries(he, ms, start, end)...)
-	}
-
-	// Sample every series at the steps; offset shifts the output times back.
-	n := sp.steps()
-	total := 0
-	out := make([]*vseries, 0, len(raw))
-	lb := lookback.Milliseconds()
-	for _, vs := range raw {
-		src := vs.samples
-		sort.SliceStable(src, func(i, j int) bool { return src[i].T < src[j].T })
-		var dst []sample
-		j := 0
-		for i := range n {
-			t := sp.at(i) - offset.Milliseconds()
-			for j < len(src) && src[j].T <= t {
-				j++
-			}
-			// src[j-1] is the newest sample at or before t; skip missing values.
-			k := j - 1
-			for k >= 0 && src[k].T > t-lb && math.IsNaN(src[k].V) {
-				k--
-			}
-			if k >= 0 && src[k].T > t-lb {
-				dst = append(dst, sample{T: sp.at(i), V: src[k].V})
-			}
-		}
-		if len(dst) == 0 {
-			continue
-		}
-		total += len(dst)
-		if total > maxQuerySamples {
-			return evaluated{}, warns, &apiError{typ: errExec, status: http.StatusUnprocessableEntity, err: fmt.Errorf("query processing would load too many samples into memory (more than %d): narrow the selector or raise the step", maxQuerySamples)}
-		}
-		vs.samples = dst
-		out = append(out, vs)
-	}
-	sort.Slice(out, func(i, j int) bool { return labels.Compare(out[i].labels, out[j].labels) < 0 })
-	return evaluated{typ: parser.ValueTypeVector, series: out}, warns, nil
-}
-
-func wantForecast(ms []*labels.Matcher) bool {
-	return metricSelected(ms, metricForecast) || metricSelected(ms, metricForecastLower) || metricSelected(ms, metricForecastUpper)
-}
-
-// futureForecasts returns, by series, the forecasts from the end of each
-// series' history up to end, when end lies beyond it.
-func (a *API) futureForecasts(ms []*labels.Matcher, hist []forecast.SeriesHistory, end time.Time) (map[string]forecast.SeriesForecast, []string) {
-	step := a.opts.Engine.Step()
-	now := a.opts.Engine.Now()
-	if !end.After(now) || !a.opts.Engine.Ready() {
-		return nil, nil
-	}
-	var warns []string
-	horizon := end.Sub(now) + step
-	if horizon > maxFutureSpan {
-		horizon = maxFutureSpan
-		warns = append(warns, fmt.Sprintf("forecasts reach at most %s into the future", model.Duration(maxFutureSpan)))
-	}
-	fcs, err := a.opts.Engine.Forecast(prefilter(ms), horizon, step, 0.95)
-	if err != nil {
-		return nil, append(warns, "cannot forecast: "+err.Error())
-	}
-	out := make(map[string]forecast.SeriesForecast, len(fcs))
-	for _, f := range fcs {
-		out[labelsKeyOf(f.Labels)] = f
-	}
-	return out, warns
-}
-
-func labelsKeyOf(m map[string]string) string { return labels.FromMap(m).String() }
-
-func historyValue(name string, p forecast.HistoryPoint) float64 {
-	switch name {
-	case metricInput:
-		return p.Value
-	case metricForecast:
-		return p.Forecast
-	case metricForecastLower:
-		return p.Lower
-	case metricForecastUpper:
-		return p.Upper
-	case metricBandLower:
-		return p.BandLower
-	case metricBandUpper:
-		return p.BandUpper
-	case metricScore:
-		return p.Score
-	}
-	return math.NaN()
-}
-
-// entityLabels maps each entity to the name of its label (e.g. "host"),
-// from the series the engine models.
-func entityLabels(he historyEngine) map[string]string {
-	out := map[string]string{}
-	for _, h := range he.History(nil, maxTime, maxTime) {
-		if h.EntityLabel != "" {
-			out[h.Entity] = h.EntityLabel
-		}
-	}
-	return out
-}
-
-// incidentLabels are the labels of augur_incident for an incident.
-func incidentLabels(entityLabel map[string]string, entity, name, signal, source string) labels.Labels {
-	el := entityLabel[entity]
-	if el == "" {
-		el = "entity"
-	}
-	m := map[string]string{el: entity, "alertname": name, "source": source}
-	if signal != "" {
-		m["signal"] = signal
-	}
-	return withName(m, labels.MetricName, metricIncident)
-}
-
-// incidentSeries is augur_incident: 1 at every minute an incident is under
-// way in [start, end]; an incident with no end lasts until now.
-func (a *API) incidentSeries(he historyEngine, ms []*labels.Matcher, start, end time.Time) []*vseries {
-	incs := a.opts.Engine.Incidents()
-	if len(incs) == 0 {
-		return nil
-	}
-	el := entityLabels(he)
-	byKey := map[string]*vseries{}
-	var keys []string
-	step := max(a.opts.Engine.Step(), time.Minute).Milliseconds()
-	now := a.now().UnixMilli()
-	for _, in := range incs {
-		l := incidentLabels(el, in.Entity, in.Name, in.Signal, in.Source)
-		if !matchesAll(ms, l) {
-			continue
-		}
-		k := l.String()
-		vs := byKey[k]
-		if vs == nil {
-			vs = &vseries{labels: l}
-			byKey[k] = vs
-			keys = append(keys, k)
-		}
-		t0, t1 := in.Start.UnixMilli(), in.End.UnixMilli()
-		if in.End.IsZero() || t1 < t0 {
-			t1 = now
-		}
-		t0, t1 = max(t0, start.Add(-lookbackDelta).UnixMilli()), min(t1, end.UnixMilli())
-		if t1 < t0 || (t1-t0)/step > 1_000_000 {
-			continue
-		}
-		for t := t0; t <= t1; t += step {
-			vs.samples = append(vs.samples, sample{T: t, V: 1})
-		}
-		if (t1-t0)%step != 0 {
-			vs.samples = append(vs.samples, sample{T: t1, V: 1})
-		}
-	}
-	out := make([]*vseries, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, byKey[k])
-	}
-	return out
-}
-
-// seriesSets returns the label sets of every virtual series that one of the
-// selectors selects (every series when there are none).
-func (a *API) seriesSets(p map[string][]string) ([]labels.Labels, *apiError) {
-	he, err := a.historyEngine()
-	if err != nil {
-		return nil, err
-	}
-	var sels [][]*labels.Matcher
-	for _, s := range p["match[]"] {
-		ms, perr := parser.ParseMetricSelector(s)
-		if perr != nil {
-			return nil, badData("invalid parameter \"match[]\": %v", perr)
-		}
-		sels = append(sels, ms)
-	}
-	var all []labels.Labels
-	horizon := model.Duration(a.opts.Engine.Horizon()).String()
-	entities := map[string]string{}
-	el := map[string]string{}
-	for _, h := range he.History(nil, maxTime, maxTime) {
-		for _, name := range seriesMetrics {
-			all = append(all, withName(h.Labels, labels.MetricName, name))
-		}
-		if !math.IsNaN(h.Limit) {
-			for _, q := range []string{"0.1", "0.5", "0.9"} {
-				all = append(all, withName(h.Labels, labels.MetricName, metricTimeToLimit, "quantile", q))
-			}
-		}
-		if h.EntityLabel != "" {
-			entities[h.Entity] = h.EntityLabel
-			el[h.Entity] = h.EntityLabel
-		}
-	}
-	for _, e := range sortedKeys(entities) {
-		all = append(all, labels.FromStrings(labels.MetricName, metricFailure, entities[e], e, "horizon", horizon))
-	}
-	seen := map[string]bool{}
-	for _, in := range a.opts.Engine.Incidents() {
-		l := incidentLabels(el, in.Entity, in.Name, in.Signal, in.Source)
-		if k := l.String(); !seen[k] {
-			seen[k] = true
-			all = append(all, l)
-		}
-	}
-	if len(sels) == 0 {
-		return all, nil
-	}
-	out := all[:0]
-	for _, l := range all {
-		for _, ms := range sels {
-			if matchesAll(ms, l) {
-				out = append(out, l)
-				break
-			}
-		}
-	}
-	return out, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return start.UnixMilli(), end.UnixMilli(), nil
 }
 
 // parseLimit reads the optional "limit" parameter (0: no limit).
@@ -898,65 +386,104 @@ func parseLimit(p map[string][]string) (int, *apiError) {
 	return n, nil
 }
 
-// checkRange validates the optional start and end of metadata queries;
-// augur's series exist over its whole retained history, so they do not
-// narrow the answer.
-func checkRange(p map[string][]string) *apiError {
-	for _, name := range []string{"start", "end"} {
-		if s := param(p, name); s != "" {
-			if _, err := parseTime(name, s); err != nil {
-				return err
-			}
+// matcherSets parses the match[] selectors.
+func matcherSets(p map[string][]string) ([][]*labels.Matcher, *apiError) {
+	var sets [][]*labels.Matcher
+	for _, s := range p["match[]"] {
+		ms, err := parser.ParseMetricSelector(s)
+		if err != nil {
+			return nil, badData("invalid parameter \"match[]\": %v", err)
 		}
+		sets = append(sets, ms)
 	}
-	return nil
+	return sets, nil
 }
 
-const truncatedWarning = "results truncated due to limit"
+// labelQuery is a labels or label values request: a querier over its time
+// range, its selectors and its limit.
+type labelQuery struct {
+	q          storage.Querier
+	start, end int64
+	sets       [][]*labels.Matcher
+	limit      int
+}
 
-// labelSets reads the time range, limit and match[] selectors of a labels
-// or label values request and returns the label sets they select.
-func (a *API) labelSets(p map[string][]string) ([]labels.Labels, int, *apiError) {
-	if err := checkRange(p); err != nil {
-		return nil, 0, err
+func (a *API) labelQuery(p map[string][]string) (*labelQuery, *apiError) {
+	start, end, err := labelRange(p)
+	if err != nil {
+		return nil, err
 	}
 	limit, err := parseLimit(p)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	sets, err := a.seriesSets(p)
-	return sets, limit, err
+	sets, err := matcherSets(p)
+	if err != nil {
+		return nil, err
+	}
+	q, qerr := a.opts.Query.Queryable().Querier(start, end)
+	if qerr != nil {
+		return nil, queryError(qerr, true)
+	}
+	return &labelQuery{q: q, start: start, end: end, sets: sets, limit: limit}, nil
 }
+
+// hints asks a querier for one more name than the limit, to tell a
+// truncated answer.
+func (lq *labelQuery) hints() *storage.LabelHints {
+	if lq.limit == 0 {
+		return nil
+	}
+	return &storage.LabelHints{Limit: lq.limit + 1}
+}
+
+// collect answers the union of what f returns for each selector (once
+// without one when there are none), sorted and cut to the limit with
+// Prometheus' truncation warning.
+func (lq *labelQuery) collect(f func(ms ...*labels.Matcher) ([]string, error)) result {
+	defer lq.q.Close()
+	sets := lq.sets
+	if len(sets) == 0 {
+		sets = [][]*labels.Matcher{nil}
+	}
+	set := map[string]bool{}
+	for _, ms := range sets {
+		vals, err := f(ms...)
+		if err != nil {
+			return result{err: queryError(err, true)}
+		}
+		for _, v := range vals {
+			set[v] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for v := range set {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	var warns []string
+	if lq.limit > 0 && len(out) > lq.limit {
+		out, warns = out[:lq.limit], []string{truncatedWarning}
+	}
+	return result{data: out, warnings: warns}
+}
+
+const truncatedWarning = "results truncated due to limit"
 
 func (a *API) promLabels(c echo.Context) result {
 	p, err := promParams(c)
 	if err != nil {
 		return result{err: err}
 	}
-	sets, limit, err := a.labelSets(p)
+	lq, err := a.labelQuery(p)
 	if err != nil {
 		return result{err: err}
 	}
-	names := map[string]bool{}
-	for _, l := range sets {
-		l.Range(func(l labels.Label) { names[l.Name] = true })
-	}
-	return sortedLimited(names, limit)
-}
-
-// sortedLimited answers a set of names or values, sorted, cut to limit
-// (0: no limit) with Prometheus' truncation warning.
-func sortedLimited(set map[string]bool, limit int) result {
-	out := make([]string, 0, len(set))
-	for n := range set {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	var warns []string
-	if limit > 0 && len(out) > limit {
-		out, warns = out[:limit], []string{truncatedWarning}
-	}
-	return result{data: out, warnings: warns}
+	ctx := c.Request().Context()
+	return lq.collect(func(ms ...*labels.Matcher) ([]string, error) {
+		names, _, err := lq.q.LabelNames(ctx, lq.hints(), ms...)
+		return names, err
+	})
 }
 
 func (a *API) promLabelValues(c echo.Context) result {
@@ -971,17 +498,15 @@ func (a *API) promLabelValues(c echo.Context) result {
 	if !model.LabelName(name).IsValid() || name == "" {
 		return result{err: badData("invalid label name: %q", name)}
 	}
-	sets, limit, err := a.labelSets(p)
+	lq, err := a.labelQuery(p)
 	if err != nil {
 		return result{err: err}
 	}
-	vals := map[string]bool{}
-	for _, l := range sets {
-		if v := l.Get(name); v != "" {
-			vals[v] = true
-		}
-	}
-	return sortedLimited(vals, limit)
+	ctx := c.Request().Context()
+	return lq.collect(func(ms ...*labels.Matcher) ([]string, error) {
+		vals, _, err := lq.q.LabelValues(ctx, name, lq.hints(), ms...)
+		return vals, err
+	})
 }
 
 func (a *API) promSeries(c echo.Context) result {
@@ -992,25 +517,29 @@ func (a *API) promSeries(c echo.Context) result {
 	if len(p["match[]"]) == 0 {
 		return result{err: badData("no match[] parameter provided")}
 	}
-	if err := checkRange(p); err != nil {
-		return result{err: err}
-	}
-	limit, err := parseLimit(p)
+	lq, err := a.labelQuery(p)
 	if err != nil {
 		return result{err: err}
 	}
-	sets, err := a.seriesSets(p)
-	if err != nil {
-		return result{err: err}
+	defer lq.q.Close()
+	ctx := c.Request().Context()
+	hints := &storage.SelectHints{Start: lq.start, End: lq.end, Func: "series"}
+	var sets []storage.SeriesSet
+	for _, ms := range lq.sets {
+		sets = append(sets, lq.q.Select(ctx, len(lq.sets) > 1, hints, ms...))
 	}
-	slices.SortFunc(sets, labels.Compare)
-	out := make([]map[string]string, 0, len(sets))
-	for _, l := range sets {
-		out = append(out, l.Map())
-	}
+	ss := storage.NewMergeSeriesSet(sets, 0, storage.ChainedSeriesMerge)
+	out := []map[string]string{}
 	var warns []string
-	if limit > 0 && len(out) > limit {
-		out, warns = out[:limit], []string{truncatedWarning}
+	for ss.Next() {
+		if lq.limit > 0 && len(out) == lq.limit {
+			warns = append(warns, truncatedWarning)
+			break
+		}
+		out = append(out, ss.At().Labels().Map())
+	}
+	if err := ss.Err(); err != nil {
+		return result{err: queryError(err, true)}
 	}
 	return result{data: out, warnings: warns}
 }
@@ -1055,7 +584,7 @@ func (a *API) promMetadata(c echo.Context) result {
 	}
 	metric := param(p, "metric")
 	out := map[string][]metadata{}
-	for _, m := range virtualMetrics {
+	for _, m := range augurMetrics {
 		if metric != "" && metric != m.name {
 			continue
 		}
@@ -1073,8 +602,8 @@ func (a *API) promExemplars(c echo.Context) result {
 		return result{err: err}
 	}
 	if q := param(p, "query"); q != "" {
-		if _, err := parseExpr(q); err != nil {
-			return result{err: err}
+		if _, err := a.opts.Query.Parse(q); err != nil {
+			return result{err: queryError(err, false)}
 		}
 	}
 	return result{data: []any{}}
@@ -1111,9 +640,9 @@ func (a *API) promFormatQuery(c echo.Context) result {
 	if err != nil {
 		return result{err: err}
 	}
-	expr, err := parseExpr(param(p, "query"))
-	if err != nil {
-		return result{err: err}
+	expr, perr := a.opts.Query.Parse(param(p, "query"))
+	if perr != nil {
+		return result{err: queryError(perr, false)}
 	}
-	return result{data: expr.String()}
+	return result{data: expr.Pretty(0)}
 }

@@ -91,7 +91,7 @@ func (q *futureQuerier) Select(ctx context.Context, _ bool, hints *storage.Selec
 		n := last - first
 		// The cap is checked before the points are copied.
 		if total += n * len(names); total > q.maxSamples {
-			return promql.ErrTooManySamples(fmt.Sprintf("the forecasts of %s (more than %d samples past the last evaluation): narrow the selector, the time range or raise --query.max-samples", f.Labels, q.maxSamples))
+			return promql.ErrTooManySamples(fmt.Sprintf("the forecasts up to %s (more than --query.max-samples=%d past the last evaluation): narrow the selector or the time range", f.Labels, q.maxSamples))
 		}
 		start := f.Start + int64(first)*f.Step
 		for _, name := range names {

@@ -16,7 +16,10 @@ package query
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -170,7 +173,7 @@ func (e *Engine) NewInstantQuery(ctx context.Context, qs string, ts time.Time) (
 	if err := e.Check(qs); err != nil {
 		return nil, err
 	}
-	return e.ng.NewInstantQuery(ctx, e.queryable, nil, qs, ts)
+	return e.limited(e.ng.NewInstantQuery(ctx, e.queryable, nil, qs, ts))
 }
 
 // NewRangeQuery checks qs against the limits and prepares it over
@@ -179,7 +182,30 @@ func (e *Engine) NewRangeQuery(ctx context.Context, qs string, start, end time.T
 	if err := e.Check(qs); err != nil {
 		return nil, err
 	}
-	return e.ng.NewRangeQuery(ctx, e.queryable, nil, qs, start, end, step)
+	return e.limited(e.ng.NewRangeQuery(ctx, e.queryable, nil, qs, start, end, step))
+}
+
+func (e *Engine) limited(q promql.Query, err error) (promql.Query, error) {
+	if err != nil {
+		return nil, err
+	}
+	return limitedQuery{Query: q, maxSamples: e.opts.MaxSamples}, nil
+}
+
+// limitedQuery says, when a query loads too many samples, which limit it
+// met and how to narrow it.
+type limitedQuery struct {
+	promql.Query
+	maxSamples int
+}
+
+func (q limitedQuery) Exec(ctx context.Context) *promql.Result {
+	r := q.Query.Exec(ctx)
+	var tooMany promql.ErrTooManySamples
+	if errors.As(r.Err, &tooMany) && !strings.Contains(string(tooMany), "--query.max-samples") {
+		r.Err = promql.ErrTooManySamples(fmt.Sprintf("%s (more than --query.max-samples=%d at once): narrow the selector or the time range, or raise the step", string(tooMany), q.maxSamples))
+	}
+	return r
 }
 
 // semaphore is a promql.QueryTracker that only bounds how many queries

@@ -60,7 +60,9 @@ func (s staticIncidents) Incidents(_ context.Context, start, end time.Time) ([]I
 	return out, nil
 }
 
-func minutes(m float64) time.Time { return time.Unix(0, 0).Add(time.Duration(m * float64(time.Minute))) }
+func minutes(m float64) time.Time {
+	return time.Unix(0, 0).Add(time.Duration(m * float64(time.Minute)))
+}
 
 func newTestEngine(t *testing.T, opts Options) *Engine {
 	t.Helper()
@@ -98,6 +100,23 @@ func format(v parser.Value) string {
 	return b.String()
 }
 
+// run returns a function that executes a prepared query and formats its
+// result, failing the test on an error.
+func run(t *testing.T, query string) func(promql.Query, error) string {
+	return func(q promql.Query, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		defer q.Close()
+		r := q.Exec(context.Background())
+		if r.Err != nil {
+			t.Fatalf("%s: %v", query, r.Err)
+		}
+		return format(r.Value)
+	}
+}
+
 // seriesName writes labels as Prometheus does, the name before the braces.
 func seriesName(l labels.Labels) string {
 	return l.Get(labels.MetricName) + l.DropMetricName().String()
@@ -107,16 +126,7 @@ func TestInstantQueries(t *testing.T) {
 	e := newTestEngine(t, Options{})
 	f := func(query string, at float64, want string) {
 		t.Helper()
-		q, err := e.NewInstantQuery(context.Background(), query, minutes(at))
-		if err != nil {
-			t.Fatalf("%s: %v", query, err)
-		}
-		defer q.Close()
-		r := q.Exec(context.Background())
-		if r.Err != nil {
-			t.Fatalf("%s: %v", query, r.Err)
-		}
-		if got := format(r.Value); got != want {
+		if got := run(t, query)(e.NewInstantQuery(context.Background(), query, minutes(at))); got != want {
 			t.Errorf("%s at %gm:\n%s\nwant\n%s", query, at, got, want)
 		}
 	}
@@ -155,16 +165,7 @@ func TestRangeQueries(t *testing.T) {
 	e := newTestEngine(t, Options{})
 	f := func(query string, start, end, step float64, want string) {
 		t.Helper()
-		q, err := e.NewRangeQuery(context.Background(), query, minutes(start), minutes(end), time.Duration(step*float64(time.Minute)))
-		if err != nil {
-			t.Fatalf("%s: %v", query, err)
-		}
-		defer q.Close()
-		r := q.Exec(context.Background())
-		if r.Err != nil {
-			t.Fatalf("%s: %v", query, r.Err)
-		}
-		if got := format(r.Value); got != want {
+		if got := run(t, query)(e.NewRangeQuery(context.Background(), query, minutes(start), minutes(end), time.Duration(step*float64(time.Minute)))); got != want {
 			t.Errorf("%s over [%g, %g]:\n%s\nwant\n%s", query, start, end, got, want)
 		}
 	}

@@ -49,6 +49,7 @@ func TestPromtool(t *testing.T) {
 	promtool := testservers.Binary(t, "promtool")
 	base := startAugur(t)
 	waitReady(t, base, 60*time.Second)
+	waitEvaluated(t, base)
 	now := time.Now()
 	for _, tc := range []struct {
 		args []string
@@ -62,6 +63,14 @@ func TestPromtool(t *testing.T) {
 		{[]string{"query", "labels", base, "host"}, []string{"cache-1", "web-2", "batch-1"}},
 		{[]string{"query", "series", "--match=augur_failure_probability", base}, []string{`{__name__="augur_failure_probability", horizon="1h", host="cache-1"}`}},
 		{[]string{"query", "series", "--match=" + `augur_time_to_limit_seconds{host="cache-1",signal="memory"}`, base}, []string{`quantile="0.5"`}},
+		// Real PromQL: functions, aggregations, vector matching, subqueries.
+		{[]string{"query", "instant", base, `max by (host) (augur_failure_probability)`}, []string{`{host="cache-1"} =>`, `{host="batch-1"} =>`}},
+		{[]string{"query", "instant", base, `topk(1, augur_failure_probability)`}, []string{`augur_failure_probability{horizon="1h", host="cache-1"} =>`}},
+		{[]string{"query", "instant", base, `count by (signal) (augur_input > bool augur_baseline_upper)`}, []string{`{signal="cpu"} =>`, `{signal="memory"} =>`}},
+		{[]string{"query", "instant", base, `quantile_over_time(0.5, augur_input{host="db-1",signal="cpu"}[1h]) - avg_over_time(augur_forecast{host="db-1",signal="cpu"}[1h])`}, []string{`{host="db-1", role="db", signal="cpu"} =>`}},
+		{[]string{"query", "instant", base, `sum(rate(augur_input{signal="cpu"}[10m])) by (role)`}, []string{`{role="cache"} =>`, `{role="web"} =>`}},
+		{[]string{"query", "range", "--start=" + now.Add(-time.Hour).Format(time.RFC3339), "--end=" + now.Add(time.Hour).Format(time.RFC3339), "--step=5m", base, `max_over_time(augur_forecast_upper{host="cache-1",signal="memory"}[15m:5m])`},
+			[]string{`{host="cache-1", role="cache", signal="memory"} =>`}},
 	} {
 		out, err := exec.Command(promtool, tc.args...).CombinedOutput()
 		if err != nil {
@@ -74,10 +83,10 @@ func TestPromtool(t *testing.T) {
 			}
 		}
 	}
-	// Unsupported PromQL: promtool reports augur's bad_data error.
-	out, err := exec.Command(promtool, "query", "instant", base, "sum(augur_input)").CombinedOutput()
+	// A syntax error: promtool reports augur's bad_data error.
+	out, err := exec.Command(promtool, "query", "instant", base, "sum(augur_input").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "bad_data") {
-		t.Errorf("promtool with an aggregation: err %v, output %s; want bad_data", err, out)
+		t.Errorf("promtool with a syntax error: err %v, output %s; want bad_data", err, out)
 	}
 }
 
@@ -383,6 +392,7 @@ func TestGrafanaDashboardQueries(t *testing.T) {
 	}
 	base := startAugur(t)
 	waitReady(t, base, 60*time.Second)
+	waitEvaluated(t, base)
 
 	post := func(path string, form url.Values) (int, []byte) {
 		resp, err := http.PostForm(base+path, form)

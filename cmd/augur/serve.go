@@ -35,6 +35,7 @@ type serveFlags struct {
 	webConfig   string
 	replaySpan  time.Duration
 	alerting    alertingFlags
+	query       queryFlags
 }
 
 func serveCommand(app *kingpin.Application) *command {
@@ -51,6 +52,7 @@ func serveCommand(app *kingpin.Application) *command {
 	c.clause.Flag("demo.speed", "Demo seconds per real second for demo sources (e.g. 1440 lets a demo day pass in a minute); overrides the source's speed.").Default("0").Float64Var(&f.demoSpeed)
 	c.clause.Flag("demo.start", "Demo anchor time (RFC 3339): the demo's present at start. Default: now. Fix it to replay the same demo.").StringVar(&f.demoStart)
 	f.alerting.register(c.clause)
+	f.query.register(c.clause)
 	c.run = func(ctx context.Context, logger *slog.Logger) error { return serve(ctx, logger, f) }
 	return c
 }
@@ -118,7 +120,8 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 		return fmt.Errorf("cannot start the engine: %w", err)
 	}
 	resumed := restoreSnapshot(st, engine, logger)
-	a := api.New(api.Options{Engine: engine, Logger: logger, Registry: reg, MaxExportedSeries: cfg.Global.MaxExportedSeries})
+	a := api.New(api.Options{Engine: engine, Logger: logger, Registry: reg, MaxExportedSeries: cfg.Global.MaxExportedSeries,
+		Query: f.query.engine(hist, engine, opts, logger, reg)})
 	al, err := setupAlerting(f.alerting, f.listen, cfg, engine, a, st, reg, opts, logger)
 	if err != nil {
 		return err
