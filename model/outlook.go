@@ -65,8 +65,14 @@ func (m *RegimeTrend) OutlookInto(dst *Outlook, threshold float64, from, step in
 		return
 	}
 	dst.Reached = false
-	dst.run = resize(dst.run, len(m.comps))
-	clear(dst.run)
+	// Each component's running maximum changes only when its standardised
+	// distance to the threshold z reaches a new minimum: zmin[j] keeps it,
+	// and the normal tail is computed only then.
+	dst.run = resize(dst.run, 2*len(m.comps))
+	run, zmin := dst.run[:len(m.comps)], dst.run[len(m.comps):]
+	for j := range m.comps {
+		run[j], zmin[j] = 0, regimeMaxZ
+	}
 	var row [regimeTerms]float64
 	h := row[:len(m.season)]
 	it := newHarmonicIter(from+step, step, m.Weekly)
@@ -77,12 +83,21 @@ func (m *RegimeTrend) OutlookInto(dst *Outlook, threshold float64, from, step in
 		sm, sv := dot(h, m.season), m.seasonVar(h)
 		f := 0.0
 		for j, c := range m.comps {
-			if dst.run[j] < 1 {
-				mean := c.level + c.slope*u + sm
-				v := c.c00 + 2*c.c01*u + c.c11*u*u + sv
-				dst.run[j] = max(dst.run[j], exceedance(threshold, mean, math.Sqrt(math.Max(v, 0))))
+			gap := threshold - (c.level + c.slope*u + sm)
+			v := c.c00 + 2*c.c01*u + c.c11*u*u + sv
+			var z float64
+			switch {
+			case v > 0:
+				z = gap / math.Sqrt(v)
+			case gap <= 0:
+				z = math.Inf(-1)
+			default:
+				z = math.Inf(1)
 			}
-			f += c.w * dst.run[j]
+			if z < zmin[j] {
+				zmin[j], run[j] = z, 0.5*math.Erfc(z/math.Sqrt2)
+			}
+			f += c.w * run[j]
 		}
 		if k > 0 {
 			// Rounding of the weighted sum must not break monotonicity.
@@ -91,6 +106,10 @@ func (m *RegimeTrend) OutlookInto(dst *Outlook, threshold float64, from, step in
 		dst.Curve[k] = math.Min(f, 1)
 	}
 }
+
+// regimeMaxZ is the standardised distance beyond which a crossing
+// probability is taken as 0 (1-Φ(9) ≈ 1e-19).
+const regimeMaxZ = 9
 
 // exceedance returns P(N(mean, sd²) ≥ limit).
 func exceedance(limit, mean, sd float64) float64 {

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"math"
 	"math/bits"
-	"math/cmplx"
 	"slices"
 )
 
@@ -198,7 +197,7 @@ func (f *RegimeFitter) Fit(y []float64, last, step int64) (*RegimeTrend, error) 
 
 	base := baseColumns(q)
 	changes := f.selectChanges(y, base)
-	sigma2, rho, lrv, ok := f.noise(y, f.withChanges(base, changes))
+	sigma2, rho, lrv, _, ok := f.noise(y, f.withChanges(base, changes))
 	if !ok {
 		return nil, ErrTooFewPoints
 	}
@@ -423,13 +422,13 @@ func backSolve(l []float64, p int, b []float64) {
 
 // noise fits cols and returns the errors' variance σ², lag-one
 // autocorrelation ρ and long-run variance σ²κ from its residuals
-// (armaErrors); ok is false when the fit is singular.
-func (f *RegimeFitter) noise(y []float64, cols []column) (sigma2, rho, lrv float64, ok bool) {
+// (armaErrors), and the residuals' lag sums; ok is false when the fit is
+// singular.
+func (f *RegimeFitter) noise(y []float64, cols []column) (sigma2, rho, lrv float64, s [3]float64, ok bool) {
 	if _, ok := f.solve(cols); !ok {
-		return 0, 0, 0, false
+		return 0, 0, 0, s, false
 	}
 	f.fitted()
-	var s [3]float64
 	r1, r2 := math.NaN(), math.NaN() // residuals one and two steps back
 	for i, v := range y {
 		r := math.NaN()
@@ -445,6 +444,13 @@ func (f *RegimeFitter) noise(y []float64, cols []column) (sigma2, rho, lrv float
 		}
 		r1, r2 = r, r1
 	}
+	sigma2, rho, lrv = armaErrors(s, f.cnt, f.frequencies(cols, 0))
+	return sigma2, rho, lrv, s, true
+}
+
+// frequencies returns the frequencies of cols, in radians per step, and of
+// extra slowly varying columns (0 for a trend column).
+func (f *RegimeFitter) frequencies(cols []column, extra int) []float64 {
 	f.omega = f.omega[:0]
 	for _, c := range cols {
 		w := 0.0
@@ -457,8 +463,10 @@ func (f *RegimeFitter) noise(y []float64, cols []column) (sigma2, rho, lrv float
 		}
 		f.omega = append(f.omega, w)
 	}
-	sigma2, rho, lrv = armaErrors(s, f.cnt, f.omega)
-	return sigma2, rho, lrv, true
+	for range extra {
+		f.omega = append(f.omega, 0)
+	}
+	return f.omega
 }
 
 // armaErrors estimates the variance σ², lag-one autocorrelation ρ₁ and
@@ -495,19 +503,24 @@ func armaErrors(s [3]float64, n int, omega []float64) (sigma2, rho, lrv float64)
 	rho = clamp(s[1] / s[0])
 	phi := min(clamp(s[2]/s[1]), rho)
 	for range 20 {
+		// Re[e^{iω}/(1-φe^{iω})] = (cos ω - φ)/(1 - 2φ cos ω + φ²).
 		var t [3]float64
 		for _, w := range omega {
-			z := cmplx.Exp(complex(0, w))
-			sw := 1 + 2*rho*real(z/(1-complex(phi, 0)*z))
-			for k := range t {
-				t[k] += sw * math.Cos(float64(k)*w)
-			}
+			c := math.Cos(w)
+			sw := 1 + 2*rho*(c-phi)/(1-2*phi*c+phi*phi)
+			t[0] += sw
+			t[1] += sw * c
+			t[2] += sw * (2*c*c - 1)
 		}
 		// Keep a quarter of the points as degrees of freedom.
 		sigma2 = s[0] / math.Max(nf-t[0], nf/4)
+		prev := rho
 		rho = clamp((s[1]/sigma2 + t[1]) / nf)
 		if rho > 0 {
 			phi = min(clamp((s[2]/sigma2+t[2])/nf/rho), rho)
+		}
+		if math.Abs(rho-prev) < 1e-9 {
+			break
 		}
 	}
 	return sigma2, rho, sigma2 * (1 + 2*rho/(1-phi))
@@ -678,10 +691,13 @@ func (f *RegimeFitter) valid(c int, changes []change) bool {
 // growth) is refined to the point. Each kind's best is then scored with the
 // noise of the extended model, as an F test takes the larger model's
 // residual variance: the smaller model's residuals carry the misfit of the
-// change it lacks, and would hide it.
+// change it lacks, and would hide it. The extended model's residual lag
+// sums are the current ones less the gain: the component the change
+// removes is smooth, so it lowers every short-lag sum alike.
 func (f *RegimeFitter) bestChange(y []float64, base []column, changes []change) (best change, ok bool) {
 	cols := f.withChanges(base, changes)
-	if _, ok := f.solve(cols); !ok {
+	_, _, _, sums, fits := f.noise(y, cols)
+	if !fits {
 		return change{}, false
 	}
 	var top [len(changeKinds)]change
@@ -704,12 +720,14 @@ func (f *RegimeFitter) bestChange(y []float64, base []column, changes []change) 
 	for c := f.spacing; c < f.n; c += f.spacing {
 		try(c, 0, 1, 2)
 	}
-	for _, k := range [...]int{0, 2} {
-		if gains[k] <= 0 {
+	// Refine around the best shift with growth, and around the best pure
+	// shift where it lies elsewhere, both kinds at each point: a stride of
+	// about spacing/5, then single points.
+	stride := (f.spacing + 4) / 5
+	for i, k := range [...]int{2, 0} {
+		if gains[k] <= 0 || (i == 1 && top[0].at == top[2].at) {
 			continue
 		}
-		// A stride of about spacing/5, then single points.
-		stride := (f.spacing + 4) / 5
 		for _, s := range [...]int{stride, 1} {
 			if s == stride && s == 1 {
 				continue
@@ -717,7 +735,7 @@ func (f *RegimeFitter) bestChange(y []float64, base []column, changes []change) 
 			c0 := top[k].at
 			for c := c0 - 5*s; c <= c0+5*s; c += s {
 				if c != c0 {
-					try(c, k)
+					try(c, 0, 2)
 				}
 			}
 		}
@@ -727,13 +745,13 @@ func (f *RegimeFitter) bestChange(y []float64, base []column, changes []change) 
 		if gains[k] <= 0 {
 			continue
 		}
-		ext := appendChange(slices.Clip(cols), c)
-		sigma2, _, lrv, fits := f.noise(y, ext)
-		if !fits {
-			continue
-		}
+		// The extended fit's residuals lose a smooth component whose sum of
+		// squares is the gain: every short-lag sum falls by about as much.
+		nz := bits.OnesCount(uint(c.kind))
+		ext := [3]float64{sums[0] - gains[k], sums[1] - gains[k], sums[2] - gains[k]}
+		sigma2, _, lrv := armaErrors(ext, f.cnt, f.frequencies(cols, nz))
 		s2k, pen := criterion(sigma2, lrv, f.cnt)
-		if d := gains[k]/s2k - pen*float64(1+len(ext)-len(cols)); d > score {
+		if d := gains[k]/s2k - pen*float64(1+nz); d > score {
 			best, score, ok = c, d, true
 		}
 	}
@@ -751,7 +769,8 @@ func (f *RegimeFitter) selectChanges(y []float64, base []column) []change {
 		}
 		changes = append(changes, c)
 	}
-	for i := 0; i < len(changes); i++ {
+	// With one change, its move given no others is the forward step again.
+	for i := 0; len(changes) > 1 && i < len(changes); i++ {
 		others := slices.Delete(slices.Clone(changes), i, i+1)
 		if c, ok := f.bestChange(y, base, others); ok {
 			changes[i] = c
@@ -802,6 +821,10 @@ func (f *RegimeFitter) alternatives(base []column, changes []change, s2k, pen fl
 	for i := range f.alts {
 		f.alts[i].w /= total
 	}
+	// Weights below (1-regimeMass)/len(alts) cannot add up to more than
+	// 1-regimeMass: shed them.
+	floor := (1 - regimeMass) / float64(len(f.alts))
+	f.alts = slices.DeleteFunc(f.alts, func(a regimeAlt) bool { return a.w < floor })
 }
 
 // placements appends to f.alts the models base + fixed + one change at
@@ -900,18 +923,14 @@ func medianStart(alts []regimeAlt) int64 {
 }
 
 // mergeAlts returns the posterior mixture with covariances scaled by s2k,
-// keeping the heaviest alternatives up to regimeMass and merging, by their
-// first two moments, those whose level and growth fall in one cell of
+// merging, by their first two moments, those whose level and growth fall in one cell of
 // regimeMerge standard errors: many placements of a change far from the
 // present forecast the same future.
 func mergeAlts(alts []regimeAlt, s2k float64) []regimeComp {
-	slices.SortFunc(alts, func(a, b regimeAlt) int { return cmp.Compare(b.w, a.w) })
-	kept, mass := 0, 0.0
-	for kept < len(alts) && mass < regimeMass {
-		mass += alts[kept].w
-		kept++
+	mass := 0.0
+	for _, a := range alts {
+		mass += a.w
 	}
-	alts = alts[:kept]
 	var sdL, sdS float64
 	for i := range alts {
 		a := &alts[i]
@@ -927,32 +946,39 @@ func mergeAlts(alts []regimeAlt, s2k float64) []regimeComp {
 		}
 		return [2]float64{math.Floor(a.level / sdL), math.Floor(a.slope / sdS)}
 	}
-	slices.SortFunc(alts, func(a, b regimeAlt) int {
-		ca, cb := cell(a), cell(b)
-		if c := cmp.Compare(ca[0], cb[0]); c != 0 {
+	type cellAlt struct {
+		cell [2]float64
+		a    regimeAlt
+	}
+	byCell := make([]cellAlt, len(alts))
+	for i, a := range alts {
+		byCell[i] = cellAlt{cell(a), a}
+	}
+	slices.SortFunc(byCell, func(a, b cellAlt) int {
+		if c := cmp.Compare(a.cell[0], b.cell[0]); c != 0 {
 			return c
 		}
-		return cmp.Compare(ca[1], cb[1])
+		return cmp.Compare(a.cell[1], b.cell[1])
 	})
 	var comps []regimeComp
-	for i := 0; i < len(alts); {
+	for i := 0; i < len(byCell); {
 		j := i + 1
-		for j < len(alts) && cell(alts[j]) == cell(alts[i]) {
+		for j < len(byCell) && byCell[j].cell == byCell[i].cell {
 			j++
 		}
 		var c regimeComp
-		for _, a := range alts[i:j] {
-			c.w += a.w
-			c.level += a.w * a.level
-			c.slope += a.w * a.slope
+		for _, x := range byCell[i:j] {
+			c.w += x.a.w
+			c.level += x.a.w * x.a.level
+			c.slope += x.a.w * x.a.slope
 		}
 		c.level /= c.w
 		c.slope /= c.w
-		for _, a := range alts[i:j] {
-			dl, ds := a.level-c.level, a.slope-c.slope
-			c.c00 += a.w * (a.c00 + dl*dl)
-			c.c01 += a.w * (a.c01 + dl*ds)
-			c.c11 += a.w * (a.c11 + ds*ds)
+		for _, x := range byCell[i:j] {
+			dl, ds := x.a.level-c.level, x.a.slope-c.slope
+			c.c00 += x.a.w * (x.a.c00 + dl*dl)
+			c.c01 += x.a.w * (x.a.c01 + dl*ds)
+			c.c11 += x.a.w * (x.a.c11 + ds*ds)
 		}
 		c.c00 /= c.w
 		c.c01 /= c.w

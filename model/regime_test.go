@@ -9,8 +9,8 @@ import (
 )
 
 // The accuracy tests below fit hourly means: fifteen-minute means of the
-// same fleet give a median relative error of 0.082 and a p10-p90 coverage
-// of 0.747 (logged by TestRegimeLeakAfterQuietFortnight), short of issue
+// same fleet give a median relative error of 0.083 and a p10-p90 coverage
+// of 0.742 (logged by TestRegimeLeakAfterQuietFortnight), short of issue
 // 14's 0.80, so the engine should hand the model hourly means.
 
 const (
