@@ -34,6 +34,10 @@ type FailureModelOptions struct {
 	// to be trained at all [5]; at least one must start in the held-out
 	// part to evaluate it.
 	MinIncidents int
+	// Calibration is the most recent part of each entity's training part
+	// whose predictions fit the recalibration of the outputs [0.25];
+	// negative for none.
+	Calibration float64
 	// MaxSamples bounds the training samples [2000]: all positives (up to
 	// half of it) and as many negatives drawn at random; the outputs are
 	// corrected for the negatives left out.
@@ -59,6 +63,12 @@ func (o FailureModelOptions) withDefaults() FailureModelOptions {
 	}
 	if o.MaxSamples <= 0 {
 		o.MaxSamples = 2000
+	}
+	switch {
+	case o.Calibration == 0:
+		o.Calibration = 0.25
+	case o.Calibration < 0 || o.Calibration >= 1:
+		o.Calibration = 0
 	}
 	if o.LSTM.Dropout == 0 {
 		o.LSTM.Dropout = 0.2
@@ -102,6 +112,12 @@ type HeldOutPrediction struct {
 // Learning", IJCAI 2001, theorem 2). With the MSE loss on a sigmoid the
 // network minimises the Brier score of the training mix.
 //
+// A network that separates failures well is still overconfident where a
+// precursor (a leak) lasts longer than the horizon, so the corrected
+// output is recalibrated as σ(a·logit(p') + b), Platt scaling fitted on
+// the predictions for the Calibration part of the training history, which
+// the network does not train on (see fitPlatt).
+//
 // A FailureModel is not safe for concurrent use.
 type FailureModel struct {
 	// In, Window and Horizon describe the samples.
@@ -121,6 +137,7 @@ type FailureModel struct {
 	net         *LSTM
 	mean, scale []float64
 	keep        float64 // q: the share of negatives trained on over that of positives
+	platt       [2]float64
 	x, out      []float64
 }
 
@@ -148,11 +165,12 @@ func TrainFailureModel(hist []FailureHistory, opts FailureModelOptions) (*Failur
 		return nil, errors.New("cannot train a failure model on empty histories")
 	}
 	type sample struct{ entity, end int }
-	var pos, neg, held []sample
+	var pos, neg, held, calib []sample
 	trainIncidents, heldIncidents := 0, 0
 	for e, h := range hist {
 		n := len(h.Features)
 		split := n - int(o.HoldOut*float64(n))
+		calSplit := split - int(o.Calibration*float64(split))
 		for _, inc := range h.Incidents {
 			switch {
 			case inc.Start >= split && inc.Start < n:
@@ -171,6 +189,10 @@ func TrainFailureModel(hist []FailureHistory, opts FailureModelOptions) (*Failur
 				held = append(held, s)
 			case t+o.Horizon >= split:
 				// Its label depends on the held-out part.
+			case t >= calSplit:
+				calib = append(calib, s)
+			case t+o.Horizon >= calSplit:
+				// Its label depends on the calibration part.
 			case failsWithin(h.Incidents, t, o.Horizon):
 				pos = append(pos, s)
 			default:
@@ -212,15 +234,30 @@ func TrainFailureModel(hist []FailureHistory, opts FailureModelOptions) (*Failur
 	}
 
 	// Evaluation costs a forward pass per step: at most 2·MaxSamples
-	// steps, evenly spaced.
-	if stride := (len(held) + 2*o.MaxSamples - 1) / (2 * o.MaxSamples); stride > 1 {
-		kept := held[:0]
-		for i := 0; i < len(held); i += stride {
-			kept = append(kept, held[i])
+	// steps of each part, evenly spaced.
+	thin := func(ss []sample) []sample {
+		stride := (len(ss) + 2*o.MaxSamples - 1) / (2 * o.MaxSamples)
+		if stride <= 1 {
+			return ss
 		}
-		held = kept
+		kept := ss[:0]
+		for i := 0; i < len(ss); i += stride {
+			kept = append(kept, ss[i])
+		}
+		return kept
 	}
-	for _, s := range held {
+	m.platt = [2]float64{1, 0}
+	if calib = thin(calib); len(calib) > 0 {
+		ls := make([]float64, len(calib))
+		ys := make([]bool, len(calib))
+		for i, s := range calib {
+			h := hist[s.entity]
+			ls[i] = logit(m.predict(h.Features, s.end))
+			ys[i] = failsWithin(h.Incidents, s.end, o.Horizon)
+		}
+		m.platt = fitPlatt(ls, ys)
+	}
+	for _, s := range thin(held) {
 		h := hist[s.entity]
 		y := failsWithin(h.Incidents, s.end, o.Horizon)
 		p := m.predict(h.Features, s.end)
@@ -232,9 +269,9 @@ func TrainFailureModel(hist []FailureHistory, opts FailureModelOptions) (*Failur
 		m.Brier += (p - yv) * (p - yv)
 		m.BaseRateBrier += (base - yv) * (base - yv)
 	}
-	if len(held) > 0 {
-		m.Brier /= float64(len(held))
-		m.BaseRateBrier /= float64(len(held))
+	if n := len(m.HeldOut); n > 0 {
+		m.Brier /= float64(n)
+		m.BaseRateBrier /= float64(n)
 	}
 	return m, nil
 }
@@ -253,7 +290,68 @@ func (m *FailureModel) predict(steps [][]float64, end int) float64 {
 	m.x = m.sample(m.x, steps, end)
 	m.out = m.net.Predict(m.out, m.x)
 	p := clamp01(m.out[0])
-	return m.keep * p / (m.keep*p + 1 - p)
+	p = m.keep * p / (m.keep*p + 1 - p)
+	return sigm(m.platt[0]*logit(p) + m.platt[1])
+}
+
+// logit is ln(p/(1−p)), p clipped to [1e-7, 1−1e-7].
+func logit(p float64) float64 {
+	p = min(max(p, 1e-7), 1-1e-7)
+	return math.Log(p / (1 - p))
+}
+
+// fitPlatt fits σ(a·l + b) to outcomes y by Newton's method on the log
+// loss, with Platt's targets (N₊+1)/(N₊+2) and 1/(N₋+2) in place of 1
+// and 0 so that a few outcomes cannot make it certain (Platt,
+// "Probabilistic Outputs for Support Vector Machines", 1999). It returns
+// (1, 0), the identity, when y holds a single class.
+func fitPlatt(l []float64, y []bool) [2]float64 {
+	np, nn := 0.0, 0.0
+	for _, v := range y {
+		if v {
+			np++
+		} else {
+			nn++
+		}
+	}
+	if np == 0 || nn == 0 {
+		return [2]float64{1, 0}
+	}
+	hi, lo := (np+1)/(np+2), 1/(nn+2)
+	a, b := 1.0, 0.0
+	for range 50 {
+		var ga, gb, haa, hab, hbb float64
+		for i, x := range l {
+			t := lo
+			if y[i] {
+				t = hi
+			}
+			p := sigm(a*x + b)
+			d := p - t
+			w := max(p*(1-p), 1e-12)
+			ga += d * x
+			gb += d
+			haa += w * x * x
+			hab += w * x
+			hbb += w
+		}
+		haa += 1e-9
+		hbb += 1e-9
+		det := haa*hbb - hab*hab
+		if !(det > 0) {
+			break
+		}
+		da := (hbb*ga - hab*gb) / det
+		db := (haa*gb - hab*ga) / det
+		a, b = a-da, b-db
+		if math.Abs(da)+math.Abs(db) < 1e-9 {
+			break
+		}
+	}
+	if math.IsNaN(a) || math.IsNaN(b) {
+		return [2]float64{1, 0}
+	}
+	return [2]float64{a, b}
 }
 
 // sample writes the standardised window of steps ending at end into dst.

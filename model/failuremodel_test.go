@@ -134,3 +134,22 @@ func BenchmarkTrainFailureModelDemo(b *testing.B) {
 		}
 	}
 }
+
+// fitPlatt recovers the parameters of outcomes drawn from σ(a·l + b).
+func TestFitPlatt(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	const n, a, b = 20000, 0.5, -1.0
+	l := make([]float64, n)
+	y := make([]bool, n)
+	for i := range l {
+		l[i] = 2 * rng.NormFloat64()
+		y[i] = rng.Float64() < sigm(a*l[i]+b)
+	}
+	got := fitPlatt(l, y)
+	if math.Abs(got[0]-a) > 0.05 || math.Abs(got[1]-b) > 0.05 {
+		t.Errorf("fitPlatt = %v, want about (%v, %v)", got, a, b)
+	}
+	if got := fitPlatt(l[:10], make([]bool, 10)); got != [2]float64{1, 0} {
+		t.Errorf("one class: %v, want the identity", got)
+	}
+}
