@@ -108,7 +108,7 @@ func (q *futureQuerier) Select(ctx context.Context, _ bool, hints *storage.Selec
 			if !matchesAll(ms, l) {
 				continue
 			}
-			out = append(out, &samplesSeries{labels: l, samples: regular{start: start, step: f.Step, v: slices.Clone(v[first:last])}})
+			out = append(out, regular(l, start, f.Step, slices.Clone(v[first:last])))
 		}
 		return nil
 	})

@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
-	"github.com/prometheus/prometheus/tsdb/chunks"
 	"github.com/prometheus/prometheus/util/annotations"
 )
 
@@ -75,7 +74,8 @@ func (q *incidentQuerier) series(ctx context.Context, mint, maxt int64, ms []*la
 	}
 	out := make([]storage.Series, 0, len(byKey))
 	for _, s := range byKey {
-		out = append(out, &samplesSeries{labels: s.labels, samples: newIncidents(s.intervals, q.spacing)})
+		inc := newIncidents(s.intervals, q.spacing)
+		out = append(out, &samplesSeries{labels: s.labels, n: inc.len(), at: inc.at})
 	}
 	slices.SortFunc(out, func(a, b storage.Series) int { return labels.Compare(a.Labels(), b.Labels()) })
 	return out, nil
@@ -162,16 +162,17 @@ func (s *incidents) before(iv interval) int {
 	return int((iv.end - iv.start + s.spacing - 1) / s.spacing)
 }
 
-func (s *incidents) Len() int { return s.first[len(s.intervals)] }
+func (s *incidents) len() int { return s.first[len(s.intervals)] }
 
-func (s *incidents) Get(i int) chunks.Sample {
+// at is sample i.
+func (s *incidents) at(i int) (int64, float64) {
 	j := sort.SearchInts(s.first, i+1) - 1
 	iv, k := s.intervals[j], i-s.first[j]
 	switch n := s.before(iv); {
 	case k < n:
-		return fsample{iv.start + int64(k)*s.spacing, 1}
+		return iv.start + int64(k)*s.spacing, 1
 	case k == n:
-		return fsample{iv.end, 1}
+		return iv.end, 1
 	}
-	return fsample{iv.end + 1, math.Float64frombits(value.StaleNaN)}
+	return iv.end + 1, math.Float64frombits(value.StaleNaN)
 }

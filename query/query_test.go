@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -188,6 +189,9 @@ func TestLongIncidents(t *testing.T) {
 		incs = append(incs, Incident{Labels: labels.FromStrings("host", fmt.Sprint("h", i), "alertname", "Down", "source", "alertmanager"), Start: end.Add(-690 * 24 * time.Hour), End: end})
 	}
 	e := newTestEngine(t, Options{Incidents: incs, MaxSamples: 1_000_000})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
 	q, err := e.NewRangeQuery(context.Background(), `augur_incident`, end.Add(-700*24*time.Hour), end, 2*time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -196,6 +200,11 @@ func TestLongIncidents(t *testing.T) {
 	r := q.Exec(context.Background())
 	if r.Err != nil {
 		t.Fatal(r.Err)
+	}
+	runtime.ReadMemStats(&after)
+	// The answer itself is 496,860 samples of 16 bytes (7.6 MiB).
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+		t.Errorf("the query allocated %d MiB, want at most the 64 MiB a request may take", alloc>>20)
 	}
 	m := r.Value.(promql.Matrix)
 	if len(m) != 60 || len(m[0].Floats) != 690*12+1 {

@@ -28,27 +28,40 @@ func (s *seriesSet) At() storage.Series                { return s.series[s.i-1] 
 func (s *seriesSet) Err() error                        { return nil }
 func (s *seriesSet) Warnings() annotations.Annotations { return s.warnings }
 
-// samplesSeries is a series whose samples are computed by index; Prometheus'
-// list iterator seeks them by binary search.
+// samplesSeries is a series whose samples are computed by index: sample
+// i is at(i), of n. Prometheus' list iterator walks and seeks them (by
+// binary search).
 type samplesSeries struct {
-	labels  labels.Labels
-	samples storage.Samples
+	labels labels.Labels
+	n      int
+	at     func(i int) (int64, float64)
 }
 
 func (s *samplesSeries) Labels() labels.Labels { return s.labels }
 
 func (s *samplesSeries) Iterator(chunkenc.Iterator) chunkenc.Iterator {
-	return storage.NewListSeriesIterator(s.samples)
+	return storage.NewListSeriesIterator(&cursor{s: s})
 }
 
-// regular is v[i] at start + i*step.
-type regular struct {
-	start, step int64
-	v           []float64
+// cursor is the storage.Samples of one iterator: Get computes sample i
+// into the cursor's own sample, so that reading a sample allocates
+// nothing (the list iterator reads each sample it gets at once).
+type cursor struct {
+	s   *samplesSeries
+	cur fsample
 }
 
-func (r regular) Get(i int) chunks.Sample { return fsample{r.start + int64(i)*r.step, r.v[i]} }
-func (r regular) Len() int                { return len(r.v) }
+func (c *cursor) Get(i int) chunks.Sample {
+	c.cur.t, c.cur.f = c.s.at(i)
+	return &c.cur
+}
+
+func (c *cursor) Len() int { return c.s.n }
+
+// regular returns the series of v[i] at start + i*step.
+func regular(l labels.Labels, start, step int64, v []float64) *samplesSeries {
+	return &samplesSeries{labels: l, n: len(v), at: func(i int) (int64, float64) { return start + int64(i)*step, v[i] }}
+}
 
 // fsample is a float sample.
 type fsample struct {
