@@ -83,7 +83,7 @@ func (o EntityOptions) withDefaults() EntityOptions {
 type EntityDetector struct {
 	opts  EntityOptions
 	k, n  int
-	alpha float64 // weight of the covariance and calibration
+	alpha float64 // weight of the covariance
 
 	rbar []float64 // smoothed residual vector
 	cov  []float64 // C, k×k row-major (lower triangle used)
@@ -91,8 +91,7 @@ type EntityDetector struct {
 	w    []float64 // S⁻¹ r̄ scratch
 	ok   bool      // chol holds a factor
 
-	chi2  distuv.ChiSquared // of k degrees of freedom
-	score float64
+	chi2 distuv.ChiSquared // of k degrees of freedom
 }
 
 // NewEntityDetector returns an EntityDetector for an entity of the given
@@ -154,15 +153,11 @@ func (d *EntityDetector) Update(r []float64) float64 {
 		}
 	}
 
-	d.score = 0
-	if d.n > d.opts.Warmup {
-		d.score = d.chi2.CDF(d2)
+	if d.n <= d.opts.Warmup {
+		return 0
 	}
-	return d.score
+	return d.chi2.CDF(d2)
 }
-
-// Score returns the score of the latest Update.
-func (d *EntityDetector) Score() float64 { return d.score }
 
 // Shares writes each signal's share of the latest step's evidence into dst
 // (resized to the number of signals) and returns it: r̄_j² / Σ r̄², summing

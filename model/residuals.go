@@ -123,9 +123,8 @@ func (r *SeasonalResiduals) Observe(t int64, y, z []float64) {
 	if r.bins > 0 {
 		bin = int((t%dayMillis + dayMillis) % dayMillis / r.binMillis)
 	}
-	// Until the exponential weights are smaller, the variance is the mean
-	// of the residuals so far and a bin the mean of its days so far, so
-	// neither remembers its arbitrary start.
+	// Until profileGamma is smaller, a bin is the mean of its days so
+	// far, so it does not remember that it started at 0.
 	aS := 1 - math.Exp2(-1.0/residHalfLife)
 	binW := r.binW
 	if r.bins > 0 {
