@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -332,4 +334,51 @@ func BenchmarkIncidents(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestIncidentsConcurrent writes, lists and prunes at once (run with -race):
+// every acknowledged write is listed by the next listing.
+func TestIncidentsConcurrent(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	s, err := Open(t.TempDir(), Options{Timeout: time.Second, IncidentRetention: time.Hour, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 25 {
+				// Out of order starts, and some past the retention.
+				start := now.Add(-time.Duration((i*7+w)%120) * time.Minute)
+				fp := fmt.Sprintf("w%d-%d", w, i)
+				if _, err := s.AddIncidents([]Incident{{Fingerprint: fp, Status: "firing", StartsAt: start, Entity: fp}}); err != nil {
+					t.Error(err)
+					return
+				}
+				if start.Before(now.Add(-time.Hour)) {
+					continue
+				}
+				incs, _ := s.Incidents(context.Background(), time.Time{}, now)
+				if !slices.ContainsFunc(incs, func(in ingest.Incident) bool { return in.Entity == fp }) {
+					t.Errorf("%s acknowledged but not listed", fp)
+				}
+				if !slices.IsSortedFunc(incs, func(a, b ingest.Incident) int { return a.Start.Compare(b.Start) }) {
+					t.Error("listing not sorted by start")
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range 20 {
+			if _, err := s.Prune(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	wg.Wait()
 }

@@ -45,7 +45,7 @@ func serveCommand(app *kingpin.Application) *command {
 	c.clause.Flag("config.print", "Print the configuration in effect (the embedded demo's without --config.file) and exit.").BoolVar(&f.configPrint)
 	c.clause.Flag("web.listen-address", "Address to listen on for the API, /metrics and the Prometheus-compatible query API.").Default(":9477").StringVar(&f.listen)
 	c.clause.Flag("web.config.file", "Path to a configuration file that can enable TLS or authentication (Prometheus' exporter-toolkit format).").Default("").StringVar(&f.webConfig)
-	c.clause.Flag("web.read-timeout", "Maximum duration before timing out read of the request, and closing idle connections.").Default("5m").DurationVar(&f.readTimeout)
+	c.clause.Flag("web.read-timeout", "Maximum duration before timing out read of the request (of its headers: the lesser of this and 30s), and closing idle connections.").Default("5m").DurationVar(&f.readTimeout)
 	c.clause.Flag("storage.path", "Folder of augur's own data: the embedded TSDB of inputs and outputs (tsdb/) and the store of incidents, alert state and model snapshots (augur.db).").Default("data/").StringVar(&f.storage)
 	c.clause.Flag("storage.retention", "How long the embedded TSDB keeps samples. Default: the longer of the configured history and 15d.").Default("0s").DurationVar(&f.retention)
 	c.clause.Flag("calibration.replay", "At start, replay this much of the past through a second engine in the background, to learn the calibration against known incidents and serve past failure probabilities; 0 disables. Default: the history less two days.").Default("-1s").DurationVar(&f.replaySpan)
