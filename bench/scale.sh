@@ -13,7 +13,7 @@
 #   bench/scale.sh --prometheus       # 10k series backfilled into a real Prometheus with promtool
 #
 # Environment: SIZES; REFIT_INTERVAL (the config's refit_interval, default
-# 2m: the full refit timed is the one after the first fit); REQUESTS per
+# 10m: the full refit timed is the one after the first fit); REQUESTS per
 # endpoint (default 200) within BUDGET (default 60s, at least 3 requests);
 # READY_TIMEOUT and REFIT_TIMEOUT (default 30m each); REPLAY (augur's
 # --calibration.replay, default 0: no second engine replaying the past);
@@ -34,11 +34,16 @@ case "${1:-}" in
 esac
 if ((useprom)); then
 	SIZES=${SIZES:-10k}
-	./scripts/deps.sh >/dev/null
+	for bin in prometheus promtool; do
+		command -v "$bin" >/dev/null || {
+			echo "$bin not found: run scripts/deps.sh (Debian's prometheus package)" >&2
+			exit 1
+		}
+	done
 else
 	SIZES=${SIZES:-"1k 10k 100k"}
 fi
-REFIT_INTERVAL=${REFIT_INTERVAL:-2m}
+REFIT_INTERVAL=${REFIT_INTERVAL:-10m}
 REQUESTS=${REQUESTS:-200}
 BUDGET=${BUDGET:-60s}
 READY_TIMEOUT=${READY_TIMEOUT:-30m}

@@ -93,6 +93,8 @@ type Probe struct {
 	P99  float64 `json:"p99_s"`
 }
 
+// measure reports on one augur; when augur fails after it was ready, the
+// figures measured until then are still printed, with the failure as a note.
 func measure(args []string) error {
 	fs := flag.NewFlagSet("measure", flag.ExitOnError)
 	base := fs.String("url", "", "augur's base URL")
@@ -120,6 +122,16 @@ func measure(args []string) error {
 		return fmt.Errorf("augur not ready: %w", err)
 	}
 	r.ReadySec = time.Since(start).Seconds()
+	if err := w.afterReady(&r, *base, *storage, *requests, *budget, *refitTimeout); err != nil {
+		r.Notes = append(r.Notes, "failed: "+err.Error())
+		_ = json.NewEncoder(os.Stdout).Encode(r)
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(r)
+}
+
+func (w *watch) afterReady(r *Result, base, storage string, requests int, budget, refitTimeout time.Duration) error {
+	size := r.Size
 	fits, err := w.fits()
 	if err != nil {
 		return err
@@ -131,12 +143,12 @@ func measure(args []string) error {
 	if r.RSSReady, err = w.rss(); err != nil {
 		return err
 	}
-	m, err := scrape(*base)
+	m, err := scrape(base)
 	if err != nil {
 		return err
 	}
 	r.Series = int(m.sum("augur_series"))
-	progress("%s: ready in %.1fs, %d series, first fit %.1fs, RSS %d MB", *size, r.ReadySec, r.Series, r.FitSec, r.RSSReady>>20)
+	progress("%s: ready in %.1fs, %d series, first fit %.1fs, RSS %d MB", size, r.ReadySec, r.Series, r.FitSec, r.RSSReady>>20)
 
 	now := time.Now()
 	rangeQuery := func(q string) string {
@@ -155,12 +167,12 @@ func measure(args []string) error {
 		{"query_range", rangeQuery("max by (host) (augur_anomaly_score)"), rangeQuery("augur_anomaly_score")},
 	}
 	for _, p := range probes {
-		progress("%s: timing %s", *size, p.path)
-		pr, err := w.probe(*base+p.path, *requests, *budget)
+		progress("%s: timing %s", size, p.path)
+		pr, err := w.probe(base+p.path, requests, budget)
 		var bad *statusError
 		if errors.As(err, &bad) && bad.code == http.StatusBadRequest && p.fallback != "" {
 			r.Notes = append(r.Notes, fmt.Sprintf("query_range: HTTP %d for max by (host) (augur_anomaly_score): no PromQL aggregation; timed the plain selector augur_anomaly_score instead", bad.code))
-			pr, err = w.probe(*base+p.fallback, *requests, *budget)
+			pr, err = w.probe(base+p.fallback, requests, budget)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
@@ -169,8 +181,8 @@ func measure(args []string) error {
 		r.Latency = append(r.Latency, pr)
 	}
 
-	progress("%s: waiting for a full refit", *size)
-	err = w.until(*refitTimeout, func() (bool, error) {
+	progress("%s: waiting for a full refit", size)
+	err = w.until(refitTimeout, func() (bool, error) {
 		f, err := w.fits()
 		if len(f) > 1 {
 			r.RefitSec = &f[1]
@@ -179,14 +191,14 @@ func measure(args []string) error {
 	})
 	switch {
 	case errors.Is(err, errTimeout):
-		r.Notes = append(r.Notes, fmt.Sprintf("no full refit within %s", *refitTimeout))
+		r.Notes = append(r.Notes, fmt.Sprintf("no full refit within %s", refitTimeout))
 	case err != nil:
 		return err
 	}
 	if r.RSSRefit, err = w.rss(); err != nil {
 		return err
 	}
-	if m, err = scrape(*base); err != nil {
+	if m, err = scrape(base); err != nil {
 		return err
 	}
 	if n := m.sum("augur_evaluation_duration_seconds_count"); n > 0 {
@@ -196,10 +208,8 @@ func measure(args []string) error {
 		r.Notes = append(r.Notes, "evaluation cycle: augur exports no augur_evaluation_duration_seconds")
 	}
 	r.TSDBSamples = m.sum("augur_tsdb_appended_samples_total")
-	if r.TSDBBytes, r.BlockBytes, r.BlockSample, err = tsdbDisk(filepath.Join(*storage, "tsdb")); err != nil {
-		return err
-	}
-	return json.NewEncoder(os.Stdout).Encode(r)
+	r.TSDBBytes, r.BlockBytes, r.BlockSample, err = tsdbDisk(filepath.Join(storage, "tsdb"))
+	return err
 }
 
 // watch checks on augur while waiting: it fails as soon as the process is
@@ -284,19 +294,24 @@ func (w *watch) fits() ([]float64, error) {
 }
 
 // probe times sequential GETs of u, after one untimed warm-up request; any
-// answer but 200 fails the benchmark.
+// answer but 200 fails the benchmark. A warm-up slower than a tenth of the
+// budget counts as the first sample: nothing is left to warm up when one
+// request takes that long.
 func (w *watch) probe(u string, n int, budget time.Duration) (Probe, error) {
-	if err := get(u, 10*time.Minute); err != nil {
+	began := time.Now()
+	if err := get(u, requestTimeout); err != nil {
 		return Probe{}, err
 	}
 	var lat []float64
-	began := time.Now()
+	if d := time.Since(began); d > budget/10 {
+		lat = append(lat, d.Seconds())
+	}
 	for len(lat) < n && (len(lat) < 3 || time.Since(began) < budget) {
 		if _, err := w.rss(); err != nil {
 			return Probe{}, err
 		}
 		t0 := time.Now()
-		if err := get(u, 10*time.Minute); err != nil {
+		if err := get(u, requestTimeout); err != nil {
 			return Probe{}, err
 		}
 		lat = append(lat, time.Since(t0).Seconds())
@@ -310,6 +325,10 @@ func quantile(xs []float64, q float64) float64 {
 	i := int(math.Ceil(q*float64(len(xs)))) - 1
 	return xs[max(i, 0)]
 }
+
+// requestTimeout bounds one request: today's engine takes minutes to plan
+// the capacity of a thousand series.
+const requestTimeout = 20 * time.Minute
 
 func get(u string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -549,7 +568,7 @@ func table(args []string) error {
 			ingest = fmt.Sprintf("%.2fM", r.IngestRate/1e6)
 		}
 		tw.row(r.Size, r.Source, strconv.Itoa(r.Series), sec(r.ReadySec), sec(r.FitSec), sec(opt(r.RefitSec)), sec(opt(r.EvalSec)),
-			mb(r.RSSReady), mb(r.RSSRefit), fmt.Sprintf("%.1f", float64(max(r.RSSReady, r.RSSRefit))/1024/float64(r.Series)),
+			mb(r.RSSReady), mb(r.RSSRefit), ratio(float64(max(r.RSSReady, r.RSSRefit))/1024, float64(r.Series)),
 			lat["failures"], lat["capacity"], lat["query_range"],
 			ratio(float64(r.TSDBBytes), r.TSDBSamples), ratio(float64(r.BlockBytes), float64(r.BlockSample)), ingest)
 	}
