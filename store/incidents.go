@@ -132,7 +132,18 @@ func (s *Store) loadIncidents(tx *bolt.Tx) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return b.ForEach(func(k, v []byte) error {
-		var n Incident
+		// Only the fields the index keeps: labels and annotations are not
+		// decoded (a third of the start's time at 100k incidents).
+		var n struct {
+			Fingerprint string    `json:"fingerprint"`
+			Status      string    `json:"status"`
+			Entity      string    `json:"entity"`
+			Name        string    `json:"name"`
+			Signal      string    `json:"signal"`
+			Source      string    `json:"source"`
+			StartsAt    time.Time `json:"startsAt"`
+			EndsAt      time.Time `json:"endsAt"`
+		}
 		if err := json.Unmarshal(v, &n); err != nil {
 			x.damaged++
 			s.errors.Inc()
@@ -142,7 +153,7 @@ func (s *Store) loadIncidents(tx *bolt.Tx) error {
 			s.opts.Logger.Error("cannot decode a stored incident; it is not listed", "file", s.path, "key", string(k), "err", err)
 			return nil
 		}
-		x.add(&n)
+		x.add(&Incident{Fingerprint: n.Fingerprint, Status: n.Status, Entity: n.Entity, Name: n.Name, Signal: n.Signal, Source: n.Source, StartsAt: n.StartsAt, EndsAt: n.EndsAt})
 		return nil
 	})
 }

@@ -382,3 +382,32 @@ func TestIncidentsConcurrent(t *testing.T) {
 	}()
 	wg.Wait()
 }
+
+// BenchmarkOpen is the start's check, index load and backup of a store of
+// 100k incidents.
+func BenchmarkOpen(b *testing.B) {
+	dir := b.TempDir()
+	s, err := Open(dir, Options{Timeout: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	incs := make([]Incident, 100000)
+	for i := range incs {
+		incs[i] = Incident{Fingerprint: fmt.Sprintf("%016x", i), Status: "firing", Entity: "db-1", Name: "NodeDown",
+			Labels: map[string]string{"alertname": "NodeDown", "host": "db-1"}, StartsAt: t0.Add(time.Duration(i) * time.Second)}
+	}
+	if _, err := s.AddIncidents(incs); err != nil {
+		b.Fatal(err)
+	}
+	s.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		s, err := Open(dir, Options{Timeout: time.Second})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+}
