@@ -7,7 +7,8 @@
 #
 # Each series is bench/hwbench's (a week at 5 minutes, period 288, then the
 # next day): both tools read the week from its own CSV file, forecast 288
-# steps with 95 % intervals and write a CSV file per series; the forecasts
+# steps (augur with 95 % intervals, R without, see forecast_r.R) and write a
+# CSV file per series; the forecasts
 # are scored by MASE against the held-out day (scale: in-sample MAE of the
 # naive forecast). Times are wall clock of the whole command (process start,
 # CSV parsing, model selection or fit, output), the fastest of RUNS.
@@ -54,7 +55,7 @@ for f in sorted(os.listdir(os.path.join(work, "full"))):
     for k in mase:
         fc = col(os.path.join(work, "out-" + k, f), "forecast")
         mase[k].append(statistics.mean(abs(a - b) for a, b in zip(test, fc)) / scale)
-print(f"{n} files, fit + 288-step forecast with 95 % intervals, whole process (fastest of {sys.argv[5]} runs)")
+print(f"{n} files, fit + 288-step forecast, whole process (fastest of {sys.argv[5]} runs)")
 print(f"{'':18s} {'total s':>9s} {'ms/series':>10s} {'MASE':>7s}")
 print(f"{'augur forecast':18s} {ta:9.2f} {1000 * ta / n:10.2f} {statistics.mean(mase['augur']):7.3f}")
 print(f"{'R HoltWinters':18s} {tr:9.2f} {1000 * tr / n:10.2f} {statistics.mean(mase['r']):7.3f}")
