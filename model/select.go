@@ -190,8 +190,9 @@ type Selection struct {
 	// was too short to validate and a default was taken.
 	MASE float64
 	// Candidates maps every model fitted to its validation error (+Inf
-	// when its forecasts were not finite); models that could not be fitted
-	// are absent. Encoders that reject NaN and Inf (encoding/json) must map
+	// when its forecasts were not finite; a lower bound, above the
+	// chosen one's, for a model whose validation stopped early, see
+	// backtest); models that could not be fitted are absent. Encoders that reject NaN and Inf (encoding/json) must map
 	// them, e.g. to null.
 	Candidates map[string]float64
 	// Periods are the seasonal periods detected or, when none is and a
@@ -222,9 +223,10 @@ const (
 
 // candidate is one model family that Select can try.
 type candidate struct {
-	name   string
-	minLen int // fewest points the fit needs
-	fit    func(y []float64) (Forecaster, error)
+	name     string
+	minLen   int // fewest points the fit needs
+	priority int // validation order, lowest first: the usual winners
+	fit      func(y []float64) (Forecaster, error)
 }
 
 // Select chooses a forecaster for y by rolling-origin backtest and returns it
@@ -240,7 +242,10 @@ type candidate struct {
 // score is the mean of its one-step MASE and its MASE over those leads, MASE
 // being the mean absolute error divided by the in-sample MAE of the naive
 // forecast on the fitted part (Hyndman & Koehler, "Another look at measures
-// of forecast accuracy", IJF 2006). The lowest score wins. (Scoring lead
+// of forecast accuracy", IJF 2006). The lowest score wins. The usual winners
+// (Holt-Winters) are validated first, and a candidate whose errors so far
+// already put its score above the best one's is not validated further: it
+// cannot win, and that saves most of the losers' validation. (Scoring lead
 // Horizon alone misleads when the held-out part is short: with Horizon near
 // the period every target falls a period after its origin, and a model
 // without a season passes for seasonal naive.)
@@ -339,10 +344,19 @@ func Select(y []float64, opts SelectOptions) (Forecaster, Selection, error) {
 	} else {
 		from = max(0, nFit-maxFitPoints)
 	}
+	// The likely winners are validated first, so that the others can be
+	// abandoned early (see backtest); ties still go to the earlier of
+	// candidates' order.
+	order := make([]int, len(cands))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cands[a].priority - cands[b].priority })
 	var best Forecaster
 	var bestCal calibration
-	bestScore := math.Inf(1)
-	for _, c := range cands {
+	bestScore, bestIdx := math.Inf(1), -1
+	for _, i := range order {
+		c := cands[i]
 		if nFit-from < c.minLen {
 			continue
 		}
@@ -350,17 +364,14 @@ func Select(y []float64, opts SelectOptions) (Forecaster, Selection, error) {
 		if err != nil {
 			continue // e.g. a constant stretch the optimiser cannot use
 		}
-		mase1, maseH, cal := backtest(m, y[nFit:], opts.Horizon, opts.MaxOrigins, opts.Level)
-		score := mase1 / scale
-		if opts.Horizon > 1 {
-			score = (mase1 + maseH) / (2 * scale)
-		}
+		mae, cal := backtest(m, y[nFit:], opts.Horizon, opts.MaxOrigins, opts.Level, bestScore*scale)
+		score := mae / scale
 		if math.IsNaN(score) {
 			score = math.Inf(1)
 		}
 		sel.Candidates[c.name] = score
-		if score < bestScore || best == nil {
-			best, bestScore, bestCal = m, score, cal
+		if score < bestScore || (score == bestScore && i < bestIdx) || best == nil {
+			best, bestScore, bestCal, bestIdx = m, score, cal, i
 		}
 	}
 	if best == nil {
@@ -385,11 +396,11 @@ func Select(y []float64, opts SelectOptions) (Forecaster, Selection, error) {
 // candidates lists the model families for the given seasonal periods.
 func candidates(season []int) []candidate {
 	cs := []candidate{
-		{"naive", 2, func(y []float64) (Forecaster, error) { return FitSeasonalNaive(y, 1) }},
-		{"holt_damped", 3, func(y []float64) (Forecaster, error) {
+		{"naive", 2, 6, func(y []float64) (Forecaster, error) { return FitSeasonalNaive(y, 1) }},
+		{"holt_damped", 3, 4, func(y []float64) (Forecaster, error) {
 			return FitHoltWinters(y, HoltWintersOptions{Damped: true})
 		}},
-		{"ari", minFitLen, func(y []float64) (Forecaster, error) {
+		{"ari", minFitLen, 3, func(y []float64) (Forecaster, error) {
 			return FitAR(y, AROptions{Periods: season, Difference: true})
 		}},
 	}
@@ -409,9 +420,9 @@ func candidates(season []int) []candidate {
 		return m, err
 	}
 	cs = append(cs,
-		candidate{"snaive", p + 1, func(y []float64) (Forecaster, error) { return FitSeasonalNaive(y, p) }},
-		candidate{"holtwinters", 2 * p, func(y []float64) (Forecaster, error) { return fitUndamped(y) }},
-		candidate{"holtwinters_damped", 2 * p, func(y []float64) (Forecaster, error) {
+		candidate{"snaive", p + 1, 5, func(y []float64) (Forecaster, error) { return FitSeasonalNaive(y, p) }},
+		candidate{"holtwinters", 2 * p, 0, func(y []float64) (Forecaster, error) { return fitUndamped(y) }},
+		candidate{"holtwinters_damped", 2 * p, 1, func(y []float64) (Forecaster, error) {
 			if undamped == nil {
 				if _, err := fitUndamped(y); err != nil {
 					return nil, err
@@ -423,7 +434,7 @@ func candidates(season []int) []candidate {
 	)
 	if len(season) > 1 {
 		long := season[len(season)-1]
-		cs = append(cs, candidate{"mstl", long + 2*p, func(y []float64) (Forecaster, error) {
+		cs = append(cs, candidate{"mstl", long + 2*p, 2, func(y []float64) (Forecaster, error) {
 			return FitMSTL(y, MSTLOptions{Periods: season})
 		}})
 	}
@@ -458,12 +469,38 @@ type pointPredictor interface {
 	halfWidth(j int, level float64) float64
 }
 
-// backtest runs m forward through val, returning its one-step mean absolute
-// error, its mean absolute error over leads 1..h, and the interval
-// calibration.
-func backtest(m Forecaster, val []float64, h, maxOrigins int, level float64) (mae1, maeH float64, cal calibration) {
+// backtest runs m forward through val and returns its validation error,
+// the mean of its one-step mean absolute error and its mean absolute error
+// over leads 1..h (the one-step one alone when h is 1), and the interval
+// calibration. The partial sums of absolute errors only grow, so once
+// they, divided by the final counts, exceed limit the error cannot end
+// below it: backtest then stops and returns that lower bound (and no
+// calibration), which saves most of the validation of candidates that
+// lose clearly.
+func backtest(m Forecaster, val []float64, h, maxOrigins int, level, limit float64) (mae float64, cal calibration) {
 	lastOrigin := max(0, len(val)-h) // the last origin with all h leads inside
 	stride := max(1, (lastOrigin+maxOrigins)/maxOrigins)
+	// The final counts of the one-step and the multi-step errors.
+	var n1All, nHAll int
+	for i, v := range val {
+		if finite(v) {
+			n1All++
+		}
+		if h > 1 && i%stride == 0 && i <= lastOrigin {
+			for _, w := range val[i:min(i+h, len(val))] {
+				if finite(w) {
+					nHAll++
+				}
+			}
+		}
+	}
+	bound := func(sum1, sumH float64) float64 {
+		b := sum1 / float64(max(n1All, 1))
+		if h > 1 {
+			b = (b + sumH/float64(max(nHAll, 1))) / 2
+		}
+		return b
+	}
 	pp, fixed := m.(pointPredictor)
 	var w1, wh float64
 	if fixed {
@@ -508,8 +545,13 @@ func backtest(m Forecaster, val []float64, h, maxOrigins int, level float64) (ma
 			}
 		}
 		m.Update(v)
+		if i%64 == 63 {
+			if b := bound(sum1, sumH); b > limit {
+				return b, calibration{}
+			}
+		}
 	}
-	mae1, maeH = math.NaN(), math.NaN()
+	mae1, maeH := math.NaN(), math.NaN()
 	if n1 > 0 {
 		mae1 = sum1 / float64(n1)
 	}
@@ -522,7 +564,10 @@ func backtest(m Forecaster, val []float64, h, maxOrigins int, level float64) (ma
 	if len(sH) == 0 {
 		cal.fh = cal.f1
 	}
-	return mae1, maeH, cal
+	if h > 1 {
+		return (mae1 + maeH) / 2, cal
+	}
+	return mae1, cal
 }
 
 // conformalFactor is the finite-sample split-conformal quantile of the
