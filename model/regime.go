@@ -188,7 +188,8 @@ func FitRegimeTrend(y []float64, last, step int64) (*RegimeTrend, error) {
 }
 
 // Fit fits the model to y sampled every step ms, the last point at time
-// last (Unix ms); non-finite values are skipped. It needs a day of data.
+// last (Unix ms); non-finite values are skipped. It needs two days of data:
+// on one, a trend and the daily cycle are too alike to tell apart.
 // A step that divides an hour is first averaged to hourly means (see
 // regimeStep).
 func (f *RegimeFitter) Fit(y []float64, last, step int64) (*RegimeTrend, error) {
@@ -196,7 +197,7 @@ func (f *RegimeFitter) Fit(y []float64, last, step int64) (*RegimeTrend, error) 
 		y, last, step = f.hourly(y, last, step)
 	}
 	n := len(y)
-	if n == 0 || step <= 0 || int64(n)*step < msPerDay {
+	if n == 0 || step <= 0 || int64(n)*step < 2*msPerDay {
 		return nil, ErrTooFewPoints
 	}
 	q := dailyTerms

@@ -443,9 +443,9 @@ func TestHarmonicIter(t *testing.T) {
 	}
 }
 
-// TestRegimeTooShort checks that less than a day is refused.
+// TestRegimeTooShort checks that less than two days is refused.
 func TestRegimeTooShort(t *testing.T) {
-	if _, err := FitRegimeTrend(make([]float64, 20), 0, 3600*1000); err != ErrTooFewPoints {
-		t.Errorf("20 hours: err %v, want ErrTooFewPoints", err)
+	if _, err := FitRegimeTrend(make([]float64, 47), 0, 3600*1000); err != ErrTooFewPoints {
+		t.Errorf("47 hours: err %v, want ErrTooFewPoints", err)
 	}
 }
