@@ -1,20 +1,33 @@
 package model
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
 
 // BenchmarkRegimeFit fits one leakAfterQuiet host's 21 days as hourly and
-// 15-minute means.
+// 15-minute means, and 90 days of hourly means (a leak on a daily cycle
+// with AR(1) noise, 2160 points).
 func BenchmarkRegimeFit(b *testing.B) {
 	p := leakAfterQuiet(rand.New(rand.NewPCG(3, 14)))
+	rng := rand.New(rand.NewPCG(3, 15))
+	long := make([]float64, 90*24)
+	e := 0.0
+	for i := range long {
+		e = 0.5*e + rng.NormFloat64()
+		long[i] = 40 + 1.5*math.Max(float64(i-80*24)/24, 0) + 5*math.Sin(2*math.Pi*float64(i)/24) + e
+	}
 	for _, c := range []struct {
 		name string
 		k    int
-	}{{"hourly", 12}, {"15min", 3}} {
+		y    []float64
+	}{{"hourly", 12, nil}, {"15min", 3, nil}, {"hourly-90d", 12, long}} {
 		b.Run(c.name, func(b *testing.B) {
 			y, last := aggregate(p.values, p.now, raw, c.k)
+			if c.y != nil {
+				y = c.y
+			}
 			var f RegimeFitter
 			b.ReportAllocs()
 			for b.Loop() {
