@@ -459,7 +459,7 @@ func (a *API) incidents(c echo.Context) result {
 	} else {
 		var err error
 		if inc, warnings, err = a.listIncidents(c.Request().Context()); err != nil {
-			return result{err: &apiError{typ: errExec, status: http.StatusServiceUnavailable, err: fmt.Errorf("cannot list incidents: %w", err)}, warnings: warnings}
+			return result{err: &apiError{typ: errUnready, status: http.StatusServiceUnavailable, err: fmt.Errorf("cannot list incidents: %w", err)}, warnings: warnings}
 		}
 	}
 	if inc == nil {

@@ -287,3 +287,25 @@ func BenchmarkWebhook(b *testing.B) {
 		})
 	}
 }
+
+func TestIncidentsWarnings(t *testing.T) {
+	f := func(list IncidentsFunc, status int, contains string) {
+		t.Helper()
+		a := New(Options{Engine: idleEngine(t)})
+		a.ServeIncidents(list)
+		rec := httptest.NewRecorder()
+		a.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/incidents", nil))
+		if rec.Code != status || !strings.Contains(rec.Body.String(), contains) {
+			t.Errorf("status %d, want %d containing %q: %s", rec.Code, status, contains, rec.Body)
+		}
+	}
+	one := []ingest.Incident{{Entity: "db-1", Name: "NodeDown", Source: "alertmanager"}}
+	f(func(context.Context) ([]ingest.Incident, []string, error) { return one, nil, nil }, 200, `"entity":"db-1"`)
+	f(func(context.Context) ([]ingest.Incident, []string, error) {
+		return one, []string{"3 stored incident notifications could not be decoded"}, nil
+	}, 200, `"warnings":["3 stored incident notifications could not be decoded"]`)
+	f(func(context.Context) ([]ingest.Incident, []string, error) {
+		return nil, nil, errors.New("prometheus is down")
+	}, 503, `"errorType":"unavailable"`)
+	f(func(context.Context) ([]ingest.Incident, []string, error) { return nil, nil, nil }, 200, `"data":[]`)
+}
