@@ -40,6 +40,10 @@ type BaselineOptions struct {
 	// Outside is the target fraction of normal training points outside the
 	// band, in (0, 0.5). Default 0.01.
 	Outside float64
+	// CenterOnly fits the centre profile alone: At's scale, Band and K are
+	// then NaN. It halves the memory and the fit for a caller that only
+	// deseasonalises by the centre (the engine's daily profile).
+	CenterOnly bool
 }
 
 // Baseline is a robust seasonal baseline with a dynamic band: the "same
@@ -151,6 +155,11 @@ func FitBaseline(ts []int64, y []float64, opts BaselineOptions) (*Baseline, erro
 		center[s] = median(append(scratch[:0], slot...))
 	}
 
+	if opts.CenterOnly {
+		b.center, b.k = toFloat32(center), math.NaN()
+		return b, nil
+	}
+
 	// Residuals from the interpolated centre, in bucket order.
 	res := vals // each value is read once, before its residual replaces it
 	for j, x := range xs {
@@ -244,8 +253,13 @@ func interpolate[F float32 | float64](x float64, c, s []F) (float64, float64) {
 	return cv, (1-w)*float64(s[i0]) + w*float64(s[i1])
 }
 
-// At returns the robust centre and scale of the baseline at time t (Unix ms).
+// At returns the robust centre and scale of the baseline at time t (Unix
+// ms); the scale is NaN for a CenterOnly baseline.
 func (b *Baseline) At(t int64) (center, scale float64) {
+	if b.scale == nil {
+		c, _ := interpolate(b.slotX(b.phase(t)), b.center, b.scale)
+		return c, math.NaN()
+	}
 	return interpolate(b.slotX(b.phase(t)), b.center, b.scale)
 }
 

@@ -321,3 +321,30 @@ func TestBandKMatchesFilteredQuantile(t *testing.T) {
 		}
 	}
 }
+
+// TestBaselineCenterOnly: the centre-only fit has the full fit's centre,
+// no scale and half its memory.
+func TestBaselineCenterOnly(t *testing.T) {
+	ts, y := minuteSeries(0, 14, 2, 9)
+	full, err := FitBaseline(ts, y, BaselineOptions{SlotWidth: 5 * minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := FitBaseline(ts, y, BaselineOptions{SlotWidth: 5 * minute, CenterOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range ts[:1440] {
+		fc, _ := full.At(at)
+		cc, cs := c.At(at)
+		if cc != fc || !math.IsNaN(cs) {
+			t.Fatalf("At(%d) = %g, %g; want %g, NaN", at, cc, cs, fc)
+		}
+	}
+	if lo, hi := c.Band(ts[0]); !math.IsNaN(lo) || !math.IsNaN(hi) || !math.IsNaN(c.K()) {
+		t.Errorf("centre-only band %g..%g, K %g: want NaN", lo, hi, c.K())
+	}
+	if 2*c.Bytes() > full.Bytes()+100 {
+		t.Errorf("centre-only %d B, full %d B", c.Bytes(), full.Bytes())
+	}
+}
