@@ -40,7 +40,7 @@ type Engine interface {
 	Capacity(match forecast.Matcher, th *forecast.Threshold, horizon time.Duration) ([]forecast.Capacity, []string, error)
 	Targets() []forecast.SignalTarget
 	Calibration() forecast.Calibration
-	Scores() []forecast.SeriesScore
+	State() *forecast.State
 	Incidents() []ingest.Incident
 }
 

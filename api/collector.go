@@ -10,9 +10,10 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// scoreCollector exports the engine's current scores at scrape time, so no
-// label set outlives its series. It never computes more than reading the
-// engine's fitted state costs, and caps the number of exported series.
+// scoreCollector exports the scores of the engine's published State at
+// scrape time, so no label set outlives its series. It computes nothing:
+// a scrape reads the State the last evaluation left, and caps the number
+// of exported series.
 type scoreCollector struct {
 	engine  Engine
 	max     int
@@ -48,20 +49,17 @@ func (c *scoreCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, help, names, nil), prometheus.GaugeValue, v, values...)
 	}
-	if c.engine.Ready() {
-		h := c.engine.Horizon()
-		scores := c.engine.Scores()
-		if risks, err := c.engine.Failures(h); err == nil {
-			top := topFactorFits(risks, scores, c.max)
-			for _, r := range risks {
-				l := map[string]string{r.EntityLabel: r.Entity, "horizon": model.Duration(h).String()}
-				if top && len(r.Factors) > 0 && r.Factors[0].Share > 0 {
-					l["top_factor"] = r.Factors[0].Signal
-				}
-				emit("augur_failure_probability", "Probability that the entity fails within the horizon.", l, r.FailureProbability)
+	if st := c.engine.State(); st.Ready {
+		horizon := model.Duration(st.Horizon).String()
+		top := topFactorFits(st.Entities, st.Series, c.max)
+		for _, r := range st.Entities {
+			l := map[string]string{r.EntityLabel: r.Entity, "horizon": horizon}
+			if top && len(r.Factors) > 0 && r.Factors[0].Share > 0 {
+				l["top_factor"] = r.Factors[0].Signal
 			}
+			emit("augur_failure_probability", "Probability that the entity fails within the horizon.", l, r.FailureProbability)
 		}
-		for _, s := range scores {
+		for _, s := range st.Series {
 			emit("augur_anomaly_score", "Degree to which the newest points are unexplained by the model, in [0,1].", s.Labels, s.AnomalyScore)
 			for q, v := range map[float64]*float64{0.1: s.ETASeconds.P10, 0.5: s.ETASeconds.P50, 0.9: s.ETASeconds.P90} {
 				if v == nil {
@@ -85,7 +83,7 @@ func (c *scoreCollector) Collect(ch chan<- prometheus.Metric) {
 // starts a new series in Prometheus, so over time an entity may export one
 // per signal; the label is added only while that worst case, with every
 // score and ETA series, fits in the cap.
-func topFactorFits(risks []forecast.EntityRisk, scores []forecast.SeriesScore, limit int) bool {
+func topFactorFits(risks []forecast.EntityRisk, scores []forecast.SeriesState, limit int) bool {
 	signals := map[string]bool{}
 	n := 0
 	for _, s := range scores {

@@ -3,7 +3,6 @@ package forecast
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -322,92 +321,81 @@ func formatETA(q Quantiles) string {
 
 func formatProb(p float64) string { return strconv.FormatFloat(p, 'f', 3, 64) }
 
-// candidates evaluates the three rules on the engine's current state.
+// candidates evaluates the three rules on the engine's published State.
 func (r *AlertRules) candidates() (map[string]candidate, map[string]bool) {
 	cands := map[string]candidate{}
 	evaluated := map[string]bool{}
+	st := r.e.State()
+	if !st.Ready {
+		return cands, evaluated
+	}
 	add := func(c candidate) { cands[alertKey(c.labels)] = c }
-	horizon := r.e.Horizon()
+	horizon := st.Horizon
 	th := r.opts.FailureThreshold
 
-	if risks, err := r.e.Failures(horizon); err == nil {
-		evaluated[AlertFailurePredicted] = true
-		for _, risk := range risks {
-			if risk.FailureProbability < th {
-				continue
-			}
-			l := map[string]string{model.AlertNameLabel: AlertFailurePredicted, risk.EntityLabel: risk.Entity, "severity": Severity(risk.FailureProbability, th)}
-			top := "no single signal"
-			if len(risk.Factors) > 0 {
-				top = fmt.Sprintf("%s (%.0f %%)", risk.Factors[0].Signal, 100*risk.Factors[0].Share)
-			}
-			add(candidate{
-				labels: l, value: risk.FailureProbability,
-				expr: selector("augur_failure_probability", map[string]string{risk.EntityLabel: risk.Entity}),
-				annotations: map[string]string{
-					"probability": formatProb(risk.FailureProbability),
-					"eta":         formatETA(risk.ETASeconds),
-					"summary":     fmt.Sprintf("%s %s is predicted to fail within %s (probability %s)", risk.EntityLabel, risk.Entity, model.Duration(horizon), formatProb(risk.FailureProbability)),
-					"description": fmt.Sprintf("Main factor: %s. Median time to failure: %s.", top, formatETA(risk.ETASeconds)),
-				},
-			})
+	evaluated[AlertFailurePredicted] = true
+	for _, risk := range st.Entities {
+		if risk.FailureProbability < th {
+			continue
 		}
-	} else if !errors.Is(err, ErrNotReady) {
-		r.logger.Warn("cannot evaluate FailurePredicted", "err", err)
+		l := map[string]string{model.AlertNameLabel: AlertFailurePredicted, risk.EntityLabel: risk.Entity, "severity": Severity(risk.FailureProbability, th)}
+		top := "no single signal"
+		if len(risk.Factors) > 0 {
+			top = fmt.Sprintf("%s (%.0f %%)", risk.Factors[0].Signal, 100*risk.Factors[0].Share)
+		}
+		add(candidate{
+			labels: l, value: risk.FailureProbability,
+			expr: selector("augur_failure_probability", map[string]string{risk.EntityLabel: risk.Entity}),
+			annotations: map[string]string{
+				"probability": formatProb(risk.FailureProbability),
+				"eta":         formatETA(risk.ETASeconds),
+				"summary":     fmt.Sprintf("%s %s is predicted to fail within %s (probability %s)", risk.EntityLabel, risk.Entity, model.Duration(horizon), formatProb(risk.FailureProbability)),
+				"description": fmt.Sprintf("Main factor: %s. Median time to failure: %s.", top, formatETA(risk.ETASeconds)),
+			},
+		})
 	}
 
-	if caps, _, err := r.e.Capacity(nil, nil, horizon); err == nil {
-		evaluated[AlertCapacityExhaustion] = true
-		for _, c := range caps {
-			if c.CrossingProbability < th {
-				continue
-			}
-			l := maps.Clone(c.Labels)
-			l[model.AlertNameLabel] = AlertCapacityExhaustion
-			l["severity"] = Severity(c.CrossingProbability, th)
-			add(candidate{
-				labels: l, value: c.CrossingProbability,
-				expr: selector("augur_time_to_limit_seconds", c.Labels),
-				annotations: map[string]string{
-					"probability": formatProb(c.CrossingProbability),
-					"eta":         formatETA(c.ETASeconds),
-					"summary":     fmt.Sprintf("%s of %s reaches its limit %g within %s (probability %s, median in %s)", c.Labels["signal"], describe(c.Labels), c.Threshold, model.Duration(horizon), formatProb(c.CrossingProbability), formatETA(c.ETASeconds)),
-				},
-			})
+	evaluated[AlertCapacityExhaustion] = true
+	for _, c := range st.Capacity {
+		if c.CrossingProbability < th {
+			continue
 		}
-	} else if !errors.Is(err, ErrNotReady) {
-		r.logger.Warn("cannot evaluate CapacityExhaustion", "err", err)
+		l := maps.Clone(c.Labels)
+		l[model.AlertNameLabel] = AlertCapacityExhaustion
+		l["severity"] = Severity(c.CrossingProbability, th)
+		add(candidate{
+			labels: l, value: c.CrossingProbability,
+			expr: selector("augur_time_to_limit_seconds", c.Labels),
+			annotations: map[string]string{
+				"probability": formatProb(c.CrossingProbability),
+				"eta":         formatETA(c.ETASeconds),
+				"summary":     fmt.Sprintf("%s of %s reaches its limit %g within %s (probability %s, median in %s)", c.Labels["signal"], describe(c.Labels), c.Threshold, model.Duration(horizon), formatProb(c.CrossingProbability), formatETA(c.ETASeconds)),
+			},
+		})
 	}
 
-	if r.e.Ready() {
-		evaluated[AlertAnomalyDetected] = true
-		now := r.e.Now()
-		for _, h := range r.e.History(nil, now.Add(-5*r.e.Step()), now) {
-			var p *HistoryPoint
-			for i := len(h.Points) - 1; i >= 0; i-- {
-				if !math.IsNaN(h.Points[i].Value) {
-					p = &h.Points[i]
-					break
-				}
-			}
-			if p == nil || math.IsNaN(p.BandLower) || math.IsNaN(p.BandUpper) || math.IsNaN(p.Score) {
-				continue
-			}
-			if (p.Value >= p.BandLower && p.Value <= p.BandUpper) || p.Score < r.opts.MinAnomalyScore {
-				continue
-			}
-			l := maps.Clone(h.Labels)
-			l[model.AlertNameLabel] = AlertAnomalyDetected
-			l["severity"] = "info"
-			add(candidate{
-				labels: l, value: p.Score,
-				expr: selector("augur_anomaly_score", h.Labels),
-				annotations: map[string]string{
-					"probability": formatProb(p.Score),
-					"summary":     fmt.Sprintf("%s of %s is %g, outside its usual band [%.4g, %.4g] (anomaly score %s)", h.Labels["signal"], describe(h.Labels), p.Value, p.BandLower, p.BandUpper, formatProb(p.Score)),
-				},
-			})
+	// A value outside its band, anomalous enough, and recent: a series
+	// whose newest sample is older than a few steps is not "now".
+	evaluated[AlertAnomalyDetected] = true
+	recent := st.At.Add(-5 * st.Step).UnixMilli()
+	for _, s := range st.Series {
+		if s.T < recent || s.Band == nil || math.IsNaN(s.PointScore) {
+			continue
 		}
+		if (s.Value >= s.Band.Lower && s.Value <= s.Band.Upper) || s.PointScore < r.opts.MinAnomalyScore {
+			continue
+		}
+		l := maps.Clone(s.Labels)
+		l[model.AlertNameLabel] = AlertAnomalyDetected
+		l["severity"] = "info"
+		add(candidate{
+			labels: l, value: s.PointScore,
+			expr: selector("augur_anomaly_score", s.Labels),
+			annotations: map[string]string{
+				"probability": formatProb(s.PointScore),
+				"summary":     fmt.Sprintf("%s of %s is %g, outside its usual band [%.4g, %.4g] (anomaly score %s)", s.Labels["signal"], describe(s.Labels), s.Value, s.Band.Lower, s.Band.Upper, formatProb(s.PointScore)),
+			},
+		})
 	}
 	return cands, evaluated
 }

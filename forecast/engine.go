@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -97,6 +98,9 @@ type Engine struct {
 	// entityRefs are the TSDB series of the failure probabilities; only
 	// the Run goroutine uses them.
 	entityRefs map[string]*entityRef
+
+	// state is the last evaluation's State.
+	state atomic.Pointer[State]
 }
 
 type signalState struct {
@@ -181,10 +185,10 @@ func (e *Engine) Evaluate(ctx context.Context) {
 		e.refit(ctx)
 		e.calibrate()
 	}
-	risks := e.recordProbabilities()
-	if e.opts.Appendable != nil && e.Ready() {
-		e.appendOutputs(ctx, e.Scores(), risks)
-	}
+	st := e.buildState()
+	e.state.Store(st)
+	e.recordProbabilities(st)
+	e.appendOutputs(ctx, st)
 }
 
 func (e *Engine) now() time.Time { return e.opts.Now() }
@@ -402,12 +406,9 @@ func (e *Engine) refit(ctx context.Context) {
 	e.logger.Info("fitted models", "series", len(all), "duration", time.Since(start).Round(time.Millisecond))
 }
 
-// Ready reports whether every signal has a fitted model or a reported error.
-func (e *Engine) Ready() bool {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.ready
-}
+// Ready reports whether every signal has a fitted model or a reported
+// error, as of the published State.
+func (e *Engine) Ready() bool { return e.State().Ready }
 
 // Incidents returns the known incidents.
 func (e *Engine) Incidents() []ingest.Incident {

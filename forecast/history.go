@@ -90,13 +90,10 @@ type probHistory struct {
 	points []ProbabilityPoint
 }
 
-// recordProbabilities appends the current failure probabilities to the
-// entities' histories, keeping the retention window, and returns them.
-func (e *Engine) recordProbabilities() []EntityRisk {
-	risks, err := e.Failures(e.opts.Horizon)
-	if err != nil {
-		return nil
-	}
+// recordProbabilities appends the evaluation's failure probabilities to
+// the entities' histories, keeping the retention window.
+func (e *Engine) recordProbabilities(st *State) {
+	risks := st.Entities
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.evalTime.UnixMilli()
@@ -120,7 +117,6 @@ func (e *Engine) recordProbabilities() []EntityRisk {
 			h.points = append(h.points[:0], h.points[cut:]...)
 		}
 	}
-	return risks
 }
 
 func sortedKeys[V any](m map[string]V) []string {

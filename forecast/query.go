@@ -276,28 +276,6 @@ func (e *Engine) Targets() []SignalTarget {
 	return out
 }
 
-// SeriesScore is a series' current anomaly score and time to its limit,
-// exported as gauges on /metrics.
-type SeriesScore struct {
-	Labels       map[string]string
-	AnomalyScore float64
-	ETASeconds   Quantiles
-	Stale        bool
-}
-
-// Scores returns the current score of every series, for the metrics collector.
-func (e *Engine) Scores() []SeriesScore {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	var out []SeriesScore
-	var sc scratch
-	for _, s := range e.selectSeries(nil) {
-		c := s.assess(&sc, e.horizon, e.horizon, s.limit, e.step, failureMode)
-		out = append(out, SeriesScore{Labels: s.labels, AnomalyScore: s.recentScore(), ETASeconds: c.quantiles(e.opts.Step), Stale: s.signal.stale})
-	}
-	return out
-}
-
 // Horizon returns the configured failure-probability horizon.
 func (e *Engine) Horizon() time.Duration { return e.opts.Horizon }
 

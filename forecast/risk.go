@@ -89,6 +89,16 @@ func (s *series) recentScore() float64 {
 	return m
 }
 
+// scoreAt returns the anomaly score of the point at t, NaN if there is none.
+func (s *series) scoreAt(t int64) float64 {
+	for i := len(s.t) - 1; i >= 0 && s.t[i] >= t; i-- {
+		if s.t[i] == t {
+			return s.sc[i]
+		}
+	}
+	return math.NaN()
+}
+
 func (s *series) last() (t int64, v float64) {
 	for i := len(s.v) - 1; i >= 0; i-- {
 		if !math.IsNaN(s.v[i]) {
@@ -331,7 +341,8 @@ func (c crossing) quantiles(step time.Duration) Quantiles {
 }
 
 // Failures returns every entity's failure probability over horizon (the
-// configured one when zero), most likely to fail first.
+// configured one when zero), most likely to fail first: the published
+// State's for the configured horizon, computed for another.
 func (e *Engine) Failures(horizon time.Duration) ([]EntityRisk, error) {
 	if horizon <= 0 {
 		horizon = e.opts.Horizon
@@ -340,6 +351,14 @@ func (e *Engine) Failures(horizon time.Duration) ([]EntityRisk, error) {
 	if h < 1 || h > maxSteps {
 		return nil, fmt.Errorf("%w: %s at step %s", ErrTooLong, horizon, e.opts.Step)
 	}
+	if st := e.State(); st.Ready && horizon == e.opts.Horizon {
+		return st.Entities, nil
+	}
+	return e.failures(h)
+}
+
+// failures computes every entity's failure probability over h steps.
+func (e *Engine) failures(h int) ([]EntityRisk, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if !e.ready {

@@ -16,6 +16,7 @@ func TestSnapshotRestore(t *testing.T) {
 	a.mu.Lock()
 	a.calib = model.Calibrator{X: []float64{0, 1}, Y: []float64{0.01, 0.5}, N: 100, Positives: 3}
 	a.mu.Unlock()
+	a.Evaluate(context.Background()) // publish a State with that calibration
 	data, err := a.Snapshot()
 	if err != nil {
 		t.Fatal(err)

@@ -93,13 +93,13 @@ func (a *appender) add(ref *storage.SeriesRef, l labels.Labels, t int64, v float
 // append: each series' points observed since (input, one-step forecast and
 // interval, band, score), the current times to limit, and the entities'
 // failure probabilities. The caller is the Run goroutine, outside e.mu.
-func (e *Engine) appendOutputs(ctx context.Context, scores []SeriesScore, risks []EntityRisk) {
-	if e.opts.Appendable == nil {
+func (e *Engine) appendOutputs(ctx context.Context, st *State) {
+	if e.opts.Appendable == nil || !st.Ready {
 		return
 	}
 	start := time.Now()
 	a := &appender{app: e.opts.Appendable.Appender(ctx), min: e.opts.AppendedUntil.UnixMilli()}
-	now := e.Now().UnixMilli()
+	now := st.At.UnixMilli()
 	e.mu.RLock()
 	for _, s := range e.selectSeries(nil) {
 		if s.refs == nil {
@@ -126,7 +126,7 @@ func (e *Engine) appendOutputs(ctx context.Context, scores []SeriesScore, risks 
 		byKey[s.key] = s.refs
 	}
 	e.mu.RUnlock()
-	for _, sc := range scores {
+	for _, sc := range st.Series {
 		r := byKey[labelsKey(sc.Labels)]
 		if r == nil {
 			continue
@@ -138,7 +138,7 @@ func (e *Engine) appendOutputs(ctx context.Context, scores []SeriesScore, risks 
 		}
 	}
 	horizon := model.Duration(e.opts.Horizon).String()
-	for _, r := range risks {
+	for _, r := range st.Entities {
 		er := e.entityRefs[r.Entity]
 		if er == nil {
 			er = &entityRef{labels: labels.FromStrings(labels.MetricName, MetricFailure, r.EntityLabel, r.Entity, "horizon", horizon)}

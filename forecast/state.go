@@ -1,0 +1,100 @@
+package forecast
+
+import (
+	"math"
+	"time"
+
+	"github.com/augur-sre/augur/ingest"
+)
+
+// State is what one evaluation computed, published whole at its end (as
+// Alertmanager publishes its alert groups and Prometheus its rule groups):
+// readers (the REST API, the /metrics collector, the alert rules) get one
+// consistent view and never wait for an evaluation or a fit. A State is
+// immutable once published: its slices and maps must not be modified.
+type State struct {
+	// At is the evaluation's time on the sources' clock (the demo's may
+	// run faster than the wall clock); Step and Horizon the configured
+	// analysis step and failure horizon.
+	At            time.Time
+	Step, Horizon time.Duration
+	// Ready is false until every series has had a first fit (or error).
+	Ready bool
+	// Entities holds every entity's failure probability over Horizon,
+	// most likely to fail first.
+	Entities []EntityRisk
+	// Series holds every modelled series' current values, by labels.
+	Series []SeriesState
+	// Capacity holds every limited series' crossing of its limit within
+	// Horizon (the CapacityExhaustion rule's input).
+	Capacity    []Capacity
+	Signals     []SignalTarget
+	Calibration Calibration
+	Incidents   []ingest.Incident
+}
+
+// SeriesState is a series at the end of an evaluation.
+type SeriesState struct {
+	Labels map[string]string
+	// Entity is the value of the signal's entity label, EntityLabel its name.
+	Entity, EntityLabel string
+	// T (Unix ms) and Value are the newest finite sample (T 0, Value NaN
+	// when there is none); Band is the dynamic band at T, nil without a
+	// baseline.
+	T     int64
+	Value float64
+	Band  *Band
+	// AnomalyScore is the highest anomaly score of the last few points,
+	// PointScore the score of the newest finite sample.
+	AnomalyScore, PointScore float64
+	// ETASeconds is the time to the series' limit within Horizon.
+	ETASeconds Quantiles
+	// Stale is set while the signal's source fails.
+	Stale bool
+}
+
+// emptyState is served before the first evaluation ends.
+var emptyState = &State{}
+
+// State returns the state the last evaluation published; before the first
+// one ends, a State that is not Ready. It never blocks.
+func (e *Engine) State() *State {
+	if st := e.state.Load(); st != nil {
+		return st
+	}
+	return emptyState
+}
+
+// buildState computes the state of the evaluation at e.evalTime from the
+// series' fitted models. It is called by the Run goroutine, the only
+// writer, so it reads under the read lock and readers are not held up.
+func (e *Engine) buildState() *State {
+	st := &State{Step: e.opts.Step, Horizon: e.opts.Horizon, Signals: e.Targets(), Calibration: e.Calibration()}
+	e.mu.RLock()
+	st.At, st.Ready = e.evalTime, e.ready
+	st.Incidents = append([]ingest.Incident(nil), e.incidents...)
+	e.mu.RUnlock()
+	if !st.Ready {
+		return st
+	}
+	st.Entities, _ = e.failures(e.horizon)
+	st.Capacity, _, _ = e.Capacity(nil, nil, e.opts.Horizon)
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	var sc scratch
+	for _, s := range e.selectSeries(nil) {
+		c := s.assess(&sc, e.horizon, e.horizon, s.limit, e.step, failureMode)
+		t, v := s.last()
+		ss := SeriesState{
+			Labels: s.labels, Entity: s.entity, EntityLabel: s.signal.Entity,
+			T: t, Value: v, AnomalyScore: s.recentScore(), ETASeconds: c.quantiles(e.opts.Step), Stale: s.signal.stale,
+		}
+		ss.PointScore = s.scoreAt(t)
+		if s.base != nil && t != 0 && !math.IsNaN(v) {
+			lo, hi := s.base.Band(t)
+			ss.Band = &Band{Lower: lo, Upper: hi}
+		}
+		st.Series = append(st.Series, ss)
+	}
+	return st
+}
