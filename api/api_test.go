@@ -67,6 +67,7 @@ func newDemoEngine(t testing.TB) (*forecast.Engine, *prometheus.Registry, *histo
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { e.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = e.Run(ctx); close(done) }()

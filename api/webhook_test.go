@@ -61,6 +61,7 @@ func idleEngine(t testing.TB) *forecast.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { e.Close() })
 	return e
 }
 

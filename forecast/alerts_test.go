@@ -107,7 +107,7 @@ func TestAlertStateMachine(t *testing.T) {
 // its anchor.
 func demoEngine(t *testing.T) *Engine {
 	t.Helper()
-	e := newDemoEngine(t, "cpu", "memory", "connections")
+	e := newDemoEngine(t, "cpu memory connections", Options{Capacity: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = e.Run(ctx); close(done) }()

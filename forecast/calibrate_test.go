@@ -46,6 +46,7 @@ func TestCalibrateLeavesOutForgottenIncidents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { e.Close() })
 	for _, name := range []string{"a", "b"} {
 		h := &probHistory{label: name}
 		for ts := start; !ts.After(now); ts = ts.Add(time.Minute) {

@@ -43,6 +43,7 @@ func leakCapacity(t *testing.T, src *leakSource, step, history time.Duration, no
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer eng.Close()
 	eng.Evaluate(context.Background())
 	caps, _, err := eng.Capacity(nil, &Threshold{Value: threshold}, 30*day)
 	if err != nil || len(caps) != 1 {

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/augur-sre/augur/history"
 	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/model"
 )
@@ -41,6 +42,12 @@ type Signal struct {
 	Labels map[string]string
 }
 
+// Store is where the engine keeps its series: *history.DB.
+type Store interface {
+	storage.Appendable
+	storage.Queryable
+}
+
 // Options configures an Engine.
 type Options struct {
 	Signals            []Signal
@@ -58,12 +65,21 @@ type Options struct {
 	// KeepProbabilities is how long recorded failure probabilities are
 	// kept (FailureHistory, calibration); default History.
 	KeepProbabilities time.Duration
-	// Appendable, when set, receives at each evaluation the points the
-	// series gained and the engine's outputs (see appendOutputs): the
-	// embedded TSDB. Samples at or before AppendedUntil, what the TSDB
-	// held at start, are not written again.
-	Appendable    storage.Appendable
+	// Store is the engine's time-series store, the embedded TSDB: each
+	// evaluation appends the points the series gained and the engine's
+	// outputs (see appendOutputs), and refits read the series' history
+	// back from it. Samples at or before AppendedUntil, what the TSDB held
+	// at start, are not written again. Without a Store the engine keeps a
+	// temporary TSDB that Close removes.
+	Store         Store
 	AppendedUntil time.Time
+	// FitConcurrency bounds the goroutines that fit models; default
+	// GOMAXPROCS.
+	FitConcurrency int
+	// Capacity makes every State carry the limited series' capacity plans
+	// at Horizon, which the CapacityExhaustion rule reads; a replay needs
+	// none.
+	Capacity bool
 	// Incidents lists known failures; nil when no source knows any.
 	Incidents  ingest.IncidentLister
 	Logger     *slog.Logger
@@ -78,6 +94,13 @@ type Engine struct {
 	horizon int   // steps
 	logger  *slog.Logger
 	metrics *engineMetrics
+
+	store Store
+	// closeStore closes a temporary store, nil for the caller's.
+	closeStore func() error
+	fits       fitter
+	// window is the number of recent points a series keeps.
+	window int
 
 	mu        sync.RWMutex
 	signals   []*signalState
@@ -142,6 +165,9 @@ func New(opts Options) (*Engine, error) {
 	if opts.KeepProbabilities < opts.History {
 		opts.KeepProbabilities = opts.History
 	}
+	if opts.FitConcurrency <= 0 {
+		opts.FitConcurrency = runtime.GOMAXPROCS(0)
+	}
 	e := &Engine{
 		opts:    opts,
 		step:    opts.Step.Milliseconds(),
@@ -151,6 +177,16 @@ func New(opts Options) (*Engine, error) {
 
 		probHistory: map[string]*probHistory{},
 		entityRefs:  map[string]*entityRef{},
+		store:       opts.Store,
+		fits:        fitter{wake: make(chan struct{}, 1)},
+	}
+	e.window = recentWindow(e.horizon)
+	if e.store == nil {
+		db, err := history.OpenTemp(opts.Logger)
+		if err != nil {
+			return nil, err
+		}
+		e.store, e.closeStore = db, db.Close
 	}
 	for _, s := range opts.Signals {
 		e.signals = append(e.signals, &signalState{Signal: s, series: map[string]*series{}, limits: map[string]float64{}})
@@ -159,9 +195,11 @@ func New(opts Options) (*Engine, error) {
 }
 
 // Run loads history, fits every series and then evaluates every Tick until
-// ctx is done. It returns nil on cancellation.
+// ctx is done. Fits run in the background: an evaluation installs the
+// models fitted since the previous one, and the end of a batch of fits
+// starts an evaluation at once. It returns nil on cancellation.
 func (e *Engine) Run(ctx context.Context) error {
-	e.Evaluate(ctx)
+	e.evaluateOnce(ctx, false)
 	ticker := time.NewTicker(e.opts.Tick)
 	defer ticker.Stop()
 	for {
@@ -169,20 +207,34 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-ticker.C:
-			e.Evaluate(ctx)
+		case <-e.fits.wake:
 		}
+		e.evaluateOnce(ctx, false)
 	}
+}
+
+// Close releases the engine's temporary store, if it made one.
+func (e *Engine) Close() error {
+	if e.closeStore == nil {
+		return nil
+	}
+	return e.closeStore()
 }
 
 // Evaluate runs one evaluation: it fetches the points every signal gained,
 // refits the models and the calibration when RefitInterval has passed (and
-// on the first call), and records the entities' failure probabilities.
-// Run calls it every Tick; a replay (augur evaluate) calls it directly with
-// a simulated clock. It must not be called concurrently.
-func (e *Engine) Evaluate(ctx context.Context) {
+// on the first call), records the entities' failure probabilities and
+// publishes the State. Unlike Run's evaluations, it waits for the refits
+// it starts, so that a replay (augur evaluate) on a simulated clock sees
+// each fit at the time it was due. It must not be called concurrently.
+func (e *Engine) Evaluate(ctx context.Context) { e.evaluateOnce(ctx, true) }
+
+func (e *Engine) evaluateOnce(ctx context.Context, wait bool) {
+	e.installFits(ctx)
 	e.evaluate(ctx)
 	if e.lastFit.IsZero() || e.now().Sub(e.lastFit) >= e.opts.RefitInterval {
-		e.refit(ctx)
+		e.startRefit(ctx, wait)
+		e.installFits(ctx)
 		e.calibrate()
 	}
 	st := e.buildState()
@@ -190,6 +242,11 @@ func (e *Engine) Evaluate(ctx context.Context) {
 	e.recordProbabilities(st)
 	e.appendOutputs(ctx, st)
 }
+
+// recentWindow is the number of recent points a series keeps: the longest
+// growth trend the failure model fits is twice the horizon (see assess),
+// and a refit's results must find the points observed while it ran.
+func recentWindow(horizon int) int { return min(max(4*horizon, 256), 4096) }
 
 func (e *Engine) now() time.Time { return e.opts.Now() }
 
@@ -199,30 +256,49 @@ func (e *Engine) alignDown(t time.Time) int64 {
 	return ms - ms%e.step
 }
 
+// fetchChunk bounds the span of one source query: the first fetch of a
+// fortnight at one minute for thousands of series would otherwise hold all
+// of it in memory at once. Chunks are fetched in time order for every
+// signal, so that the TSDB receives them in order.
+const fetchChunk = 6 * time.Hour
+
 // evaluate fetches the points each signal gained since its last fetch and
-// feeds them to the series' models. A source that fails marks its signals
-// stale; they are fetched from where they stopped on the next evaluation.
+// feeds them to the series' models, which append them and their outputs
+// to the TSDB. A source that fails marks its signals stale; they are
+// fetched from where they stopped on the next evaluation.
+//
+// The first fetch covers the history, or, when the TSDB already holds it
+// (a restart), what the TSDB lacks and the series' recent windows.
 func (e *Engine) evaluate(ctx context.Context) {
 	end := e.alignDown(e.now())
-	for _, sig := range e.signals {
-		start := sig.lastFetched + e.step
-		if sig.lastFetched == 0 {
-			start = end - e.opts.History.Milliseconds()
+	first := end - e.opts.History.Milliseconds()
+	if u := e.opts.AppendedUntil.UnixMilli(); !e.opts.AppendedUntil.IsZero() {
+		first = max(first, min(u+e.step, end-int64(e.window-1)*e.step))
+	}
+	failed := map[*signalState]bool{}
+	chunk := max(fetchChunk.Milliseconds()/e.step, 1) * e.step
+	for cs := first; cs <= end; cs += chunk {
+		ce := min(cs+chunk-e.step, end)
+		a := e.newAppender(ctx)
+		for _, sig := range e.signals {
+			start := max(cs, sig.lastFetched+e.step)
+			if failed[sig] || start > ce {
+				continue
+			}
+			if err := e.fetch(ctx, a, sig, start, ce); err != nil {
+				failed[sig] = true
+				e.metrics.errors.WithLabelValues("ingest").Inc()
+				e.logger.Warn("cannot fetch signal", "signal", sig.Name, "source", sig.SourceName, "err", err)
+				e.mu.Lock()
+				sig.err, sig.stale = err, true
+				e.mu.Unlock()
+				e.metrics.sourceUp.WithLabelValues(sig.SourceName).Set(0)
+				continue
+			}
+			e.metrics.sourceUp.WithLabelValues(sig.SourceName).Set(1)
+			e.metrics.lastSuccess.WithLabelValues(sig.Name).Set(float64(time.Now().Unix()))
 		}
-		if start > end {
-			continue
-		}
-		if err := e.fetch(ctx, sig, start, end); err != nil {
-			e.metrics.errors.WithLabelValues("ingest").Inc()
-			e.logger.Warn("cannot fetch signal", "signal", sig.Name, "source", sig.SourceName, "err", err)
-			e.mu.Lock()
-			sig.err, sig.stale = err, true
-			e.mu.Unlock()
-			e.metrics.sourceUp.WithLabelValues(sig.SourceName).Set(0)
-			continue
-		}
-		e.metrics.sourceUp.WithLabelValues(sig.SourceName).Set(1)
-		e.metrics.lastSuccess.WithLabelValues(sig.Name).Set(float64(time.Now().Unix()))
+		e.commit(a)
 	}
 	e.mu.Lock()
 	e.evalTime = time.UnixMilli(end)
@@ -254,7 +330,7 @@ func (e *Engine) RefreshIncidents(ctx context.Context) {
 	e.mu.Unlock()
 }
 
-func (e *Engine) fetch(ctx context.Context, sig *signalState, start, end int64) error {
+func (e *Engine) fetch(ctx context.Context, a *appender, sig *signalState, start, end int64) error {
 	qctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	from, to := time.UnixMilli(start), time.UnixMilli(end)
@@ -284,7 +360,7 @@ func (e *Engine) fetch(ctx context.Context, sig *signalState, start, end int64) 
 		key := labelsKey(labels)
 		s := sig.series[key]
 		if s == nil {
-			s = newSeries(sig, labels, key)
+			s = newSeries(sig, labels, key, e.window, e.step)
 			sig.series[key] = s
 		}
 		from := start
@@ -293,7 +369,7 @@ func (e *Engine) fetch(ctx context.Context, sig *signalState, start, end int64) 
 		}
 		buf = ingest.Align(buf[:0], in.Samples, from, end, e.step, maxGap)
 		for _, p := range buf {
-			s.observe(p.T, p.V, e.opts.History.Milliseconds())
+			s.observe(a, p.T, p.V)
 		}
 		s.counterLike = s.counterLike || ingest.LooksLikeCounter(in.Samples)
 	}
@@ -352,58 +428,6 @@ func labelsKey(l map[string]string) string {
 	}
 	b.WriteByte('}')
 	return b.String()
-}
-
-// refit fits every series on its retained history, in parallel. The models
-// are swapped in under the lock; fitting itself reads history that only
-// this goroutine writes, so readers are not blocked while it runs.
-func (e *Engine) refit(ctx context.Context) {
-	var all []*series
-	e.mu.RLock()
-	for _, sig := range e.signals {
-		for _, s := range sig.series {
-			all = append(all, s)
-		}
-	}
-	e.mu.RUnlock()
-	start := time.Now()
-	work := make(chan *series)
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for s := range work {
-				t0 := time.Now()
-				fit, err := fitSeries(s, e.step, e.horizon, e.restored[s.key])
-				e.metrics.fitDuration.Observe(time.Since(t0).Seconds())
-				if err != nil {
-					e.metrics.errors.WithLabelValues("fit").Inc()
-					e.logger.Warn("cannot fit series", "series", s.key, "err", err)
-				}
-				e.mu.Lock()
-				s.install(fit, err, e.now())
-				e.mu.Unlock()
-			}
-		}()
-	}
-	for _, s := range all {
-		if ctx.Err() != nil {
-			break
-		}
-		work <- s
-	}
-	close(work)
-	wg.Wait()
-	e.mu.Lock()
-	e.restored = nil // the snapshot serves the first fit only
-	e.lastFit = e.now()
-	e.ready = true
-	for _, sig := range e.signals {
-		e.metrics.series.WithLabelValues(sig.Name).Set(float64(len(sig.series)))
-	}
-	e.mu.Unlock()
-	e.logger.Info("fitted models", "series", len(all), "duration", time.Since(start).Round(time.Millisecond))
 }
 
 // Ready reports whether every signal has a fitted model or a reported

@@ -11,6 +11,7 @@ type engineMetrics struct {
 	sourceUp    *prometheus.GaugeVec
 	lastSuccess *prometheus.GaugeVec
 
+	refitDuration  prometheus.Gauge
 	appended       prometheus.Counter
 	appendDuration prometheus.Histogram
 }
@@ -38,13 +39,17 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 			Name: "augur_signal_last_success_timestamp_seconds",
 			Help: "Unix time of the last successful fetch of the signal.",
 		}, []string{"signal"}),
+		refitDuration: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "augur_refit_duration_seconds",
+			Help: "Wall time of the last batch of refits of every series.",
+		}),
 		appended: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "augur_tsdb_appended_samples_total",
 			Help: "Samples the engine appended to its embedded TSDB.",
 		}),
 		appendDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "augur_tsdb_append_duration_seconds",
-			Help:    "Time taken to append one evaluation's samples to the embedded TSDB.",
+			Help:    "Time taken to append an evaluation's times to limit and failure probabilities to the embedded TSDB.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
 		}),
 	}
@@ -52,7 +57,7 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 	m.errors.WithLabelValues("ingest")
 	m.errors.WithLabelValues("fit")
 	if reg != nil {
-		reg.MustRegister(m.fitDuration, m.series, m.errors, m.sourceUp, m.lastSuccess, m.appended, m.appendDuration)
+		reg.MustRegister(m.fitDuration, m.series, m.errors, m.sourceUp, m.lastSuccess, m.refitDuration, m.appended, m.appendDuration)
 	}
 	return m
 }

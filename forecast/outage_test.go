@@ -38,6 +38,7 @@ func TestSourceOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { e.Close() })
 	ctx := context.Background()
 	e.Evaluate(ctx)
 

@@ -139,7 +139,7 @@ func (e *Engine) Capacity(match Matcher, th *Threshold, horizon time.Duration) (
 		if math.IsNaN(limit) || s.fc == nil {
 			continue
 		}
-		if len(s.t) > 0 && time.Duration(s.t[len(s.t)-1]-s.t[0])*time.Millisecond < horizon {
+		if s.first != 0 && time.Duration(s.lastT-s.first)*time.Millisecond < horizon {
 			short = true
 		}
 		c := s.assess(&sc, h, e.horizon, limit, e.step, capacityMode)
@@ -248,7 +248,7 @@ func (e *Engine) Targets() []SignalTarget {
 		for _, k := range keys {
 			s := sig.series[k]
 			t := SeriesTarget{
-				Labels: s.labels, Model: s.modelName(), Points: len(s.t),
+				Labels: s.labels, Model: s.modelName(), Points: s.points,
 				FitSeconds: s.fitTook.Seconds(), CounterLike: s.counterLike, AnomalyScore: s.recentScore(),
 			}
 			if s.fc != nil {

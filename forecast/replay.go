@@ -13,10 +13,13 @@ import (
 // with a clock of their own must be built on the same simulated time (or be
 // asked only for the past, as the demo fleet and Prometheus are). progress,
 // if not nil, is called after each simulated day. Replay returns the
-// engine, whose FailureHistory holds the predictions, or ctx's error.
+// engine, whose FailureHistory holds the predictions, or ctx's error; the
+// caller closes it. The replay keeps its series in a temporary store of
+// its own, whatever opts.Store: the past it writes is not the live one's.
 func Replay(ctx context.Context, opts Options, start, end time.Time, setClock func(time.Time), progress func(day int)) (*Engine, error) {
 	sim := start
 	opts.Now = func() time.Time { return sim }
+	opts.Store, opts.AppendedUntil, opts.Capacity = nil, time.Time{}, false
 	opts.KeepProbabilities = max(opts.KeepProbabilities, end.Sub(start)+opts.History)
 	e, err := New(opts)
 	if err != nil {
@@ -24,6 +27,7 @@ func Replay(ctx context.Context, opts Options, start, end time.Time, setClock fu
 	}
 	for ; !sim.After(end); sim = sim.Add(e.opts.EvaluationInterval) {
 		if err := ctx.Err(); err != nil {
+			e.Close()
 			return nil, err
 		}
 		if setClock != nil {

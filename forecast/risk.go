@@ -81,28 +81,29 @@ const maxSteps = 200_000
 func (s *series) recentScore() float64 {
 	const window = 5
 	m := 0.0
-	for i := max(0, len(s.sc)-window); i < len(s.sc); i++ {
-		if s.sc[i] > m {
-			m = s.sc[i]
+	for i := max(0, s.win.n-window); i < s.win.n; i++ {
+		if sc := s.score(i); sc > m {
+			m = sc
 		}
 	}
 	return m
 }
 
-// scoreAt returns the anomaly score of the point at t, NaN if there is none.
+// scoreAt returns the anomaly score of the point at t, NaN if the window
+// does not hold it.
 func (s *series) scoreAt(t int64) float64 {
-	for i := len(s.t) - 1; i >= 0 && s.t[i] >= t; i-- {
-		if s.t[i] == t {
-			return s.sc[i]
-		}
+	i := s.win.n - 1 - int((s.win.newest-t)/s.win.step)
+	if s.win.n == 0 || i < 0 || i >= s.win.n || s.win.t(i) != t {
+		return math.NaN()
 	}
-	return math.NaN()
+	return s.score(i)
 }
 
+// last returns the newest finite point of the window, (0, NaN) if none.
 func (s *series) last() (t int64, v float64) {
-	for i := len(s.v) - 1; i >= 0; i-- {
-		if !math.IsNaN(s.v[i]) {
-			return s.t[i], s.v[i]
+	for i := s.win.n - 1; i >= 0; i-- {
+		if v := s.win.at(i); !math.IsNaN(v) {
+			return s.win.t(i), v
 		}
 	}
 	return 0, math.NaN()
@@ -192,19 +193,20 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 			sc.mergeCurve(&c, sc.fc.Point, sc.sd, threshold)
 		}
 	}
-	if mode == capacityMode {
-		if m, err := model.FitSeasonalTrend(s.v, tLast, stepMs); err == nil {
-			var row [8]float64
-			sc.mean2, sc.sd2 = sc.mean2[:0], sc.sd2[:0]
-			for k := 1; k <= h; k++ {
-				mean, sd := m.LevelAt(row[:], k)
-				sc.mean2 = append(sc.mean2, mean)
-				sc.sd2 = append(sc.sd2, sd)
-			}
-			sc.mergeCurve(&c, sc.mean2, sc.sd2, threshold)
-			c.slope = m.Slope()
-			longSlope, longSE = m.Slope(), m.SlopeSE()
+	if m := s.long; mode == capacityMode && m != nil {
+		// The long-run model was fitted at the last refit: its steps count
+		// from the fit's last point.
+		since := int((tLast - s.fitUpTo) / stepMs)
+		var row [8]float64
+		sc.mean2, sc.sd2 = sc.mean2[:0], sc.sd2[:0]
+		for k := 1; k <= h; k++ {
+			mean, sd := m.LevelAt(row[:], since+k)
+			sc.mean2 = append(sc.mean2, mean)
+			sc.sd2 = append(sc.sd2, sd)
 		}
+		sc.mergeCurve(&c, sc.mean2, sc.sd2, threshold)
+		c.slope = m.Slope()
+		longSlope, longSE = m.Slope(), m.SlopeSE()
 	}
 	resetAt := math.Inf(1)
 	if mode == failureMode {
@@ -304,22 +306,23 @@ const minTrendPoints = 20
 // limit): a failure and its recovery (a restart, a drained pool) start a
 // new regime whose growth owes nothing to the ramp that led to the failure.
 func (s *series) trend(sc *scratch, w int, resetAt float64) (model.LinearTrend, bool) {
-	w = min(max(w, minTrendPoints), len(s.v))
-	from := len(s.v) - w
-	for i := len(s.v) - 1; i >= from; i-- {
-		if s.v[i] >= resetAt {
+	n := s.win.n
+	w = min(max(w, minTrendPoints), n)
+	from := n - w
+	for i := n - 1; i >= from; i-- {
+		if s.win.at(i) >= resetAt {
 			from = i + 1
 			break
 		}
 	}
-	if len(s.v)-from < minTrendPoints {
+	if n-from < minTrendPoints {
 		return model.LinearTrend{}, false
 	}
 	sc.rs = sc.rs[:0]
-	for i := from; i < len(s.v); i++ {
-		r := s.v[i]
+	for i := from; i < n; i++ {
+		r := s.win.at(i)
 		if s.daily != nil {
-			center, _ := s.daily.At(s.t[i])
+			center, _ := s.daily.At(s.win.t(i))
 			r -= center
 		}
 		sc.rs = append(sc.rs, r)
@@ -354,16 +357,19 @@ func (e *Engine) Failures(horizon time.Duration) ([]EntityRisk, error) {
 	if st := e.State(); st.Ready && horizon == e.opts.Horizon {
 		return st.Entities, nil
 	}
-	return e.failures(h)
+	risks, _, err := e.failures(h, false)
+	return risks, err
 }
 
-// failures computes every entity's failure probability over h steps.
-func (e *Engine) failures(h int) ([]EntityRisk, error) {
+// failures computes every entity's failure probability over h steps and,
+// with withSeries, every series' state from the same assessment.
+func (e *Engine) failures(h int, withSeries bool) ([]EntityRisk, []SeriesState, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if !e.ready {
-		return nil, ErrNotReady
+		return nil, nil, ErrNotReady
 	}
+	var states []SeriesState
 	type acc struct {
 		risk    EntityRisk
 		weights []float64
@@ -399,6 +405,16 @@ func (e *Engine) failures(h int) ([]EntityRisk, error) {
 				f.Band = &Band{Lower: lo, Upper: hi}
 			}
 			a.risk.Factors = append(a.risk.Factors, f)
+			if withSeries {
+				ss := SeriesState{
+					Labels: s.labels, Entity: s.entity, EntityLabel: sig.Entity, T: t, Value: v, Band: f.Band,
+					AnomalyScore: score, PointScore: s.scoreAt(t), ETASeconds: f.ETASeconds, Stale: sig.stale,
+				}
+				if math.IsNaN(v) {
+					ss.Band = nil
+				}
+				states = append(states, ss)
+			}
 			a.cross = append(a.cross, c.prob)
 			a.scores = append(a.scores, score)
 			a.weights = append(a.weights, -math.Log1p(-math.Min(model.AnyOf(c.prob, model.AnomalyPrior([]float64{score})), 1-1e-12)))
@@ -429,7 +445,8 @@ func (e *Engine) failures(h int) ([]EntityRisk, error) {
 		}
 		return out[i].Entity < out[j].Entity
 	})
-	return out, nil
+	sort.Slice(states, func(i, j int) bool { return labelsKey(states[i].Labels) < labelsKey(states[j].Labels) })
+	return out, states, nil
 }
 
 // mergeETA keeps, per quantile, the earliest time: an entity fails when its

@@ -15,9 +15,10 @@ import (
 // is the model's 95 % prediction interval.
 const z95 = 1.959963984540054
 
-// series is the pipeline of one series: retained history, its fitted
-// models and the streaming detector. Only the engine's Run goroutine writes
-// it, under Engine.mu; readers hold the read lock.
+// series is the pipeline of one series: its fitted models, the streaming
+// detector and a short window of recent points. Its history lives in the
+// TSDB: a refit reads it back from there. Only the engine's Run goroutine
+// writes a series, under Engine.mu; readers hold the read lock.
 type series struct {
 	key    string
 	signal *signalState
@@ -25,13 +26,14 @@ type series struct {
 	entity string
 	limit  float64
 
-	// Retained history on the step grid: times (ms), values (NaN = missing),
-	// the one-step forecast made before each point with its 95 % interval,
-	// the streaming detector's score and the anomaly score (the lower of
-	// the detector's and the baseline's, see bandScore).
-	t                    []int64
-	v, f, lo, hi, ds, sc []float64
-	lastT                int64
+	// win holds the last points on the step grid, what the growth trends
+	// of the crossing model and the recent anomaly score read; lastT is
+	// the time of the newest point observed (ms).
+	win   window
+	lastT int64
+	// first is the time of the oldest point the series has (ms): the span
+	// of history its forecasts rest on.
+	first int64
 
 	// fc is the forecaster Select chose by backtest; sel records the choice.
 	fc   model.Forecaster
@@ -44,36 +46,62 @@ type series struct {
 	// leak cycle, an OOM) cannot drag its centre the way it drags a weekly
 	// slot's two or three days.
 	daily *model.Baseline
+	// long is the long-run trend and daily cycle of capacity plans, fitted
+	// on the whole history at each refit; nil when the history is too short.
+	long *model.SeasonalTrend
+	// fitUpTo is the time of the last point the last fit read (ms).
+	fitUpTo int64
 
+	// det is nil until the first fit, which warms it on the history.
 	det      *model.Detector
 	fitted   time.Time
 	fitErr   error
 	fitTook  time.Duration
 	period   int
+	points   int // points of history the last fit read
+	pending  bool
 	observed int
 
 	counterLike bool
 
-	// refs and appended (the time of the last point written) belong to
-	// the TSDB writer, appendOutputs.
-	refs     *seriesRefs
-	appended int64
+	// refs belongs to the TSDB writer.
+	refs *seriesRefs
 }
 
-func newSeries(sig *signalState, labels map[string]string, key string) *series {
+func newSeries(sig *signalState, labels map[string]string, key string, window int, stepMs int64) *series {
 	return &series{
 		key:    key,
 		signal: sig,
 		labels: labels,
 		entity: labels[sig.Entity],
 		limit:  sig.Limit,
-		det:    model.NewDetector(model.DetectorOptions{}),
+		win:    newWindow(window, stepMs),
+		refs:   newSeriesRefs(labels),
 	}
 }
 
-// observe feeds one grid point to the models and appends it to the history,
-// dropping points older than the retention window.
-func (s *series) observe(t int64, v float64, retain int64) {
+// observe feeds one grid point to the models and the window, and appends
+// the point and what the models made of it to the TSDB. Before the first
+// fit only the input is written: the fit writes the history's outputs.
+func (s *series) observe(a *appender, t int64, v float64) {
+	if s.first == 0 {
+		s.first = t
+	}
+	s.lastT = t
+	s.observed++
+	a.add(&s.refs.refs[0], s.refs.labels[0], t, v)
+	if s.det == nil {
+		s.win.push(t, v, math.NaN())
+		return
+	}
+	s.step(a, t, v)
+	s.win.push(t, v, s.win.lastDS)
+}
+
+// step runs the fitted models over one point and appends their outputs
+// (one-step forecast and interval, band, anomaly score) at t; it leaves
+// the detector's score in s.win.lastDS. s.det must be set.
+func (s *series) step(a *appender, t int64, v float64) {
 	f, lo, hi := math.NaN(), math.NaN(), math.NaN()
 	if s.fc != nil {
 		if s.fc.PredictInto(&s.one, 1, 0.95) == nil {
@@ -82,34 +110,30 @@ func (s *series) observe(t int64, v float64, retain int64) {
 		s.fc.Update(v)
 	}
 	ds := s.det.Observe(t, v)
+	s.win.lastDS = ds
+	if a == nil {
+		return
+	}
 	score := ds
+	blo, bhi := math.NaN(), math.NaN()
 	if s.base != nil {
 		score = min(ds, bandScore(s.base, t, v))
+		blo, bhi = s.base.Band(t)
 	}
-	s.t = append(s.t, t)
-	s.v = append(s.v, v)
-	s.f = append(s.f, f)
-	s.lo = append(s.lo, lo)
-	s.hi = append(s.hi, hi)
-	s.ds = append(s.ds, ds)
-	s.sc = append(s.sc, score)
-	s.lastT = t
-	s.observed++
-	// Trim in bulk once the buffer holds twice the window, so that
-	// trimming costs O(1) per point amortised.
-	if n := len(s.t); n > 1 && s.t[n-1]-s.t[0] > 2*retain {
-		cut := 0
-		for cut < n && s.t[cut] <= t-retain {
-			cut++
-		}
-		s.t = append(s.t[:0], s.t[cut:]...)
-		s.v = append(s.v[:0], s.v[cut:]...)
-		s.f = append(s.f[:0], s.f[cut:]...)
-		s.lo = append(s.lo[:0], s.lo[cut:]...)
-		s.hi = append(s.hi[:0], s.hi[cut:]...)
-		s.ds = append(s.ds[:0], s.ds[cut:]...)
-		s.sc = append(s.sc[:0], s.sc[cut:]...)
+	r := s.refs
+	for k, x := range [...]float64{f, lo, hi, blo, bhi, score} {
+		a.add(&r.refs[k+1], r.labels[k+1], t, x)
 	}
+}
+
+// score is the anomaly score of point i of the window: the lower of the
+// detector's and the baseline's (see bandScore).
+func (s *series) score(i int) float64 {
+	ds := s.win.ds[s.win.index(i)]
+	if s.base == nil || math.IsNaN(ds) {
+		return ds
+	}
+	return min(ds, bandScore(s.base, s.win.t(i), s.win.v[s.win.index(i)]))
 }
 
 // bandScore is the seasonal evidence that v is anomalous at t: one minus
@@ -134,14 +158,78 @@ func bandScore(b *model.Baseline, t int64, v float64) float64 {
 // zBand is Φ⁻¹(0.995): the band's edge as a standard normal deviate.
 const zBand = 2.5758293035489004
 
-// fitResult is what a fit produces, installed into the series under the lock.
+// window is a ring of a series' last points on the step grid: values and
+// the streaming detector's scores, NaN where missing. Its times follow
+// from the newest one's, one step apart.
+type window struct {
+	v, ds  []float64
+	n      int // points held
+	head   int // index of the oldest point
+	newest int64
+	step   int64 // ms
+	lastDS float64
+}
+
+func newWindow(n int, stepMs int64) window {
+	return window{v: make([]float64, n), ds: make([]float64, n), step: stepMs}
+}
+
+// push appends the point at t, after filling any grid points between the
+// newest one and t as missing.
+func (w *window) push(t int64, v, ds float64) {
+	if w.n > 0 {
+		missing := (t-w.newest)/w.step - 1
+		if missing >= int64(len(w.v)) {
+			w.n, w.head = 0, 0
+		}
+		for ; missing > 0 && w.n > 0; missing-- {
+			w.append(math.NaN(), math.NaN())
+		}
+	}
+	w.append(v, ds)
+	w.newest = t
+}
+
+func (w *window) append(v, ds float64) {
+	c := len(w.v)
+	if c == 0 {
+		return
+	}
+	i := (w.head + w.n) % c
+	if w.n == c {
+		w.head = (w.head + 1) % c
+	} else {
+		w.n++
+	}
+	w.v[i], w.ds[i] = v, ds
+}
+
+// index returns the ring index of the i-th point, 0 the oldest.
+func (w *window) index(i int) int { return (w.head + i) % len(w.v) }
+
+// at returns the value of the i-th point, 0 the oldest.
+func (w *window) at(i int) float64 { return w.v[w.index(i)] }
+
+// t returns the time of the i-th point, 0 the oldest.
+func (w *window) t(i int) int64 { return w.newest - int64(w.n-1-i)*w.step }
+
+// fitResult is what a fit produces, installed into the series by the Run
+// goroutine.
 type fitResult struct {
+	s      *series
 	fc     model.Forecaster
 	sel    model.Selection
 	base   *model.Baseline
 	daily  *model.Baseline
+	long   *model.SeasonalTrend
+	det    *model.Detector
 	period int
-	took   time.Duration
+	points int
+	// upTo is the time of the last point the fit read (ms): the window's
+	// points after it are fed to the new models when they are installed.
+	upTo int64
+	took time.Duration
+	err  error
 }
 
 var errShortHistory = errors.New("history too short to fit")
@@ -150,15 +238,17 @@ var errShortHistory = errors.New("history too short to fit")
 // rolling-origin backtest among seasonal naive, Holt-Winters, damped
 // variants, MSTL and AR, over the daily and weekly periods the history
 // supports, with a cheap default on a short history) and fits the seasonal
-// baseline. horizon is the multi-step lead of the backtest criterion.
+// baselines and the long-run trend, on the history ts, ys (the step grid,
+// NaN for missing points) read from the TSDB. horizon is the multi-step
+// lead of the backtest criterion.
 //
 // With a model restored from a snapshot, the choice is not made again:
 // only that model is fitted.
-func fitSeries(s *series, stepMs int64, horizon int, restored string) (fitResult, error) {
+func fitSeries(ts []int64, ys []float64, stepMs int64, horizon int, restored string) (fitResult, error) {
 	start := time.Now()
-	n := len(s.v)
+	n := len(ys)
 	valid := 0
-	for _, v := range s.v {
+	for _, v := range ys {
 		if !math.IsNaN(v) {
 			valid++
 		}
@@ -176,10 +266,10 @@ func fitSeries(s *series, stepMs int64, horizon int, restored string) (fitResult
 	if restored != "" {
 		opts.Candidates = []string{restored}
 	}
-	fc, sel, err := model.Select(s.v, opts)
+	fc, sel, err := model.Select(ys, opts)
 	if err != nil && restored != "" {
 		opts.Candidates = nil
-		fc, sel, err = model.Select(s.v, opts)
+		fc, sel, err = model.Select(ys, opts)
 	}
 	if err != nil {
 		return fitResult{}, fmt.Errorf("cannot fit a forecaster: %w", err)
@@ -188,9 +278,9 @@ func fitSeries(s *series, stepMs int64, horizon int, restored string) (fitResult
 	if len(sel.Periods) > 0 {
 		period = sel.Periods[0]
 	}
-	span := s.t[n-1] - s.t[0]
+	span := ts[n-1] - ts[0]
 	weekly := span >= (14*24*time.Hour - time.Hour).Milliseconds()
-	base, err := model.FitBaseline(s.t, s.v, model.BaselineOptions{
+	base, err := model.FitBaseline(ts, ys, model.BaselineOptions{
 		SlotWidth: slotWidth(stepMs, weekly),
 		Weekly:    weekly,
 	})
@@ -199,11 +289,12 @@ func fitSeries(s *series, stepMs int64, horizon int, restored string) (fitResult
 	}
 	daily := base
 	if weekly {
-		if daily, err = model.FitBaseline(s.t, s.v, model.BaselineOptions{SlotWidth: slotWidth(stepMs, false)}); err != nil {
+		if daily, err = model.FitBaseline(ts, ys, model.BaselineOptions{SlotWidth: slotWidth(stepMs, false)}); err != nil {
 			return fitResult{}, fmt.Errorf("cannot fit daily baseline: %w", err)
 		}
 	}
-	return fitResult{fc: fc, sel: sel, base: base, daily: daily, period: period, took: time.Since(start)}, nil
+	long, _ := model.FitSeasonalTrend(ys, ts[n-1], stepMs) // nil on less than a day
+	return fitResult{fc: fc, sel: sel, base: base, daily: daily, long: long, period: period, points: n, upTo: ts[n-1], took: time.Since(start)}, nil
 }
 
 // slotWidth is the narrowest baseline slot, among widths that divide a day,
@@ -223,50 +314,83 @@ func slotWidth(stepMs int64, weekly bool) int64 {
 	return (24 * time.Hour).Milliseconds()
 }
 
-func (s *series) install(r fitResult, err error, now time.Time) {
-	s.fitted, s.fitErr = now, err
-	if err != nil {
-		return
+// backfillSpan is how much of the past a first fit writes the outputs of:
+// a day serves the dashboards' usual ranges, and writing the whole
+// history's would multiply the first start's writes by the number of
+// derived series for little use.
+const backfillSpan = 24 * time.Hour
+
+// warm completes a first fit: it runs a new detector over the history the
+// fit read, and appends the outputs of the last backfillSpan of it to the
+// TSDB: the band and the anomaly scores, and the one-step forecasts and
+// intervals of the chosen kind of model fitted on the first quarter of the
+// history (at least two seasonal periods and a validation share) and run
+// forward over the rest, each point's forecast made before the point is
+// fed, so that past ranges show what the model would have forecast, out
+// of sample.
+func (r *fitResult) warm(a *appender, refs *seriesRefs, ts []int64, ys []float64) {
+	r.det = model.NewDetector(model.DetectorOptions{})
+	k := max(len(ys)/4, 2*r.period+r.period/2, 50)
+	var m model.Forecaster
+	if k < len(ys) {
+		m, _, _ = model.Select(ys[:k], model.SelectOptions{Periods: r.sel.Periods, Horizon: r.sel.Horizon, Candidates: []string{r.sel.Model}})
 	}
-	s.fc, s.sel, s.base, s.daily, s.period, s.fitTook = r.fc, r.sel, r.base, r.daily, r.period, r.took
-	s.backfillForecasts()
-	// Rescore the history against the new baseline, so that the first fit
-	// (whose history the detector saw without one) and every refit serve
-	// scores consistent with the band they show.
-	for i, t := range s.t {
-		s.sc[i] = min(s.ds[i], bandScore(s.base, t, s.v[i]))
+	var one model.Forecast
+	from := r.upTo - backfillSpan.Milliseconds()
+	for i, t := range ts {
+		v := ys[i]
+		ds := r.det.Observe(t, v)
+		lo, hi := r.base.Band(t)
+		x := [...]float64{math.NaN(), math.NaN(), math.NaN(), lo, hi, min(ds, bandScore(r.base, t, v))}
+		if m != nil && i >= k {
+			if m.PredictInto(&one, 1, 0.95) == nil {
+				x[0], x[1], x[2] = one.Point[0], one.Lower[0], one.Upper[0]
+			}
+		}
+		if m != nil && i >= k-1 {
+			m.Update(v)
+		}
+		if t <= from {
+			continue
+		}
+		if math.IsNaN(v) {
+			x[3], x[4] = math.NaN(), math.NaN()
+		}
+		for j, val := range x {
+			a.add(&refs.refs[j+1], refs.labels[j+1], t, val)
+		}
 	}
 }
 
-// backfillForecasts fills the one-step forecasts and intervals of the
-// history observed before any model existed (the first fit's history): the
-// chosen kind of model is fitted on the first quarter of that history (at
-// least two seasonal periods and a validation share) and run forward over
-// the rest, each point's forecast made before the point is fed, so that
-// past ranges show what the model would have forecast, out of sample.
-func (s *series) backfillForecasts() {
-	first := -1
-	for i, f := range s.f {
-		if !math.IsNaN(f) {
-			break
+// install swaps in the models a fit produced and brings them up to date
+// with the points the window gained after the fit's history; the points
+// of a first fit get their outputs appended, since observe could write
+// only their input.
+func (s *series) install(a *appender, r fitResult, now time.Time) {
+	s.fitted, s.fitErr, s.pending = now, r.err, false
+	if r.err != nil {
+		return
+	}
+	first := s.det == nil
+	s.fc, s.sel, s.base, s.daily, s.long, s.period, s.fitTook, s.points, s.fitUpTo = r.fc, r.sel, r.base, r.daily, r.long, r.period, r.took, r.points, r.upTo
+	if r.det != nil {
+		s.det = r.det
+	}
+	for i := range s.win.n {
+		t := s.win.t(i)
+		if t <= r.upTo {
+			continue
 		}
-		first = i
-	}
-	if first < 0 || s.fc == nil {
-		return
-	}
-	k := max(len(s.v)/4, 2*s.period+s.period/2, 50)
-	if k > first {
-		return
-	}
-	m, _, err := model.Select(s.v[:k], model.SelectOptions{Periods: s.sel.Periods, Horizon: s.sel.Horizon, Candidates: []string{s.sel.Model}})
-	if err != nil {
-		return
-	}
-	for i := k; i <= first; i++ {
-		if m.PredictInto(&s.one, 1, 0.95) == nil {
-			s.f[i], s.lo[i], s.hi[i] = s.one.Point[0], s.one.Lower[0], s.one.Upper[0]
+		v := s.win.at(i)
+		if first {
+			s.step(a, t, v)
+			s.win.ds[s.win.index(i)] = s.win.lastDS
+			continue
 		}
-		m.Update(s.v[i])
+		// The detector already saw the point; only the new forecaster
+		// needs it.
+		if s.fc != nil {
+			s.fc.Update(v)
+		}
 	}
 }

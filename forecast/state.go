@@ -1,7 +1,6 @@
 package forecast
 
 import (
-	"math"
 	"time"
 
 	"github.com/augur-sre/augur/ingest"
@@ -26,7 +25,8 @@ type State struct {
 	// Series holds every modelled series' current values, by labels.
 	Series []SeriesState
 	// Capacity holds every limited series' crossing of its limit within
-	// Horizon (the CapacityExhaustion rule's input).
+	// Horizon (the CapacityExhaustion rule's input), when Options.Capacity
+	// asks for it.
 	Capacity    []Capacity
 	Signals     []SignalTarget
 	Calibration Calibration
@@ -77,24 +77,9 @@ func (e *Engine) buildState() *State {
 	if !st.Ready {
 		return st
 	}
-	st.Entities, _ = e.failures(e.horizon)
-	st.Capacity, _, _ = e.Capacity(nil, nil, e.opts.Horizon)
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	var sc scratch
-	for _, s := range e.selectSeries(nil) {
-		c := s.assess(&sc, e.horizon, e.horizon, s.limit, e.step, failureMode)
-		t, v := s.last()
-		ss := SeriesState{
-			Labels: s.labels, Entity: s.entity, EntityLabel: s.signal.Entity,
-			T: t, Value: v, AnomalyScore: s.recentScore(), ETASeconds: c.quantiles(e.opts.Step), Stale: s.signal.stale,
-		}
-		ss.PointScore = s.scoreAt(t)
-		if s.base != nil && t != 0 && !math.IsNaN(v) {
-			lo, hi := s.base.Band(t)
-			ss.Band = &Band{Lower: lo, Upper: hi}
-		}
-		st.Series = append(st.Series, ss)
+	st.Entities, st.Series, _ = e.failures(e.horizon, true)
+	if e.opts.Capacity {
+		st.Capacity, _, _ = e.Capacity(nil, nil, e.opts.Horizon)
 	}
 	return st
 }

@@ -89,39 +89,40 @@ func (a *appender) add(ref *storage.SeriesRef, l labels.Labels, t int64, v float
 	}
 }
 
-// appendOutputs writes to the TSDB what the engine learnt since its last
-// append: each series' points observed since (input, one-step forecast and
-// interval, band, score), the current times to limit, and the entities'
-// failure probabilities. The caller is the Run goroutine, outside e.mu.
+// newAppender returns an appender on the engine's store.
+func (e *Engine) newAppender(ctx context.Context) *appender {
+	return &appender{app: e.store.Appender(ctx), min: e.opts.AppendedUntil.UnixMilli()}
+}
+
+// commit commits a's samples, counting and logging a failure: the TSDB is
+// augur's record of its outputs, not a reason to stop producing them.
+func (e *Engine) commit(a *appender) {
+	err := a.err
+	if cerr := a.app.Commit(); err == nil {
+		err = cerr
+	}
+	e.metrics.appended.Add(float64(a.appended))
+	if err != nil {
+		e.metrics.errors.WithLabelValues("tsdb").Inc()
+		e.logger.Warn("cannot append to the TSDB", "err", err)
+	}
+	if a.dup > 0 {
+		e.logger.Debug("samples already in the TSDB skipped", "samples", a.dup)
+	}
+}
+
+// appendOutputs writes to the TSDB the evaluation's outputs that are not
+// per point (observe writes those): the series' times to limit and the
+// entities' failure probabilities. The caller is the Run goroutine.
 func (e *Engine) appendOutputs(ctx context.Context, st *State) {
-	if e.opts.Appendable == nil || !st.Ready {
+	if !st.Ready {
 		return
 	}
 	start := time.Now()
-	a := &appender{app: e.opts.Appendable.Appender(ctx), min: e.opts.AppendedUntil.UnixMilli()}
+	a := e.newAppender(ctx)
 	now := st.At.UnixMilli()
 	e.mu.RLock()
-	for _, s := range e.selectSeries(nil) {
-		if s.refs == nil {
-			s.refs = newSeriesRefs(s.labels)
-		}
-		i := len(s.t)
-		for i > 0 && s.t[i-1] > s.appended {
-			i--
-		}
-		for ; i < len(s.t); i++ {
-			t := s.t[i]
-			lo, hi := math.NaN(), math.NaN()
-			if s.base != nil {
-				lo, hi = s.base.Band(t)
-			}
-			for k, v := range [...]float64{s.v[i], s.f[i], s.lo[i], s.hi[i], lo, hi, s.sc[i]} {
-				a.add(&s.refs.refs[k], s.refs.labels[k], t, v)
-			}
-			s.appended = t
-		}
-	}
-	byKey := make(map[string]*seriesRefs, len(e.signals))
+	byKey := make(map[string]*seriesRefs, len(st.Series))
 	for _, s := range e.selectSeries(nil) {
 		byKey[s.key] = s.refs
 	}
@@ -146,17 +147,6 @@ func (e *Engine) appendOutputs(ctx context.Context, st *State) {
 		}
 		a.add(&er.ref, er.labels, now, r.FailureProbability)
 	}
-	err := a.err
-	if cerr := a.app.Commit(); err == nil {
-		err = cerr
-	}
-	e.metrics.appended.Add(float64(a.appended))
-	if err != nil {
-		e.metrics.errors.WithLabelValues("tsdb").Inc()
-		e.logger.Warn("cannot append to the TSDB", "err", err)
-	}
-	if a.dup > 0 {
-		e.logger.Debug("samples already in the TSDB skipped", "samples", a.dup)
-	}
+	e.commit(a)
 	e.metrics.appendDuration.Observe(time.Since(start).Seconds())
 }

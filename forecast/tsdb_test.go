@@ -36,27 +36,28 @@ func countSamples(t *testing.T, db *history.DB) map[string]int {
 // derived series, and that a second engine on the same TSDB (a restart)
 // appends only what is new.
 func TestAppendsToTSDB(t *testing.T) {
-	db, err := history.Open(t.TempDir(), history.Options{})
+	db, err := history.Open(t.TempDir(), history.Options{OutOfOrderWindow: 2 * day})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	e := newDemoEngine(t, "memory", "connections")
-	e.opts.Appendable = db
+	e := newDemoEngine(t, "memory connections", Options{Store: db})
 	e.Evaluate(context.Background())
 	got := countSamples(t, db)
-	// Three days at one minute for the 16 series, less the first quarter
-	// of history the backfilled forecasts need to start from.
-	points := 3 * 24 * 60
-	for _, name := range []string{MetricInput, MetricBandLower, MetricBandUpper, MetricScore} {
-		if got[name] < 16*points-16 {
-			t.Errorf("%s: %d samples, want about %d", name, got[name], 16*points)
+	// Three days at one minute of input for the 16 series, and the last
+	// day of every output (backfillSpan; the backfilled one-step forecasts
+	// start after two and a half daily periods).
+	points, day := 3*24*60, 24*60
+	if got[MetricInput] < 16*points-16 {
+		t.Errorf("%s: %d samples, want about %d", MetricInput, got[MetricInput], 16*points)
+	}
+	for _, name := range []string{MetricBandLower, MetricBandUpper, MetricScore} {
+		if got[name] < 16*day-16 {
+			t.Errorf("%s: %d samples, want about %d", name, got[name], 16*day)
 		}
 	}
-	// Backfilled one-step forecasts start after two and a half daily
-	// periods (backfillForecasts).
 	for _, name := range []string{MetricForecast, MetricForecastLower, MetricForecastUpper} {
-		if want := 16 * (points - 5*24*60/2); got[name] < want {
+		if want := 16 * (points - 5*day/2); got[name] < want {
 			t.Errorf("%s: %d samples, want at least %d (the history after the backfill's start)", name, got[name], want)
 		}
 	}
@@ -68,8 +69,7 @@ func TestAppendsToTSDB(t *testing.T) {
 	}
 
 	// A restart on the same TSDB: nothing is written twice.
-	r := newDemoEngine(t, "memory", "connections")
-	r.opts.Appendable, r.opts.AppendedUntil = db, db.MaxTime()
+	r := newDemoEngine(t, "memory connections", Options{Store: db, AppendedUntil: db.MaxTime()})
 	r.Evaluate(context.Background())
 	again := countSamples(t, db)
 	if again[MetricInput] != got[MetricInput] {

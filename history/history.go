@@ -32,13 +32,46 @@ type Options struct {
 	// append may go: a replay writes the past after the live engine has
 	// written the present. Zero accepts only in-order samples.
 	OutOfOrderWindow time.Duration
-	Logger           *slog.Logger
-	Registerer       prometheus.Registerer
+	// NoWAL keeps the samples in memory and in blocks only: for a
+	// temporary TSDB that no restart reads.
+	NoWAL      bool
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
 }
 
 // DB is the embedded TSDB.
 type DB struct {
 	*tsdb.DB
+	// temp is the folder Close removes, for OpenTemp.
+	temp string
+}
+
+// OpenTemp opens a TSDB without a WAL in a new temporary folder that Close
+// removes: the store of an engine that replays the past (augur evaluate,
+// the calibration replay) or of a test.
+func OpenTemp(logger *slog.Logger) (*DB, error) {
+	dir, err := os.MkdirTemp("", "augur-tsdb-")
+	if err != nil {
+		return nil, fmt.Errorf("cannot create a temporary TSDB: %w", err)
+	}
+	db, err := Open(dir, Options{NoWAL: true, Logger: logger, OutOfOrderWindow: 48 * time.Hour})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	db.temp = dir
+	return db, nil
+}
+
+// Close closes the TSDB, and removes it when it is temporary.
+func (db *DB) Close() error {
+	err := db.DB.Close()
+	if db.temp != "" {
+		if rerr := os.RemoveAll(db.temp); err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
 
 // Open opens (creating if needed) the TSDB under storageDir/tsdb.
@@ -59,6 +92,13 @@ func Open(storageDir string, opts Options) (*DB, error) {
 	// Our own series and samples are the only writers; WAL compression
 	// halves the disk a restart must replay at little CPU cost.
 	o.WALCompression = "snappy"
+	if opts.NoWAL {
+		// A temporary TSDB serves one replay: day-long blocks spare it
+		// the compactions of two-hour ones.
+		o.WALSegmentSize = -1
+		o.MinBlockDuration = (24 * time.Hour).Milliseconds()
+		o.MaxBlockDuration = o.MinBlockDuration
+	}
 	// The TSDB logs every block it writes and every head GC at info:
 	// hundreds of lines when the first start writes a fortnight. Its
 	// warnings and errors are what a user of augur needs.
@@ -87,11 +127,21 @@ func (db *DB) MaxTime() time.Time {
 	return time.UnixMilli(maxT)
 }
 
-// warnOnly passes on the records of a handler at warning level and above.
+// warnOnly passes on the records of a handler at warning level and above,
+// but the TSDB's notice of overlapping blocks: augur's first fit writes the
+// outputs of the past after the present (out of order, by design), and the
+// TSDB's compaction merges the blocks that result.
 type warnOnly struct{ slog.Handler }
 
 func (h warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h warnOnly) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "Overlapping blocks found during reloadBlocks" || r.Message == "aborting block compactions to persist the head block" {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
 }
 
 func (h warnOnly) WithAttrs(as []slog.Attr) slog.Handler { return warnOnly{h.Handler.WithAttrs(as)} }

@@ -112,10 +112,21 @@ func (m *SeasonalTrend) SlopeSE() float64 { return math.Sqrt(m.cov.At(1, 1)) }
 // its standard deviation: the uncertainty of the fitted level, without the
 // noise of a single observation (capacity plans ask when the level, not one
 // sample, reaches a threshold). row is scratch of length at least 8.
+//
+// It is called for every step of a plan's horizon, so it computes the
+// quadratic form rowᵀ·cov·row on the raw upper triangle, without allocating.
 func (m *SeasonalTrend) LevelAt(row []float64, h int) (mean, sd float64) {
 	p := len(m.beta)
 	row = row[:p]
 	seasonalRow(row, float64(h), m.last+int64(h)*m.step)
-	v := mat.NewVecDense(p, row)
-	return mat.Dot(v, mat.NewVecDense(p, m.beta)), math.Sqrt(mat.Inner(v, m.cov, v))
+	raw := m.cov.RawSymmetric()
+	q := 0.0
+	for a := range p {
+		mean += row[a] * m.beta[a]
+		q += row[a] * row[a] * raw.Data[a*raw.Stride+a]
+		for b := a + 1; b < p; b++ {
+			q += 2 * row[a] * row[b] * raw.Data[a*raw.Stride+b]
+		}
+	}
+	return mean, math.Sqrt(max(q, 0))
 }

@@ -113,6 +113,7 @@ func evaluate(ctx context.Context, logger *slog.Logger, f evaluateFlags, out io.
 	if err != nil {
 		return err
 	}
+	defer engine.Close()
 	hist := engine.FailureHistory(start, end)
 	// The engine knows only the incidents of its last History; a longer
 	// span is scored against all of the span's, or its early alarms would

@@ -89,6 +89,7 @@ func evaluateNAB(ctx context.Context, logger *slog.Logger, root, category string
 			return fmt.Errorf("%s: %w", f.Name, err)
 		}
 		fh := e.FailureHistory(start, last)
+		e.Close()
 		hist = append(hist, fh...)
 		inc, _ := src.Incidents(ctx, first, last)
 		for _, w := range inc {

@@ -99,7 +99,7 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	if err != nil {
 		return err
 	}
-	opts.Logger, opts.Registerer = logger, reg
+	opts.Logger, opts.Registerer, opts.Capacity = logger, reg, true
 	st, err := openStore(f.storage, f.alerting, reg, logger)
 	if err != nil {
 		return err
@@ -108,13 +108,16 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	opts.Incidents = store.Lister(opts.Incidents, st)
 	hist, err := history.Open(f.storage, history.Options{
 		Retention: retention(f.retention, opts.History),
-		Logger:    logger, Registerer: reg,
+		// A first fit writes the outputs of the past it read after the
+		// evaluations have moved on (see forecast's warm).
+		OutOfOrderWindow: 2 * 24 * time.Hour,
+		Logger:           logger, Registerer: reg,
 	})
 	if err != nil {
 		return err
 	}
 	defer hist.Close()
-	opts.Appendable, opts.AppendedUntil = hist, hist.MaxTime()
+	opts.Store, opts.AppendedUntil = hist, hist.MaxTime()
 	engine, err := forecast.New(opts)
 	if err != nil {
 		return fmt.Errorf("cannot start the engine: %w", err)
@@ -258,6 +261,7 @@ func replayPast(ctx context.Context, logger *slog.Logger, engine *forecast.Engin
 		return
 	}
 	engine.Adopt(r)
+	r.Close()
 	c := engine.Calibration()
 	logger.Info("replay done", "duration", time.Since(began).Round(time.Second), "calibration_blocks", len(c.Raw), "examples", c.Examples, "positives", c.Positives)
 }

@@ -1,0 +1,196 @@
+package forecast
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+)
+
+// fitter runs refits off the evaluation path: a batch of series is fitted
+// by at most Options.FitConcurrency goroutines, each reading one series'
+// history from the TSDB at a time, and the results wait in done until the
+// Run goroutine installs them (installFits). Readers never wait for a fit
+// and an evaluation never waits for one either, but in Evaluate's
+// synchronous mode (replays, tests).
+type fitter struct {
+	mu      sync.Mutex
+	done    []fitResult
+	running bool
+	// wake receives a value when a batch ends, so that Run installs its
+	// results at once rather than at the next tick.
+	wake chan struct{}
+}
+
+// job is one series to fit, with what the fit needs of it, copied by the
+// Run goroutine so that the worker touches nothing the loop writes.
+type job struct {
+	s        *series
+	labels   labels.Labels // of its augur_input series
+	restored string
+	first    bool
+}
+
+// startRefit queues every series for a refit in a batch of its own,
+// unless one is still running; with wait, it returns once the batch is
+// done. The caller is the Run goroutine.
+func (e *Engine) startRefit(ctx context.Context, wait bool) {
+	e.fits.mu.Lock()
+	if e.fits.running {
+		e.fits.mu.Unlock()
+		return
+	}
+	e.fits.running = true
+	e.fits.mu.Unlock()
+	var jobs []job
+	e.mu.Lock()
+	for _, s := range e.selectSeries(nil) {
+		jobs = append(jobs, job{s: s, labels: s.refs.labels[0], restored: e.restored[s.key], first: s.det == nil})
+		s.pending = true
+	}
+	e.restored = nil // the snapshot serves the first fit only
+	e.lastFit = e.now()
+	e.mu.Unlock()
+	run := func() {
+		start := time.Now()
+		e.fitBatch(ctx, jobs)
+		e.logger.Info("fitted models", "series", len(jobs), "duration", time.Since(start).Round(time.Millisecond))
+		e.metrics.refitDuration.Set(time.Since(start).Seconds())
+		e.fits.mu.Lock()
+		e.fits.running = false
+		e.fits.mu.Unlock()
+		select {
+		case e.fits.wake <- struct{}{}:
+		default:
+		}
+	}
+	if wait {
+		run()
+		return
+	}
+	go run()
+}
+
+// fitBatch fits jobs with FitConcurrency workers.
+func (e *Engine) fitBatch(ctx context.Context, jobs []job) {
+	work := make(chan job)
+	var wg sync.WaitGroup
+	for range e.opts.FitConcurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ts []int64
+			var ys []float64
+			for j := range work {
+				t0 := time.Now()
+				var r fitResult
+				ts, ys, r.err = e.readHistory(ctx, ts[:0], ys[:0], j.labels)
+				if r.err == nil {
+					r, r.err = fitSeries(ts, ys, e.step, e.horizon, j.restored)
+				}
+				if r.err == nil && j.first {
+					a := e.newAppender(ctx)
+					r.warm(a, j.s.refs, ts, ys)
+					e.commit(a)
+				}
+				r.s = j.s
+				e.metrics.fitDuration.Observe(time.Since(t0).Seconds())
+				if r.err != nil {
+					e.metrics.errors.WithLabelValues("fit").Inc()
+					e.logger.Warn("cannot fit series", "series", j.s.key, "err", r.err)
+				}
+				e.fits.mu.Lock()
+				e.fits.done = append(e.fits.done, r)
+				e.fits.mu.Unlock()
+			}
+		}()
+	}
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- j
+	}
+	close(work)
+	wg.Wait()
+}
+
+// readHistory reads the input series l over the history window ending at
+// the TSDB's newest sample of it onto the step grid (NaN for missing
+// points), appending to ts and ys.
+func (e *Engine) readHistory(ctx context.Context, ts []int64, ys []float64, l labels.Labels) ([]int64, []float64, error) {
+	end := e.alignDown(e.now())
+	start := end - e.opts.History.Milliseconds()
+	q, err := e.store.Querier(start, end)
+	if err != nil {
+		return ts, ys, fmt.Errorf("cannot read history: %w", err)
+	}
+	defer q.Close()
+	ms := make([]*labels.Matcher, 0, l.Len())
+	l.Range(func(l labels.Label) { ms = append(ms, labels.MustNewMatcher(labels.MatchEqual, l.Name, l.Value)) })
+	ss := q.Select(ctx, false, nil, ms...)
+	var it chunkenc.Iterator
+	for ss.Next() {
+		if labels.Compare(ss.At().Labels(), l) != 0 {
+			continue // a series with more labels than l
+		}
+		it = ss.At().Iterator(it)
+		for it.Next() == chunkenc.ValFloat {
+			t, v := it.At()
+			if n := len(ts); n > 0 {
+				for g := ts[n-1] + e.step; g < t; g += e.step {
+					ts, ys = append(ts, g), append(ys, math.NaN())
+				}
+			}
+			ts, ys = append(ts, t), append(ys, v)
+		}
+		if err := it.Err(); err != nil {
+			return ts, ys, fmt.Errorf("cannot read history: %w", err)
+		}
+	}
+	if err := ss.Err(); err != nil {
+		return ts, ys, fmt.Errorf("cannot read history: %w", err)
+	}
+	if len(ts) == 0 {
+		return ts, ys, fmt.Errorf("%w: no points in the TSDB", errShortHistory)
+	}
+	return ts, ys, nil
+}
+
+// installFits installs the results of the fits done since the last call.
+// The caller is the Run goroutine.
+func (e *Engine) installFits(ctx context.Context) {
+	e.fits.mu.Lock()
+	done := e.fits.done
+	e.fits.done = nil
+	e.fits.mu.Unlock()
+	if len(done) == 0 {
+		return
+	}
+	a := e.newAppender(ctx)
+	now := e.now()
+	e.mu.Lock()
+	for _, r := range done {
+		r.s.install(a, r, now)
+	}
+	// Ready once no series waits for its first fit: the series a source
+	// shows later get theirs in the next batch, without holding up the rest.
+	e.ready = true
+	for _, s := range e.selectSeries(nil) {
+		if s.pending && s.det == nil {
+			e.ready = false
+			break
+		}
+	}
+	if e.ready {
+		for _, sig := range e.signals {
+			e.metrics.series.WithLabelValues(sig.Name).Set(float64(len(sig.series)))
+		}
+	}
+	e.mu.Unlock()
+	e.commit(a)
+}
