@@ -92,6 +92,10 @@ func Open(storageDir string, opts Options) (*DB, error) {
 	// Our own series and samples are the only writers; WAL compression
 	// halves the disk a restart must replay at little CPU cost.
 	o.WALCompression = "snappy"
+	// Isolation gives a reader the view of whole append transactions; an
+	// evaluation's samples are read after it commits, and the ring of
+	// open transactions it keeps costs memory per series.
+	o.IsolationDisabled = true
 	if opts.NoWAL {
 		// A temporary TSDB serves one replay: day-long blocks spare it
 		// the compactions of two-hour ones.

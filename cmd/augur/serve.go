@@ -29,6 +29,7 @@ type serveFlags struct {
 	listen      string
 	storage     string
 	retention   time.Duration
+	fitWorkers  int
 	demoSpeed   float64
 	demoStart   string
 	readTimeout time.Duration
@@ -47,6 +48,7 @@ func serveCommand(app *kingpin.Application) *command {
 	c.clause.Flag("web.config.file", "Path to a configuration file that can enable TLS or authentication (Prometheus' exporter-toolkit format).").Default("").StringVar(&f.webConfig)
 	c.clause.Flag("web.read-timeout", "Maximum duration before timing out read of the request (of its headers: the lesser of this and 30s), and closing idle connections.").Default("5m").DurationVar(&f.readTimeout)
 	c.clause.Flag("storage.path", "Folder of augur's own data: the embedded TSDB of inputs and outputs (tsdb/) and the store of incidents, alert state and model snapshots (augur.db).").Default("data/").StringVar(&f.storage)
+	c.clause.Flag("fit.concurrency", "Goroutines that fit models, off the evaluation path. Default: GOMAXPROCS.").Default("0").IntVar(&f.fitWorkers)
 	c.clause.Flag("storage.retention", "How long the embedded TSDB keeps samples. Default: the longer of the configured history and 15d.").Default("0s").DurationVar(&f.retention)
 	c.clause.Flag("calibration.replay", "At start, replay this much of the past through a second engine in the background, to learn the calibration against known incidents and serve past failure probabilities; 0 disables. Default: the history less two days.").Default("-1s").DurationVar(&f.replaySpan)
 	c.clause.Flag("demo.speed", "Demo seconds per real second for demo sources (e.g. 1440 lets a demo day pass in a minute); overrides the source's speed.").Default("0").Float64Var(&f.demoSpeed)
@@ -99,7 +101,7 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	if err != nil {
 		return err
 	}
-	opts.Logger, opts.Registerer, opts.Capacity = logger, reg, true
+	opts.Logger, opts.Registerer, opts.Capacity, opts.FitConcurrency = logger, reg, true, f.fitWorkers
 	st, err := openStore(f.storage, f.alerting, reg, logger)
 	if err != nil {
 		return err
