@@ -44,7 +44,7 @@ func newDemoServerWith(t testing.TB, qo query.Options) *httptest.Server {
 // once its first evaluation is in the returned TSDB.
 func newDemoEngine(t testing.TB) (*forecast.Engine, *prometheus.Registry, *history.DB) {
 	t.Helper()
-	db, err := history.Open(t.TempDir(), history.Options{})
+	db, err := history.Open(t.TempDir(), history.Options{OutOfOrderWindow: 48 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func newDemoEngine(t testing.TB) (*forecast.Engine, *prometheus.Registry, *histo
 	reg := prometheus.NewRegistry()
 	e, err := forecast.New(forecast.Options{
 		Signals: signals, Step: time.Minute, History: 3 * 24 * time.Hour, Horizon: time.Hour,
-		Now: demo.Now, Tick: time.Hour, Incidents: demo, Registerer: reg, Appendable: db,
+		Now: demo.Now, Tick: time.Hour, Incidents: demo, Registerer: reg, Store: db,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -72,8 +72,8 @@ func newDemoEngine(t testing.TB) (*forecast.Engine, *prometheus.Registry, *histo
 	done := make(chan struct{})
 	go func() { _ = e.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	// The first evaluation's failure probabilities are at the anchor.
-	for db.MaxTime().Before(anchor) {
+	// The State is published once its outputs are in the TSDB.
+	for !e.Ready() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return e, reg, db

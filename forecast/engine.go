@@ -237,10 +237,12 @@ func (e *Engine) evaluateOnce(ctx context.Context, wait bool) {
 		e.installFits(ctx)
 		e.calibrate()
 	}
+	// The outputs are in the TSDB before the State that announces them
+	// is published, so a query after a reader sees it finds them.
 	st := e.buildState()
-	e.state.Store(st)
 	e.recordProbabilities(st)
 	e.appendOutputs(ctx, st)
+	e.state.Store(st)
 }
 
 // recentWindow is the number of recent points a series keeps: the longest
