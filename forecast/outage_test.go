@@ -61,7 +61,7 @@ func TestSourceOutage(t *testing.T) {
 	if tg := e.Targets()[0]; tg.Health != "up" {
 		t.Errorf("after the outage: health %q", tg.Health)
 	}
-	for _, h := range e.History(nil, demoAnchor.Add(-time.Hour), now) {
+	for _, h := range e.history(nil, demoAnchor.Add(-time.Hour), now) {
 		if n := len(h.Points); n != 92 {
 			t.Errorf("%v: %d points in the 92 minutes around the outage, want every one", h.Labels, n)
 		}

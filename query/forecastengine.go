@@ -17,7 +17,7 @@ type ForecastEngine interface {
 	Step() time.Duration
 	Forecast(match forecast.Matcher, horizon, step time.Duration, level float64) ([]forecast.SeriesForecast, error)
 	Incidents() []ingest.Incident
-	History(match forecast.Matcher, start, end time.Time) []forecast.SeriesHistory
+	State() *forecast.State
 }
 
 // EngineSource serves the future and the incidents of a forecast.Engine:
@@ -82,10 +82,9 @@ func (s EngineSource) Incidents(_ context.Context, start, end time.Time) ([]Inci
 		now = t
 	}
 	entityLabel := map[string]string{}
-	far := time.Unix(1<<40, 0)
-	for _, h := range s.E.History(nil, far, far) {
-		if h.EntityLabel != "" {
-			entityLabel[h.Entity] = h.EntityLabel
+	for _, ss := range s.E.State().Series {
+		if ss.EntityLabel != "" {
+			entityLabel[ss.Entity] = ss.EntityLabel
 		}
 	}
 	var out []Incident
