@@ -117,4 +117,3 @@ func (e *Engine) history(match Matcher, start, end time.Time) []SeriesHistory {
 	}
 	return out
 }
-
