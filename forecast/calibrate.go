@@ -1,6 +1,7 @@
 package forecast
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -45,8 +46,8 @@ func Outcome(incidents []ingest.Incident, entity string, t int64, horizon time.D
 //
 // A prediction's outcome is known when its horizon has passed and lies
 // within the window the incidents were listed for (the History up to now).
-// Recorded predictions can be older than that window (KeepProbabilities,
-// or a replay's adopted past): an incident that preceded the window has
+// Recorded predictions can be older than that window (the TSDB's
+// retention, or a replay's adopted past): an incident that preceded the window has
 // been forgotten, not averted, so the predictions before it are censored
 // and left out rather than labelled negative. Counting them as negatives
 // teaches the map that the strongest evidence, which preceded those very
@@ -59,19 +60,19 @@ func Outcome(incidents []ingest.Incident, entity string, t int64, horizon time.D
 func (e *Engine) calibrate() {
 	e.mu.RLock()
 	incidents := failures(e.incidents)
-	var cross, anom []float64
-	var outcome []bool
 	known := e.evalTime.Add(-e.opts.Horizon).UnixMilli()
 	listed := e.incidentsFrom
-	for name, h := range e.probHistory {
-		for _, p := range h.points {
-			if p.T < listed {
-				continue
-			}
-			if p.T > known {
-				break
-			}
-			y, ok := Outcome(incidents, name, p.T, e.opts.Horizon)
+	e.mu.RUnlock()
+	hist, err := e.failureHistory(context.Background(), listed, known)
+	if err != nil {
+		e.logger.Warn("cannot read the failure probabilities to calibrate", "err", err)
+		return
+	}
+	var cross, anom []float64
+	var outcome []bool
+	for _, h := range hist {
+		for _, p := range h.Points {
+			y, ok := Outcome(incidents, h.Entity, p.T, e.opts.Horizon)
 			if !ok {
 				continue
 			}
@@ -80,7 +81,6 @@ func (e *Engine) calibrate() {
 			outcome = append(outcome, y)
 		}
 	}
-	e.mu.RUnlock()
 	n := 0
 	for _, inc := range incidents {
 		if inc.End.UnixMilli() <= known {
@@ -88,7 +88,6 @@ func (e *Engine) calibrate() {
 		}
 	}
 	var c model.Calibrator
-	var err error
 	if n < calibMinIncidents {
 		err = model.ErrFewIncidents
 	} else {

@@ -24,7 +24,7 @@ func (l windowLister) Incidents(_ context.Context, start, end time.Time) ([]inge
 
 // TestCalibrateLeavesOutForgottenIncidents checks that predictions recorded
 // before the window incidents are listed for (older than the History, kept
-// by KeepProbabilities or adopted from a replay) are not labelled negative:
+// by the TSDB or adopted from a replay) are not labelled negative:
 // the incidents they preceded are forgotten, not averted.
 func TestCalibrateLeavesOutForgottenIncidents(t *testing.T) {
 	now := demoAnchor
@@ -39,7 +39,6 @@ func TestCalibrateLeavesOutForgottenIncidents(t *testing.T) {
 		Step:              time.Minute,
 		History:           day,
 		Horizon:           time.Hour,
-		KeepProbabilities: 3 * day,
 		Now:               func() time.Time { return now },
 		Incidents:         incs,
 	})
@@ -47,18 +46,19 @@ func TestCalibrateLeavesOutForgottenIncidents(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
-	for _, name := range []string{"a", "b"} {
-		h := &probHistory{label: name}
-		for ts := start; !ts.After(now); ts = ts.Add(time.Minute) {
+	// Three days of recorded evidence, in the TSDB as evaluations write it.
+	for ts := start; !ts.After(now); ts = ts.Add(time.Minute) {
+		st := &State{At: ts, Ready: true}
+		for _, name := range []string{"a", "b"} {
 			cross := 0.01
 			for _, inc := range incs {
 				if name == "a" && ts.Before(inc.Start) && !ts.Before(inc.Start.Add(-time.Hour)) {
 					cross = 0.999
 				}
 			}
-			h.points = append(h.points, ProbabilityPoint{T: ts.UnixMilli(), Cross: cross})
+			st.Entities = append(st.Entities, EntityRisk{Entity: name, EntityLabel: "host", CrossingProbability: cross})
 		}
-		e.probHistory[name] = h
+		e.appendOutputs(context.Background(), st)
 	}
 	e.evalTime = now
 	e.RefreshIncidents(context.Background())

@@ -62,9 +62,6 @@ type Options struct {
 	Now func() time.Time
 	// Tick is the wall-clock pause between evaluations; default EvaluationInterval.
 	Tick time.Duration
-	// KeepProbabilities is how long recorded failure probabilities are
-	// kept (FailureHistory, calibration); default History.
-	KeepProbabilities time.Duration
 	// Store is the engine's time-series store, the embedded TSDB: each
 	// evaluation appends the points the series gained and the engine's
 	// outputs (see appendOutputs), and refits read the series' history
@@ -108,8 +105,6 @@ type Engine struct {
 	// incidentsFrom is the start (Unix ms) of the window incidents were
 	// listed for: before it, the absence of an incident is not known.
 	incidentsFrom int64
-	// probHistory holds each entity's failure probability per evaluation.
-	probHistory map[string]*probHistory
 	calib       model.Calibrator
 	calibErr    error
 	// restored holds the snapshot's model choice for each series' first fit.
@@ -120,7 +115,7 @@ type Engine struct {
 
 	// entityRefs are the TSDB series of the failure probabilities; only
 	// the Run goroutine uses them.
-	entityRefs map[string]*entityRef
+	entityRefs map[string]*entityRefs
 
 	// state is the last evaluation's State.
 	state atomic.Pointer[State]
@@ -162,9 +157,6 @@ func New(opts Options) (*Engine, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.KeepProbabilities < opts.History {
-		opts.KeepProbabilities = opts.History
-	}
 	if opts.FitConcurrency <= 0 {
 		opts.FitConcurrency = runtime.GOMAXPROCS(0)
 	}
@@ -175,8 +167,7 @@ func New(opts Options) (*Engine, error) {
 		logger:  opts.Logger.With("component", "engine"),
 		metrics: newEngineMetrics(opts.Registerer),
 
-		probHistory: map[string]*probHistory{},
-		entityRefs:  map[string]*entityRef{},
+		entityRefs:  map[string]*entityRefs{},
 		store:       opts.Store,
 		fits:        fitter{wake: make(chan struct{}, 1)},
 	}
@@ -240,7 +231,6 @@ func (e *Engine) evaluateOnce(ctx context.Context, wait bool) {
 	// The outputs are in the TSDB before the State that announces them
 	// is published, so a query after a reader sees it finds them.
 	st := e.buildState()
-	e.recordProbabilities(st)
 	e.appendOutputs(ctx, st)
 	e.state.Store(st)
 }

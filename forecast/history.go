@@ -1,8 +1,15 @@
 package forecast
 
 import (
+	"context"
+	"maps"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
 // ProbabilityPoint is an entity's failure probability at one evaluation.
@@ -20,64 +27,70 @@ type EntityHistory struct {
 }
 
 // FailureHistory returns the failure probabilities over the configured
-// horizon computed at each evaluation in [start, end].
+// horizon computed at each evaluation in [start, end], with the evidence
+// they were calibrated from, read back from the TSDB.
 func (e *Engine) FailureHistory(start, end time.Time) []EntityHistory {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	from, to := start.UnixMilli(), end.UnixMilli()
-	var out []EntityHistory
-	for _, name := range sortedKeys(e.probHistory) {
-		h := e.probHistory[name]
-		eh := EntityHistory{Entity: name, EntityLabel: h.label}
-		for _, p := range h.points {
-			if p.T >= from && p.T <= to {
-				eh.Points = append(eh.Points, p)
-			}
-		}
-		out = append(out, eh)
+	out, err := e.failureHistory(context.Background(), start.UnixMilli(), end.UnixMilli())
+	if err != nil {
+		e.logger.Warn("cannot read the failure probabilities", "err", err)
 	}
 	return out
 }
 
-type probHistory struct {
-	label  string
-	points []ProbabilityPoint
-}
+// evidenceMetrics are the per-entity series appendOutputs writes, in the
+// order of a ProbabilityPoint's values.
+var evidenceMetrics = [...]string{MetricFailure, MetricCrossing, MetricAnomalyEvidence}
 
-// recordProbabilities appends the evaluation's failure probabilities to
-// the entities' histories, keeping the retention window.
-func (e *Engine) recordProbabilities(st *State) {
-	risks := st.Entities
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	now := e.evalTime.UnixMilli()
-	retain := e.opts.KeepProbabilities.Milliseconds()
-	for _, r := range risks {
-		h := e.probHistory[r.Entity]
-		if h == nil {
-			h = &probHistory{label: r.EntityLabel}
-			e.probHistory[r.Entity] = h
-		}
-		if n := len(h.points); n > 0 && h.points[n-1].T == now {
-			h.points[n-1] = ProbabilityPoint{T: now, P: r.FailureProbability, Cross: r.CrossingProbability, Anom: r.AnomalyEvidence}
-			continue
-		}
-		h.points = append(h.points, ProbabilityPoint{T: now, P: r.FailureProbability, Cross: r.CrossingProbability, Anom: r.AnomalyEvidence})
-		if h.points[0].T < now-2*retain {
-			cut := 0
-			for cut < len(h.points) && h.points[cut].T < now-retain {
-				cut++
+func (e *Engine) failureHistory(ctx context.Context, from, to int64) ([]EntityHistory, error) {
+	q, err := e.store.Querier(from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer q.Close()
+	horizon := model.Duration(e.opts.Horizon).String()
+	type key struct{ label, entity string }
+	byEntity := map[key]map[int64]*ProbabilityPoint{}
+	var it chunkenc.Iterator
+	for k, name := range evidenceMetrics {
+		ss := q.Select(ctx, false, nil, labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, name), labels.MustNewMatcher(labels.MatchEqual, "horizon", horizon))
+		for ss.Next() {
+			var ek key
+			ss.At().Labels().Range(func(l labels.Label) {
+				if l.Name != labels.MetricName && l.Name != "horizon" {
+					ek = key{l.Name, l.Value}
+				}
+			})
+			pts := byEntity[ek]
+			if pts == nil {
+				pts = map[int64]*ProbabilityPoint{}
+				byEntity[ek] = pts
 			}
-			h.points = append(h.points[:0], h.points[cut:]...)
+			it = ss.At().Iterator(it)
+			for it.Next() == chunkenc.ValFloat {
+				t, v := it.At()
+				p := pts[t]
+				if p == nil {
+					p = &ProbabilityPoint{T: t}
+					pts[t] = p
+				}
+				*[...]*float64{&p.P, &p.Cross, &p.Anom}[k] = v
+			}
+			if err := it.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if err := ss.Err(); err != nil {
+			return nil, err
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	keys := slices.SortedFunc(maps.Keys(byEntity), func(a, b key) int { return strings.Compare(a.entity, b.entity) })
+	out := make([]EntityHistory, 0, len(keys))
+	for _, k := range keys {
+		eh := EntityHistory{Entity: k.entity, EntityLabel: k.label}
+		for _, t := range slices.Sorted(maps.Keys(byEntity[k])) {
+			eh.Points = append(eh.Points, *byEntity[k][t])
+		}
+		out = append(out, eh)
 	}
-	slices.Sort(keys)
-	return keys
+	return out, nil
 }

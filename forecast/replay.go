@@ -3,6 +3,10 @@ package forecast
 import (
 	"context"
 	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
 )
 
 // Replay runs a fresh engine with opts over [start, end] on a simulated
@@ -20,7 +24,6 @@ func Replay(ctx context.Context, opts Options, start, end time.Time, setClock fu
 	sim := start
 	opts.Now = func() time.Time { return sim }
 	opts.Store, opts.AppendedUntil, opts.Capacity = nil, time.Time{}, false
-	opts.KeepProbabilities = max(opts.KeepProbabilities, end.Sub(start)+opts.History)
 	e, err := New(opts)
 	if err != nil {
 		return nil, err
@@ -42,39 +45,38 @@ func Replay(ctx context.Context, opts Options, start, end time.Time, setClock fu
 }
 
 // Adopt takes over what a replay of the past learned: its calibration, when
-// it fitted one, and the failure probabilities it recorded before this
-// engine's own, so that the past can be queried and calibration refits on
-// the whole history.
-func (e *Engine) Adopt(r *Engine) {
+// it fitted one, and the failure probabilities (with their evidence) it
+// recorded before this engine's own, appended to this engine's store, so
+// that the past can be queried and calibration refits on the whole
+// history. A store that refuses samples that old (its out-of-order window)
+// keeps only the calibration.
+func (e *Engine) Adopt(ctx context.Context, r *Engine) {
 	r.mu.RLock()
 	calib, calibErr := r.calib, r.calibErr
-	past := map[string]*probHistory{}
-	for name, h := range r.probHistory {
-		past[name] = &probHistory{label: h.label, points: append([]ProbabilityPoint(nil), h.points...)}
-	}
+	end := r.evalTime
 	r.mu.RUnlock()
-
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	if calib.N > 0 {
+		e.mu.Lock()
 		e.calib, e.calibErr = calib, calibErr
+		e.mu.Unlock()
 	}
-	for name, p := range past {
-		h := e.probHistory[name]
-		if h == nil {
-			e.probHistory[name] = p
-			continue
+	first := e.State().At
+	if first.IsZero() {
+		first = end
+	}
+	horizon := model.Duration(e.opts.Horizon).String()
+	a := e.newAppender(ctx)
+	for _, h := range r.FailureHistory(time.Time{}, first.Add(-time.Millisecond)) {
+		var refs [len(evidenceMetrics)]storage.SeriesRef
+		var ls [len(evidenceMetrics)]labels.Labels
+		for k, name := range evidenceMetrics {
+			ls[k] = labels.FromStrings(labels.MetricName, name, h.EntityLabel, h.Entity, "horizon", horizon)
 		}
-		first := int64(1<<63 - 1)
-		if len(h.points) > 0 {
-			first = h.points[0].T
-		}
-		var older []ProbabilityPoint
-		for _, pt := range p.points {
-			if pt.T < first {
-				older = append(older, pt)
+		for _, p := range h.Points {
+			for k, v := range [...]float64{p.P, p.Cross, p.Anom} {
+				a.add(&refs[k], ls[k], p.T, v)
 			}
 		}
-		h.points = append(older, h.points...)
 	}
+	e.commit(a)
 }

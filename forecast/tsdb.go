@@ -22,6 +22,10 @@ const (
 	MetricBandUpper     = "augur_baseline_upper"
 	MetricScore         = "augur_anomaly_score"
 	MetricFailure       = "augur_failure_probability"
+	// The evidence the calibration maps to the failure probability; the
+	// calibration refits on their history.
+	MetricCrossing        = "augur_crossing_probability"
+	MetricAnomalyEvidence = "augur_anomaly_evidence"
 	MetricTimeToLimit   = "augur_time_to_limit_seconds"
 	MetricIncident      = "augur_incident"
 )
@@ -55,10 +59,11 @@ func newSeriesRefs(l map[string]string) *seriesRefs {
 	return r
 }
 
-// entityRef is the TSDB series of an entity's failure probability.
-type entityRef struct {
-	labels labels.Labels
-	ref    storage.SeriesRef
+// entityRefs are the TSDB series of an entity's failure probability and
+// its evidence, in the order of evidenceMetrics.
+type entityRefs struct {
+	labels [len(evidenceMetrics)]labels.Labels
+	refs   [len(evidenceMetrics)]storage.SeriesRef
 }
 
 // appender wraps a TSDB appender: it drops non-finite samples (absent
@@ -113,7 +118,8 @@ func (e *Engine) commit(a *appender) {
 
 // appendOutputs writes to the TSDB the evaluation's outputs that are not
 // per point (observe writes those): the series' times to limit and the
-// entities' failure probabilities. The caller is the Run goroutine.
+// entities' failure probabilities with their evidence. The caller is the
+// Run goroutine.
 func (e *Engine) appendOutputs(ctx context.Context, st *State) {
 	if !st.Ready {
 		return
@@ -142,10 +148,15 @@ func (e *Engine) appendOutputs(ctx context.Context, st *State) {
 	for _, r := range st.Entities {
 		er := e.entityRefs[r.Entity]
 		if er == nil {
-			er = &entityRef{labels: labels.FromStrings(labels.MetricName, MetricFailure, r.EntityLabel, r.Entity, "horizon", horizon)}
+			er = &entityRefs{}
+			for k, name := range evidenceMetrics {
+				er.labels[k] = labels.FromStrings(labels.MetricName, name, r.EntityLabel, r.Entity, "horizon", horizon)
+			}
 			e.entityRefs[r.Entity] = er
 		}
-		a.add(&er.ref, er.labels, now, r.FailureProbability)
+		for k, v := range [...]float64{r.FailureProbability, r.CrossingProbability, r.AnomalyEvidence} {
+			a.add(&er.refs[k], er.labels[k], now, v)
+		}
 	}
 	e.commit(a)
 	e.metrics.appendDuration.Observe(time.Since(start).Seconds())

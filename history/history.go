@@ -54,7 +54,8 @@ func OpenTemp(logger *slog.Logger) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot create a temporary TSDB: %w", err)
 	}
-	db, err := Open(dir, Options{NoWAL: true, Logger: logger, OutOfOrderWindow: 48 * time.Hour})
+	// A replay may span more than the default retention; it keeps all.
+	db, err := Open(dir, Options{NoWAL: true, Logger: logger, OutOfOrderWindow: 48 * time.Hour, Retention: 100 * 365 * 24 * time.Hour})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

@@ -111,8 +111,9 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	hist, err := history.Open(f.storage, history.Options{
 		Retention: retention(f.retention, opts.History),
 		// A first fit writes the outputs of the past it read after the
-		// evaluations have moved on (see forecast's warm).
-		OutOfOrderWindow: 2 * 24 * time.Hour,
+		// evaluations have moved on (see forecast's warm), and the
+		// calibration replay the past failure probabilities.
+		OutOfOrderWindow: max(opts.History, 2*24*time.Hour),
 		Logger:           logger, Registerer: reg,
 	})
 	if err != nil {
@@ -262,7 +263,7 @@ func replayPast(ctx context.Context, logger *slog.Logger, engine *forecast.Engin
 		}
 		return
 	}
-	engine.Adopt(r)
+	engine.Adopt(ctx, r)
 	r.Close()
 	c := engine.Calibration()
 	logger.Info("replay done", "duration", time.Since(began).Round(time.Second), "calibration_blocks", len(c.Raw), "examples", c.Examples, "positives", c.Positives)
