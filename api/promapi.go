@@ -42,6 +42,8 @@ var augurMetrics = []struct{ name, help, unit string }{
 	{forecast.MetricBandUpper, "Upper edge of the dynamic threshold band of the seasonal baseline.", ""},
 	{forecast.MetricScore, "Degree to which the newest points are unexplained by the model, in [0,1].", ""},
 	{forecast.MetricFailure, "Probability that the entity fails within the horizon.", ""},
+	{forecast.MetricCrossing, "Probability that one of the entity's signals reaches its limit within the horizon: evidence of augur_failure_probability.", ""},
+	{forecast.MetricAnomalyEvidence, "Prior probability of failure from the entity's anomaly scores: evidence of augur_failure_probability.", ""},
 	{forecast.MetricTimeToLimit, "Time until the series reaches its limit, by quantile.", "seconds"},
 	{forecast.MetricIncident, "1 while a known incident (Alertmanager webhook, ALERTS, demo script) is under way.", ""},
 }
