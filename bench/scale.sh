@@ -15,6 +15,7 @@
 # Environment: SIZES; REFIT_INTERVAL (the config's refit_interval, default
 # 10m: the full refit timed is the one after the first fit); REQUESTS per
 # endpoint (default 200) within BUDGET (default 60s, at least 3 requests);
+# PROBES, the endpoints timed (default "failures capacity query_range");
 # READY_TIMEOUT and REFIT_TIMEOUT (default 30m each); REPLAY (augur's
 # --calibration.replay, default 0: no second engine replaying the past);
 # MAX_RSS in bytes (default 70 % of the memory available at start); KEEP=1
@@ -49,6 +50,7 @@ BUDGET=${BUDGET:-60s}
 READY_TIMEOUT=${READY_TIMEOUT:-30m}
 REFIT_TIMEOUT=${REFIT_TIMEOUT:-30m}
 REPLAY=${REPLAY:-0}
+PROBES=${PROBES:-"failures capacity query_range"}
 MAX_RSS=${MAX_RSS:-$(awk '/^MemAvailable:/ {printf "%.0f", $2 * 1024 * 0.7}' /proc/meminfo)}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/augur-scale.XXXXXX")
@@ -174,7 +176,7 @@ for size in $SIZES; do
 	if ! "$work/scaleload" measure -url "http://127.0.0.1:$port" -pid "$apid" -log "$dir/augur.log" \
 		-storage "$dir/data" -size "$size" -source "$source" -started "$started" \
 		-requests "$REQUESTS" -budget "$BUDGET" -ready-timeout "$READY_TIMEOUT" -refit-timeout "$REFIT_TIMEOUT" \
-		-max-rss "$MAX_RSS" -ingest-rate "$ingestRate" >>"$results"; then
+		-max-rss "$MAX_RSS" -ingest-rate "$ingestRate" -probes "$PROBES" -planned $((hosts * 3)) >>"$results"; then
 		echo "== $size: augur failed; the end of its log:" >&2
 		tail -20 "$dir/augur.log" >&2
 		"$work/scaleload" table "$results" 2>/dev/null || true

@@ -70,7 +70,8 @@ func main() {
 type Result struct {
 	Size        string   `json:"size"`
 	Source      string   `json:"source"`
-	Series      int      `json:"series"`
+	Planned     int      `json:"planned_series"` // hosts × 3
+	Series      int      `json:"series"`         // what augur models, augur_series
 	ReadySec    float64  `json:"ready_s"`
 	FitSec      float64  `json:"first_fit_s"`
 	RefitSec    *float64 `json:"refit_s"`      // a full refit after ready; nil if none was seen
@@ -112,6 +113,8 @@ func measure(args []string) error {
 	refitTimeout := fs.Duration("refit-timeout", 30*time.Minute, "how long to wait for a full refit after ready")
 	maxRSS := fs.Int64("max-rss", 16<<30, "kill augur and fail above this resident memory, in bytes")
 	ingestRate := fs.Float64("ingest-rate", 0, "samples/s measured by scaleload ingest, to print with this size")
+	planned := fs.Int("planned", 0, "the series the configuration asks for")
+	only := fs.String("probes", "failures capacity query_range", "the endpoints to time, space-separated")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -120,16 +123,19 @@ func measure(args []string) error {
 	defer cancel()
 	go w.guard(ctx)
 	start := time.Unix(0, int64(*started*1e9))
-	r := Result{Size: *size, Source: *source, IngestRate: *ingestRate}
+	r := Result{Size: *size, Source: *source, Planned: *planned, IngestRate: *ingestRate}
 
 	progress("%s: waiting for /-/ready", *size)
-	if err := w.until(*readyTimeout, func() (bool, error) { return get(*base+"/-/ready", 10*time.Second) == nil, nil }); err != nil {
-		return fmt.Errorf("augur not ready: %w", err)
+	err := w.until(*readyTimeout, func() (bool, error) { return get(*base+"/-/ready", 10*time.Second) == nil, nil })
+	if err != nil {
+		err = fmt.Errorf("not ready %.0fs after start: %w", time.Since(start).Seconds(), err)
+	} else {
+		r.ReadySec = time.Since(start).Seconds()
+		err = w.afterReady(&r, *base, *storage, strings.Fields(*only), *requests, *budget, *refitTimeout)
 	}
-	r.ReadySec = time.Since(start).Seconds()
-	err := w.afterReady(&r, *base, *storage, *requests, *budget, *refitTimeout)
 	if f := w.fatal.Load(); f != nil {
-		err = *f // the in-flight request failed because augur was killed
+		// What failed in flight failed because augur was killed.
+		err = fmt.Errorf("%.0fs after start: %w", time.Since(start).Seconds(), *f)
 	}
 	r.RSSPeak = w.peak.Load()
 	if err != nil {
@@ -140,7 +146,7 @@ func measure(args []string) error {
 	return json.NewEncoder(os.Stdout).Encode(r)
 }
 
-func (w *watch) afterReady(r *Result, base, storage string, requests int, budget, refitTimeout time.Duration) error {
+func (w *watch) afterReady(r *Result, base, storage string, only []string, requests int, budget, refitTimeout time.Duration) error {
 	size := r.Size
 	fits, err := w.fits()
 	if err != nil {
@@ -177,6 +183,10 @@ func (w *watch) afterReady(r *Result, base, storage string, requests int, budget
 		{"query_range", rangeQuery("max by (host) (augur_anomaly_score)"), rangeQuery("augur_anomaly_score")},
 	}
 	for _, p := range probes {
+		if !slices.Contains(only, p.name) {
+			r.Notes = append(r.Notes, p.name+": not timed (PROBES)")
+			continue
+		}
 		progress("%s: timing %s", size, p.path)
 		pr, err := w.probe(base+p.path, requests, budget)
 		var bad *statusError
@@ -189,6 +199,11 @@ func (w *watch) afterReady(r *Result, base, storage string, requests int, budget
 		}
 		pr.Name = p.name
 		r.Latency = append(r.Latency, pr)
+		if p.name == "query_range" {
+			if n, err := resultSeries(base + p.path); err != nil || n == 0 {
+				r.Notes = append(r.Notes, fmt.Sprintf("query_range: %d series returned (%v): the latency is that of an empty answer", n, err))
+			}
+		}
 	}
 
 	progress("%s: waiting for a full refit", size)
@@ -394,6 +409,24 @@ func get(u string, timeout time.Duration) error {
 	return nil
 }
 
+// resultSeries returns how many series a query_range answers with.
+func resultSeries(u string) (int, error) {
+	resp, err := http.Get(u)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data struct {
+			Result []json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return 0, fmt.Errorf("cannot decode %s: %w", u, err)
+	}
+	return len(body.Data.Result), nil
+}
+
 // statusError is an answer other than 200.
 type statusError struct {
 	code int
@@ -596,7 +629,7 @@ func table(args []string) error {
 	if len(rs) == 0 {
 		return fmt.Errorf("%s: no results", args[0])
 	}
-	slices.SortStableFunc(rs, func(a, b Result) int { return a.Series - b.Series })
+	slices.SortStableFunc(rs, func(a, b Result) int { return a.Planned - b.Planned })
 	tw := newTabWriter()
 	tw.row("size", "source", "series", "ready", "fit", "refit", "eval", "RSS ready", "RSS refit", "RSS peak", "KB/series",
 		"failures p50/p99", "capacity p50/p99", "query_range p50/p99", "TSDB B/sample", "blocks B/sample", "ingest/s")
@@ -609,7 +642,7 @@ func table(args []string) error {
 		if r.IngestRate > 0 {
 			ingest = fmt.Sprintf("%.2fM", r.IngestRate/1e6)
 		}
-		tw.row(r.Size, r.Source, strconv.Itoa(r.Series), sec(r.ReadySec), sec(r.FitSec), sec(opt(r.RefitSec)), sec(opt(r.EvalSec)),
+		tw.row(r.Size, r.Source, strconv.Itoa(r.Series), sec(measured(r.ReadySec)), sec(measured(r.FitSec)), sec(opt(r.RefitSec)), sec(opt(r.EvalSec)),
 			mb(r.RSSReady), mb(r.RSSRefit), mb(r.RSSPeak), ratio(float64(max(r.RSSReady, r.RSSRefit))/1024, float64(r.Series)),
 			lat["failures"], lat["capacity"], lat["query_range"],
 			ratio(float64(r.TSDBBytes), r.TSDBSamples), ratio(float64(r.BlockBytes), float64(r.BlockSample)), ingest)
@@ -621,12 +654,21 @@ func table(args []string) error {
 		}
 	}
 
-	if len(rs) > 1 {
+	ok := 0
+	for _, r := range rs {
+		if r.Series > 0 {
+			ok++
+		}
+	}
+	if ok > 1 {
 		fmt.Println("\nper-series cost, larger size over smaller (1.00 = linear, below = better than linear):")
 		tw = newTabWriter()
 		tw.row("sizes", "series ×", "ready", "refit", "RSS", "marginal KB/series", "failures p99", "capacity p99", "query_range p99")
 		for i := 1; i < len(rs); i++ {
 			a, b := rs[i-1], rs[i]
+			if a.Series == 0 || b.Series == 0 {
+				continue // a size augur did not get ready on has no costs
+			}
 			n := float64(b.Series) / float64(a.Series)
 			per := func(x, y float64) string { return fmt.Sprintf("%.2f", y/x/n) }
 			p99 := func(name string) string {
@@ -663,7 +705,7 @@ func table(args []string) error {
 		fmt.Printf("  %-34s %10.3g %-5s (target ≤ %g): %s\n", what, got, unit, limit, verdict)
 	}
 	check("resident memory (peak)", rss/(1<<30), 2.5, "GB")
-	check("ready after start", r.ReadySec, 180, "s")
+	check("ready after start", measured(r.ReadySec), 180, "s")
 	check("full refit", opt(r.RefitSec), 120, "s")
 	check("evaluation cycle", opt(r.EvalSec), 5, "s")
 	for _, p := range r.Latency {
@@ -673,6 +715,14 @@ func table(args []string) error {
 	}
 	check("TSDB bytes per sample", float64(r.TSDBBytes)/r.TSDBSamples, 2, "B")
 	return nil
+}
+
+// measured is s, or NaN for a time a failed run did not reach.
+func measured(s float64) float64 {
+	if s == 0 {
+		return math.NaN()
+	}
+	return s
 }
 
 // opt is *p, or NaN for a figure not measured.
