@@ -390,8 +390,10 @@ func parseThreshold(s string) (*forecast.Threshold, *apiError) {
 		return nil, badData("invalid parameter \"threshold\": %q is not a number, a percentage of the limit (90%%) or a fraction of it (0.9x)", s)
 	}
 	if num != s {
-		if v <= 0 {
-			return nil, badData("invalid parameter \"threshold\": %q must be a positive share of the limit", s)
+		// A share over the whole limit is a typo (90x for 90 % or 0.9x),
+		// not a plan: the limit is the capacity.
+		if v <= 0 || v/frac > 1 {
+			return nil, badData("invalid parameter \"threshold\": %q must be a share of the limit in (0, 100%%], e.g. 90%% or 0.9x", s)
 		}
 		return &forecast.Threshold{Value: v / frac, Fraction: true}, nil
 	}

@@ -50,6 +50,11 @@ func TestParseThreshold(t *testing.T) {
 	f("abc", 0, false, false)
 	f("%", 0, false, false)
 	f("Inf", 0, false, false)
+	// A share over the whole limit is a typo (90x for 90 % or 0.9x).
+	f("90x", 0, true, false)
+	f("150%", 0, true, false)
+	f("1e307x", 0, true, false)
+	f("100%", 1, true, true)
 }
 
 func TestParseMatch(t *testing.T) {

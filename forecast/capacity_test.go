@@ -188,3 +188,62 @@ func TestCapacityGrowthFollowsRegime(t *testing.T) {
 	}
 	t.Fatal("no capacity row for cache-1's memory")
 }
+
+// TestCapacityConsistentAcrossHorizons is issue 14's property: on seeded
+// leaking series, the probability of crossing within h never falls as h
+// grows, an ETA quantile that falls within a shorter horizon is the same
+// within a longer one (one model of the future, not one per horizon), and
+// a series over its threshold has reached it at every horizon.
+func TestCapacityConsistentAcrossHorizons(t *testing.T) {
+	step := 5 * time.Minute
+	history := 14 * day
+	horizons := []time.Duration{time.Hour, day, 2 * day, 7 * day, 30 * day}
+	for seed := range uint64(12) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		n := int(history / step)
+		now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		start := now.Add(-history).UnixMilli()
+		src := &leakSource{start: start, step: step.Milliseconds()}
+		slope := (1 + 3*rng.Float64()) / float64(day/step)
+		e := 0.0
+		for i := range n + 1 {
+			tod := float64((start+int64(i)*step.Milliseconds())%day.Milliseconds()) / float64(day.Milliseconds())
+			e = 0.8*e + rng.NormFloat64()
+			src.values = append(src.values, 40+slope*float64(i)+5*math.Sin(2*math.Pi*tod)+e)
+		}
+		last := src.values[n]
+		for _, th := range []float64{last + 10 + 20*rng.Float64(), last - 5} {
+			eng, err := New(Options{
+				Signals: []Signal{{Name: "memory", SourceName: "test", Source: src, Query: "memory", Entity: "host", Limit: 100}},
+				Step:    step, History: history, Horizon: time.Hour, Now: func() time.Time { return now },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			eng.Evaluate(context.Background())
+			var prev *Capacity
+			for _, h := range horizons {
+				caps, _, err := eng.Capacity(nil, &Threshold{Value: th}, h)
+				if err != nil || len(caps) != 1 {
+					t.Fatalf("seed %d: capacity within %s: %v, %v", seed, h, caps, err)
+				}
+				c := caps[0]
+				if th < last && (!c.Reached || c.ETASeconds.P50 == nil || *c.ETASeconds.P50 != 0) {
+					t.Errorf("seed %d: %g over the threshold %g, within %s: reached %v, ETA %v; want reached, 0", seed, last, th, h, c.Reached, c.ETASeconds.P50)
+				}
+				if prev != nil {
+					if c.CrossingProbability < prev.CrossingProbability-1e-12 {
+						t.Errorf("seed %d, threshold %.1f: P(cross within %s) = %.4f < %.4f within a shorter horizon", seed, th, h, c.CrossingProbability, prev.CrossingProbability)
+					}
+					for _, q := range [][2]*float64{{prev.ETASeconds.P10, c.ETASeconds.P10}, {prev.ETASeconds.P50, c.ETASeconds.P50}, {prev.ETASeconds.P90, c.ETASeconds.P90}} {
+						if q[0] != nil && (q[1] == nil || math.Abs(*q[0]-*q[1]) > 1e-6) {
+							t.Errorf("seed %d, threshold %.1f: an ETA of %.0f s within a shorter horizon is %v within %s", seed, th, *q[0], q[1], h)
+						}
+					}
+				}
+				prev = &c
+			}
+			eng.Close()
+		}
+	}
+}

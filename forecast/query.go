@@ -107,6 +107,9 @@ type Capacity struct {
 	CrossingProbability float64           `json:"crossing_probability"`
 	AtHorizon           Point             `json:"at_horizon"`
 	GrowthPerDay        float64           `json:"growth_per_day"`
+	// Reached is set when the series is at or over the threshold now: its
+	// ETA is 0 at every horizon.
+	Reached bool `json:"reached"`
 }
 
 // Capacity returns, for every series match selects that has a threshold
@@ -146,7 +149,7 @@ func (e *Engine) Capacity(match Matcher, th *Threshold, horizon time.Duration) (
 		_, v := s.last()
 		out = append(out, Capacity{
 			Labels: s.labels, Threshold: limit, Value: v,
-			ETASeconds: c.quantiles(e.opts.Step), CrossingProbability: c.prob,
+			ETASeconds: c.quantiles(e.opts.Step), CrossingProbability: c.prob, Reached: c.reached,
 			GrowthPerDay: c.slope * float64(24*time.Hour/e.opts.Step),
 			AtHorizon: Point{
 				Time:     time.UnixMilli(s.lastT + int64(h)*e.step).UTC(),

@@ -119,7 +119,10 @@ type crossing struct {
 	ok10, ok50 bool
 	ok90       bool
 	// atHorizon is the forecast at the last step with its 95 % interval.
-	atHorizon [3]float64
+	atHorizon    [3]float64
+	hasAtHorizon bool
+	// reached is set when the series is at or over the threshold now.
+	reached bool
 	// slope is the deseasonalised growth per step.
 	slope float64
 }
@@ -173,7 +176,7 @@ const (
 // threshold crosses now, with certainty.
 func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs int64, mode assessMode) crossing {
 	tLast, v := s.last()
-	crossed := crossing{prob: 1, ok10: true, ok50: true, ok90: true, atHorizon: [3]float64{v, v, v}}
+	crossed := crossing{prob: 1, ok10: true, ok50: true, ok90: true, atHorizon: [3]float64{v, v, v}, reached: true}
 	if s.fc == nil || math.IsNaN(threshold) {
 		if v >= threshold {
 			return crossed
@@ -182,16 +185,16 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 	}
 	var c crossing
 	sc.curve = sc.curve[:0]
-	short := h <= shortTermSteps
+	// Each forecast's curve at a step does not depend on h, so a shorter
+	// horizon's answer is a prefix of a longer one's: P(cross within h) is
+	// non-decreasing in h and an ETA within it stays the same.
 	longSlope, longSE := math.NaN(), math.NaN()
-	if short {
-		if err := s.fc.PredictInto(&sc.fc, h, 0.95); err == nil {
-			sc.sd = sc.sd[:0]
-			for i := range sc.fc.Point {
-				sc.sd = append(sc.sd, (sc.fc.Upper[i]-sc.fc.Lower[i])/(2*z95))
-			}
-			sc.mergeCurve(&c, sc.fc.Point, sc.sd, threshold)
+	if err := s.fc.PredictInto(&sc.fc, min(h, shortTermSteps), 0.95); err == nil {
+		sc.sd = sc.sd[:0]
+		for i := range sc.fc.Point {
+			sc.sd = append(sc.sd, (sc.fc.Upper[i]-sc.fc.Lower[i])/(2*z95))
 		}
+		sc.mergeCurve(&c, sc.fc.Point, sc.sd, threshold, h)
 	}
 	if m := s.long; mode == capacityMode && m != nil {
 		// The long-run model was fitted at the last refit: its steps count
@@ -204,7 +207,7 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 			sc.mean2 = append(sc.mean2, mean)
 			sc.sd2 = append(sc.sd2, sd)
 		}
-		sc.mergeCurve(&c, sc.mean2, sc.sd2, threshold)
+		sc.mergeCurve(&c, sc.mean2, sc.sd2, threshold, h)
 		c.slope = m.Slope()
 		longSlope, longSE = m.Slope(), m.SlopeSE()
 	}
@@ -241,7 +244,7 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 			sc.mean2 = append(sc.mean2, m)
 			sc.sd2 = append(sc.sd2, d)
 		}
-		sc.mergeCurve(&c, sc.mean2, sc.sd2, threshold)
+		sc.mergeCurve(&c, sc.mean2, sc.sd2, threshold, h)
 	}
 	// In capacity mode the question is when the level crosses, and the
 	// long-run curve is the level's (SeasonalTrend.LevelAt carries no
@@ -251,10 +254,16 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 	// made the ETA "now" (1 to 4 series in 120 of the capacity coverage
 	// test). A level already over it gives F(1) ≈ 1 and an ETA within a
 	// step. The sample decides only when no forecast does.
-	if v >= threshold && (mode == failureMode || len(sc.curve) == 0) {
+	// A sample over the threshold whose level the forecasts put over it too
+	// (more likely than not at the first step) has reached it: the answer
+	// is "now" at every horizon, flagged.
+	if !c.hasAtHorizon {
+		c.atHorizon = [3]float64{math.NaN(), math.NaN(), math.NaN()}
+	}
+	if v >= threshold && (mode == failureMode || len(sc.curve) == 0 || sc.curve[0] >= 0.5) {
 		// Crossed already: the ETA is now, the forecasts still tell where
 		// the series is heading.
-		crossed.slope = c.slope
+		crossed.slope, crossed.reached = c.slope, true
 		if len(sc.curve) > 0 {
 			crossed.atHorizon = c.atHorizon
 		}
@@ -270,23 +279,27 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 	return c
 }
 
-// mergeCurve folds the crossing curve of a forecast (mean, sd per step) into
-// sc.curve by taking the higher probability at each step. The first
-// forecast merged also sets the value expected at the horizon.
-func (sc *scratch) mergeCurve(c *crossing, mean, sd []float64, threshold float64) {
+// mergeCurve folds the crossing curve of a forecast (mean, sd per step, up
+// to h steps) into sc.curve by taking the higher probability at each step;
+// a forecast shorter than the curve holds its probability of having
+// crossed by its end for every later step. The first forecast that reaches
+// h sets the value expected at the horizon.
+func (sc *scratch) mergeCurve(c *crossing, mean, sd []float64, threshold float64, h int) {
 	sc.curve2 = model.CrossingCurve(sc.curve2, mean, sd, threshold)
-	if len(sc.curve) == 0 {
-		sc.curve = append(sc.curve, sc.curve2...)
-		h := len(mean) - 1
-		d := z95 * sd[h]
-		c.atHorizon = [3]float64{mean[h], mean[h] - d, mean[h] + d}
-		return
+	if len(mean) == h && !c.hasAtHorizon {
+		d := z95 * sd[h-1]
+		c.atHorizon, c.hasAtHorizon = [3]float64{mean[h-1], mean[h-1] - d, mean[h-1] + d}, true
+	}
+	for len(sc.curve) < len(sc.curve2) {
+		last := 0.0
+		if n := len(sc.curve); n > 0 {
+			last = sc.curve[n-1]
+		}
+		sc.curve = append(sc.curve, last)
 	}
 	for i, p := range sc.curve2 {
 		sc.curve[i] = max(sc.curve[i], p)
 	}
-	// A shorter forecast's probability of having crossed by its end holds
-	// for every later step.
 	if last := sc.curve2[len(sc.curve2)-1]; len(sc.curve2) < len(sc.curve) {
 		for i := len(sc.curve2); i < len(sc.curve); i++ {
 			sc.curve[i] = max(sc.curve[i], last)
