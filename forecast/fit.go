@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
+
+	"github.com/augur-sre/augur/model"
 )
 
 // fitter runs refits off the evaluation path: a batch of series is fitted
@@ -156,7 +158,7 @@ func (e *Engine) readHistory(ctx context.Context, ts []int64, ys []float64, l la
 		return ts, ys, fmt.Errorf("cannot read history: %w", err)
 	}
 	if len(ts) == 0 {
-		return ts, ys, fmt.Errorf("%w: no points in the TSDB", errShortHistory)
+		return ts, ys, fmt.Errorf("%w: no points in the TSDB", model.ErrShortHistory)
 	}
 	return ts, ys, nil
 }

@@ -156,7 +156,7 @@ const (
 // crossed, so that the soonest credible path sets the ETA:
 //   - in capacity mode, trend and daily cycle fitted jointly over the whole
 //     retained history (model.SeasonalTrend): the long-run growth;
-//   - up to a day ahead, the series' chosen forecaster (seasonal, short-term);
+//   - in failure mode, up to a day ahead, the series' chosen forecaster (seasonal, short-term);
 //   - linear trends through the last recent/2, recent and 2·recent points
 //     of the series less its daily baseline, projected on top of the
 //     baseline's future centre, with intervals widening with the slope's
@@ -188,8 +188,12 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 	// Each forecast's curve at a step does not depend on h, so a shorter
 	// horizon's answer is a prefix of a longer one's: P(cross within h) is
 	// non-decreasing in h and an ETA within it stays the same.
+	//
+	// A capacity plan asks when the level crosses, which the chosen
+	// forecaster, following the last samples, does not tell: one noisy
+	// sample would make its first steps cross.
 	longSlope, longSE := math.NaN(), math.NaN()
-	if err := s.fc.PredictInto(&sc.fc, min(h, shortTermSteps), 0.95); err == nil {
+	if mode == failureMode && s.fc.PredictInto(&sc.fc, min(h, shortTermSteps), 0.95) == nil {
 		sc.sd = sc.sd[:0]
 		for i := range sc.fc.Point {
 			sc.sd = append(sc.sd, (sc.fc.Upper[i]-sc.fc.Lower[i])/(2*z95))

@@ -1,7 +1,6 @@
 package forecast
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -232,86 +231,21 @@ type fitResult struct {
 	err  error
 }
 
-var errShortHistory = errors.New("history too short to fit")
-
-// fitSeries chooses and fits the series' forecaster (model.Select: by
-// rolling-origin backtest among seasonal naive, Holt-Winters, damped
-// variants, MSTL and AR, over the daily and weekly periods the history
-// supports, with a cheap default on a short history) and fits the seasonal
-// baselines and the long-run trend, on the history ts, ys (the step grid,
-// NaN for missing points) read from the TSDB. horizon is the multi-step
-// lead of the backtest criterion.
-//
-// With a model restored from a snapshot, the choice is not made again:
-// only that model is fitted.
+// fitSeries fits the series' models on the history ts, ys (the step grid,
+// NaN for missing points) read from the TSDB: the forecaster, chosen by
+// rolling-origin backtest, and the seasonal baselines (model.FitSeries),
+// and the long-run trend of capacity plans. horizon is the multi-step lead
+// of the backtest criterion. With a model restored from a snapshot, the
+// choice is not made again: only that model is fitted.
 func fitSeries(ts []int64, ys []float64, stepMs int64, horizon int, restored string) (fitResult, error) {
 	start := time.Now()
+	f, err := model.FitSeries(ts, ys, model.SeriesOptions{Step: stepMs, Horizon: horizon, Restored: restored})
+	if err != nil {
+		return fitResult{}, fmt.Errorf("cannot fit: %w", err)
+	}
 	n := len(ys)
-	valid := 0
-	for _, v := range ys {
-		if !math.IsNaN(v) {
-			valid++
-		}
-	}
-	if valid < 10 {
-		return fitResult{}, fmt.Errorf("%w: %d points", errShortHistory, valid)
-	}
-	var periods []int
-	for _, p := range []time.Duration{24 * time.Hour, 7 * 24 * time.Hour} {
-		if k := int(p.Milliseconds() / stepMs); k > 1 && n >= 2*k {
-			periods = append(periods, k)
-		}
-	}
-	opts := model.SelectOptions{Periods: periods, Horizon: horizon}
-	if restored != "" {
-		opts.Candidates = []string{restored}
-	}
-	fc, sel, err := model.Select(ys, opts)
-	if err != nil && restored != "" {
-		opts.Candidates = nil
-		fc, sel, err = model.Select(ys, opts)
-	}
-	if err != nil {
-		return fitResult{}, fmt.Errorf("cannot fit a forecaster: %w", err)
-	}
-	period := 0
-	if len(sel.Periods) > 0 {
-		period = sel.Periods[0]
-	}
-	span := ts[n-1] - ts[0]
-	weekly := span >= (14*24*time.Hour - time.Hour).Milliseconds()
-	base, err := model.FitBaseline(ts, ys, model.BaselineOptions{
-		SlotWidth: slotWidth(stepMs, weekly),
-		Weekly:    weekly,
-	})
-	if err != nil {
-		return fitResult{}, fmt.Errorf("cannot fit baseline: %w", err)
-	}
-	daily := base
-	if weekly {
-		if daily, err = model.FitBaseline(ts, ys, model.BaselineOptions{SlotWidth: slotWidth(stepMs, false)}); err != nil {
-			return fitResult{}, fmt.Errorf("cannot fit daily baseline: %w", err)
-		}
-	}
 	long, _ := model.FitSeasonalTrend(ys, ts[n-1], stepMs) // nil on less than a day
-	return fitResult{fc: fc, sel: sel, base: base, daily: daily, long: long, period: period, points: n, upTo: ts[n-1], took: time.Since(start)}, nil
-}
-
-// slotWidth is the narrowest baseline slot, among widths that divide a day,
-// that gathers at least ten points over two weeks of history: narrow slots
-// follow sharp daily shapes (a batch starting on the hour), but a slot with
-// a couple of points has no robust centre.
-func slotWidth(stepMs int64, weekly bool) int64 {
-	perDay := int64(14) // a daily slot sees every day of two weeks
-	if weekly {
-		perDay = 2
-	}
-	for _, w := range []time.Duration{5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 4 * time.Hour} {
-		if ms := w.Milliseconds(); ms >= stepMs && perDay*ms/stepMs >= 10 {
-			return ms
-		}
-	}
-	return (24 * time.Hour).Milliseconds()
+	return fitResult{fc: f.Forecaster, sel: f.Selection, base: f.Baseline, daily: f.Daily, long: long, period: f.Period, points: n, upTo: ts[n-1], took: time.Since(start)}, nil
 }
 
 // backfillSpan is how much of the past a first fit writes the outputs of:
