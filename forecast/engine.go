@@ -221,6 +221,8 @@ func (e *Engine) Close() error {
 func (e *Engine) Evaluate(ctx context.Context) { e.evaluateOnce(ctx, true) }
 
 func (e *Engine) evaluateOnce(ctx context.Context, wait bool) {
+	began := time.Now()
+	defer func() { e.metrics.evalDuration.Observe(time.Since(began).Seconds()) }()
 	e.installFits(ctx)
 	e.evaluate(ctx)
 	if e.lastFit.IsZero() || e.now().Sub(e.lastFit) >= e.opts.RefitInterval {

@@ -12,6 +12,7 @@ type engineMetrics struct {
 	lastSuccess *prometheus.GaugeVec
 
 	refitDuration  prometheus.Gauge
+	evalDuration   prometheus.Histogram
 	appended       prometheus.Counter
 	appendDuration prometheus.Histogram
 }
@@ -39,6 +40,11 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 			Name: "augur_signal_last_success_timestamp_seconds",
 			Help: "Unix time of the last successful fetch of the signal.",
 		}, []string{"signal"}),
+		evalDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "augur_evaluation_duration_seconds",
+			Help:    "Time taken by one evaluation: fetch, update, score, failure probabilities, TSDB appends and the State.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}),
 		refitDuration: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "augur_refit_duration_seconds",
 			Help: "Wall time of the last batch of refits of every series.",
@@ -57,7 +63,7 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 	m.errors.WithLabelValues("ingest")
 	m.errors.WithLabelValues("fit")
 	if reg != nil {
-		reg.MustRegister(m.fitDuration, m.series, m.errors, m.sourceUp, m.lastSuccess, m.refitDuration, m.appended, m.appendDuration)
+		reg.MustRegister(m.fitDuration, m.series, m.errors, m.sourceUp, m.lastSuccess, m.evalDuration, m.refitDuration, m.appended, m.appendDuration)
 	}
 	return m
 }

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"io"
+	"maps"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,5 +71,72 @@ func TestRestartResumesFromSnapshot(t *testing.T) {
 	log, _ := os.ReadFile(filepath.Join(logs, "second.log"))
 	if !strings.Contains(string(log), "resuming from snapshot") || strings.Contains(string(log), "replaying the past") {
 		t.Errorf("second start did not resume from the snapshot:\n%s", log)
+	}
+}
+
+// TestTSDBSurvivesKill checks that what augur wrote to its embedded TSDB,
+// the inputs and the past one-step forecasts among them, is there after a
+// SIGKILL: a second start on the same --storage.path at the same demo
+// present, configured with a history of two hours so that it asks the
+// source for no more than that, serves the same six hours of samples: they
+// can only come from the TSDB.
+func TestTSDBSurvivesKill(t *testing.T) {
+	storage := t.TempDir()
+	const anchor = "2026-01-19T03:30:00Z"
+	present, _ := time.Parse(time.RFC3339, anchor)
+	demo, err := exec.Command(augurBinary, "serve", "--config.print").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := filepath.Join(t.TempDir(), "short.yml")
+	if err := os.WriteFile(short, []byte(strings.Replace(string(demo), "history: 2w", "history: 2h", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := func(extra ...string) (string, *exec.Cmd) {
+		addr := freePort(t)
+		args := append([]string{"serve", "--web.listen-address=" + addr, "--storage.path=" + storage, "--demo.start=" + anchor, "--calibration.replay=0"}, extra...)
+		cmd := exec.Command(augurBinary, args...)
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return "http://" + addr, cmd
+	}
+	// samples counts the samples of each metric over the six hours before
+	// the present for one series.
+	samples := func(base string) map[string]int {
+		out := map[string]int{}
+		for _, m := range []string{"augur_input", "augur_forecast", "augur_forecast_upper", "augur_anomaly_score"} {
+			var data struct {
+				Result []struct {
+					Values [][2]any `json:"values"`
+				} `json:"result"`
+			}
+			q := url.Values{"query": {m + `{host="web-1",signal="cpu"}`}, "start": {fmt.Sprint(present.Add(-6 * time.Hour).Unix())}, "end": {fmt.Sprint(present.Add(-time.Minute).Unix())}, "step": {"60"}}
+			if status := get(t, base+"/api/v1/query_range?"+q.Encode(), &data); status != 200 || len(data.Result) != 1 {
+				t.Fatalf("%s: status %d, %d series", m, status, len(data.Result))
+			}
+			out[m] = len(data.Result[0].Values)
+		}
+		return out
+	}
+	base, first := start()
+	waitReady(t, base, 2*time.Minute)
+	before := samples(base)
+	for m, n := range before {
+		if n < 350 {
+			t.Errorf("before the kill: %d samples of %s in six hours, want about 360", n, m)
+		}
+	}
+	if err := first.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+
+	base, _ = start("--config.file=" + short)
+	waitReady(t, base, 2*time.Minute)
+	if after := samples(base); !maps.Equal(after, before) {
+		t.Errorf("after SIGKILL and a restart: %v samples, want the %v written before", after, before)
 	}
 }
