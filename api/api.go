@@ -164,12 +164,12 @@ func wrap(h handler) echo.HandlerFunc {
 			defer r.done()
 		}
 		if r.err != nil {
-			return c.JSON(r.err.status, response{Status: statusFailed, ErrorType: r.err.typ, Error: r.err.Error(), Warnings: r.warnings, Infos: r.infos})
+			return writeJSON(c, r.err.status, response{Status: statusFailed, ErrorType: r.err.typ, Error: r.err.Error(), Warnings: r.warnings, Infos: r.infos})
 		}
 		if jw, ok := r.data.(jsonWriter); ok {
 			return writeStreamed(c, jw, r)
 		}
-		return c.JSON(http.StatusOK, response{Status: statusOK, Data: r.data, Warnings: r.warnings, Infos: r.infos})
+		return writeJSON(c, http.StatusOK, response{Status: statusOK, Data: r.data, Warnings: r.warnings, Infos: r.infos})
 	}
 }
 
@@ -365,12 +365,30 @@ func (a *API) forecast(c echo.Context) result {
 		}
 		level = v
 	}
+	// Bounded before anything is computed, as Prometheus bounds a range
+	// query's resolution (400, as it answers): 138 days at one minute for
+	// 24 series was a 548 MB answer.
+	if n := int64(h / step); n > maxForecastPoints {
+		return result{err: badData("%s at step %s is %d points per series, more than the limit of %d (too long): raise \"step\" or shorten \"horizon\"", model.Duration(h), model.Duration(step), n, maxForecastPoints)}
+	}
 	fc, ferr := a.opts.Engine.Forecast(match, h, step, level)
 	if ferr != nil {
 		return result{err: engineError(ferr)}
 	}
+	if total := len(fc) * int(h/step); total > maxForecastTotal {
+		return result{err: &apiError{typ: errExec, status: http.StatusUnprocessableEntity, err: fmt.Errorf(
+			"%d series of %d points is more than %d points in all: narrow \"match\" or raise \"step\"", len(fc), int(h/step), maxForecastTotal)}}
+	}
 	return result{data: fc}
 }
+
+// The bounds of a forecast response: Prometheus' points per series of a
+// range query, and a total that keeps the answer under about 64 MiB
+// (a point is about 100 bytes of JSON, and as many in memory).
+const (
+	maxForecastPoints = 11_000
+	maxForecastTotal  = 300_000
+)
 
 // parseThreshold reads an absolute threshold ("90") or a fraction of the
 // series' limit ("90%" or "0.9x").

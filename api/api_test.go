@@ -82,9 +82,6 @@ func newDemoEngine(t testing.TB) (*forecast.Engine, *prometheus.Registry, *histo
 	if err := db.Compact(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CompactOOOHead(ctx); err != nil {
-		t.Fatal(err)
-	}
 	db.DisableCompactions()
 	return e, reg, db
 }
@@ -125,6 +122,9 @@ func TestEndpoints(t *testing.T) {
 		{"GET", "/api/v1/incidents", "", 200, `"name":"OOMKilled"`},
 		{"GET", "/api/v1/forecast?step=1s", "", 400, `"errorType":"bad_data"`},
 		{"GET", "/api/v1/forecast?horizon=1000d", "", 400, `too long`},
+		{"GET", "/api/v1/forecast?horizon=138d&step=1m", "", 400, `raise \"step\"`},
+		{"GET", "/api/v1/forecast?level=0.9999999999999999&horizon=10m", "", 200, `"points"`},
+		{"GET", "/api/v1/capacity?threshold=90x", "", 400, `share of the limit`},
 		{"GET", "/api/v1/nope", "", 404, `"status":"error"`},
 		{"POST", "/api/v1/failures", "horizon=" + strings.Repeat("9", 4096), 413, `"status":"error"`},
 		{"GET", "/metrics", "", 200, `augur_failure_probability{horizon="1h",host="cache-1",top_factor="memory"}`},

@@ -35,12 +35,12 @@ func TestCalibrateLeavesOutForgottenIncidents(t *testing.T) {
 		incs = append(incs, ingest.Incident{Entity: "a", Name: "OOMKilled", Start: s, End: s.Add(3 * time.Minute), Source: "demo"})
 	}
 	e, err := New(Options{
-		Signals:           []Signal{{Name: "memory", Query: "memory", Entity: "host", Limit: 100}},
-		Step:              time.Minute,
-		History:           day,
-		Horizon:           time.Hour,
-		Now:               func() time.Time { return now },
-		Incidents:         incs,
+		Signals:   []Signal{{Name: "memory", Query: "memory", Entity: "host", Limit: 100}},
+		Step:      time.Minute,
+		History:   day,
+		Horizon:   time.Hour,
+		Now:       func() time.Time { return now },
+		Incidents: incs,
 	})
 	if err != nil {
 		t.Fatal(err)

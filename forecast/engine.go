@@ -105,8 +105,8 @@ type Engine struct {
 	// incidentsFrom is the start (Unix ms) of the window incidents were
 	// listed for: before it, the absence of an incident is not known.
 	incidentsFrom int64
-	calib       model.Calibrator
-	calibErr    error
+	calib         model.Calibrator
+	calibErr      error
 	// restored holds the snapshot's model choice for each series' first fit.
 	restored map[string]string
 	evalTime time.Time
@@ -167,9 +167,9 @@ func New(opts Options) (*Engine, error) {
 		logger:  opts.Logger.With("component", "engine"),
 		metrics: newEngineMetrics(opts.Registerer),
 
-		entityRefs:  map[string]*entityRefs{},
-		store:       opts.Store,
-		fits:        fitter{wake: make(chan struct{}, 1)},
+		entityRefs: map[string]*entityRefs{},
+		store:      opts.Store,
+		fits:       fitter{wake: make(chan struct{}, 1)},
 	}
 	e.window = recentWindow(e.horizon)
 	if e.store == nil {

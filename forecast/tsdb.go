@@ -26,8 +26,8 @@ const (
 	// calibration refits on their history.
 	MetricCrossing        = "augur_crossing_probability"
 	MetricAnomalyEvidence = "augur_anomaly_evidence"
-	MetricTimeToLimit   = "augur_time_to_limit_seconds"
-	MetricIncident      = "augur_incident"
+	MetricTimeToLimit     = "augur_time_to_limit_seconds"
+	MetricIncident        = "augur_incident"
 )
 
 // pointMetrics are the per-step series of every modelled series, in the
