@@ -50,15 +50,22 @@ func (e *Engine) startRefit(ctx context.Context, wait bool) {
 	e.fits.mu.Unlock()
 	var jobs []job
 	e.mu.Lock()
+	firsts := 0
 	for _, s := range e.selectSeries(nil) {
 		jobs = append(jobs, job{s: s, labels: s.refs.labels[0], restored: e.restored[s.key], first: s.det == nil})
 		s.pending = true
+		if s.det == nil {
+			firsts++
+		}
 	}
 	e.restored = nil // the snapshot serves the first fit only
 	e.lastFit = e.now()
 	e.mu.Unlock()
 	run := func() {
 		start := time.Now()
+		if firsts > 0 {
+			defer e.pauseCompactions()()
+		}
 		e.fitBatch(ctx, jobs)
 		e.logger.Info("fitted models", "series", len(jobs), "duration", time.Since(start).Round(time.Millisecond))
 		e.metrics.refitDuration.Set(time.Since(start).Seconds())
@@ -195,4 +202,25 @@ func (e *Engine) installFits(ctx context.Context) {
 	}
 	e.mu.Unlock()
 	e.commit(a)
+}
+
+// compactor is what a store offers to pause its background compactions:
+// *tsdb.DB's.
+type compactor interface {
+	DisableCompactions()
+	EnableCompactions()
+}
+
+// pauseCompactions pauses the store's compactions, if it has any, until
+// the function it returns is called. First fits append the past out of
+// order, and the TSDB's head, truncated by a compaction while out-of-order
+// chunks were being written to disk, panicked ("expected newly cut file to
+// have sequence:offset", prometheus/prometheus#11618).
+func (e *Engine) pauseCompactions() func() {
+	c, ok := e.store.(compactor)
+	if !ok {
+		return func() {}
+	}
+	c.DisableCompactions()
+	return c.EnableCompactions
 }

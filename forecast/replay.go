@@ -65,6 +65,7 @@ func (e *Engine) Adopt(ctx context.Context, r *Engine) {
 		first = end
 	}
 	horizon := model.Duration(e.opts.Horizon).String()
+	defer e.pauseCompactions()()
 	a := e.newAppender(ctx)
 	for _, h := range r.FailureHistory(time.Time{}, first.Add(-time.Millisecond)) {
 		var refs [len(evidenceMetrics)]storage.SeriesRef

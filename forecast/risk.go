@@ -200,18 +200,23 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 		}
 		sc.mergeCurve(&c, sc.fc.Point, sc.sd, threshold, h)
 	}
+	g := identityGrid
+	if mode == capacityMode {
+		g = capacityGrid(stepMs)
+	}
+	hc := g.points(h)
 	if m := s.long; mode == capacityMode && m != nil {
 		// The long-run model was fitted at the last refit: its steps count
 		// from the fit's last point.
 		since := int((tLast - s.fitUpTo) / stepMs)
 		var row [8]float64
 		sc.mean2, sc.sd2 = sc.mean2[:0], sc.sd2[:0]
-		for k := 1; k <= h; k++ {
-			mean, sd := m.LevelAt(row[:], since+k)
+		for j := range hc {
+			mean, sd := m.LevelAt(row[:], since+g.at(j))
 			sc.mean2 = append(sc.mean2, mean)
 			sc.sd2 = append(sc.sd2, sd)
 		}
-		sc.mergeCurve(&c, sc.mean2, sc.sd2, threshold, h)
+		sc.mergeCurve(&c, sc.mean2, sc.sd2, threshold, hc)
 		c.slope = m.Slope()
 		longSlope, longSE = m.Slope(), m.SlopeSE()
 	}
@@ -236,7 +241,8 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 			c.slope = tr.Slope
 		}
 		sc.mean2, sc.sd2 = sc.mean2[:0], sc.sd2[:0]
-		for k := 1; k <= min(h, 4*tr.N); k++ {
+		for j := 0; g.at(j) <= min(h, 4*tr.N); j++ {
+			k := g.at(j)
 			// Noise included even for capacity: a slope from a few dozen
 			// autocorrelated points is too uncertain for the line's own
 			// interval to be trusted.
@@ -248,7 +254,10 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 			sc.mean2 = append(sc.mean2, m)
 			sc.sd2 = append(sc.sd2, d)
 		}
-		sc.mergeCurve(&c, sc.mean2, sc.sd2, threshold, h)
+		if len(sc.mean2) == 0 {
+			continue
+		}
+		sc.mergeCurve(&c, sc.mean2, sc.sd2, threshold, hc)
 	}
 	// In capacity mode the question is when the level crosses, and the
 	// long-run curve is the level's (SeasonalTrend.LevelAt carries no
@@ -280,7 +289,49 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 	c.p10, c.ok10 = model.ETA(sc.curve, 0.1)
 	c.p50, c.ok50 = model.ETA(sc.curve, 0.5)
 	c.p90, c.ok90 = model.ETA(sc.curve, 0.9)
+	c.p10, c.p50, c.p90 = g.steps(c.p10), g.steps(c.p50), g.steps(c.p90)
 	return c
+}
+
+// curveGrid places the points of a crossing curve: one a step for the
+// first dense steps, then one every sparse steps. A capacity plan's curve
+// keeps its first day at the series' step and then has a point an hour: a
+// month at one minute is 2,130 points rather than 43,200, the level it asks
+// about moves little within an hour beyond the first day, and the ETA
+// interpolates between points. The grid does not depend on the horizon,
+// so a shorter horizon's curve is a prefix of a longer one's.
+type curveGrid struct{ dense, sparse int }
+
+// identityGrid has a point every step.
+var identityGrid = curveGrid{dense: math.MaxInt, sparse: 1}
+
+func capacityGrid(stepMs int64) curveGrid {
+	return curveGrid{dense: max(1, int(24*time.Hour.Milliseconds()/stepMs)), sparse: max(1, int(time.Hour.Milliseconds()/stepMs))}
+}
+
+// at returns the step of point j (from 0) of the curve.
+func (g curveGrid) at(j int) int {
+	if j < g.dense {
+		return j + 1
+	}
+	return g.dense + (j+1-g.dense)*g.sparse
+}
+
+// points returns the number of points within h steps.
+func (g curveGrid) points(h int) int {
+	if h <= g.dense {
+		return h
+	}
+	return g.dense + (h-g.dense)/g.sparse
+}
+
+// steps converts a position x on the curve as model.ETA returns it (point
+// j at j+1, interpolated in between) to steps.
+func (g curveGrid) steps(x float64) float64 {
+	if math.IsInf(x, 0) || x <= float64(min(g.dense, math.MaxInt32)) {
+		return x
+	}
+	return float64(g.dense) + (x-float64(g.dense))*float64(g.sparse)
 }
 
 // mergeCurve folds the crossing curve of a forecast (mean, sd per step, up

@@ -97,13 +97,6 @@ func Open(storageDir string, opts Options) (*DB, error) {
 	// evaluation's samples are read after it commits, and the ring of
 	// open transactions it keeps costs memory per series.
 	o.IsolationDisabled = true
-	// Head chunks are written to disk synchronously rather than through
-	// the asynchronous write queue: with the first fit's out-of-order
-	// chunks, the queue's guess of the next chunk file went wrong and the
-	// head panicked ("expected newly cut file to have sequence:offset",
-	// prometheus/prometheus#11618) in three of four runs of api's tests;
-	// none in five since.
-	o.HeadChunksWriteQueueSize = 0
 	if opts.NoWAL {
 		// A temporary TSDB serves one replay: day-long blocks spare it
 		// the compactions of two-hour ones.
