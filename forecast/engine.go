@@ -96,6 +96,9 @@ type Engine struct {
 	// closeStore closes a temporary store, nil for the caller's.
 	closeStore func() error
 	fits       fitter
+	// resumeCompactions is set by the first evaluation for the first
+	// batch of fits; only the Run goroutine uses it.
+	resumeCompactions func()
 	// window is the number of recent points a series keeps.
 	window int
 
@@ -224,6 +227,12 @@ func (e *Engine) evaluateOnce(ctx context.Context, wait bool) {
 	began := time.Now()
 	defer func() { e.metrics.evalDuration.Observe(time.Since(began).Seconds()) }()
 	e.installFits(ctx)
+	if e.lastFit.IsZero() {
+		// Before the first fetch writes the history into the TSDB's head,
+		// which would start a compaction the first fits must then wait for
+		// (see pauseCompactions); the first batch of fits resumes them.
+		e.resumeCompactions = e.pauseCompactions()
+	}
 	e.evaluate(ctx)
 	if e.lastFit.IsZero() || e.now().Sub(e.lastFit) >= e.opts.RefitInterval {
 		e.startRefit(ctx, wait)

@@ -61,10 +61,17 @@ func (e *Engine) startRefit(ctx context.Context, wait bool) {
 	e.restored = nil // the snapshot serves the first fit only
 	e.lastFit = e.now()
 	e.mu.Unlock()
+	// The first evaluation paused compactions before its fetch (see
+	// evaluateOnce); a later batch with first fits pauses them itself.
+	resume := e.resumeCompactions
+	e.resumeCompactions = nil
 	run := func() {
 		start := time.Now()
-		if firsts > 0 {
-			defer e.pauseCompactions()()
+		if resume == nil && firsts > 0 {
+			resume = e.pauseCompactions()
+		}
+		if resume != nil {
+			defer resume()
 		}
 		e.fitBatch(ctx, jobs)
 		e.logger.Info("fitted models", "series", len(jobs), "duration", time.Since(start).Round(time.Millisecond))
@@ -212,10 +219,11 @@ type compactor interface {
 }
 
 // pauseCompactions pauses the store's compactions, if it has any, until
-// the function it returns is called. First fits append the past out of
-// order, and the TSDB's head, truncated by a compaction while out-of-order
-// chunks were being written to disk, panicked ("expected newly cut file to
-// have sequence:offset", prometheus/prometheus#11618).
+// the function it returns is called; it waits for a compaction under way.
+// First fits append the past out of order, and the TSDB's head, truncated
+// by a compaction while out-of-order chunks were being written to disk,
+// panicked ("expected newly cut file to have sequence:offset",
+// prometheus/prometheus#11618).
 func (e *Engine) pauseCompactions() func() {
 	c, ok := e.store.(compactor)
 	if !ok {
