@@ -477,6 +477,7 @@ func (e *Engine) failures(h int, withSeries bool) ([]EntityRisk, []SeriesState, 
 				ss := SeriesState{
 					Labels: s.labels, Entity: s.entity, EntityLabel: sig.Entity, T: t, Value: v, Band: f.Band,
 					AnomalyScore: score, PointScore: s.scoreAt(t), ETASeconds: f.ETASeconds, Stale: sig.stale,
+					refs: s.refs, key: s.key,
 				}
 				if math.IsNaN(v) {
 					ss.Band = nil
@@ -513,7 +514,7 @@ func (e *Engine) failures(h int, withSeries bool) ([]EntityRisk, []SeriesState, 
 		}
 		return out[i].Entity < out[j].Entity
 	})
-	sort.Slice(states, func(i, j int) bool { return labelsKey(states[i].Labels) < labelsKey(states[j].Labels) })
+	sort.Slice(states, func(i, j int) bool { return states[i].key < states[j].key })
 	return out, states, nil
 }
 

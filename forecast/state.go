@@ -51,6 +51,11 @@ type SeriesState struct {
 	ETASeconds Quantiles
 	// Stale is set while the signal's source fails.
 	Stale bool
+
+	// refs are the series' TSDB references, for the writer of the
+	// evaluation's outputs.
+	refs *seriesRefs
+	key  string
 }
 
 // emptyState is served before the first evaluation ends.

@@ -127,20 +127,10 @@ func (e *Engine) appendOutputs(ctx context.Context, st *State) {
 	start := time.Now()
 	a := e.newAppender(ctx)
 	now := st.At.UnixMilli()
-	e.mu.RLock()
-	byKey := make(map[string]*seriesRefs, len(st.Series))
-	for _, s := range e.selectSeries(nil) {
-		byKey[s.key] = s.refs
-	}
-	e.mu.RUnlock()
 	for _, sc := range st.Series {
-		r := byKey[labelsKey(sc.Labels)]
-		if r == nil {
-			continue
-		}
 		for k, q := range [...]*float64{sc.ETASeconds.P10, sc.ETASeconds.P50, sc.ETASeconds.P90} {
 			if q != nil {
-				a.add(&r.etaRefs[k], r.etaLabels[k], now, *q)
+				a.add(&sc.refs.etaRefs[k], sc.refs.etaLabels[k], now, *q)
 			}
 		}
 	}
