@@ -24,23 +24,23 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
-	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/engine"
 	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/query"
 )
 
-// Engine is what the API reads: forecast.Engine satisfies it.
+// Engine is what the API reads: engine.Engine satisfies it.
 type Engine interface {
 	Ready() bool
 	Now() time.Time
 	Horizon() time.Duration
 	Step() time.Duration
-	Failures(horizon time.Duration) ([]forecast.EntityRisk, error)
-	Forecast(match forecast.Matcher, horizon, step time.Duration, level float64) ([]forecast.SeriesForecast, error)
-	Capacity(match forecast.Matcher, th *forecast.Threshold, horizon time.Duration) ([]forecast.Capacity, []string, error)
-	Targets() []forecast.SignalTarget
-	Calibration() forecast.Calibration
-	State() *forecast.State
+	Failures(horizon time.Duration) ([]engine.EntityRisk, error)
+	Forecast(match engine.Matcher, horizon, step time.Duration, level float64) ([]engine.SeriesForecast, error)
+	Capacity(match engine.Matcher, th *engine.Threshold, horizon time.Duration) ([]engine.Capacity, []string, error)
+	Targets() []engine.SignalTarget
+	Calibration() engine.Calibration
+	State() *engine.State
 	Incidents() []ingest.Incident
 }
 
@@ -65,7 +65,7 @@ type API struct {
 	echo *echo.Echo
 	// alerts lists augur's active alerts for /api/v1/alerts; nil until
 	// ServeAlerts, then none.
-	alerts func() []forecast.Alert
+	alerts func() []engine.Alert
 	// listIncidents serves /api/v1/incidents; nil until ServeIncidents,
 	// then the engine's.
 	listIncidents IncidentsFunc
@@ -85,7 +85,7 @@ func (a *API) ServeIncidents(f IncidentsFunc) { a.listIncidents = f }
 
 // ServeAlerts makes /api/v1/alerts list the alerts f returns (the alert
 // rules' pending and firing alerts). Call it before serving.
-func (a *API) ServeAlerts(f func() []forecast.Alert) { a.alerts = f }
+func (a *API) ServeAlerts(f func() []engine.Alert) { a.alerts = f }
 
 // errorType is the closed set of Prometheus API error types.
 type errorType string
@@ -122,9 +122,9 @@ func badData(format string, args ...any) *apiError {
 // 422 for a valid request that cannot be computed.
 func engineError(err error) *apiError {
 	switch {
-	case errors.Is(err, forecast.ErrNotReady):
+	case errors.Is(err, engine.ErrNotReady):
 		return &apiError{typ: errUnready, status: http.StatusServiceUnavailable, err: err}
-	case errors.Is(err, forecast.ErrTooLong):
+	case errors.Is(err, engine.ErrTooLong):
 		return &apiError{typ: errBadData, status: http.StatusBadRequest, err: err}
 	}
 	return &apiError{typ: errExec, status: http.StatusUnprocessableEntity, err: err}
@@ -292,7 +292,7 @@ func parseDuration(name, s string, def time.Duration) (time.Duration, *apiError)
 
 // parseMatch parses a series selector (e.g. memory{host="cache-1"} or
 // {signal=~"cpu|memory"}) into a matcher; __name__ matches the signal name.
-func parseMatch(s string) (forecast.Matcher, *apiError) {
+func parseMatch(s string) (engine.Matcher, *apiError) {
 	if s == "" {
 		return nil, nil
 	}
@@ -303,7 +303,7 @@ func parseMatch(s string) (forecast.Matcher, *apiError) {
 	return matcherFunc(ms), nil
 }
 
-func matcherFunc(ms []*labels.Matcher) forecast.Matcher {
+func matcherFunc(ms []*labels.Matcher) engine.Matcher {
 	return func(l map[string]string) bool {
 		for _, m := range ms {
 			name := m.Name
@@ -392,7 +392,7 @@ const (
 
 // parseThreshold reads an absolute threshold ("90") or a fraction of the
 // series' limit ("90%" or "0.9x").
-func parseThreshold(s string) (*forecast.Threshold, *apiError) {
+func parseThreshold(s string) (*engine.Threshold, *apiError) {
 	if s == "" {
 		return nil, nil
 	}
@@ -413,9 +413,9 @@ func parseThreshold(s string) (*forecast.Threshold, *apiError) {
 		if v <= 0 || v/frac > 1 {
 			return nil, badData("invalid parameter \"threshold\": %q must be a share of the limit in (0, 100%%], e.g. 90%% or 0.9x", s)
 		}
-		return &forecast.Threshold{Value: v / frac, Fraction: true}, nil
+		return &engine.Threshold{Value: v / frac, Fraction: true}, nil
 	}
-	return &forecast.Threshold{Value: v}, nil
+	return &engine.Threshold{Value: v}, nil
 }
 
 func (a *API) capacity(c echo.Context) result {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/engine"
 	"github.com/augur-sre/augur/history"
 	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/query"
@@ -42,7 +42,7 @@ func newDemoServerWith(t testing.TB, qo query.Options) *httptest.Server {
 // newDemoEngine runs a real engine on three days of the demo fleet, frozen
 // at its anchor, with its metrics in the returned registry, and returns
 // once its first evaluation is in the returned TSDB.
-func newDemoEngine(t testing.TB) (*forecast.Engine, *prometheus.Registry, *history.DB) {
+func newDemoEngine(t testing.TB) (*engine.Engine, *prometheus.Registry, *history.DB) {
 	t.Helper()
 	db, err := history.Open(t.TempDir(), history.Options{OutOfOrderWindow: 48 * time.Hour})
 	if err != nil {
@@ -51,16 +51,16 @@ func newDemoEngine(t testing.TB) (*forecast.Engine, *prometheus.Registry, *histo
 	t.Cleanup(func() { db.Close() })
 	anchor := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Start: anchor, History: 3 * 24 * time.Hour, Clock: func() time.Time { return anchor }})
-	var signals []forecast.Signal
+	var signals []engine.Signal
 	for _, name := range []string{"cpu", "memory", "connections"} {
-		s := forecast.Signal{Name: name, SourceName: "demo", Source: demo, Query: name, Entity: "host", Limit: 100}
+		s := engine.Signal{Name: name, SourceName: "demo", Source: demo, Query: name, Entity: "host", Limit: 100}
 		if name == "connections" {
 			s.Limit, s.LimitQuery = math.NaN(), "max_connections"
 		}
 		signals = append(signals, s)
 	}
 	reg := prometheus.NewRegistry()
-	e, err := forecast.New(forecast.Options{
+	e, err := engine.New(engine.Options{
 		Signals: signals, Step: time.Minute, History: 3 * 24 * time.Hour, Horizon: time.Hour,
 		Now: demo.Now, Tick: time.Hour, Incidents: demo, Registerer: reg, Store: db,
 	})
@@ -144,7 +144,7 @@ func TestCapacityRanking(t *testing.T) {
 	_, body := do(t, "GET", srv.URL+`/api/v1/capacity?match={signal=~"memory|connections"}&sort=eta&limit=3&horizon=1d`, "")
 	var env struct {
 		Data struct {
-			Series []forecast.Capacity `json:"series"`
+			Series []engine.Capacity `json:"series"`
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(body, &env); err != nil {

@@ -4,7 +4,7 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/engine"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
@@ -83,7 +83,7 @@ func (c *scoreCollector) Collect(ch chan<- prometheus.Metric) {
 // starts a new series in Prometheus, so over time an entity may export one
 // per signal; the label is added only while that worst case, with every
 // score and ETA series, fits in the cap.
-func topFactorFits(risks []forecast.EntityRisk, scores []forecast.SeriesState, limit int) bool {
+func topFactorFits(risks []engine.EntityRisk, scores []engine.SeriesState, limit int) bool {
 	signals := map[string]bool{}
 	n := 0
 	for _, s := range scores {

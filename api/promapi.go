@@ -29,23 +29,23 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
 
-	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/engine"
 )
 
 // augurMetrics describes every series augur serves, for /api/v1/metadata.
 var augurMetrics = []struct{ name, help, unit string }{
-	{forecast.MetricInput, "The series as ingested (source labels plus signal).", ""},
-	{forecast.MetricForecast, "One-step-ahead fit over the past, forecast into the future.", ""},
-	{forecast.MetricForecastLower, "Lower bound of the 95 % prediction interval of augur_forecast.", ""},
-	{forecast.MetricForecastUpper, "Upper bound of the 95 % prediction interval of augur_forecast.", ""},
-	{forecast.MetricBandLower, "Lower edge of the dynamic threshold band of the seasonal baseline.", ""},
-	{forecast.MetricBandUpper, "Upper edge of the dynamic threshold band of the seasonal baseline.", ""},
-	{forecast.MetricScore, "Degree to which the newest points are unexplained by the model, in [0,1].", ""},
-	{forecast.MetricFailure, "Probability that the entity fails within the horizon.", ""},
-	{forecast.MetricCrossing, "Probability that one of the entity's signals reaches its limit within the horizon: evidence of augur_failure_probability.", ""},
-	{forecast.MetricAnomalyEvidence, "Prior probability of failure from the entity's anomaly scores: evidence of augur_failure_probability.", ""},
-	{forecast.MetricTimeToLimit, "Time until the series reaches its limit, by quantile.", "seconds"},
-	{forecast.MetricIncident, "1 while a known incident (Alertmanager webhook, ALERTS, demo script) is under way.", ""},
+	{engine.MetricInput, "The series as ingested (source labels plus signal).", ""},
+	{engine.MetricForecast, "One-step-ahead fit over the past, forecast into the future.", ""},
+	{engine.MetricForecastLower, "Lower bound of the 95 % prediction interval of augur_forecast.", ""},
+	{engine.MetricForecastUpper, "Upper bound of the 95 % prediction interval of augur_forecast.", ""},
+	{engine.MetricBandLower, "Lower edge of the dynamic threshold band of the seasonal baseline.", ""},
+	{engine.MetricBandUpper, "Upper edge of the dynamic threshold band of the seasonal baseline.", ""},
+	{engine.MetricScore, "Degree to which the newest points are unexplained by the model, in [0,1].", ""},
+	{engine.MetricFailure, "Probability that the entity fails within the horizon.", ""},
+	{engine.MetricCrossing, "Probability that one of the entity's signals reaches its limit within the horizon: evidence of augur_failure_probability.", ""},
+	{engine.MetricAnomalyEvidence, "Prior probability of failure from the entity's anomaly scores: evidence of augur_failure_probability.", ""},
+	{engine.MetricTimeToLimit, "Time until the series reaches its limit, by quantile.", "seconds"},
+	{engine.MetricIncident, "1 while a known incident (Alertmanager webhook, ALERTS, demo script) is under way.", ""},
 }
 
 // maxPointsPerSeries is Prometheus' limit of a range query's resolution.
@@ -628,7 +628,7 @@ func (a *API) promAlerts(c echo.Context) result {
 	out := []alert{}
 	if a.alerts != nil {
 		for _, al := range a.alerts() {
-			if al.State != forecast.StatePending && al.State != forecast.StateFiring {
+			if al.State != engine.StatePending && al.State != engine.StateFiring {
 				continue
 			}
 			out = append(out, alert{Labels: al.Labels, Annotations: al.Annotations, State: al.State, ActiveAt: al.ActiveAt, Value: strconv.FormatFloat(al.Value, 'e', -1, 64)})

@@ -16,7 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/engine"
 	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/store"
 )
@@ -51,11 +51,11 @@ func newWebhookServer(t *testing.T, st IncidentStore, o WebhookOptions) *httptes
 
 // idleEngine is a real engine on the demo fleet that is never run: the
 // webhook does not read the engine.
-func idleEngine(t testing.TB) *forecast.Engine {
+func idleEngine(t testing.TB) *engine.Engine {
 	t.Helper()
 	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1})
-	e, err := forecast.New(forecast.Options{
-		Signals: []forecast.Signal{{Name: "cpu", SourceName: "demo", Source: demo, Query: "cpu", Entity: "host", Limit: 100}},
+	e, err := engine.New(engine.Options{
+		Signals: []engine.Signal{{Name: "cpu", SourceName: "demo", Source: demo, Query: "cpu", Entity: "host", Limit: 100}},
 		Step:    time.Minute, History: time.Hour, Horizon: time.Hour,
 	})
 	if err != nil {

@@ -5,7 +5,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/engine"
 )
 
 // TestWireJSONNonFinite: a failure listing whose factor has no finite
@@ -15,8 +15,8 @@ import (
 func TestWireJSONNonFinite(t *testing.T) {
 	inf := math.Inf(1)
 	v := response{Status: statusOK, Data: []any{
-		forecast.EntityRisk{Entity: "a", FailureProbability: 0.25, Factors: []forecast.Factor{{Signal: "cpu", Value: math.NaN(), Limit: &inf}}},
-		forecast.Point{Forecast: 1.5, Lower: math.Inf(-1), Upper: inf},
+		engine.EntityRisk{Entity: "a", FailureProbability: 0.25, Factors: []engine.Factor{{Signal: "cpu", Value: math.NaN(), Limit: &inf}}},
+		engine.Point{Forecast: 1.5, Lower: math.Inf(-1), Upper: inf},
 	}}
 	if _, err := json.Marshal(v); err == nil {
 		t.Fatal("encoding/json encodes NaN: the test no longer tests anything")

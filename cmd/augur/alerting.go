@@ -16,7 +16,7 @@ import (
 
 	"github.com/augur-sre/augur/api"
 	"github.com/augur-sre/augur/config"
-	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/engine"
 	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/notifier"
 	"github.com/augur-sre/augur/store"
@@ -44,7 +44,7 @@ func (f *alertingFlags) register(c *kingpin.CmdClause) {
 type alerting struct {
 	store    *store.Store
 	notifier *notifier.Manager
-	rules    *forecast.AlertRules
+	rules    *engine.AlertRules
 }
 
 func readSecret(flag, path string) (string, error) {
@@ -91,7 +91,7 @@ func openStore(path string, f alertingFlags, reg prometheus.Registerer, logger *
 
 // setupAlerting registers the webhook on a and builds the notifier and the
 // alert rules of engine.
-func setupAlerting(f alertingFlags, listen string, cfg *config.Config, engine *forecast.Engine, a *api.API, st *store.Store, reg prometheus.Registerer, opts forecast.Options, logger *slog.Logger) (*alerting, error) {
+func setupAlerting(f alertingFlags, listen string, cfg *config.Config, eng *engine.Engine, a *api.API, st *store.Store, reg prometheus.Registerer, opts engine.Options, logger *slog.Logger) (*alerting, error) {
 	token, err := readSecret("webhook.bearer-token-file", f.webhookTokenFile)
 	if err != nil {
 		return nil, err
@@ -120,7 +120,7 @@ func setupAlerting(f alertingFlags, listen string, cfg *config.Config, engine *f
 	if err != nil {
 		return nil, err
 	}
-	rules, err := forecast.NewAlertRules(engine, forecast.AlertOptions{
+	rules, err := engine.NewAlertRules(eng, engine.AlertOptions{
 		FailureThreshold: cfg.Alerting.FailureThreshold,
 		For:              time.Duration(cfg.Alerting.For),
 		Interval:         min(opts.Tick, 15*time.Second),
@@ -140,7 +140,7 @@ func setupAlerting(f alertingFlags, listen string, cfg *config.Config, engine *f
 // to the end of the current step) from the sources and the store, not
 // from the engine's last refresh: an incident is listed as soon as the
 // webhook acknowledged it.
-func liveIncidents(opts forecast.Options, st *store.Store) api.IncidentsFunc {
+func liveIncidents(opts engine.Options, st *store.Store) api.IncidentsFunc {
 	now := opts.Now
 	if now == nil {
 		now = time.Now

@@ -13,7 +13,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/augur-sre/augur/config"
-	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/engine"
 	"github.com/augur-sre/augur/model"
 )
 
@@ -107,25 +107,25 @@ func evaluate(ctx context.Context, logger *slog.Logger, f evaluateFlags, out io.
 	opts.RefitInterval, opts.FailureThreshold, opts.Logger = f.refit, threshold, logger
 	began := time.Now()
 	logger.Info("replaying", "from", replayFrom, "scored_from", start, "to", end, "step", opts.EvaluationInterval)
-	engine, err := forecast.Replay(ctx, opts, replayFrom, end, func(t time.Time) { sim = t }, func(day int) {
+	eng, err := engine.Replay(ctx, opts, replayFrom, end, func(t time.Time) { sim = t }, func(day int) {
 		logger.Info("replay progress", "day", day, "of", int(end.Sub(replayFrom)/(24*time.Hour)), "elapsed", time.Since(began).Round(time.Second))
 	})
 	if err != nil {
 		return err
 	}
-	defer engine.Close()
-	hist := engine.FailureHistory(start, end)
+	defer eng.Close()
+	hist := eng.FailureHistory(start, end)
 	// The engine knows only the incidents of its last History; a longer
 	// span is scored against all of the span's, or its early alarms would
 	// count as false.
-	incidents := engine.Incidents()
+	incidents := eng.Incidents()
 	if opts.Incidents != nil {
 		if incidents, err = opts.Incidents.Incidents(ctx, start, end); err != nil {
 			return fmt.Errorf("cannot list the incidents to score against: %w", err)
 		}
 	}
-	rep := forecast.Evaluate(hist, incidents, opts.Horizon, threshold, start, end)
-	printReport(out, rep, engine.Calibration(), start, end, time.Since(began))
+	rep := engine.Evaluate(hist, incidents, opts.Horizon, threshold, start, end)
+	printReport(out, rep, eng.Calibration(), start, end, time.Since(began))
 	if f.plot != "" {
 		if err := plotReport(f.plot, rep, hist); err != nil {
 			return fmt.Errorf("cannot plot: %w", err)
@@ -144,7 +144,7 @@ func isDemo(cfg *config.Config) bool {
 	return len(cfg.Sources) > 0
 }
 
-func printReport(out io.Writer, r forecast.Report, c forecast.Calibration, start, end time.Time, took time.Duration) {
+func printReport(out io.Writer, r engine.Report, c engine.Calibration, start, end time.Time, took time.Duration) {
 	fmt.Fprintf(out, "scored %s .. %s (%s) in a replay of %s\n", start.Format(time.RFC3339), end.Format(time.RFC3339), end.Sub(start), took.Round(time.Millisecond))
 	fmt.Fprintf(out, "horizon %s, alert threshold %.2f\n", r.Horizon, r.Threshold)
 	if c.Prior {
@@ -203,7 +203,7 @@ func printReport(out io.Writer, r forecast.Report, c forecast.Calibration, start
 
 // calibrationAt reads the calibrated probability of raw evidence off the
 // map's blocks, as model.Calibrator.Apply does.
-func calibrationAt(c forecast.Calibration, raw float64) float64 {
+func calibrationAt(c engine.Calibration, raw float64) float64 {
 	m := model.Calibrator{X: c.Raw, Y: c.Calibrated, N: c.Examples}
 	return m.Apply(raw, 0)
 }

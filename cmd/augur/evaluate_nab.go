@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/engine"
 	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/nab"
 )
@@ -52,7 +52,7 @@ func evaluateNAB(ctx context.Context, logger *slog.Logger, root, category string
 	if err != nil {
 		return err
 	}
-	var hist []forecast.EntityHistory
+	var hist []engine.EntityHistory
 	var incidents []ingest.Incident
 	from, to := time.Time{}, time.Time{}
 	horizon := time.Hour
@@ -73,8 +73,8 @@ func evaluateNAB(ctx context.Context, logger *slog.Logger, root, category string
 		first, last := time.UnixMilli(f.Timestamps[0]).UTC(), time.UnixMilli(f.Timestamps[n-1]).UTC()
 		start := time.UnixMilli(f.Timestamps[nab.ProbationLength(n)]).UTC().Truncate(step)
 		src := &nabFileSource{entity: entity, file: f}
-		opts := forecast.Options{
-			Signals:            []forecast.Signal{{Name: "value", SourceName: "nab", Source: src, Query: "value", Entity: "file", Limit: math.NaN()}},
+		opts := engine.Options{
+			Signals:            []engine.Signal{{Name: "value", SourceName: "nab", Source: src, Query: "value", Entity: "file", Limit: math.NaN()}},
 			Step:               step,
 			History:            max(start.Sub(first), 2*step),
 			RefitInterval:      24 * time.Hour,
@@ -84,7 +84,7 @@ func evaluateNAB(ctx context.Context, logger *slog.Logger, root, category string
 			Incidents:          src,
 			Logger:             slog.New(slog.DiscardHandler),
 		}
-		e, err := forecast.Replay(ctx, opts, start, last, nil, nil)
+		e, err := engine.Replay(ctx, opts, start, last, nil, nil)
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.Name, err)
 		}
@@ -113,7 +113,7 @@ func evaluateNAB(ctx context.Context, logger *slog.Logger, root, category string
 	// limit, the evidence is anomalies alone, which the prior caps at 0.35
 	// until incidents teach the calibration otherwise.
 	for i, th := range []float64{threshold, 0.3, 0.2, 0.1} {
-		rep := forecast.Evaluate(hist, incidents, horizon, th, from, to)
+		rep := engine.Evaluate(hist, incidents, horizon, th, from, to)
 		if i == 0 {
 			fmt.Fprintf(out, "Brier score %.5f over %d predictions (%d positive)\n", rep.Brier, rep.Examples, rep.Positives)
 		}

@@ -12,14 +12,14 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
-	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/engine"
 )
 
 // plotReport draws the reliability diagram and, per incident, the entity's
 // failure probability in the hours before it, into one PNG.
-func plotReport(path string, r forecast.Report, hist []forecast.EntityHistory) error {
+func plotReport(path string, r engine.Report, hist []engine.EntityHistory) error {
 	plots := []*plot.Plot{reliabilityPlot(r)}
-	byEntity := map[string][]forecast.ProbabilityPoint{}
+	byEntity := map[string][]engine.ProbabilityPoint{}
 	for _, h := range hist {
 		byEntity[h.Entity] = h.Points
 	}
@@ -63,7 +63,7 @@ func plotReport(path string, r forecast.Report, hist []forecast.EntityHistory) e
 	return f.Close()
 }
 
-func reliabilityPlot(r forecast.Report) *plot.Plot {
+func reliabilityPlot(r engine.Report) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Reliability (Brier %.4f)", r.Brier)
 	p.X.Label.Text = "predicted probability"
@@ -90,7 +90,7 @@ func reliabilityPlot(r forecast.Report) *plot.Plot {
 
 // timelinePlot shows an entity's failure probability from six hours before
 // an incident to one hour after its start, with the threshold.
-func timelinePlot(l forecast.IncidentLead, pts []forecast.ProbabilityPoint, threshold float64) (*plot.Plot, error) {
+func timelinePlot(l engine.IncidentLead, pts []engine.ProbabilityPoint, threshold float64) (*plot.Plot, error) {
 	start := l.Incident.Start
 	p := plot.New()
 	lead := "missed"

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/storage"
 
-	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/engine"
 	"github.com/augur-sre/augur/query"
 )
 
@@ -33,8 +33,8 @@ func (f *queryFlags) register(c *kingpin.CmdClause) {
 // models. The lookback reaches past one evaluation interval, so that the
 // samples written once per evaluation (failure probabilities, times to
 // limit) are seen until the next.
-func (f *queryFlags) engine(past storage.Queryable, engine *forecast.Engine, opts forecast.Options, logger *slog.Logger, reg prometheus.Registerer) *query.Engine {
-	src := query.EngineSource{E: engine}
+func (f *queryFlags) engine(past storage.Queryable, eng *engine.Engine, opts engine.Options, logger *slog.Logger, reg prometheus.Registerer) *query.Engine {
+	src := query.EngineSource{E: eng}
 	return query.New(query.Options{
 		Storage: past, Forecaster: src, Incidents: src,
 		LookbackDelta: max(query.DefaultLookbackDelta, opts.EvaluationInterval+opts.Step),

@@ -18,7 +18,7 @@ import (
 
 	"github.com/augur-sre/augur/api"
 	"github.com/augur-sre/augur/config"
-	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/engine"
 	"github.com/augur-sre/augur/history"
 	"github.com/augur-sre/augur/store"
 )
@@ -121,14 +121,14 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	}
 	defer hist.Close()
 	opts.Store, opts.AppendedUntil = hist, hist.MaxTime()
-	engine, err := forecast.New(opts)
+	eng, err := engine.New(opts)
 	if err != nil {
 		return fmt.Errorf("cannot start the engine: %w", err)
 	}
-	resumed := restoreSnapshot(st, engine, logger)
-	a := api.New(api.Options{Engine: engine, Logger: logger, Registry: reg, MaxExportedSeries: cfg.Global.MaxExportedSeries,
-		Query: f.query.engine(hist, engine, opts, logger, reg)})
-	al, err := setupAlerting(f.alerting, f.listen, cfg, engine, a, st, reg, opts, logger)
+	resumed := restoreSnapshot(st, eng, logger)
+	a := api.New(api.Options{Engine: eng, Logger: logger, Registry: reg, MaxExportedSeries: cfg.Global.MaxExportedSeries,
+		Query: f.query.engine(hist, eng, opts, logger, reg)})
+	al, err := setupAlerting(f.alerting, f.listen, cfg, eng, a, st, reg, opts, logger)
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,7 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error {
 			logger.Info("starting engine", "signals", len(opts.Signals), "history", opts.History, "step", opts.Step)
-			return engine.Run(ctx)
+			return eng.Run(ctx)
 		}, func(error) {
 			logger.Info("stopping engine")
 			cancel()
@@ -155,7 +155,7 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	if span := replaySpan(f.replaySpan, opts.History); span > 0 && !resumed {
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error {
-			replayPast(ctx, logger, engine, opts, span)
+			replayPast(ctx, logger, eng, opts, span)
 			<-ctx.Done()
 			return nil
 		}, func(error) { cancel() })
@@ -174,7 +174,7 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	{
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error {
-			saveSnapshots(ctx, st, engine, logger)
+			saveSnapshots(ctx, st, eng, logger)
 			return nil
 		}, func(error) { cancel() })
 	}
@@ -185,9 +185,9 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	return nil
 }
 
-func engineOptions(cfg *config.Config, srcs *sources) (forecast.Options, error) {
+func engineOptions(cfg *config.Config, srcs *sources) (engine.Options, error) {
 	g := cfg.Global
-	opts := forecast.Options{
+	opts := engine.Options{
 		Step:               time.Duration(g.Step),
 		History:            time.Duration(g.History),
 		RefitInterval:      time.Duration(g.RefitInterval),
@@ -200,7 +200,7 @@ func engineOptions(cfg *config.Config, srcs *sources) (forecast.Options, error) 
 		Incidents:          srcs.incidents,
 	}
 	for _, sc := range cfg.Signals {
-		sig := forecast.Signal{
+		sig := engine.Signal{
 			Name: sc.Name, SourceName: sc.Source, Source: srcs.byName[sc.Source],
 			Query: sc.Query, Entity: sc.Entity, LimitQuery: sc.LimitQuery, Labels: sc.Labels,
 			Limit: math.NaN(),
@@ -236,10 +236,10 @@ func replaySpan(flag, history time.Duration) time.Duration {
 
 // replayPast waits for the engine's first fit, then replays the past span
 // through a second engine on the same sources and hands what it learned to
-// the live engine (forecast.Engine.Adopt). Sources are only asked for the
+// the live engine (engine.Engine.Adopt). Sources are only asked for the
 // past, so the live engine's clock needs no simulation.
-func replayPast(ctx context.Context, logger *slog.Logger, engine *forecast.Engine, opts forecast.Options, span time.Duration) {
-	for !engine.Ready() {
+func replayPast(ctx context.Context, logger *slog.Logger, eng *engine.Engine, opts engine.Options, span time.Duration) {
+	for !eng.Ready() {
 		select {
 		case <-ctx.Done():
 			return
@@ -247,14 +247,14 @@ func replayPast(ctx context.Context, logger *slog.Logger, engine *forecast.Engin
 		}
 	}
 	logger = logger.With("component", "replay")
-	end := engine.Now()
+	end := eng.Now()
 	start := end.Add(-span)
 	// A day between refits keeps the replay to seconds per day of history;
 	// the replay needs neither metrics nor the live engine's logs.
 	opts.RefitInterval, opts.Registerer, opts.Logger = 24*time.Hour, nil, slog.New(slog.DiscardHandler)
 	began := time.Now()
 	logger.Info("replaying the past to calibrate", "from", start, "to", end)
-	r, err := forecast.Replay(ctx, opts, start, end, nil, func(day int) {
+	r, err := engine.Replay(ctx, opts, start, end, nil, func(day int) {
 		logger.Info("replay progress", "day", day, "of", int(span/(24*time.Hour)))
 	})
 	if err != nil {
@@ -263,9 +263,9 @@ func replayPast(ctx context.Context, logger *slog.Logger, engine *forecast.Engin
 		}
 		return
 	}
-	engine.Adopt(ctx, r)
+	eng.Adopt(ctx, r)
 	r.Close()
-	c := engine.Calibration()
+	c := eng.Calibration()
 	logger.Info("replay done", "duration", time.Since(began).Round(time.Second), "calibration_blocks", len(c.Raw), "examples", c.Examples, "positives", c.Positives)
 }
 
@@ -275,7 +275,7 @@ const snapshotName = "engine"
 // restoreSnapshot loads the engine's last snapshot from the store, if any,
 // and reports whether it held a calibration learnt from incidents (then no
 // replay of the past is needed to resume).
-func restoreSnapshot(st *store.Store, engine *forecast.Engine, logger *slog.Logger) bool {
+func restoreSnapshot(st *store.Store, eng *engine.Engine, logger *slog.Logger) bool {
 	data, err := st.LoadSnapshot(snapshotName)
 	if err != nil || data == nil {
 		if err != nil {
@@ -283,24 +283,24 @@ func restoreSnapshot(st *store.Store, engine *forecast.Engine, logger *slog.Logg
 		}
 		return false
 	}
-	n, err := engine.Restore(data)
+	n, err := eng.Restore(data)
 	if err != nil {
 		logger.Warn("cannot restore the engine snapshot; fitting from scratch", "err", err)
 		return false
 	}
-	c := engine.Calibration()
+	c := eng.Calibration()
 	logger.Info("resuming from snapshot", "models", n, "calibration_examples", c.Examples)
 	return !c.Prior
 }
 
 // saveSnapshots saves the engine's snapshot every five minutes and once
 // more when ctx ends, so a restart resumes where the service stopped.
-func saveSnapshots(ctx context.Context, st *store.Store, engine *forecast.Engine, logger *slog.Logger) {
+func saveSnapshots(ctx context.Context, st *store.Store, eng *engine.Engine, logger *slog.Logger) {
 	save := func() {
-		if !engine.Ready() {
+		if !eng.Ready() {
 			return
 		}
-		data, err := engine.Snapshot()
+		data, err := eng.Snapshot()
 		if err == nil {
 			err = st.SaveSnapshot(snapshotName, data)
 		}

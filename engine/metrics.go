@@ -1,4 +1,4 @@
-package forecast
+package engine
 
 import "github.com/prometheus/client_golang/prometheus"
 

@@ -6,21 +6,21 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/augur-sre/augur/forecast"
+	"github.com/augur-sre/augur/engine"
 	"github.com/augur-sre/augur/ingest"
 )
 
-// ForecastEngine is what EngineSource reads of a forecast.Engine.
+// ForecastEngine is what EngineSource reads of a engine.Engine.
 type ForecastEngine interface {
 	Ready() bool
 	Now() time.Time
 	Step() time.Duration
-	Forecast(match forecast.Matcher, horizon, step time.Duration, level float64) ([]forecast.SeriesForecast, error)
+	Forecast(match engine.Matcher, horizon, step time.Duration, level float64) ([]engine.SeriesForecast, error)
 	Incidents() []ingest.Incident
-	State() *forecast.State
+	State() *engine.State
 }
 
-// EngineSource serves the future and the incidents of a forecast.Engine:
+// EngineSource serves the future and the incidents of a engine.Engine:
 // it is both a Forecaster and an IncidentSource.
 type EngineSource struct {
 	E ForecastEngine
@@ -114,7 +114,7 @@ func (s EngineSource) Incidents(_ context.Context, start, end time.Time) ([]Inci
 }
 
 // mapMatcher applies matchers to the engine's label maps.
-func mapMatcher(ms []*labels.Matcher) forecast.Matcher {
+func mapMatcher(ms []*labels.Matcher) engine.Matcher {
 	return func(l map[string]string) bool {
 		for _, m := range ms {
 			if !m.Matches(l[m.Name]) {

@@ -1,9 +1,9 @@
-// Package forecast is augur's engine: one pipeline per series (fit on
+// Package engine is augur's engine: one pipeline per series (fit on
 // history, update on every new point, refit on schedule), anomaly scores,
 // per-entity failure probabilities and times to limit. It pulls data through
 // ingest.Source and computes with model; it serves nothing itself: api reads
 // its state through the methods of Engine.
-package forecast
+package engine
 
 import (
 	"context"
