@@ -7,7 +7,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -87,48 +86,10 @@ func (a *API) ServeIncidents(f IncidentsFunc) { a.listIncidents = f }
 // rules' pending and firing alerts). Call it before serving.
 func (a *API) ServeAlerts(f func() []engine.Alert) { a.alerts = f }
 
-// errorType is the closed set of Prometheus API error types.
-type errorType string
-
 const (
-	errBadData   errorType = "bad_data"
-	errExec      errorType = "execution"
-	errUnready   errorType = "unavailable"
-	errNotFound  errorType = "not_found"
-	errInternal  errorType = "internal"
-	errCanceled  errorType = "canceled"
-	errTimeout   errorType = "timeout"
-	errTooLarge  errorType = "bad_data"
-	statusOK               = "success"
-	statusFailed           = "error"
-	// statusClientClosed is nginx's and Prometheus' status of a request
-	// its client canceled.
-	statusClientClosed = 499
+	statusOK     = "success"
+	statusFailed = "error"
 )
-
-type apiError struct {
-	typ    errorType
-	status int
-	err    error
-}
-
-func (e *apiError) Error() string { return e.err.Error() }
-
-func badData(format string, args ...any) *apiError {
-	return &apiError{typ: errBadData, status: http.StatusBadRequest, err: fmt.Errorf(format, args...)}
-}
-
-// engineError maps an engine error to its status: 503 while not ready,
-// 422 for a valid request that cannot be computed.
-func engineError(err error) *apiError {
-	switch {
-	case errors.Is(err, engine.ErrNotReady):
-		return &apiError{typ: errUnready, status: http.StatusServiceUnavailable, err: err}
-	case errors.Is(err, engine.ErrTooLong):
-		return &apiError{typ: errBadData, status: http.StatusBadRequest, err: err}
-	}
-	return &apiError{typ: errExec, status: http.StatusUnprocessableEntity, err: err}
-}
 
 type response struct {
 	Status    string    `json:"status"`
@@ -142,7 +103,8 @@ type response struct {
 type result struct {
 	data            any
 	warnings, infos []string
-	err             *apiError
+	// err is answered with the status of its kind (see errorOf).
+	err error
 	// done, when set, is called once the response is written (it frees a
 	// query's result).
 	done func()
@@ -164,7 +126,8 @@ func wrap(h handler) echo.HandlerFunc {
 			defer r.done()
 		}
 		if r.err != nil {
-			return writeJSON(c, r.err.status, response{Status: statusFailed, ErrorType: r.err.typ, Error: r.err.Error(), Warnings: r.warnings, Infos: r.infos})
+			ae := errorOf(r.err)
+			return writeJSON(c, ae.status(), response{Status: statusFailed, ErrorType: ae.typ(), Error: ae.Error(), Warnings: r.warnings, Infos: r.infos})
 		}
 		if jw, ok := r.data.(jsonWriter); ok {
 			return writeStreamed(c, jw, r)
@@ -249,27 +212,14 @@ func New(opts Options) *API {
 // Handler returns the HTTP handler serving the API.
 func (a *API) Handler() http.Handler { return a.echo }
 
-// httpError answers routing errors (404, 405, body too large) in the JSON envelope.
+// httpError answers the router's errors (404, 405) and the middleware's
+// (body too large, a recovered panic) in the JSON envelope.
 func (a *API) httpError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	status, msg := http.StatusInternalServerError, err.Error()
-	var he *echo.HTTPError
-	if errors.As(err, &he) {
-		status = he.Code
-		msg = fmt.Sprint(he.Message)
-	}
-	typ := errInternal
-	switch {
-	case status == http.StatusNotFound:
-		typ = errNotFound
-	case status == http.StatusRequestEntityTooLarge:
-		typ = errTooLarge
-	case status < 500:
-		typ = errBadData
-	}
-	_ = c.JSON(status, response{Status: statusFailed, ErrorType: typ, Error: msg})
+	ae := errorOf(err)
+	_ = writeJSON(c, ae.status(), response{Status: statusFailed, ErrorType: ae.typ(), Error: ae.Error()})
 }
 
 // parseDuration accepts Prometheus durations (5m, 1h30m, 14d) and float seconds.
@@ -278,10 +228,14 @@ func parseDuration(name, s string, def time.Duration) (time.Duration, *apiError)
 		return def, nil
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if f <= 0 || math.IsNaN(f) || math.IsInf(f, 0) || f > float64(math.MaxInt64/int64(time.Second)) {
+		switch ns := f * float64(time.Second); {
+		case !(ns >= 1): // NaN, negative, zero or rounding to zero
 			return 0, badData("invalid parameter %q: %q is not a positive duration", name, s)
+		case ns >= math.MaxInt64:
+			return 0, badData("invalid parameter %q: %q is longer than a duration can be (292 years)", name, s)
+		default:
+			return time.Duration(ns), nil
 		}
-		return time.Duration(f * float64(time.Second)), nil
 	}
 	d, err := model.ParseDuration(s)
 	if err != nil || d <= 0 {
@@ -325,14 +279,27 @@ func formValue(c echo.Context, name string) string {
 	return c.FormValue(name)
 }
 
+// parseHorizon reads the "horizon" parameter: at least one analysis
+// step, the least the engine can look ahead.
+func (a *API) parseHorizon(c echo.Context, def time.Duration) (time.Duration, *apiError) {
+	h, err := parseDuration("horizon", formValue(c, "horizon"), def)
+	if err != nil {
+		return 0, err
+	}
+	if step := a.opts.Engine.Step(); h < step {
+		return 0, badData("invalid parameter \"horizon\": %s is shorter than the analysis step %s", model.Duration(h), model.Duration(step))
+	}
+	return h, nil
+}
+
 func (a *API) failures(c echo.Context) result {
-	h, err := parseDuration("horizon", formValue(c, "horizon"), a.opts.Engine.Horizon())
+	h, err := a.parseHorizon(c, a.opts.Engine.Horizon())
 	if err != nil {
 		return result{err: err}
 	}
 	risks, ferr := a.opts.Engine.Failures(h)
 	if ferr != nil {
-		return result{err: engineError(ferr)}
+		return result{err: ferr}
 	}
 	return result{data: map[string]any{
 		"horizon":      model.Duration(h).String(),
@@ -346,7 +313,7 @@ func (a *API) forecast(c echo.Context) result {
 	if err != nil {
 		return result{err: err}
 	}
-	h, err := parseDuration("horizon", formValue(c, "horizon"), a.opts.Engine.Horizon())
+	h, err := a.parseHorizon(c, a.opts.Engine.Horizon())
 	if err != nil {
 		return result{err: err}
 	}
@@ -354,8 +321,11 @@ func (a *API) forecast(c echo.Context) result {
 	if err != nil {
 		return result{err: err}
 	}
-	if step < a.opts.Engine.Step() {
+	switch {
+	case step < a.opts.Engine.Step():
 		return result{err: badData("invalid parameter \"step\": %s is finer than the analysis step %s", step, a.opts.Engine.Step())}
+	case h < step:
+		return result{err: badData("invalid parameter \"horizon\": %s is shorter than the step %s", model.Duration(h), model.Duration(step))}
 	}
 	level := 0.95
 	if s := formValue(c, "level"); s != "" {
@@ -373,11 +343,14 @@ func (a *API) forecast(c echo.Context) result {
 	}
 	fc, ferr := a.opts.Engine.Forecast(match, h, step, level)
 	if ferr != nil {
-		return result{err: engineError(ferr)}
+		return result{err: ferr}
 	}
 	if total := len(fc) * int(h/step); total > maxForecastTotal {
-		return result{err: &apiError{typ: errExec, status: http.StatusUnprocessableEntity, err: fmt.Errorf(
+		return result{err: &apiError{kind: kindExec, err: fmt.Errorf(
 			"%d series of %d points is more than %d points in all: narrow \"match\" or raise \"step\"", len(fc), int(h/step), maxForecastTotal)}}
+	}
+	if fc == nil {
+		fc = []engine.SeriesForecast{}
 	}
 	return result{data: fc}
 }
@@ -427,7 +400,7 @@ func (a *API) capacity(c echo.Context) result {
 	if err != nil {
 		return result{err: err}
 	}
-	h, err := parseDuration("horizon", formValue(c, "horizon"), 7*24*time.Hour)
+	h, err := a.parseHorizon(c, 7*24*time.Hour)
 	if err != nil {
 		return result{err: err}
 	}
@@ -445,7 +418,10 @@ func (a *API) capacity(c echo.Context) result {
 	}
 	caps, warns, cerr := a.opts.Engine.Capacity(match, th, h)
 	if cerr != nil {
-		return result{err: engineError(cerr)}
+		return result{err: cerr}
+	}
+	if caps == nil {
+		caps = []engine.Capacity{}
 	}
 	if sortBy == "eta" {
 		sort.SliceStable(caps, func(i, j int) bool { return etaLess(caps[i].ETASeconds.P50, caps[j].ETASeconds.P50) })
@@ -479,7 +455,7 @@ func (a *API) incidents(c echo.Context) result {
 	} else {
 		var err error
 		if inc, warnings, err = a.listIncidents(c.Request().Context()); err != nil {
-			return result{err: &apiError{typ: errUnready, status: http.StatusServiceUnavailable, err: fmt.Errorf("cannot list incidents: %w", err)}, warnings: warnings}
+			return result{err: &apiError{kind: kindUnavailable, err: fmt.Errorf("cannot list incidents: %w", err)}, warnings: warnings}
 		}
 	}
 	if inc == nil {

@@ -125,6 +125,17 @@ func TestEndpoints(t *testing.T) {
 		{"GET", "/api/v1/forecast?horizon=138d&step=1m", "", 400, `raise \"step\"`},
 		{"GET", "/api/v1/forecast?level=0.9999999999999999&horizon=10m", "", 200, `"points"`},
 		{"GET", "/api/v1/capacity?threshold=90x", "", 400, `share of the limit`},
+		// A horizon under the analysis step (1m) is a bad parameter on every endpoint.
+		{"GET", "/api/v1/forecast?horizon=30s", "", 400, `\"horizon\": 30s is shorter than the analysis step 1m`},
+		{"GET", "/api/v1/forecast?horizon=0.0000000001", "", 400, `\"horizon\": \"0.0000000001\" is not a positive duration`},
+		{"GET", "/api/v1/forecast?horizon=10m&step=1h", "", 400, `\"horizon\": 10m is shorter than the step 1h`},
+		{"GET", "/api/v1/failures?horizon=1s", "", 400, `\"horizon\": 1s is shorter than the analysis step 1m`},
+		{"POST", "/api/v1/capacity", "horizon=59s", 400, `\"horizon\": 59s is shorter than the analysis step 1m`},
+		{"GET", "/api/v1/failures?horizon=1000d", "", 400, `"errorType":"bad_data"`},
+		{"GET", "/api/v1/capacity?horizon=1000d", "", 400, `"errorType":"bad_data"`},
+		// No match is an empty list, not null.
+		{"GET", "/api/v1/forecast?match=nomatch", "", 200, `"data":[]`},
+		{"GET", "/api/v1/capacity?match=nomatch", "", 200, `"series":[]`},
 		{"GET", "/api/v1/nope", "", 404, `"status":"error"`},
 		{"POST", "/api/v1/failures", "horizon=" + strings.Repeat("9", 4096), 413, `"status":"error"`},
 		{"GET", "/metrics", "", 200, `augur_failure_probability{horizon="1h",host="cache-1",top_factor="memory"}`},

@@ -26,7 +26,7 @@ func (a *API) recoverPanics(panics prometheus.Counter) echo.MiddlewareFunc {
 				}
 				panics.Inc()
 				a.opts.Logger.Error("recovered a panic in an HTTP handler", "path", c.Request().URL.Path, "panic", r, "stack", string(debug.Stack()))
-				err = echo.NewHTTPError(http.StatusInternalServerError, fmt.Sprintf("internal error: %v", r))
+				err = &apiError{kind: kindInternal, err: fmt.Errorf("internal error: %v", r)}
 			}()
 			return next(c)
 		}
@@ -55,7 +55,7 @@ func limitBody(limit int64) echo.MiddlewareFunc {
 				if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
 					return tooLarge(limit)
 				}
-				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("cannot parse the form body: %v", err))
+				return badData("cannot parse the form body: %v", err)
 			}
 			return next(c)
 		}
@@ -63,5 +63,5 @@ func limitBody(limit int64) echo.MiddlewareFunc {
 }
 
 func tooLarge(limit int64) error {
-	return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: the limit is %d bytes", limit))
+	return &apiError{kind: kindTooLarge, err: fmt.Errorf("request body too large: the limit is %d bytes", limit)}
 }

@@ -13,8 +13,8 @@ func TestParseDuration(t *testing.T) {
 		if (err == nil) != ok || (ok && got != want) {
 			t.Errorf("parseDuration(%q) = %v, %v; want %v ok=%v", in, got, err, want, ok)
 		}
-		if err != nil && err.status != http.StatusBadRequest {
-			t.Errorf("parseDuration(%q): status %d, want 400", in, err.status)
+		if err != nil && err.status() != http.StatusBadRequest {
+			t.Errorf("parseDuration(%q): status %d, want 400", in, err.status())
 		}
 	}
 	f("", time.Hour, true)
@@ -69,7 +69,7 @@ func TestParseMatch(t *testing.T) {
 		t.Error("__name__ must match the signal")
 	}
 	for _, bad := range []string{`memory{`, `rate(x[5m])`, `1+1`, `cpu{host=~"("}`} {
-		if _, err := parseMatch(bad); err == nil || err.status != http.StatusBadRequest {
+		if _, err := parseMatch(bad); err == nil || err.status() != http.StatusBadRequest {
 			t.Errorf("parseMatch(%q): want a 400, got %v", bad, err)
 		}
 	}
@@ -82,15 +82,15 @@ func FuzzParams(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if _, err := parseDuration("horizon", s, time.Hour); err != nil && err.status != http.StatusBadRequest {
-			t.Fatalf("duration %q: status %d", s, err.status)
+		if _, err := parseDuration("horizon", s, time.Hour); err != nil && err.status() != http.StatusBadRequest {
+			t.Fatalf("duration %q: status %d", s, err.status())
 		}
-		if _, err := parseThreshold(s); err != nil && err.status != http.StatusBadRequest {
-			t.Fatalf("threshold %q: status %d", s, err.status)
+		if _, err := parseThreshold(s); err != nil && err.status() != http.StatusBadRequest {
+			t.Fatalf("threshold %q: status %d", s, err.status())
 		}
 		if m, err := parseMatch(s); err != nil {
-			if err.status != http.StatusBadRequest {
-				t.Fatalf("match %q: status %d", s, err.status)
+			if err.status() != http.StatusBadRequest {
+				t.Fatalf("match %q: status %d", s, err.status())
 			}
 		} else if m != nil {
 			m(map[string]string{"signal": "cpu"})

@@ -78,7 +78,7 @@ func promParams(c echo.Context) (map[string][]string, *apiError) {
 	if err := r.ParseForm(); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, &apiError{typ: errBadData, status: http.StatusRequestEntityTooLarge, err: fmt.Errorf("request body too large: %w", err)}
+			return nil, &apiError{kind: kindTooLarge, err: fmt.Errorf("request body too large: %w", err)}
 		}
 		return nil, badData("cannot parse form: %v", err)
 	}
@@ -92,11 +92,14 @@ func param(p map[string][]string, name string) string {
 	return ""
 }
 
-// bounds of timestamps accepted: Prometheus' min and max times, which
-// clients send for "no bound", are clamped to these.
+// The bounds of the timestamps accepted: the times Prometheus' engine can
+// evaluate at, which it reads in nanoseconds since 1970 (a time.Time's
+// UnixNano overflows outside 1678-2262, and a query ending in 2300 would
+// evaluate at a time in 1715). Prometheus' min and max times, which clients
+// send for "no bound", and any time beyond are clamped to these.
 var (
-	minTime = time.Unix(-1<<40, 0).UTC()
-	maxTime = time.Unix(1<<40, 0).UTC()
+	minTime = time.Unix(math.MinInt64/int64(time.Second)+1, 0).UTC()
+	maxTime = time.Unix(math.MaxInt64/int64(time.Second)-1, 0).UTC()
 )
 
 // parseTime reads a Unix timestamp in (float) seconds or an RFC 3339 time.
@@ -144,31 +147,9 @@ func (a *API) now() time.Time {
 	return now
 }
 
-// queryError maps an error of the query engine to the Prometheus API's
-// error type and status, as Prometheus' returnAPIError does: a query
-// refused before it runs (syntax, limits of length and depth) is bad_data
-// (400), one canceled by its client canceled (499), one past its timeout
-// or its wait for a slot timeout (503), a storage failure internal (500),
-// and any other failure to evaluate (the sample limit among them)
-// execution (422).
-func queryError(err error, prepared bool) *apiError {
-	var (
-		canceled promql.ErrQueryCanceled
-		timeout  promql.ErrQueryTimeout
-		stor     promql.ErrStorage
-	)
-	switch {
-	case errors.As(err, &canceled), errors.Is(err, context.Canceled):
-		return &apiError{typ: errCanceled, status: statusClientClosed, err: err}
-	case errors.As(err, &timeout), errors.Is(err, context.DeadlineExceeded):
-		return &apiError{typ: errTimeout, status: http.StatusServiceUnavailable, err: err}
-	case errors.As(err, &stor):
-		return &apiError{typ: errInternal, status: http.StatusInternalServerError, err: err}
-	case !prepared:
-		return badData("invalid parameter \"query\": %v", err)
-	}
-	return &apiError{typ: errExec, status: http.StatusUnprocessableEntity, err: err}
-}
+// badQuery is a query refused before it runs: its syntax, its type, its
+// length or nesting depth.
+func badQuery(err error) *apiError { return badData("invalid parameter \"query\": %v", err) }
 
 // queryContext is the request's context, shortened by its optional
 // "timeout" parameter (Prometheus' per-query timeout).
@@ -228,7 +209,10 @@ func (a *API) promQueryRange(c echo.Context) result {
 	}
 	step, err := parseDuration("step", param(p, "step"), 0)
 	if err != nil || step < time.Millisecond {
-		return result{err: badData("invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer (the engine's resolution is 1ms)")}
+		if f, ferr := strconv.ParseFloat(param(p, "step"), 64); err == nil || ferr == nil && f < 1e-3 {
+			return result{err: badData("invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer (the engine's resolution is 1ms)")}
+		}
+		return result{err: err}
 	}
 	// In milliseconds, which cannot overflow between minTime and maxTime
 	// as a time.Duration does past 292 years.
@@ -249,13 +233,13 @@ func (a *API) promQueryRange(c echo.Context) result {
 // prepared) and answers its value, streamed by wrap.
 func (a *API) runQuery(ctx context.Context, qs string, qry promql.Query, err error) result {
 	if err != nil {
-		return result{err: queryError(err, false)}
+		return result{err: badQuery(err)}
 	}
 	res := qry.Exec(ctx)
 	warns, infos := res.Warnings.AsStrings(qs, 10, 10)
 	if res.Err != nil {
 		qry.Close()
-		return result{err: queryError(res.Err, true), warnings: warns, infos: infos}
+		return result{err: res.Err, warnings: warns, infos: infos}
 	}
 	return result{data: queryResult{v: res.Value}, warnings: warns, infos: infos, done: qry.Close}
 }
@@ -425,7 +409,7 @@ func (a *API) labelQuery(p map[string][]string) (*labelQuery, *apiError) {
 	}
 	q, qerr := a.opts.Query.Queryable().Querier(start, end)
 	if qerr != nil {
-		return nil, queryError(qerr, true)
+		return nil, errorOf(qerr)
 	}
 	return &labelQuery{q: q, start: start, end: end, sets: sets, limit: limit}, nil
 }
@@ -452,7 +436,7 @@ func (lq *labelQuery) collect(f func(ms ...*labels.Matcher) ([]string, error)) r
 	for _, ms := range sets {
 		vals, err := f(ms...)
 		if err != nil {
-			return result{err: queryError(err, true)}
+			return result{err: err}
 		}
 		for _, v := range vals {
 			set[v] = true
@@ -541,7 +525,7 @@ func (a *API) promSeries(c echo.Context) result {
 		out = append(out, ss.At().Labels().Map())
 	}
 	if err := ss.Err(); err != nil {
-		return result{err: queryError(err, true)}
+		return result{err: err}
 	}
 	return result{data: out, warnings: warns}
 }
@@ -605,7 +589,7 @@ func (a *API) promExemplars(c echo.Context) result {
 	}
 	if q := param(p, "query"); q != "" {
 		if _, err := a.opts.Query.Parse(q); err != nil {
-			return result{err: queryError(err, false)}
+			return result{err: badQuery(err)}
 		}
 	}
 	return result{data: []any{}}
@@ -644,7 +628,7 @@ func (a *API) promFormatQuery(c echo.Context) result {
 	}
 	expr, perr := a.opts.Query.Parse(param(p, "query"))
 	if perr != nil {
-		return result{err: queryError(perr, false)}
+		return result{err: badQuery(perr)}
 	}
 	return result{data: expr.Pretty(0)}
 }

@@ -127,6 +127,12 @@ func TestPrometheusAPI(t *testing.T) {
 		{"step of the smallest float", "GET", "/api/v1/query_range?query=1&start=0&end=60&step=4.9e-324", "", 400, []string{`\"step\"`}, nil},
 		{"end centuries ahead", "GET", "/api/v1/query_range?query=" + q(`augur_forecast{host="cache-1",signal="memory"}`) + "&start=" + now + "&end=99999999999&step=31536000", "", 200,
 			[]string{`"warnings":["forecasts reach at most 31d past the last evaluation`}, nil},
+		// 2286: past the nanoseconds the engine reads times in.
+		{"end past 2262", "GET", "/api/v1/query_range?query=" + q(`augur_forecast{host="cache-1",signal="memory"}`) + "&start=" + now + "&end=10000000000&step=1e9", "", 200,
+			[]string{`"values":[[1773144000,"`, `"warnings":["forecasts reach at most 31d past the last evaluation`}, nil},
+		{"time past 2262", "GET", "/api/v1/query?query=" + q(`augur_forecast{host="cache-1",signal="memory"}`) + "&time=10000000000", "", 200,
+			[]string{`"result":[]`, `"warnings":["forecasts reach at most 31d past the last evaluation`}, nil},
+		{"step of 1,000 years", "GET", "/api/v1/query_range?query=1&start=0&end=60&step=31536000000", "", 400, []string{`\"step\": \"31536000000\" is longer than a duration can be`}, nil},
 		{"end past the maximal time", "GET", "/api/v1/query_range?query=augur_forecast&start=" + now + "&end=1e300&step=60", "", 400, []string{"exceeded maximum resolution"}, nil},
 		{"bad time", "GET", "/api/v1/query?query=1&time=yesterday", "", 400, []string{`cannot parse \"yesterday\" to a valid timestamp`}, nil},
 		{"NaN time", "GET", "/api/v1/query?query=1&time=NaN", "", 400, []string{"bad_data"}, nil},

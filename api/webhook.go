@@ -143,13 +143,12 @@ func webhook(c echo.Context, o WebhookOptions) result {
 			scheme = `Basic realm="augur"`
 		}
 		c.Response().Header().Set("WWW-Authenticate", scheme)
-		return result{err: &apiError{typ: errBadData, status: http.StatusUnauthorized, err: errors.New("unauthorized: the webhook needs the configured bearer token or basic auth")}}
+		return result{err: &apiError{kind: kindUnauthorized, err: errors.New("unauthorized: the webhook needs the configured bearer token or basic auth")}}
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return result{err: &apiError{typ: errBadData, status: http.StatusRequestEntityTooLarge, err: fmt.Errorf("request body too large: %w", err)}}
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			return result{err: fmt.Errorf("request body too large: %w", err)}
 		}
 		return result{err: badData("cannot read body: %v", err)}
 	}
@@ -194,7 +193,7 @@ func webhook(c echo.Context, o WebhookOptions) result {
 	if err != nil {
 		// The notification is valid: a 5xx, which Alertmanager retries.
 		o.Logger.Error("cannot store incidents: Alertmanager will retry", "err", err)
-		return result{err: &apiError{typ: errInternal, status: http.StatusInternalServerError, err: err}}
+		return result{err: &apiError{kind: kindInternal, err: err}}
 	}
 	if added > 0 {
 		o.Logger.Info("stored incidents", "received", len(incs), "new", added, "group_key", msg.GroupKey, "receiver", msg.Receiver)
