@@ -187,6 +187,7 @@ func New(opts Options) *API {
 
 	// Probes and scrapers may ask with HEAD, as Prometheus' own endpoints allow.
 	getOrHead := []string{http.MethodGet, http.MethodHead}
+	e.Match(getOrHead, "/", a.index)
 	e.Match(getOrHead, "/-/healthy", func(c echo.Context) error { return c.String(http.StatusOK, "augur is Healthy.\n") })
 	e.Match(getOrHead, "/-/ready", func(c echo.Context) error {
 		if !opts.Engine.Ready() {

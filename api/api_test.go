@@ -111,6 +111,11 @@ func TestEndpoints(t *testing.T) {
 		status             int
 		contains           string
 	}{
+		{"GET", "/", "", 200, `<a href="/api/v1/failures">`},
+		{"GET", "/", "", 200, "Ready."},
+		{"GET", "/", "", 200, `<a href="/metrics">`},
+		{"GET", "/", "", 200, "Version "},
+		{"HEAD", "/", "", 200, ""},
 		{"GET", "/-/healthy", "", 200, "Healthy"},
 		{"GET", "/-/ready", "", 200, "Ready"},
 		{"GET", "/api/v1/failures", "", 200, `"entity":"cache-1"`},

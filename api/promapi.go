@@ -15,8 +15,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"runtime"
-	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -533,24 +531,7 @@ func (a *API) promSeries(c echo.Context) result {
 // promBuildInfo answers status/buildinfo without "features", so that
 // Grafana takes augur for plain Prometheus.
 func (a *API) promBuildInfo(c echo.Context) result {
-	version, revision := "unknown", "unknown"
-	if info, ok := debug.ReadBuildInfo(); ok {
-		version = info.Main.Version
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" {
-				revision = s.Value
-			}
-		}
-	}
-	return result{data: map[string]string{
-		"application": "augur",
-		"version":     version,
-		"revision":    revision,
-		"branch":      "",
-		"buildUser":   "",
-		"buildDate":   "",
-		"goVersion":   runtime.Version(),
-	}}
+	return result{data: buildInfo()}
 }
 
 type metadata struct {
