@@ -116,6 +116,9 @@ type Engine struct {
 	lastFit  time.Time
 	ready    bool
 
+	// entities are the entities' multivariate channels, by entity.
+	entities map[string]*entityState
+
 	// entityRefs are the TSDB series of the failure probabilities; only
 	// the Run goroutine uses them.
 	entityRefs map[string]*entityRefs
@@ -170,6 +173,7 @@ func New(opts Options) (*Engine, error) {
 		logger:  opts.Logger.With("component", "engine"),
 		metrics: newEngineMetrics(opts.Registerer),
 
+		entities:   map[string]*entityState{},
 		entityRefs: map[string]*entityRefs{},
 		store:      opts.Store,
 		fits:       fitter{wake: make(chan struct{}, 1)},
@@ -239,6 +243,7 @@ func (e *Engine) evaluateOnce(ctx context.Context, wait bool) {
 		e.installFits(ctx)
 		e.calibrate()
 	}
+	e.updateEntities()
 	// The outputs are in the TSDB before the State that announces them
 	// is published, so a query after a reader sees it finds them.
 	st := e.buildState()
@@ -365,6 +370,7 @@ func (e *Engine) fetch(ctx context.Context, a *appender, sig *signalState, start
 		if s == nil {
 			s = newSeries(sig, labels, key, e.window, e.step)
 			sig.series[key] = s
+			e.joinEntity(s)
 		}
 		from := start
 		if s.lastT >= from {

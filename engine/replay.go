@@ -45,12 +45,14 @@ func Replay(ctx context.Context, opts Options, start, end time.Time, setClock fu
 }
 
 // Adopt takes over what a replay of the past learned: its calibration, when
-// it fitted one, and the failure probabilities (with their evidence) it
-// recorded before this engine's own, appended to this engine's store, so
-// that the past can be queried and calibration refits on the whole
-// history. A store that refuses samples that old (its out-of-order window)
-// keeps only the calibration.
+// it fitted one, its entities' multivariate channels (see adoptEntities),
+// and the failure probabilities (with their evidence) it recorded before
+// this engine's own, appended to this engine's store, so that the past can
+// be queried and calibration refits on the whole history. A store that
+// refuses samples that old (its out-of-order window) keeps only the
+// calibration and the channels. r must not be evaluated after.
 func (e *Engine) Adopt(ctx context.Context, r *Engine) {
+	e.adoptEntities(r)
 	r.mu.RLock()
 	calib, calibErr := r.calib, r.calibErr
 	end := r.evalTime

@@ -26,15 +26,18 @@ type Band struct {
 
 // Factor is one signal's contribution to an entity's failure probability.
 type Factor struct {
-	Signal              string            `json:"signal"`
-	Labels              map[string]string `json:"labels"`
-	Share               float64           `json:"share"`
-	Value               float64           `json:"value"`
-	Limit               *float64          `json:"limit,omitempty"`
-	Band                *Band             `json:"band,omitempty"`
-	AnomalyScore        float64           `json:"anomaly_score"`
-	CrossingProbability float64           `json:"crossing_probability"`
-	ETASeconds          Quantiles         `json:"eta_seconds"`
+	Signal       string            `json:"signal"`
+	Labels       map[string]string `json:"labels"`
+	Share        float64           `json:"share"`
+	Value        float64           `json:"value"`
+	Limit        *float64          `json:"limit,omitempty"`
+	Band         *Band             `json:"band,omitempty"`
+	AnomalyScore float64           `json:"anomaly_score"`
+	// EntityShare is the signal's share of the entity's multivariate
+	// score (see EntityRisk.EntityScore).
+	EntityShare         float64   `json:"entity_share"`
+	CrossingProbability float64   `json:"crossing_probability"`
+	ETASeconds          Quantiles `json:"eta_seconds"`
 }
 
 // EntityRisk is an entity's failure probability over the horizon.
@@ -44,11 +47,12 @@ type EntityRisk struct {
 	FailureProbability float64 `json:"failure_probability"`
 	// CrossingProbability is the probability that one of the entity's
 	// signals reaches its limit within the horizon, AnomalyEvidence the
-	// prior probability of failure from its anomaly scores
-	// (model.AnomalyPrior): the evidence the calibration maps to
-	// FailureProbability.
+	// prior probability of failure from its signals' anomaly scores and
+	// its multivariate score EntityScore (model.EntityAnomalyPrior): the
+	// evidence the calibration maps to FailureProbability.
 	CrossingProbability float64   `json:"crossing_probability"`
 	AnomalyEvidence     float64   `json:"anomaly_evidence"`
+	EntityScore         float64   `json:"entity_score"`
 	Severity            string    `json:"severity"`
 	ETASeconds          Quantiles `json:"eta_seconds"`
 	Factors             []Factor  `json:"factors"`
@@ -443,6 +447,7 @@ func (e *Engine) failures(h int, withSeries bool) ([]EntityRisk, []SeriesState, 
 		weights []float64
 		cross   []float64
 		scores  []float64
+		eshare  []float64
 	}
 	entities := map[string]*acc{}
 	var sc scratch
@@ -461,6 +466,7 @@ func (e *Engine) failures(h int, withSeries bool) ([]EntityRisk, []SeriesState, 
 				Labels:              s.labels,
 				Value:               v,
 				AnomalyScore:        score,
+				EntityShare:         s.entityShare(),
 				CrossingProbability: c.prob,
 				ETASeconds:          c.quantiles(e.opts.Step),
 			}
@@ -486,15 +492,19 @@ func (e *Engine) failures(h int, withSeries bool) ([]EntityRisk, []SeriesState, 
 			}
 			a.cross = append(a.cross, c.prob)
 			a.scores = append(a.scores, score)
+			a.eshare = append(a.eshare, f.EntityShare)
 			a.weights = append(a.weights, -math.Log1p(-math.Min(model.AnyOf(c.prob, model.AnomalyPrior([]float64{score})), 1-1e-12)))
 			mergeETA(&a.risk.ETASeconds, f.ETASeconds)
 		}
 	}
 	out := make([]EntityRisk, 0, len(entities))
 	for _, a := range entities {
-		cross, anom := model.AnyOf(a.cross...), model.AnomalyPrior(a.scores)
+		escore := e.entityScore(a.risk.Entity)
+		cross, anom := model.AnyOf(a.cross...), model.EntityAnomalyPrior(a.scores, escore)
 		p := e.calib.Apply(cross, anom)
 		a.risk.CrossingProbability, a.risk.AnomalyEvidence, a.risk.FailureProbability = cross, anom, p
+		a.risk.EntityScore = escore
+		addEntityWeights(a.weights, a.eshare, escore)
 		a.risk.Severity = Severity(p, e.opts.FailureThreshold)
 		total := 0.0
 		for _, w := range a.weights {

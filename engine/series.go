@@ -63,6 +63,9 @@ type series struct {
 
 	counterLike bool
 
+	// member feeds the series' residuals to its entity's channel.
+	member entityMember
+
 	// refs belongs to the TSDB writer.
 	refs *seriesRefs
 }
@@ -108,6 +111,7 @@ func (s *series) step(a *appender, t int64, v float64) {
 		}
 		s.fc.Update(v)
 	}
+	s.member.noteResidual(t, v, f, lo, hi)
 	ds := s.det.Observe(t, v)
 	s.win.lastDS = ds
 	if a == nil {

@@ -69,3 +69,23 @@ func TestAnyOfAndPrior(t *testing.T) {
 		t.Errorf("out of range inputs give %v", p)
 	}
 }
+
+// TestEntityAnomalyPrior checks that the entity's multivariate score counts
+// as EntityWeight signals of that score, and that an extreme entity alone
+// stays below the default alert threshold (0.8).
+func TestEntityAnomalyPrior(t *testing.T) {
+	f := func(scores []float64, entity float64) {
+		t.Helper()
+		withCopies := append(append([]float64(nil), scores...), entity, entity, entity)
+		if got, want := EntityAnomalyPrior(scores, entity), AnomalyPrior(withCopies); math.Abs(got-want) > 1e-12 {
+			t.Errorf("EntityAnomalyPrior(%v, %v) = %v, want %v", scores, entity, got, want)
+		}
+	}
+	f(nil, 0.999)
+	f([]float64{0.2, 0.999}, 0.9995)
+	f([]float64{0.5}, 0)
+	f([]float64{math.NaN()}, math.NaN())
+	if p := EntityAnomalyPrior([]float64{0, 0, 0}, 1); !(p > 0.7 && p < 0.8) {
+		t.Errorf("an extreme entity alone gives %v, want 1-0.65³ ≈ 0.73", p)
+	}
+}

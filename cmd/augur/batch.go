@@ -183,7 +183,7 @@ func formatFloat(v float64) string {
 // scores). Wide tables (one entity per file) also get the entity's score
 // over all its columns at once (anomaly_evidence, model.EntityDetector),
 // its failure probability from the continuous scores of the columns and
-// the entity (model.AnomalyPrior), which stay high while an anomaly lasts,
+// the entity (model.EntityAnomalyPrior), which stay high while an anomaly lasts,
 // and, while the entity score is above its median (0.5), the three columns
 // that contribute most to it (factors).
 func detectTable(t *ingest.Table, w io.Writer) error {

@@ -8,13 +8,6 @@ import (
 	"github.com/augur-sre/augur/model"
 )
 
-// entityWeight is how many signals' anomalies the entity score counts as
-// in the failure probability (model.AnomalyPrior): an entity extreme as a
-// whole reaches 1 − 0.65³ = 0.73 alone, as three extreme signals do, below
-// the default alert threshold (0.8) until one more signal is extreme too.
-// On ASD one weight ranked the steps worse (best raw F1 0.39 against 0.42).
-const entityWeight = 3
-
 // entityScorer scores one entity's rows online, as `augur detect` does for
 // a wide file: each signal with its own Detector, and the entity as a whole
 // with an EntityDetector over the signals' seasonal residuals.
@@ -24,9 +17,9 @@ type entityScorer struct {
 	ent  *model.EntityDetector
 	y, z []float64
 
-	// After observeRow: each signal's continuous score (then the entity
-	// score entityWeight times), the entity score, each signal's share
-	// of it, the signals by share and the failure probability.
+	// After observeRow: each signal's continuous score, the entity
+	// score, each signal's share of it, the signals by share and the
+	// failure probability (model.EntityAnomalyPrior).
 	scores, shares []float64
 	evidence       float64
 	failure        float64
@@ -40,7 +33,7 @@ func newEntityScorer(signals int) *entityScorer {
 		ent:    model.NewEntityDetector(signals, model.EntityOptions{}),
 		y:      make([]float64, signals),
 		z:      make([]float64, signals),
-		scores: make([]float64, signals+entityWeight),
+		scores: make([]float64, signals),
 		order:  make([]int, signals),
 	}
 	for i := range s.dets {
@@ -61,10 +54,7 @@ func (s *entityScorer) observeRow(t *ingest.Table, r int) {
 	s.res.Observe(ts, s.y, s.z)
 	s.evidence = s.ent.Update(s.z)
 	s.shares = s.ent.Shares(s.shares)
-	for i := len(s.dets); i < len(s.scores); i++ {
-		s.scores[i] = s.evidence
-	}
-	s.failure = model.AnomalyPrior(s.scores)
+	s.failure = model.EntityAnomalyPrior(s.scores, s.evidence)
 	for i := range s.order {
 		s.order[i] = i
 	}
@@ -74,7 +64,7 @@ func (s *entityScorer) observeRow(t *ingest.Table, r int) {
 // maxScore is the largest of the signals' own scores.
 func (s *entityScorer) maxScore() float64 {
 	m := 0.0
-	for _, v := range s.scores[:len(s.dets)] {
+	for _, v := range s.scores {
 		m = math.Max(m, v)
 	}
 	return m

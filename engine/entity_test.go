@@ -1,0 +1,153 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/augur-sre/augur/ingest"
+	"github.com/augur-sre/augur/model"
+)
+
+// writePairCSV writes one entity's two signals a and b at a five-minute
+// step: a daily cycle and a common AR(1) factor f, with independent noise
+// of a tenth of f's. From breakAt on, b follows −2f: each signal alone
+// stays within its usual range and moves as much as before, but the two
+// no longer move together.
+func writePairCSV(t *testing.T, dir string, start time.Time, steps, breakAt int) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(7, 15))
+	var b strings.Builder
+	b.WriteString("timestamp,a,b\n")
+	f := 0.0
+	for i := range steps {
+		ts := start.Add(time.Duration(i) * 5 * time.Minute)
+		f = 0.9*f + rng.NormFloat64()
+		cycle := 10 * math.Sin(2*math.Pi*float64(ts.Unix()%86400)/86400)
+		gain := 1.0
+		if i >= breakAt {
+			gain = -2
+		}
+		fmt.Fprintf(&b, "%d,%.4f,%.4f\n", ts.Unix(), 50+cycle+3*f+0.3*rng.NormFloat64(), 30+cycle+3*gain*f+0.3*rng.NormFloat64())
+	}
+	if err := os.WriteFile(filepath.Join(dir, "host-1.csv"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEntityChannelSeesBrokenCorrelation replays an entity whose two
+// signals stop moving together and checks that its multivariate channel
+// flows into the failure probability's evidence: the entity score was
+// seldom extreme before the break, is extreme after it, the anomaly
+// evidence is model.EntityAnomalyPrior of the signals' scores and the
+// entity score, and the factors name b, whose residuals carry most of the
+// departure, first.
+func TestEntityChannelSeesBrokenCorrelation(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	const steps, breakAt = 5 * 288, 5*288 - 24
+	writePairCSV(t, dir, start, steps, breakAt)
+	src, err := ingest.NewCSVSource(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sigs []Signal
+	for _, c := range []string{"a", "b"} {
+		sigs = append(sigs, Signal{Name: c, SourceName: "files", Source: src, Query: c, Entity: "file", Limit: math.NaN()})
+	}
+	opts := Options{Signals: sigs, Step: 5 * time.Minute, History: 2 * day, Horizon: time.Hour, RefitInterval: day}
+	replayFrom := start.Add(2 * day)
+	breakTime := start.Add(breakAt * 5 * time.Minute)
+	e, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	sim := replayFrom
+	e.opts.Now = func() time.Time { return sim }
+	warm := replayFrom.Add(time.Duration(model.EntityOptions{}.Warmup+500) * opts.Step)
+	extreme, normal := 0, 0
+	var last EntityRisk
+	for ; sim.Before(src.Now().Add(opts.Step)); sim = sim.Add(opts.Step) {
+		e.Evaluate(context.Background())
+		st := e.State()
+		if len(st.Entities) != 1 {
+			t.Fatalf("%s: %d entities, want 1", sim, len(st.Entities))
+		}
+		last = st.Entities[0]
+		if sim.After(warm) && sim.Before(breakTime) {
+			normal++
+			if last.EntityScore > 0.999 {
+				extreme++
+			}
+		}
+	}
+	if normal < 100 || extreme > normal/100 {
+		t.Errorf("entity score above 0.999 at %d of %d evaluations before the break, want at most 1 %%", extreme, normal)
+	}
+	if last.EntityScore < 0.999 {
+		t.Errorf("entity score %.6f after the break, want above 0.999", last.EntityScore)
+	}
+	var scores []float64
+	shares := 0.0
+	for _, f := range last.Factors {
+		scores = append(scores, f.AnomalyScore)
+		shares += f.EntityShare
+	}
+	if want := model.EntityAnomalyPrior(scores, last.EntityScore); math.Abs(last.AnomalyEvidence-want) > 1e-12 {
+		t.Errorf("anomaly evidence %v, want %v from the signals' scores %v and the entity score %v", last.AnomalyEvidence, want, scores, last.EntityScore)
+	}
+	if math.Abs(shares-1) > 1e-9 {
+		t.Errorf("entity shares sum to %v, want 1", shares)
+	}
+	if len(last.Factors) != 2 || last.Factors[0].Signal != "b" || last.Factors[0].EntityShare < 0.6 {
+		t.Errorf("factors %+v, want b first with most of the entity's share", last.Factors)
+	}
+
+	// A live engine that adopts the replay serves its warmed channel at
+	// once, where its own would score 0 for the warm-up.
+	live, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	live.opts.Now = func() time.Time { return sim }
+	live.Evaluate(context.Background())
+	live.Adopt(context.Background(), e)
+	live.Evaluate(context.Background())
+	if got := live.State().Entities[0].EntityScore; got < 0.999 {
+		t.Errorf("entity score %.6f after adopting the replay's channel, want above 0.999", got)
+	}
+}
+
+// BenchmarkUpdateEntities steps the channels of 1,000 entities of three
+// series each once, as one evaluation does: it must not allocate.
+func BenchmarkUpdateEntities(b *testing.B) {
+	e := &Engine{entities: map[string]*entityState{}}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var all []*series
+	for i := range 1000 {
+		for j := range 3 {
+			s := &series{entity: fmt.Sprintf("host-%d", i), key: fmt.Sprint(i, j)}
+			e.joinEntity(s)
+			all = append(all, s)
+		}
+	}
+	e.updateEntities() // the channels' first step allocates them
+	b.ReportAllocs()
+	t := int64(0)
+	for b.Loop() {
+		t++
+		for _, s := range all {
+			s.member.resid, s.member.residT = rng.NormFloat64(), t
+		}
+		e.updateEntities()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/entity")
+}
