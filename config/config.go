@@ -228,8 +228,14 @@ func Parse(data []byte, filename string) (*Config, error) {
 	if errors.Is(err, io.EOF) {
 		return nil, &Error{File: filename, Msg: "empty configuration: at least one source and one signal are required"}
 	}
-	if err != nil {
-		return nil, decodeError(data, filename, err)
+	// A value of the wrong type (a bad duration, an unknown field) leaves
+	// the rest decoded: it is validated too, so that every problem is
+	// reported at once.
+	var typeErrs []*Error
+	if te := (*yaml.TypeError)(nil); errors.As(err, &te) {
+		typeErrs = typeErrors(data, filename, te)
+	} else if err != nil {
+		return nil, decodeError(filename, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -238,6 +244,7 @@ func Parse(data []byte, filename string) (*Config, error) {
 	c.applyDefaults()
 	v := &validator{file: filename, data: data}
 	v.validate(c)
+	v.addTypeErrors(typeErrs)
 	if err := v.err(); err != nil {
 		return nil, err
 	}

@@ -191,6 +191,11 @@ func TestParseErrors(t *testing.T) {
 		{"bad label name", minimal + "    labels: {team-name: x}\n", []string{`augur.yml:8: signals[0].labels.team-name: invalid label name "team-name"`}},
 		{"bad entity", minimal + "    entity: 'host name'\n", []string{`augur.yml:8: signals[0].entity: invalid label name "host name"`}},
 		{"no signals", "sources:\n  - {name: d, type: demo}\n", []string{`augur.yml:1: signals: at least one signal is required`}},
+		// A value that does not decode does not hide the validation's problems.
+		{"bad duration and unknown source", "global:\n  step: 1x\nsources:\n  - {name: p, type: prometheus, url: 'http://p:9090'}\nsignals:\n  - {name: up, source: nope, query: up}\n", []string{
+			`augur.yml:2: global.step: cannot parse "1x" as a duration`,
+			`augur.yml:6: signals[0].source: unknown source "nope"`,
+		}},
 		{"incidents from csv", "sources:\n  - {name: f, type: csv, path: d}\nsignals:\n  - {name: c, query: cpu}\nincidents:\n  source: f\n", []string{
 			`augur.yml:6: incidents.source: source "f" is of type csv: incidents come from a prometheus or demo source`,
 		}},

@@ -415,16 +415,31 @@ func kindOf(goType string) string {
 
 // decodeError turns yaml.v3's "line N: reason" messages into Errors with the
 // field path of the offending key.
-func decodeError(data []byte, file string, err error) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		msg := err.Error()
-		if m := syntaxRE.FindStringSubmatch(msg); m != nil {
-			line, _ := strconv.Atoi(m[1])
-			return &Error{File: file, Line: line, Msg: m[2]}
-		}
-		return &Error{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}
+func decodeError(file string, err error) error {
+	msg := err.Error()
+	if m := syntaxRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{File: file, Line: line, Msg: m[2]}
 	}
+	return &Error{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// addTypeErrors adds the decoding's type errors to the validation's,
+// whose own about the same fields or their parents (left at their defaults
+// or zero, or partly decoded) they replace; one without a field (the
+// document is not a mapping) replaces them all.
+func (v *validator) addTypeErrors(errs []*Error) {
+	covers := func(te, e *Error) bool {
+		return te.Path == "" || e.Path == te.Path || strings.HasPrefix(te.Path, e.Path+".") || strings.HasPrefix(te.Path, e.Path+"[")
+	}
+	v.errs = slices.DeleteFunc(v.errs, func(e *Error) bool {
+		return slices.ContainsFunc(errs, func(te *Error) bool { return covers(te, e) })
+	})
+	v.errs = append(v.errs, errs...)
+}
+
+// typeErrors turns yaml's type errors into errors naming line and field.
+func typeErrors(data []byte, file string, te *yaml.TypeError) []*Error {
 	var root yaml.Node
 	// Decoding got as far as type errors, so the syntax is valid.
 	_ = yaml.Unmarshal(data, &root)
@@ -449,7 +464,7 @@ func decodeError(data []byte, file string, err error) error {
 		}
 		errs = append(errs, &Error{File: file, Line: line, Path: pathAt(&root, line, key, value), Msg: msg})
 	}
-	return joinErrors(errs)
+	return errs
 }
 
 // pathAt finds the field path of the key on line whose name is key (if
