@@ -26,6 +26,7 @@ import (
 	"github.com/augur-sre/augur/engine"
 	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/query"
+	"github.com/augur-sre/augur/rules"
 )
 
 // Engine is what the API reads: engine.Engine satisfies it.
@@ -62,9 +63,9 @@ type Options struct {
 type API struct {
 	opts Options
 	echo *echo.Echo
-	// alerts lists augur's active alerts for /api/v1/alerts; nil until
-	// ServeAlerts, then none.
-	alerts func() []engine.Alert
+	// rules serves /api/v1/rules and /api/v1/alerts; nil until
+	// ServeRules, then none.
+	rules Rules
 	// listIncidents serves /api/v1/incidents; nil until ServeIncidents,
 	// then the engine's.
 	listIncidents IncidentsFunc
@@ -82,9 +83,15 @@ type IncidentsFunc func(ctx context.Context) ([]ingest.Incident, []string, error
 // is listed at once). Call it before serving.
 func (a *API) ServeIncidents(f IncidentsFunc) { a.listIncidents = f }
 
-// ServeAlerts makes /api/v1/alerts list the alerts f returns (the alert
-// rules' pending and firing alerts). Call it before serving.
-func (a *API) ServeAlerts(f func() []engine.Alert) { a.alerts = f }
+// Rules is what /api/v1/rules and /api/v1/alerts read; *rules.Manager is one.
+type Rules interface {
+	Rules() []rules.RuleStatus
+	Alerts() []rules.Alert
+}
+
+// ServeRules makes /api/v1/rules and /api/v1/alerts show r's rules and
+// their pending and firing alerts. Call it before serving.
+func (a *API) ServeRules(r Rules) { a.rules = r }
 
 const (
 	statusOK     = "success"
@@ -305,7 +312,7 @@ func (a *API) failures(c echo.Context) result {
 	return result{data: map[string]any{
 		"horizon":      model.Duration(h).String(),
 		"evaluated_at": a.opts.Engine.Now().UTC(),
-		"entities":     risks,
+		"entities":     toEntityRisks(risks),
 	}}
 }
 
@@ -350,10 +357,7 @@ func (a *API) forecast(c echo.Context) result {
 		return result{err: &apiError{kind: kindExec, err: fmt.Errorf(
 			"%d series of %d points is more than %d points in all: narrow \"match\" or raise \"step\"", len(fc), int(h/step), maxForecastTotal)}}
 	}
-	if fc == nil {
-		fc = []engine.SeriesForecast{}
-	}
-	return result{data: fc}
+	return result{data: toForecasts(fc)}
 }
 
 // The bounds of a forecast response: Prometheus' points per series of a
@@ -430,7 +434,7 @@ func (a *API) capacity(c echo.Context) result {
 	if limit > 0 && len(caps) > limit {
 		caps = caps[:limit]
 	}
-	return result{data: map[string]any{"horizon": model.Duration(h).String(), "series": caps}, warnings: warns}
+	return result{data: map[string]any{"horizon": model.Duration(h).String(), "series": toCapacities(caps)}, warnings: warns}
 }
 
 // etaLess orders times to limit soonest first, unknown (beyond horizon) last.
@@ -445,7 +449,7 @@ func etaLess(a, b *float64) bool {
 }
 
 func (a *API) targets(c echo.Context) result {
-	return result{data: map[string]any{"ready": a.opts.Engine.Ready(), "signals": a.opts.Engine.Targets(), "calibration": a.opts.Engine.Calibration()}}
+	return result{data: map[string]any{"ready": a.opts.Engine.Ready(), "signals": toTargets(a.opts.Engine.Targets()), "calibration": toCalibration(a.opts.Engine.Calibration())}}
 }
 
 func (a *API) incidents(c echo.Context) result {

@@ -160,7 +160,7 @@ func TestCapacityRanking(t *testing.T) {
 	_, body := do(t, "GET", srv.URL+`/api/v1/capacity?match={signal=~"memory|connections"}&sort=eta&limit=3&horizon=1d`, "")
 	var env struct {
 		Data struct {
-			Series []engine.Capacity `json:"series"`
+			Series []wireCapacity `json:"series"`
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(body, &env); err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/augur-sre/augur/engine"
+	"github.com/augur-sre/augur/rules"
 )
 
 // augurMetrics describes every series augur serves, for /api/v1/metadata.
@@ -576,30 +577,84 @@ func (a *API) promExemplars(c echo.Context) result {
 	return result{data: []any{}}
 }
 
+// promAlert is an alert in the Prometheus API's /api/v1/rules and
+// /api/v1/alerts.
+type promAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	State       string            `json:"state"`
+	ActiveAt    time.Time         `json:"activeAt"`
+	Value       string            `json:"value"`
+}
+
+// promAlerts lists the pending and firing alerts among as.
+func promAlerts(as []rules.Alert) []promAlert {
+	out := []promAlert{}
+	for _, al := range as {
+		if al.State != rules.StatePending && al.State != rules.StateFiring {
+			continue
+		}
+		out = append(out, promAlert{Labels: al.Labels, Annotations: al.Annotations, State: al.State.String(), ActiveAt: al.ActiveAt, Value: strconv.FormatFloat(al.Value, 'e', -1, 64)})
+	}
+	return out
+}
+
+// promRules answers Prometheus' /api/v1/rules with augur's alert rules, one
+// group, in the form Grafana's alerting view reads.
 func (a *API) promRules(c echo.Context) result {
-	return result{data: map[string]any{"groups": []any{}}}
+	type rule struct {
+		State          string      `json:"state"`
+		Name           string      `json:"name"`
+		Query          string      `json:"query"`
+		Duration       float64     `json:"duration"`
+		Labels         struct{}    `json:"labels"`
+		Annotations    struct{}    `json:"annotations"`
+		Alerts         []promAlert `json:"alerts"`
+		Health         string      `json:"health"`
+		LastError      string      `json:"lastError,omitempty"`
+		EvaluationTime float64     `json:"evaluationTime"`
+		LastEvaluation time.Time   `json:"lastEvaluation"`
+		Type           string      `json:"type"`
+	}
+	type group struct {
+		Name           string    `json:"name"`
+		File           string    `json:"file"`
+		Rules          []rule    `json:"rules"`
+		Interval       float64   `json:"interval"`
+		EvaluationTime float64   `json:"evaluationTime"`
+		LastEvaluation time.Time `json:"lastEvaluation"`
+	}
+	if a.rules == nil {
+		return result{data: map[string]any{"groups": []group{}}}
+	}
+	g := group{Name: "augur", File: "", Rules: []rule{}}
+	for _, rs := range a.rules.Rules() {
+		r := rule{Name: rs.Name, Query: rs.Query, Duration: rs.For.Seconds(), Alerts: promAlerts(rs.Alerts), Health: "ok", LastEvaluation: rs.LastEvaluation, Type: "alerting", State: "inactive"}
+		if rs.LastEvaluation.IsZero() {
+			r.Health = "unknown"
+		}
+		if rs.Err != nil {
+			r.Health, r.LastError = "err", rs.Err.Error()
+		}
+		for _, al := range r.Alerts {
+			if al.State == rules.StateFiring.String() || r.State == "inactive" {
+				r.State = al.State
+			}
+		}
+		g.Interval, g.LastEvaluation = rs.Interval.Seconds(), rs.LastEvaluation
+		g.Rules = append(g.Rules, r)
+	}
+	return result{data: map[string]any{"groups": []group{g}}}
 }
 
 // promAlerts answers Prometheus' /api/v1/alerts with augur's pending and
 // firing alerts.
 func (a *API) promAlerts(c echo.Context) result {
-	type alert struct {
-		Labels      map[string]string `json:"labels"`
-		Annotations map[string]string `json:"annotations"`
-		State       string            `json:"state"`
-		ActiveAt    time.Time         `json:"activeAt"`
-		Value       string            `json:"value"`
+	var as []rules.Alert
+	if a.rules != nil {
+		as = a.rules.Alerts()
 	}
-	out := []alert{}
-	if a.alerts != nil {
-		for _, al := range a.alerts() {
-			if al.State != engine.StatePending && al.State != engine.StateFiring {
-				continue
-			}
-			out = append(out, alert{Labels: al.Labels, Annotations: al.Annotations, State: al.State, ActiveAt: al.ActiveAt, Value: strconv.FormatFloat(al.Value, 'e', -1, 64)})
-		}
-	}
-	return result{data: map[string]any{"alerts": out}}
+	return result{data: map[string]any{"alerts": promAlerts(as)}}
 }
 
 func (a *API) promFormatQuery(c echo.Context) result {

@@ -3,7 +3,10 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -16,6 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/augur-sre/augur/query"
+	"github.com/augur-sre/augur/rules"
 )
 
 // demoNow is the present of newDemoServer's engine (its fixed anchor).
@@ -386,4 +390,46 @@ func errorsAs(err error, target **v1.Error) bool {
 		*target = e
 	}
 	return ok
+}
+
+// TestPromRules: /api/v1/rules and /api/v1/alerts show the alert rules of a
+// real rules.Manager on the demo engine, in Prometheus' form.
+func TestPromRules(t *testing.T) {
+	e, reg, db := newDemoEngine(t)
+	m, err := rules.NewManager(e, []rules.Rule{rules.FailurePredicted{Threshold: 0.8}, rules.AnomalyDetected{MinScore: 0.5}, rules.CapacityExhaustion{Threshold: 0.8}}, rules.Options{For: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := query.EngineSource{E: e}
+	a := New(Options{Engine: e, Registry: reg, Query: query.New(query.Options{Storage: db, Forecaster: src, Incidents: src, Step: e.Step()})})
+	a.ServeRules(m)
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	get := func(path string) string {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	if body := get("/api/v1/rules"); !strings.Contains(body, `"name":"FailurePredicted"`) || !strings.Contains(body, `"health":"unknown"`) || !strings.Contains(body, `"state":"inactive"`) {
+		t.Errorf("rules before an evaluation: %s", body)
+	}
+	st := e.State()
+	m.Eval(context.Background(), st, st.At)
+	m.Eval(context.Background(), st, st.At.Add(5*time.Minute))
+	body := get("/api/v1/rules")
+	for _, want := range []string{`"name":"augur"`, `"type":"alerting"`, `"duration":300`, `"health":"ok"`, `"state":"firing"`, `"query":"augur_failure_probability \u003e= 0.800"`, `"host":"cache-1"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("rules lack %s: %s", want, body)
+		}
+	}
+	if body := get("/api/v1/alerts"); !strings.Contains(body, `"alertname":"FailurePredicted"`) || !strings.Contains(body, `"state":"firing"`) {
+		t.Errorf("alerts: %s", body)
+	}
 }

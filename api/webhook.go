@@ -8,12 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/common/model"
 
+	"github.com/augur-sre/augur/rules"
 	"github.com/augur-sre/augur/store"
 )
 
@@ -259,9 +261,5 @@ func labelSet(m map[string]string) model.LabelSet {
 // ownAlert tells augur's own alerts, routed back by Alertmanager, from
 // failures: their generatorURL queries augur's virtual metrics.
 func ownAlert(al webhookAlert) bool {
-	switch al.Labels["alertname"] {
-	case "FailurePredicted", "AnomalyDetected", "CapacityExhaustion":
-		return strings.Contains(al.GeneratorURL, "/api/v1/query?query=augur_")
-	}
-	return false
+	return slices.Contains(rules.Names, al.Labels[model.AlertNameLabel]) && strings.Contains(al.GeneratorURL, "/api/v1/query?query=augur_")
 }

@@ -15,8 +15,8 @@ import (
 func TestWireJSONNonFinite(t *testing.T) {
 	inf := math.Inf(1)
 	v := response{Status: statusOK, Data: []any{
-		engine.EntityRisk{Entity: "a", FailureProbability: 0.25, Factors: []engine.Factor{{Signal: "cpu", Value: math.NaN(), Limit: &inf}}},
-		engine.Point{Forecast: 1.5, Lower: math.Inf(-1), Upper: inf},
+		toEntityRisks([]engine.EntityRisk{{Entity: "a", FailureProbability: 0.25, Factors: []engine.Factor{{Signal: "cpu", Value: math.NaN(), Limit: &inf}}}})[0],
+		toPoint(engine.Point{Forecast: 1.5, Lower: math.Inf(-1), Upper: inf}),
 	}}
 	if _, err := json.Marshal(v); err == nil {
 		t.Fatal("encoding/json encodes NaN: the test no longer tests anything")

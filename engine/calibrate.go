@@ -126,12 +126,12 @@ func failures(incidents []ingest.Incident) []ingest.Incident {
 // Calibration describes the mapping in use, for /api/v1/targets: the raw
 // evidence at the blocks' centres and the probability each maps to.
 type Calibration struct {
-	Raw        []float64 `json:"raw"`
-	Calibrated []float64 `json:"calibrated"`
-	Examples   int       `json:"examples"`
-	Positives  int       `json:"positives"`
-	Prior      bool      `json:"prior"` // true while too few incidents are known
-	Note       string    `json:"note,omitempty"`
+	Raw        []float64
+	Calibrated []float64
+	Examples   int
+	Positives  int
+	Prior      bool // true while too few incidents are known
+	Note       string
 }
 
 // Calibration returns the mapping from raw to calibrated probability in use.

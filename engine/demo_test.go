@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"math"
 	"strings"
 	"testing"
@@ -37,5 +38,20 @@ func newDemoEngine(t *testing.T, signals string, extra ...Options) *Engine {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// demoEngine runs a real engine on three days of the demo fleet, frozen at
+// its anchor, and returns it after its first evaluation.
+func demoEngine(t *testing.T) *Engine {
+	t.Helper()
+	e := newDemoEngine(t, "cpu memory connections", Options{Capacity: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = e.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for !e.Ready() {
+		time.Sleep(20 * time.Millisecond)
+	}
 	return e
 }

@@ -14,18 +14,18 @@ type Matcher func(labels map[string]string) bool
 
 // Point is a forecast at one time.
 type Point struct {
-	Time     time.Time `json:"time"`
-	Forecast float64   `json:"forecast"`
-	Lower    float64   `json:"lower"`
-	Upper    float64   `json:"upper"`
+	Time     time.Time
+	Forecast float64
+	Lower    float64
+	Upper    float64
 }
 
 // SeriesForecast is the forecast of one series.
 type SeriesForecast struct {
-	Labels map[string]string `json:"labels"`
-	Model  string            `json:"model"`
-	Level  float64           `json:"level"`
-	Points []Point           `json:"points"`
+	Labels map[string]string
+	Model  string
+	Level  float64
+	Points []Point
 }
 
 // selectSeries returns the series match selects, in label order. The caller holds e.mu.
@@ -100,16 +100,16 @@ type Threshold struct {
 
 // Capacity is the time a series takes to reach a threshold.
 type Capacity struct {
-	Labels              map[string]string `json:"labels"`
-	Threshold           float64           `json:"threshold"`
-	Value               float64           `json:"value"`
-	ETASeconds          Quantiles         `json:"eta_seconds"`
-	CrossingProbability float64           `json:"crossing_probability"`
-	AtHorizon           Point             `json:"at_horizon"`
-	GrowthPerDay        float64           `json:"growth_per_day"`
+	Labels              map[string]string
+	Threshold           float64
+	Value               float64
+	ETASeconds          Quantiles
+	CrossingProbability float64
+	AtHorizon           Point
+	GrowthPerDay        float64
 	// Reached is set when the series is at or over the threshold now: its
 	// ETA is 0 at every horizon.
-	Reached bool `json:"reached"`
+	Reached bool
 }
 
 // Capacity returns, for every series match selects that has a threshold
@@ -175,26 +175,26 @@ func (s *series) modelName() string {
 
 // SeriesTarget describes a modelled series for /api/v1/targets.
 type SeriesTarget struct {
-	Labels       map[string]string  `json:"labels"`
-	Model        string             `json:"model"`
-	Parameters   map[string]float64 `json:"parameters,omitempty"`
-	Points       int                `json:"points"`
-	LastSample   *time.Time         `json:"last_sample,omitempty"`
-	LastFit      *time.Time         `json:"last_fit,omitempty"`
-	FitSeconds   float64            `json:"fit_seconds"`
-	FitError     string             `json:"fit_error,omitempty"`
-	CounterLike  bool               `json:"counter_like,omitempty"`
-	Selection    *SelectionTarget   `json:"selection,omitempty"`
-	AnomalyScore float64            `json:"anomaly_score"`
+	Labels       map[string]string
+	Model        string
+	Parameters   map[string]float64
+	Points       int
+	LastSample   *time.Time
+	LastFit      *time.Time
+	FitSeconds   float64
+	FitError     string
+	CounterLike  bool
+	Selection    *SelectionTarget
+	AnomalyScore float64
 }
 
 // SelectionTarget records how a series' model was chosen: the chosen
 // model's rolling-origin validation MASE and every candidate's (null when
 // not finite, or when the history was too short to validate).
 type SelectionTarget struct {
-	MASE       *float64            `json:"mase"`
-	Candidates map[string]*float64 `json:"candidates"`
-	Horizon    int                 `json:"horizon_steps"`
+	MASE       *float64
+	Candidates map[string]*float64
+	Horizon    int
 }
 
 func finitePtr(v float64) *float64 {
@@ -216,13 +216,13 @@ func finiteOnly(m map[string]float64) map[string]float64 {
 
 // SignalTarget describes a configured signal.
 type SignalTarget struct {
-	Signal      string         `json:"signal"`
-	Source      string         `json:"source"`
-	Query       string         `json:"query"`
-	Health      string         `json:"health"` // up, stale, unknown
-	LastError   string         `json:"last_error,omitempty"`
-	LastSuccess *time.Time     `json:"last_success,omitempty"`
-	Series      []SeriesTarget `json:"series"`
+	Signal      string
+	Source      string
+	Query       string
+	Health      string // up, stale, unknown
+	LastError   string
+	LastSuccess *time.Time
+	Series      []SeriesTarget
 }
 
 // Targets describes every signal and its series.

@@ -13,49 +13,49 @@ import (
 // Quantiles of a time to an event, in seconds; nil where the quantile lies
 // beyond the horizon considered.
 type Quantiles struct {
-	P10 *float64 `json:"p10"`
-	P50 *float64 `json:"p50"`
-	P90 *float64 `json:"p90"`
+	P10 *float64
+	P50 *float64
+	P90 *float64
 }
 
 // Band is an interval of values.
 type Band struct {
-	Lower float64 `json:"lower"`
-	Upper float64 `json:"upper"`
+	Lower float64
+	Upper float64
 }
 
 // Factor is one signal's contribution to an entity's failure probability.
 type Factor struct {
-	Signal       string            `json:"signal"`
-	Labels       map[string]string `json:"labels"`
-	Share        float64           `json:"share"`
-	Value        float64           `json:"value"`
-	Limit        *float64          `json:"limit,omitempty"`
-	Band         *Band             `json:"band,omitempty"`
-	AnomalyScore float64           `json:"anomaly_score"`
+	Signal       string
+	Labels       map[string]string
+	Share        float64
+	Value        float64
+	Limit        *float64
+	Band         *Band
+	AnomalyScore float64
 	// EntityShare is the signal's share of the entity's multivariate
 	// score (see EntityRisk.EntityScore).
-	EntityShare         float64   `json:"entity_share"`
-	CrossingProbability float64   `json:"crossing_probability"`
-	ETASeconds          Quantiles `json:"eta_seconds"`
+	EntityShare         float64
+	CrossingProbability float64
+	ETASeconds          Quantiles
 }
 
 // EntityRisk is an entity's failure probability over the horizon.
 type EntityRisk struct {
-	Entity             string  `json:"entity"`
-	EntityLabel        string  `json:"entity_label"`
-	FailureProbability float64 `json:"failure_probability"`
+	Entity             string
+	EntityLabel        string
+	FailureProbability float64
 	// CrossingProbability is the probability that one of the entity's
 	// signals reaches its limit within the horizon, AnomalyEvidence the
 	// prior probability of failure from its signals' anomaly scores and
 	// its multivariate score EntityScore (model.EntityAnomalyPrior): the
 	// evidence the calibration maps to FailureProbability.
-	CrossingProbability float64   `json:"crossing_probability"`
-	AnomalyEvidence     float64   `json:"anomaly_evidence"`
-	EntityScore         float64   `json:"entity_score"`
-	Severity            string    `json:"severity"`
-	ETASeconds          Quantiles `json:"eta_seconds"`
-	Factors             []Factor  `json:"factors"`
+	CrossingProbability float64
+	AnomalyEvidence     float64
+	EntityScore         float64
+	Severity            string
+	ETASeconds          Quantiles
+	Factors             []Factor
 }
 
 // Severity names the alert level of a failure probability: critical at or

@@ -19,6 +19,7 @@ import (
 	"github.com/augur-sre/augur/engine"
 	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/notifier"
+	"github.com/augur-sre/augur/rules"
 	"github.com/augur-sre/augur/store"
 )
 
@@ -44,7 +45,7 @@ func (f *alertingFlags) register(c *kingpin.CmdClause) {
 type alerting struct {
 	store    *store.Store
 	notifier *notifier.Manager
-	rules    *engine.AlertRules
+	rules    *rules.Manager
 }
 
 func readSecret(flag, path string) (string, error) {
@@ -120,20 +121,24 @@ func setupAlerting(f alertingFlags, listen string, cfg *config.Config, eng *engi
 	if err != nil {
 		return nil, err
 	}
-	rules, err := engine.NewAlertRules(eng, engine.AlertOptions{
-		FailureThreshold: cfg.Alerting.FailureThreshold,
-		For:              time.Duration(cfg.Alerting.For),
-		Interval:         min(opts.Tick, 15*time.Second),
-		ExternalURL:      externalURL(f.externalURL, listen),
-		Notify:           nm.Send,
-		State:            st,
-		Logger:           logger,
+	th := cfg.Alerting.FailureThreshold
+	rm, err := rules.NewManager(eng, []rules.Rule{
+		rules.FailurePredicted{Threshold: th},
+		rules.AnomalyDetected{MinScore: 0.5},
+		rules.CapacityExhaustion{Threshold: th},
+	}, rules.Options{
+		For:         time.Duration(cfg.Alerting.For),
+		Interval:    opts.EvaluationInterval,
+		ExternalURL: externalURL(f.externalURL, listen),
+		Notify:      nm.Send,
+		Store:       st,
+		Logger:      logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	a.ServeAlerts(rules.Alerts)
-	return &alerting{store: st, notifier: nm, rules: rules}, nil
+	a.ServeRules(rm)
+	return &alerting{store: st, notifier: nm, rules: rm}, nil
 }
 
 // liveIncidents lists the incidents of the engine's window (the history up
