@@ -425,9 +425,6 @@ func (a *API) capacity(c echo.Context) result {
 	if cerr != nil {
 		return result{err: cerr}
 	}
-	if caps == nil {
-		caps = []engine.Capacity{}
-	}
 	if sortBy == "eta" {
 		sort.SliceStable(caps, func(i, j int) bool { return etaLess(caps[i].ETASeconds.P50, caps[j].ETASeconds.P50) })
 	}
