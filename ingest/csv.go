@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Table is one CSV file: a timestamp column and one or more value columns,
@@ -52,27 +53,53 @@ var timeLayouts = []string{
 // Empty, NaN and ±Inf values are missing (NaN). Errors name the file, line
 // and column, e.g. `data/db-1.csv:17: column "cpu": cannot parse "abc" as a
 // number`.
+//
+// The input is read whole. A file without a double quote, the usual case,
+// is split into lines and fields in place (lineRecords), with the fields
+// encoding/csv would give, so that nothing is allocated per row; one with
+// quotes goes through encoding/csv.
 func ReadCSV(r io.Reader, name string) (*Table, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	cr.TrimLeadingSpace = true
-	header, err := cr.Read()
+	var sb strings.Builder
+	if st, ok := r.(interface{ Stat() (os.FileInfo, error) }); ok {
+		if fi, err := st.Stat(); err == nil && fi.Mode().IsRegular() {
+			sb.Grow(int(fi.Size()) + 1)
+		}
+	}
+	if _, err := io.Copy(&sb, r); err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", name, err)
+	}
+	data := sb.String()
+	if strings.IndexByte(data, '"') >= 0 {
+		return readRecords(csvRecords(strings.NewReader(data)), name, 0)
+	}
+	return readRecords(&lineRecords{data: data}, name, strings.Count(data, "\n")+1)
+}
+
+// records yields a CSV file's records and the line each starts on, io.EOF
+// after the last. The slice returned is reused by the next call.
+type records interface {
+	next() ([]string, int, error)
+}
+
+// readRecords builds a Table from recs; rows is a guess of the number of
+// rows, to size the columns once.
+func readRecords(recs records, name string, rows int) (*Table, error) {
+	header, _, err := recs.next()
 	if errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s: empty file, expected a header row like timestamp,value", name)
 	}
 	if err != nil {
 		return nil, csvError(name, err)
 	}
-	header = slices.Clone(header) // ReuseRecord: the next Read overwrites it
 	if len(header) < 2 {
 		return nil, fmt.Errorf("%s:1: header has %d column, expected a timestamp column and at least one value column", name, len(header))
 	}
-	header[0] = strings.TrimPrefix(header[0], "\ufeff") // Excel's byte-order mark
-	if _, ok := parseTimestamp(strings.TrimSpace(header[0])); ok {
+	timeColumn := strings.TrimSpace(strings.TrimPrefix(header[0], "\ufeff")) // Excel's byte-order mark
+	if _, ok := parseTimestamp(timeColumn); ok {
 		return nil, fmt.Errorf("%s:1: missing header row, expected e.g. timestamp,value", name)
 	}
-	t := &Table{Name: name, Columns: make([]string, len(header)-1)}
+	timeColumn = strings.Clone(timeColumn) // header is reused, and must not pin the file
+	t := &Table{Name: name, Columns: make([]string, len(header)-1), Times: make([]int64, 0, rows)}
 	for i, h := range header[1:] {
 		h = strings.TrimSpace(h)
 		switch {
@@ -81,25 +108,28 @@ func ReadCSV(r io.Reader, name string) (*Table, error) {
 		case slices.Contains(t.Columns[:i], h):
 			return nil, fmt.Errorf("%s:1: duplicate column %q", name, h)
 		}
-		t.Columns[i] = h
+		t.Columns[i] = strings.Clone(h)
 	}
 	t.Values = make([][]float64, len(t.Columns))
+	for i := range t.Values {
+		t.Values[i] = make([]float64, 0, rows)
+	}
+	nFields := len(header)
 	for {
-		rec, err := cr.Read()
+		rec, line, err := recs.next()
 		if errors.Is(err, io.EOF) {
 			return t, nil
 		}
 		if err != nil {
 			return nil, csvError(name, err)
 		}
-		line, _ := cr.FieldPos(0)
-		if len(rec) != len(header) {
-			return nil, fmt.Errorf("%s:%d: expected %d fields as in the header, got %d", name, line, len(header), len(rec))
+		if len(rec) != nFields {
+			return nil, fmt.Errorf("%s:%d: expected %d fields as in the header, got %d", name, line, nFields, len(rec))
 		}
 		ts := strings.TrimSpace(rec[0])
 		ms, ok := parseTimestamp(ts)
 		if !ok {
-			return nil, fmt.Errorf("%s:%d: column %q: cannot parse %q as a timestamp (RFC 3339, YYYY-MM-DD HH:MM:SS or Unix seconds)", name, line, strings.TrimSpace(header[0]), ts)
+			return nil, fmt.Errorf("%s:%d: column %q: cannot parse %q as a timestamp (RFC 3339, YYYY-MM-DD HH:MM:SS or Unix seconds)", name, line, timeColumn, ts)
 		}
 		t.Times = append(t.Times, ms)
 		for i, f := range rec[1:] {
@@ -113,6 +143,65 @@ func ReadCSV(r io.Reader, name string) (*Table, error) {
 	}
 }
 
+// csvReader reads records with encoding/csv, for files with quotes.
+type csvReader struct{ *csv.Reader }
+
+func csvRecords(r io.Reader) csvReader {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	cr.TrimLeadingSpace = true
+	return csvReader{cr}
+}
+
+func (r csvReader) next() ([]string, int, error) {
+	rec, err := r.Read()
+	if err != nil {
+		return nil, 0, err
+	}
+	line, _ := r.FieldPos(0)
+	return rec, line, nil
+}
+
+// lineRecords splits a file without double quotes as encoding/csv does
+// (with TrimLeadingSpace and FieldsPerRecord -1): a record per line, "\r\n"
+// read as "\n", empty lines skipped, fields split at every comma and their
+// leading white space trimmed. Without quotes a record cannot span lines
+// nor fail to parse. The fields are substrings of data.
+type lineRecords struct {
+	data   string
+	line   int
+	fields []string
+}
+
+func (r *lineRecords) next() ([]string, int, error) {
+	for len(r.data) > 0 {
+		line := r.data
+		if i := strings.IndexByte(line, '\n'); i >= 0 {
+			line, r.data = line[:i], line[i+1:]
+		} else {
+			r.data = ""
+		}
+		r.line++
+		// encoding/csv drops the \r of a \r\n, and a last line's trailing \r.
+		if line = strings.TrimSuffix(line, "\r"); line == "" {
+			continue
+		}
+		r.fields = r.fields[:0]
+		for {
+			i := strings.IndexByte(line, ',')
+			if i < 0 {
+				r.fields = append(r.fields, strings.TrimLeftFunc(line, unicode.IsSpace))
+				break
+			}
+			r.fields = append(r.fields, strings.TrimLeftFunc(line[:i], unicode.IsSpace))
+			line = line[i+1:]
+		}
+		return r.fields, r.line, nil
+	}
+	return nil, 0, io.EOF
+}
+
 func csvError(name string, err error) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
@@ -121,7 +210,17 @@ func csvError(name string, err error) error {
 	return fmt.Errorf("cannot read %s: %w", name, err)
 }
 
+// parseTimestamp reads s as Unix seconds or one of timeLayouts. The common
+// ISO 8601 form is read by parseISOTime without time.Parse, which costs
+// several failed layouts (and their error values) per row.
 func parseTimestamp(s string) (int64, bool) {
+	if ms, ok := parseISOTime(s); ok {
+		return ms, true
+	}
+	return parseTimestampLayouts(s)
+}
+
+func parseTimestampLayouts(s string) (int64, bool) {
 	if s == "" {
 		return 0, false
 	}
@@ -137,6 +236,101 @@ func parseTimestamp(s string) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// parseISOTime reads YYYY-MM-DD{T| }HH:MM:SS[.f{1,9}][Z|±HH:MM] in Unix
+// milliseconds (rounded down, as time.Time.UnixMilli does), UTC without a
+// zone. It accepts a subset of what timeLayouts do, with the same result
+// (FuzzParseTimestamp checks that), and says false for anything else,
+// which parseTimestampLayouts then reads or rejects.
+func parseISOTime(s string) (int64, bool) {
+	if len(s) < len("2006-01-02T15:04:05") || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':' {
+		return 0, false
+	}
+	year, ok1 := digits(s[0:4])
+	month, ok2 := digits(s[5:7])
+	day, ok3 := digits(s[8:10])
+	hour, ok4 := digits(s[11:13])
+	minute, ok5 := digits(s[14:16])
+	sec, ok6 := digits(s[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
+		return 0, false
+	}
+	rest := s[19:]
+	var ms int64
+	if len(rest) > 0 && rest[0] == '.' {
+		n := 1
+		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+			n++
+		}
+		if n == 1 || n > 10 {
+			return 0, false
+		}
+		frac, _ := digits(rest[1:min(n, 4)])
+		for range 4 - min(n, 4) {
+			frac *= 10
+		}
+		ms, rest = int64(frac), rest[n:]
+	}
+	var offset int
+	switch {
+	case rest == "" || rest == "Z":
+	case len(rest) == len("+07:00") && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		oh, ok1 := digits(rest[1:3])
+		om, ok2 := digits(rest[4:6])
+		if !ok1 || !ok2 || oh > 23 || om > 59 {
+			return 0, false
+		}
+		offset = oh*3600 + om*60
+		if rest[0] == '-' {
+			offset = -offset
+		}
+	default:
+		return 0, false
+	}
+	unix := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
+	return unix*1000 + ms, true
+}
+
+// digits reads a string of ASCII digits.
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil is the number of days from 1970-01-01 to a date of the
+// proleptic Gregorian calendar (H. Hinnant, "chrono-Compatible Low-Level
+// Date Algorithms", days_from_civil), for years 0 to 9999.
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := (y+400)/400 - 1 // floor(y/400) for y >= -1
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era*146097 + doe - 719468)
 }
 
 func parseValue(s string) (float64, bool) {

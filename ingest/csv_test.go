@@ -2,10 +2,14 @@ package ingest
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +71,7 @@ func TestReadCSV(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(tab.Times, tc.times) || !reflect.DeepEqual(tab.Columns, tc.columns) {
+			if !slices.Equal(tab.Times, tc.times) || !slices.Equal(tab.Columns, tc.columns) {
 				t.Errorf("got times %v columns %v, want %v %v", tab.Times, tab.Columns, tc.times, tc.columns)
 			}
 			if len(tab.Values) != len(tc.values) {
@@ -213,8 +217,20 @@ func FuzzReadCSV(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte("timestamp,a,b\n1,,2\n\"2\",3,\"4\n"))
+	f.Add([]byte("time,v\r\n\r\n \t1700000000 , 2\r\r\n2026-03-10 00:00:00.5,\r\n\r"))
+	f.Add([]byte("\ufeff timestamp, a\n2026-03-10T01:00:00+01:00,1\n 2026-02-30 00:00:00,2\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tab, err := ReadCSV(strings.NewReader(string(data)), "fuzz.csv")
+		if !strings.Contains(string(data), `"`) {
+			// The in-place splitter must read a file as encoding/csv does.
+			want, werr := readRecords(csvRecords(strings.NewReader(string(data))), "fuzz.csv", 0)
+			if fmt.Sprint(err) != fmt.Sprint(werr) {
+				t.Fatalf("error %v, encoding/csv's %v", err, werr)
+			}
+			if err == nil && !sameTable(tab, want) {
+				t.Fatalf("table %+v, encoding/csv's %+v", tab, want)
+			}
+		}
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "fuzz.csv") {
 				t.Fatalf("error does not name the file: %v", err)
@@ -256,5 +272,135 @@ func TestCSVSourceConcurrent(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+func sameTable(a, b *Table) bool {
+	if a.Name != b.Name || !slices.Equal(a.Times, b.Times) || !slices.Equal(a.Columns, b.Columns) || len(a.Values) != len(b.Values) {
+		return false
+	}
+	for c := range a.Values {
+		if !slices.EqualFunc(a.Values[c], b.Values[c], func(x, y float64) bool { return x == y || math.IsNaN(x) && math.IsNaN(y) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzParseTimestamp checks that the ISO 8601 fast path reads what it
+// accepts as time.Parse does.
+func FuzzParseTimestamp(f *testing.F) {
+	for _, s := range []string{
+		"2024-01-01 00:00:00", "2026-03-10T01:00:00+01:00", "2026-03-10T00:00:00.5Z", "2026-03-10 00:00:01.250",
+		"1969-12-31T23:59:59.999-00:30", "2024-02-29 12:00:00", "2023-02-29 12:00:00", "0000-01-01T00:00:00Z",
+		"9999-12-31 23:59:59.123456789+23:59", "2026-03-10T24:00:00", "2026-03-10 1:00:00", "1700000060.25",
+		"2026-03-10T00:00:00.1234567891Z", "2026-03-10t00:00:00z", "2026-13-01 00:00:00",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseTimestamp(s)
+		want, wok := parseTimestampLayouts(s)
+		if got != want || ok != wok {
+			t.Fatalf("parseTimestamp(%q) = %d, %v; time.Parse reads %d, %v", s, got, ok, want, wok)
+		}
+	})
+}
+
+// TestReadCSVAllocations: reading a file allocates per file and per
+// column, not per row.
+func TestReadCSVAllocations(t *testing.T) {
+	allocs := func(rows int) float64 {
+		data := weekCSV(rows, "2006-01-02 15:04:05")
+		return testing.AllocsPerRun(5, func() {
+			if _, err := ReadCSV(strings.NewReader(data), "week.csv"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if small, large := allocs(100), allocs(10_000); large > small {
+		t.Errorf("%v allocations for 10,000 rows, %v for 100: some are per row", large, small)
+	}
+}
+
+// weekCSV is rows of a 5-minute series with timestamps in layout (or Unix
+// seconds for "unix").
+func weekCSV(rows int, layout string) string {
+	var b strings.Builder
+	b.WriteString("timestamp,value\n")
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range rows {
+		ts := t0.Add(time.Duration(i) * 5 * time.Minute)
+		if layout == "unix" {
+			b.WriteString(strconv.FormatInt(ts.Unix(), 10))
+		} else {
+			b.WriteString(ts.Format(layout))
+		}
+		fmt.Fprintf(&b, ",%.4f\n", 50+10*math.Sin(float64(i)/45.8))
+	}
+	return b.String()
+}
+
+// BenchmarkReadCSV reads a week at 5 minutes (bench/forecast.sh's files)
+// with each common timestamp form, and the same file quoted (encoding/csv).
+func BenchmarkReadCSV(b *testing.B) {
+	for _, bc := range []struct{ name, layout string }{
+		{"space", "2006-01-02 15:04:05"},
+		{"rfc3339", time.RFC3339},
+		{"unix", "unix"},
+	} {
+		data := weekCSV(2016, bc.layout)
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := ReadCSV(strings.NewReader(data), "week.csv"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	quoted := strings.ReplaceAll(weekCSV(2016, "2006-01-02 15:04:05"), "timestamp,", `"timestamp",`)
+	b.Run("quoted", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(quoted)))
+		for b.Loop() {
+			if _, err := ReadCSV(strings.NewReader(quoted), "week.csv"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestParseTimestampFastPath compares the fast path with time.Parse on
+// random strings of its shape, in and out of range (FuzzParseTimestamp
+// rarely finds the shape by itself).
+func TestParseTimestampFastPath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3339, 8601))
+	fast := 0
+	for range 200_000 {
+		s := fmt.Sprintf("%04d-%02d-%02d%c%02d:%02d:%02d", rng.IntN(10000), rng.IntN(14), rng.IntN(33), " T"[rng.IntN(2)], rng.IntN(26), rng.IntN(61), rng.IntN(61))
+		if rng.IntN(2) == 0 {
+			s += "." + strconv.FormatUint(rng.Uint64(), 10)[:1+rng.IntN(12)]
+		}
+		switch rng.IntN(4) {
+		case 1:
+			s += "Z"
+		case 2:
+			s += fmt.Sprintf("%c%02d:%02d", "+-"[rng.IntN(2)], rng.IntN(26), rng.IntN(61))
+		case 3:
+			s += []string{"z", "+0100", "+01", " ", "Z ", "+01:00:00"}[rng.IntN(6)]
+		}
+		got, ok := parseTimestamp(s)
+		want, wok := parseTimestampLayouts(s)
+		if got != want || ok != wok {
+			t.Fatalf("parseTimestamp(%q) = %d, %v; time.Parse reads %d, %v", s, got, ok, want, wok)
+		}
+		if _, ok := parseISOTime(s); ok {
+			fast++
+		}
+	}
+	if fast < 50_000 {
+		t.Errorf("only %d of 200,000 strings took the fast path", fast)
 	}
 }
