@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -27,10 +26,10 @@ import (
 func backtestCommand(app *kingpin.Application, out io.Writer) *command {
 	c := &command{clause: app.Command("backtest", "Measure forecast accuracy on held-out data: MASE, sMAPE and interval coverage per file and overall.")}
 	inputs := c.clause.Flag("input", "CSV file or folder of CSV files (*.csv, also in subfolders); repeatable.").Required().Strings()
-	horizon := c.clause.Flag("horizon", "Lead time: a number of steps (12) or a duration (1h), converted per file with its median step.").Required().String()
+	horizon := horizonFlag(c.clause, maxBacktestSteps)
 	holdout := c.clause.Flag("holdout", "Fraction of each series held out at its end.").Default("0.2").Float64()
 	interval := c.clause.Flag("interval", "Nominal coverage of the prediction intervals.").Default("0.95").Float64()
-	models := c.clause.Flag("model", "Restrict the selection to these models (repeatable; see model.Select), e.g. --model=holtwinters.").Strings()
+	models := modelsFlag(c.clause)
 	format := c.clause.Flag("format", "Output format. One of: [table, csv]").Default("table").Enum("table", "csv")
 	c.run = func(ctx context.Context, logger *slog.Logger) error {
 		if !(*holdout > 0 && *holdout < 1) {
@@ -38,10 +37,6 @@ func backtestCommand(app *kingpin.Application, out io.Writer) *command {
 		}
 		if !(*interval > 0 && *interval < 1) {
 			return fmt.Errorf("--interval must be in (0,1), got %v", *interval)
-		}
-		lead, err := parseLead(*horizon)
-		if err != nil {
-			return err
 		}
 		var rows []backtestRow
 		for _, input := range *inputs {
@@ -61,14 +56,17 @@ func backtestCommand(app *kingpin.Application, out io.Writer) *command {
 				if err != nil {
 					return fmt.Errorf("%s: %w", path, err)
 				}
-				h := lead.steps(step)
+				h, err := horizon.steps(step)
+				if err != nil {
+					return fmt.Errorf("%s: %w", path, err)
+				}
 				for c, col := range t.Columns {
 					name := relName(filepath.Dir(filepath.Clean(input)), path)
 					if !isNAB(t) {
 						name += ":" + col
 					}
 					start := time.Now()
-					r, err := backtestSeries(t.Values[c], step, h, *holdout, *interval, *models)
+					r, err := backtestSeries(t.Values[c], step, h, *holdout, *interval, models())
 					if err != nil {
 						return fmt.Errorf("cannot backtest %s: %w", name, err)
 					}
@@ -81,33 +79,6 @@ func backtestCommand(app *kingpin.Application, out io.Writer) *command {
 		return writeBacktest(out, rows, *format)
 	}
 	return c
-}
-
-// lead is a --horizon value: steps, or a duration converted per file.
-type lead struct {
-	n   int
-	dur time.Duration
-}
-
-func parseLead(s string) (lead, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		if n < 1 || n > 100_000 {
-			return lead{}, fmt.Errorf("--horizon must be between 1 and 100000 steps, got %d", n)
-		}
-		return lead{n: n}, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return lead{}, fmt.Errorf("--horizon must be a number of steps or a positive duration like 1h, got %q", s)
-	}
-	return lead{dur: d}, nil
-}
-
-func (l lead) steps(stepMs int64) int {
-	if l.n > 0 {
-		return l.n
-	}
-	return max(1, int(math.Round(float64(l.dur.Milliseconds())/float64(stepMs))))
 }
 
 // csvFiles lists input, or the *.csv files under it (recursively), sorted.
@@ -168,12 +139,8 @@ func backtestSeries(y []float64, stepMs int64, h int, holdout, level float64, mo
 	train, test := y[:nTrain], y[nTrain:]
 	r := backtestRow{h: h, nTest: len(test)}
 	start := time.Now()
-	var cands []string
-	if len(models) > 0 {
-		cands = models
-	}
 	m, sel, err := model.Select(train, model.SelectOptions{
-		Periods: seasonalCandidates(stepMs), Horizon: h, Level: level, Candidates: cands,
+		Periods: seasonalCandidates(stepMs), Horizon: h, Level: level, Candidates: models,
 	})
 	if err != nil {
 		return r, err

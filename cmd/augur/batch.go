@@ -40,17 +40,15 @@ func forecastCommand(app *kingpin.Application, stdout io.Writer) *command {
 	c := &command{clause: app.Command("forecast", "Forecast CSV series past their last row, with prediction intervals.")}
 	input := c.clause.Flag("input", "CSV file or folder of CSV files.").Required().String()
 	output := c.clause.Flag("output", "Output folder, or - for stdout (single file only).").Default("-").String()
-	horizon := c.clause.Flag("horizon", "Number of steps to forecast.").Required().Int()
+	h := horizonFlag(c.clause, maxForecastSteps)
 	interval := c.clause.Flag("interval", "Nominal coverage of the prediction interval.").Default("0.95").Float64()
+	models := modelsFlag(c.clause)
 	c.run = func(ctx context.Context, logger *slog.Logger) error {
-		if *horizon < 1 || *horizon > 1_000_000 {
-			return fmt.Errorf("--horizon must be between 1 and 1000000 steps, got %d", *horizon)
-		}
 		if !(*interval > 0 && *interval < 1) {
 			return fmt.Errorf("--interval must be in (0,1), got %v", *interval)
 		}
 		return eachInput(ctx, *input, *output, stdout, logger, func(t *ingest.Table, w io.Writer) error {
-			return forecastTable(t, w, *horizon, *interval)
+			return forecastTable(t, w, h, *interval, models())
 		})
 	}
 	return c
@@ -267,8 +265,12 @@ func seasonalCandidates(stepMs int64) []int {
 	return out
 }
 
-func forecastTable(t *ingest.Table, w io.Writer, h int, level float64) error {
+func forecastTable(t *ingest.Table, w io.Writer, hz *horizon, level float64, models []string) error {
 	step, err := tableStep(t)
+	if err != nil {
+		return err
+	}
+	h, err := hz.steps(step)
 	if err != nil {
 		return err
 	}
@@ -276,7 +278,7 @@ func forecastTable(t *ingest.Table, w io.Writer, h int, level float64) error {
 	for c, name := range t.Columns {
 		// The model is chosen per column by rolling-origin backtest at the
 		// requested horizon (model.Select), as the service does.
-		m, _, err := model.Select(t.Values[c], model.SelectOptions{Periods: seasonalCandidates(step), Horizon: h, Level: level})
+		m, _, err := model.Select(t.Values[c], model.SelectOptions{Periods: seasonalCandidates(step), Horizon: h, Level: level, Candidates: models})
 		if err != nil {
 			return fmt.Errorf("cannot fit column %q: %w", name, err)
 		}
@@ -296,15 +298,29 @@ func forecastTable(t *ingest.Table, w io.Writer, h int, level float64) error {
 		return err
 	}
 	last := t.Times[len(t.Times)-1]
-	row := make([]string, 0, len(header))
+	var row []byte
 	for i := range h {
-		row = append(row[:0], time.UnixMilli(last+int64(i+1)*step).UTC().Format(csvTimeLayout))
+		row = appendTime(row[:0], last+int64(i+1)*step)
 		for c := range t.Columns {
-			row = append(row, formatFloat(fcs[c].Point[i]), formatFloat(fcs[c].Lower[i]), formatFloat(fcs[c].Upper[i]))
+			row = appendFloat(appendFloat(appendFloat(row, fcs[c].Point[i]), fcs[c].Lower[i]), fcs[c].Upper[i])
 		}
-		if _, err := fmt.Fprintln(w, strings.Join(row, ",")); err != nil {
+		if _, err := w.Write(append(row, '\n')); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// appendTime and appendFloat build an output row in place (formatFloat's
+// format after a comma), so that writing a row allocates nothing.
+func appendTime(row []byte, ms int64) []byte {
+	return time.UnixMilli(ms).UTC().AppendFormat(row, csvTimeLayout)
+}
+
+func appendFloat(row []byte, v float64) []byte {
+	row = append(row, ',')
+	if math.IsNaN(v) {
+		return row
+	}
+	return strconv.AppendFloat(row, v, 'g', -1, 64)
 }
