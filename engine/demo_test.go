@@ -18,7 +18,7 @@ var demoAnchor = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 // newDemoEngine returns an engine, not yet run, on three days of the demo
 // fleet frozen at demoAnchor, modelling the named signals; extra, if given,
 // supplies its Store, AppendedUntil and Capacity.
-func newDemoEngine(t *testing.T, signals string, extra ...Options) *Engine {
+func newDemoEngine(t testing.TB, signals string, extra ...Options) *Engine {
 	t.Helper()
 	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Start: demoAnchor, History: 3 * day, Clock: func() time.Time { return demoAnchor }})
 	var sigs []Signal

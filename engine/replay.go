@@ -77,7 +77,7 @@ func (e *Engine) Adopt(ctx context.Context, r *Engine) {
 		}
 		for _, p := range h.Points {
 			for k, v := range [...]float64{p.P, p.Cross, p.Anom} {
-				a.add(&refs[k], ls[k], p.T, v)
+				a.addProb(&refs[k], ls[k], p.T, v)
 			}
 		}
 	}

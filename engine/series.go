@@ -123,10 +123,7 @@ func (s *series) step(a *appender, t int64, v float64) {
 		score = min(ds, bandScore(s.base, t, v))
 		blo, bhi = s.base.Band(t)
 	}
-	r := s.refs
-	for k, x := range [...]float64{f, lo, hi, blo, bhi, score} {
-		a.add(&r.refs[k+1], r.labels[k+1], t, x)
-	}
+	a.addPoint(s.refs, t, [...]float64{f, lo, hi, blo, bhi, score})
 }
 
 // score is the anomaly score of point i of the window: the lower of the
@@ -294,9 +291,7 @@ func (r *fitResult) warm(a *appender, refs *seriesRefs, ts []int64, ys []float64
 		if math.IsNaN(v) {
 			x[3], x[4] = math.NaN(), math.NaN()
 		}
-		for j, val := range x {
-			a.add(&refs.refs[j+1], refs.labels[j+1], t, val)
-		}
+		a.addPoint(refs, t, x)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
 
 	"github.com/augur-sre/augur/history"
 )
@@ -74,5 +75,53 @@ func TestAppendsToTSDB(t *testing.T) {
 	again := countSamples(t, db)
 	if again[MetricInput] != got[MetricInput] {
 		t.Errorf("after a restart at the same time: %d input samples, want %d", again[MetricInput], got[MetricInput])
+	}
+}
+
+// TestQuantize: an output keeps outputBits significant bits, to within
+// half a unit of the last, and rounding is idempotent; probabilities keep
+// their absolute precision near 1.
+func TestQuantize(t *testing.T) {
+	rel := math.Ldexp(1, -outputBits)
+	for _, v := range []float64{0, 1, -1, 50.123456789, -3.3e-7, 8.123456789e9, 2.6e6, 0.999999, math.Nextafter(2, 0), math.MaxFloat64} {
+		q := quantize(v)
+		if math.IsInf(q, 0) || math.Abs(q-v) > rel*math.Abs(v) {
+			t.Errorf("quantize(%g) = %g: error %g, more than %g relative", v, q, math.Abs(q-v), rel)
+		}
+		if quantize(q) != q {
+			t.Errorf("quantize(%g) = %g, quantize of that %g", v, q, quantize(q))
+		}
+		if v != math.MaxFloat64 && math.Float64bits(q)&(1<<(52-(outputBits-1))-1) != 0 {
+			t.Errorf("quantize(%g) = %g keeps more than %d bits", v, q, outputBits)
+		}
+	}
+	if q := quantize(math.Nextafter(2, 0)); q != 2 {
+		t.Errorf("quantize(2-ε) = %g, want the carry into the exponent: 2", q)
+	}
+	db, err := history.OpenTemp(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a := &appender{app: db.Appender(context.Background()), min: math.MinInt64}
+	var ref storage.SeriesRef
+	l := labels.FromStrings(labels.MetricName, MetricScore)
+	a.addProb(&ref, l, 1, 1-1e-5)
+	if err := a.app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	q, err := db.Querier(0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ss := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, MetricScore))
+	for ss.Next() {
+		it := ss.At().Iterator(nil)
+		for it.Next() != 0 {
+			if _, v := it.At(); math.Abs(v-(1-1e-5)) > 1e-6 {
+				t.Errorf("a score of 1-1e-5 stored as %v", v)
+			}
+		}
 	}
 }
