@@ -38,7 +38,9 @@ func evaluateCommand(app *kingpin.Application, out io.Writer) *command {
 	c.clause.Flag("replay.span", "How much history to replay (after the initial fit on the configured history before it).").Default("14d").DurationVar(&f.span)
 	c.clause.Flag("replay.end", "End of the replay (RFC 3339). Default: now; for the demo, its default anchor.").StringVar(&f.end)
 	c.clause.Flag("replay.burn-in", "Replayed before --replay.span but not scored: the engine learns its first calibration there.").Default("2d").DurationVar(&f.burnIn)
-	c.clause.Flag("refit-interval", "How often the replay refits models and calibration (the service uses the config's refit_interval).").Default("24h").DurationVar(&f.refit)
+	c.clause.Flag("replay.refit-interval", "How often the replay refits models and calibration (the service uses the config's refit_interval).").Default("24h").DurationVar(&f.refit)
+	// The name before the replay flags were dotted, kept for scripts.
+	c.clause.Flag("refit-interval", "Old name of --replay.refit-interval.").Hidden().DurationVar(&f.refit)
 	c.clause.Flag("threshold", "Alert threshold on the failure probability (default: the config's alerting.failure_threshold).").Float64Var(&f.threshold)
 	c.clause.Flag("nab", "Instead of a configuration, evaluate on the NAB corpus at this path: each file of --nab.category is a single-signal entity, its labelled windows its incidents.").StringVar(&f.nab)
 	c.clause.Flag("nab.category", "NAB category evaluated with --nab.").Default("realKnownCause").StringVar(&f.category)
@@ -157,9 +159,15 @@ func printReport(out io.Writer, r engine.Report, c engine.Calibration, start, en
 		fmt.Fprint(out, "\n\n")
 	}
 	fmt.Fprintf(out, "Brier score      %.5f over %d entity-minutes (%d positive)\n", r.Brier, r.Examples, r.Positives)
-	fmt.Fprintf(out, "precision        %.3f (%d alarms)\n", r.Precision, len(r.Alarms))
-	fmt.Fprintf(out, "recall           %.3f (%d incidents)\n", r.Recall, len(r.Leads))
-	fmt.Fprintf(out, "median lead time %s\n\n", r.MedianLead)
+	if len(r.Leads) == 0 {
+		// Precision and recall would both read 0, as if every incident
+		// had been missed.
+		fmt.Fprintf(out, "no incidents in the scored span: nothing to predict, so no precision, recall or lead time (%d alarms, all false)\n\n", len(r.Alarms))
+	} else {
+		fmt.Fprintf(out, "precision        %.3f (%d alarms)\n", r.Precision, len(r.Alarms))
+		fmt.Fprintf(out, "recall           %.3f (%d incidents)\n", r.Recall, len(r.Leads))
+		fmt.Fprintf(out, "median lead time %s\n\n", r.MedianLead)
+	}
 
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "reliability\tpredictions\tmean predicted\tobserved\t")
@@ -168,17 +176,19 @@ func printReport(out io.Writer, r engine.Report, c engine.Calibration, start, en
 	}
 	tw.Flush()
 
-	fmt.Fprintln(out)
-	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "incident\tentity\tstart\tpredicted\tlead time")
-	for _, l := range r.Leads {
-		lead := "-"
-		if l.Detected {
-			lead = l.Lead.String()
+	if len(r.Leads) > 0 {
+		fmt.Fprintln(out)
+		tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "incident\tentity\tstart\tpredicted\tlead time")
+		for _, l := range r.Leads {
+			lead := "-"
+			if l.Detected {
+				lead = l.Lead.String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", l.Incident.Name, l.Incident.Entity, l.Incident.Start.Format(time.RFC3339), l.Detected, lead)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", l.Incident.Name, l.Incident.Entity, l.Incident.Start.Format(time.RFC3339), l.Detected, lead)
+		tw.Flush()
 	}
-	tw.Flush()
 
 	falseAlarms := map[string]int{}
 	for _, a := range r.Alarms {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -8,6 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/augur-sre/augur/engine"
 )
 
 // TestEvaluateSpanLongerThanHistory runs `augur evaluate` on the demo with a
@@ -65,5 +70,47 @@ func TestEvaluateSpanLongerThanHistory(t *testing.T) {
 		t.Errorf("no precision in\n%s", out)
 	} else if v, _ := strconv.ParseFloat(p[1], 64); v < 0.5 {
 		t.Errorf("precision %v", v)
+	}
+}
+
+// TestPrintReportNoIncidents: with no incident in the span the report says
+// there was nothing to predict instead of a precision and recall of 0.
+func TestPrintReportNoIncidents(t *testing.T) {
+	t0 := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	rep := engine.Report{Horizon: time.Hour, Threshold: 0.5, Examples: 100,
+		Alarms: []engine.Alarm{{Entity: "db-1", Start: t0, End: t0.Add(time.Minute)}}}
+	var b strings.Builder
+	printReport(&b, rep, engine.Calibration{Prior: true}, t0, t0.Add(24*time.Hour), time.Second)
+	out := b.String()
+	if !strings.Contains(out, "no incidents in the scored span: nothing to predict") || !strings.Contains(out, "1 alarms, all false") {
+		t.Errorf("report without incidents does not say so:\n%s", out)
+	}
+	if regexp.MustCompile(`(precision|recall)\s+[0-9]`).MatchString(out) {
+		t.Errorf("report without incidents prints a precision or recall:\n%s", out)
+	}
+}
+
+// TestFlagNames: a flag of two or more words is dotted, as Prometheus'
+// are (web.listen-address); an old name may stay as a hidden alias.
+func TestFlagNames(t *testing.T) {
+	app := kingpin.New("augur", "")
+	for _, add := range []func(*kingpin.Application){
+		func(a *kingpin.Application) { serveCommand(a) }, func(a *kingpin.Application) { detectCommand(a, io.Discard) },
+		func(a *kingpin.Application) { forecastCommand(a, io.Discard) }, func(a *kingpin.Application) { backtestCommand(a, io.Discard) },
+		func(a *kingpin.Application) { nabCommand(a) }, func(a *kingpin.Application) { evaluateCommand(a, io.Discard) },
+	} {
+		add(app)
+	}
+	for _, cmd := range app.Model().Commands {
+		for _, f := range cmd.Flags {
+			if !f.Hidden && strings.Contains(f.Name, "-") && !strings.Contains(f.Name, ".") {
+				t.Errorf("augur %s --%s: not dotted", cmd.Name, f.Name)
+			}
+		}
+	}
+	for _, arg := range []string{"--replay.refit-interval=6h", "--refit-interval=6h"} {
+		if _, err := app.Parse([]string{"evaluate", arg}); err != nil {
+			t.Errorf("augur evaluate %s: %v", arg, err)
+		}
 	}
 }
