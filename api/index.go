@@ -3,32 +3,22 @@ package api
 import (
 	"html/template"
 	"net/http"
-	"runtime"
-	"runtime/debug"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/common/version"
 )
 
 // buildInfo is augur's version, as /api/v1/status/buildinfo and the index
-// page show it: the module's version and VCS revision from the build.
+// page show it: Prometheus' build variables, which `augur version` prints.
 func buildInfo() map[string]string {
-	version, revision := "unknown", "unknown"
-	if info, ok := debug.ReadBuildInfo(); ok {
-		version = info.Main.Version
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" {
-				revision = s.Value
-			}
-		}
-	}
 	return map[string]string{
 		"application": "augur",
-		"version":     version,
-		"revision":    revision,
-		"branch":      "",
-		"buildUser":   "",
-		"buildDate":   "",
-		"goVersion":   runtime.Version(),
+		"version":     version.Version,
+		"revision":    version.GetRevision(),
+		"branch":      version.Branch,
+		"buildUser":   version.BuildUser,
+		"buildDate":   version.BuildDate,
+		"goVersion":   version.GoVersion,
 	}
 }
 

@@ -16,8 +16,10 @@ import (
 )
 
 // augurBinary is built once by TestMain: the end-to-end tests run the real
-// program, as a user would.
+// program, as a user would, with its version set as a release's is.
 var augurBinary string
+
+const testVersion = "0.0.0-e2e"
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "augur-e2e")
@@ -26,7 +28,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	augurBinary = filepath.Join(dir, "augur")
-	if out, err := exec.Command("go", "build", "-o", augurBinary, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", augurBinary, "-ldflags=-X github.com/prometheus/common/version.Version="+testVersion, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "cannot build augur: %v\n%s", err, out)
 		os.Exit(1)
 	}
