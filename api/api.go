@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -197,8 +198,8 @@ func New(opts Options) *API {
 	e.Match(getOrHead, "/", a.index)
 	e.Match(getOrHead, "/-/healthy", func(c echo.Context) error { return c.String(http.StatusOK, "augur is Healthy.\n") })
 	e.Match(getOrHead, "/-/ready", func(c echo.Context) error {
-		if !opts.Engine.Ready() {
-			return c.String(http.StatusServiceUnavailable, "augur is not ready: models are being fitted.\n")
+		if err := opts.Engine.State().Readiness(); err != nil {
+			return c.String(http.StatusServiceUnavailable, "augur is not ready: "+err.Error()+".\n")
 		}
 		return c.String(http.StatusOK, "augur is Ready.\n")
 	})
@@ -307,13 +308,13 @@ func (a *API) failures(c echo.Context) result {
 	}
 	risks, ferr := a.opts.Engine.Failures(h)
 	if ferr != nil {
-		return result{err: ferr}
+		return result{err: ferr, warnings: a.signalWarnings()}
 	}
 	return result{data: map[string]any{
 		"horizon":      model.Duration(h).String(),
 		"evaluated_at": a.opts.Engine.Now().UTC(),
 		"entities":     toEntityRisks(risks),
-	}}
+	}, warnings: a.signalWarnings()}
 }
 
 func (a *API) forecast(c echo.Context) result {
@@ -351,13 +352,20 @@ func (a *API) forecast(c echo.Context) result {
 	}
 	fc, ferr := a.opts.Engine.Forecast(match, h, step, level)
 	if ferr != nil {
-		return result{err: ferr}
+		return result{err: ferr, warnings: a.signalWarnings()}
 	}
 	if total := len(fc) * int(h/step); total > maxForecastTotal {
 		return result{err: &apiError{kind: kindExec, err: fmt.Errorf(
 			"%d series of %d points is more than %d points in all: narrow \"match\" or raise \"step\"", len(fc), int(h/step), maxForecastTotal)}}
 	}
-	return result{data: toForecasts(fc)}
+	return result{data: toForecasts(fc), warnings: a.signalWarnings()}
+}
+
+// signalWarnings are the problems of the signals (no data, no limit, a
+// source down...), which every answer built on them carries: missing data
+// must not read as a healthy fleet.
+func (a *API) signalWarnings() []string {
+	return slices.Clip(a.opts.Engine.State().Warnings)
 }
 
 // The bounds of a forecast response: Prometheus' points per series of a
@@ -422,8 +430,9 @@ func (a *API) capacity(c echo.Context) result {
 		return result{err: badData("invalid parameter \"sort\": %q (only \"eta\" is supported)", sortBy)}
 	}
 	caps, warns, cerr := a.opts.Engine.Capacity(match, th, h)
+	warns = append(a.signalWarnings(), warns...)
 	if cerr != nil {
-		return result{err: cerr}
+		return result{err: cerr, warnings: warns}
 	}
 	if sortBy == "eta" {
 		sort.SliceStable(caps, func(i, j int) bool { return etaLess(caps[i].ETASeconds.P50, caps[j].ETASeconds.P50) })

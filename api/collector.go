@@ -1,6 +1,7 @@
 package api
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 
@@ -49,7 +50,9 @@ func (c *scoreCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, help, names, nil), prometheus.GaugeValue, v, values...)
 	}
-	if st := c.engine.State(); st.Ready {
+	st := c.engine.State()
+	c.signalHealth(ch, st.Signals)
+	if st.Ready {
 		horizon := model.Duration(st.Horizon).String()
 		top := topFactorFits(st.Entities, st.Series, c.max)
 		for _, r := range st.Entities {
@@ -76,6 +79,24 @@ func (c *scoreCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.dropped.Set(float64(dropped))
 	ch <- c.dropped
+}
+
+var signalHealthDesc = prometheus.NewDesc("augur_signal_health",
+	"Whether the signal is in the given health (1) or not (0): up, or each of its problems (source_down, no_data, no_entity_label, no_limit); see /api/v1/targets.",
+	[]string{"signal", "health"}, nil)
+
+// signalHealth exports one series per signal and health, outside the cap:
+// their number is fixed by the configuration.
+func (c *scoreCollector) signalHealth(ch chan<- prometheus.Metric, signals []engine.SignalTarget) {
+	for _, sig := range signals {
+		for _, h := range engine.Healths {
+			v := 0.0
+			if sig.Health == h || slices.ContainsFunc(sig.Problems, func(p engine.Problem) bool { return p.Health == h }) {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(signalHealthDesc, prometheus.GaugeValue, v, sig.Signal, string(h))
+		}
+	}
 }
 
 // topFactorFits reports whether augur_failure_probability may carry the

@@ -236,6 +236,7 @@ func (a *API) runQuery(ctx context.Context, qs string, qry promql.Query, err err
 	}
 	res := qry.Exec(ctx)
 	warns, infos := res.Warnings.AsStrings(qs, 10, 10)
+	warns = append(warns, a.signalWarnings()...)
 	if res.Err != nil {
 		qry.Close()
 		return result{err: res.Err, warnings: warns, infos: infos}

@@ -133,6 +133,15 @@ type wireSeriesTarget struct {
 	CounterLike  bool               `json:"counter_like,omitempty"`
 	Selection    *wireSelection     `json:"selection,omitempty"`
 	AnomalyScore float64            `json:"anomaly_score"`
+	WarmingUp    bool               `json:"warming_up,omitempty"`
+}
+
+type wireProblem struct {
+	Health   string   `json:"health"`
+	Message  string   `json:"message"`
+	Count    int      `json:"count,omitempty"`
+	Entities []string `json:"entities,omitempty"`
+	Points   []int    `json:"points,omitempty"`
 }
 
 type wireSignalTarget struct {
@@ -140,6 +149,7 @@ type wireSignalTarget struct {
 	Source      string             `json:"source"`
 	Query       string             `json:"query"`
 	Health      string             `json:"health"`
+	Problems    []wireProblem      `json:"problems,omitempty"`
 	LastError   string             `json:"last_error,omitempty"`
 	LastSuccess *time.Time         `json:"last_success,omitempty"`
 	Series      []wireSeriesTarget `json:"series"`
@@ -154,9 +164,13 @@ func toTargets(ts []engine.SignalTarget) []wireSignalTarget {
 			if s.Selection != nil {
 				sel = &wireSelection{s.Selection.MASE, s.Selection.Candidates, s.Selection.Horizon}
 			}
-			ss[j] = wireSeriesTarget{s.Labels, s.Model, s.Parameters, s.Points, s.LastSample, s.LastFit, s.FitSeconds, s.FitError, s.CounterLike, sel, s.AnomalyScore}
+			ss[j] = wireSeriesTarget{s.Labels, s.Model, s.Parameters, s.Points, s.LastSample, s.LastFit, s.FitSeconds, s.FitError, s.CounterLike, sel, s.AnomalyScore, s.WarmingUp}
 		}
-		out[i] = wireSignalTarget{t.Signal, t.Source, t.Query, t.Health, t.LastError, t.LastSuccess, ss}
+		var ps []wireProblem
+		for _, p := range t.Problems {
+			ps = append(ps, wireProblem{string(p.Health), p.Message, p.Count, p.Entities, p.Points})
+		}
+		out[i] = wireSignalTarget{t.Signal, t.Source, t.Query, string(t.Health), ps, t.LastError, t.LastSuccess, ss}
 	}
 	return out
 }

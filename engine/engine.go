@@ -108,13 +108,19 @@ type Engine struct {
 	// incidentsFrom is the start (Unix ms) of the window incidents were
 	// listed for: before it, the absence of an incident is not known.
 	incidentsFrom int64
-	calib         model.Calibrator
-	calibErr      error
+	// incidentsFailing is set while listing the incidents fails.
+	incidentsFailing bool
+	calib            model.Calibrator
+	calibErr         error
 	// restored holds the snapshot's model choice for each series' first fit.
 	restored map[string]string
 	evalTime time.Time
 	lastFit  time.Time
 	ready    bool
+	// unfitted counts the series created since the last batch of fits
+	// was queued: they get a first fit at the next evaluation rather than
+	// at the next refit.
+	unfitted int
 
 	// entities are the entities' multivariate channels, by entity.
 	entities map[string]*entityState
@@ -135,6 +141,12 @@ type signalState struct {
 	lastSuccess time.Time
 	err         error
 	stale       bool
+	// report is what the evaluation's fetches found, which only the Run
+	// goroutine uses; problems and health are what it made of the last
+	// one that fetched (see updateHealth).
+	report   fetchReport
+	problems []Problem
+	health   Health
 }
 
 // New validates the options and returns an engine ready to Run.
@@ -187,7 +199,7 @@ func New(opts Options) (*Engine, error) {
 		e.store, e.closeStore = db, db.Close
 	}
 	for _, s := range opts.Signals {
-		e.signals = append(e.signals, &signalState{Signal: s, series: map[string]*series{}, limits: map[string]float64{}})
+		e.signals = append(e.signals, &signalState{Signal: s, series: map[string]*series{}, limits: map[string]float64{}, health: HealthUnknown})
 	}
 	return e, nil
 }
@@ -238,10 +250,14 @@ func (e *Engine) evaluateOnce(ctx context.Context, wait bool) {
 		e.resumeCompactions = e.pauseCompactions()
 	}
 	e.evaluate(ctx)
-	if e.lastFit.IsZero() || e.now().Sub(e.lastFit) >= e.opts.RefitInterval {
-		e.startRefit(ctx, wait)
+	switch {
+	case e.lastFit.IsZero() || e.now().Sub(e.lastFit) >= e.opts.RefitInterval:
+		e.startRefit(ctx, wait, false)
 		e.installFits(ctx)
 		e.calibrate()
+	case e.unfitted > 0:
+		e.startRefit(ctx, wait, true)
+		e.installFits(ctx)
 	}
 	e.updateEntities()
 	// The outputs are in the TSDB before the State that announces them
@@ -283,20 +299,24 @@ func (e *Engine) evaluate(ctx context.Context) {
 	if u := e.opts.AppendedUntil.UnixMilli(); !e.opts.AppendedUntil.IsZero() {
 		first = max(first, min(u+e.step, end-int64(e.window-1)*e.step))
 	}
-	failed := map[*signalState]bool{}
+	for _, sig := range e.signals {
+		sig.report = fetchReport{}
+	}
 	chunk := max(fetchChunk.Milliseconds()/e.step, 1) * e.step
 	for cs := first; cs <= end; cs += chunk {
 		ce := min(cs+chunk-e.step, end)
 		a := e.newAppender(ctx)
 		for _, sig := range e.signals {
 			start := max(cs, sig.lastFetched+e.step)
-			if failed[sig] || start > ce {
+			if sig.report.err != nil || start > ce {
 				continue
 			}
 			if err := e.fetch(ctx, a, sig, start, ce); err != nil {
-				failed[sig] = true
+				sig.report.fetched, sig.report.err = true, err
 				e.metrics.errors.WithLabelValues("ingest").Inc()
-				e.logger.Warn("cannot fetch signal", "signal", sig.Name, "source", sig.SourceName, "err", err)
+				// Logged once as a problem of the signal (updateHealth),
+				// not at every evaluation of an outage.
+				e.logger.Debug("cannot fetch signal", "signal", sig.Name, "source", sig.SourceName, "err", err)
 				e.mu.Lock()
 				sig.err, sig.stale = err, true
 				e.mu.Unlock()
@@ -307,6 +327,9 @@ func (e *Engine) evaluate(ctx context.Context) {
 			e.metrics.lastSuccess.WithLabelValues(sig.Name).Set(float64(time.Now().Unix()))
 		}
 		e.commit(a)
+	}
+	for _, sig := range e.signals {
+		e.updateHealth(sig)
 	}
 	e.mu.Lock()
 	e.evalTime = time.UnixMilli(end)
@@ -327,15 +350,23 @@ func (e *Engine) RefreshIncidents(ctx context.Context) {
 	end := time.UnixMilli(e.alignDown(e.now()) + e.step)
 	from := end.Add(-e.opts.History)
 	inc, err := e.opts.Incidents.Incidents(ctx, from, end)
-	if err != nil {
-		e.logger.Warn("cannot list incidents", "err", err)
-		if inc == nil {
-			return
-		}
-	}
+	// Logged when the listing starts failing and when it recovers, not at
+	// every evaluation of an outage.
 	e.mu.Lock()
-	e.incidents, e.incidentsFrom = inc, from.UnixMilli()
+	failing := e.incidentsFailing
+	e.incidentsFailing = err != nil
+	if err == nil || inc != nil {
+		e.incidents, e.incidentsFrom = inc, from.UnixMilli()
+	}
 	e.mu.Unlock()
+	switch {
+	case err != nil && !failing:
+		e.logger.Warn("cannot list incidents", "err", err)
+	case err != nil:
+		e.logger.Debug("cannot list incidents", "err", err)
+	case failing:
+		e.logger.Info("incidents listed again")
+	}
 }
 
 func (e *Engine) fetch(ctx context.Context, a *appender, sig *signalState, start, end int64) error {
@@ -344,33 +375,35 @@ func (e *Engine) fetch(ctx context.Context, a *appender, sig *signalState, start
 	from, to := time.UnixMilli(start), time.UnixMilli(end)
 	got, err := sig.Source.Range(qctx, sig.Query, from, to, e.opts.Step)
 	if err != nil {
-		return fmt.Errorf("cannot query %q: %w", sig.Query, err)
+		return err // the sources name the query and the server
 	}
 	var limits []ingest.Series
 	if sig.LimitQuery != "" {
 		limits, err = sig.Source.Range(qctx, sig.LimitQuery, from, to, e.opts.Step)
 		if err != nil {
-			return fmt.Errorf("cannot query limit %q: %w", sig.LimitQuery, err)
+			return fmt.Errorf("limit_query: %w", err)
 		}
 	}
 	maxGap := int(e.opts.MaxGap / e.opts.Step)
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, ls := range limits {
-		if v, ok := lastValue(ls.Samples); ok {
-			sig.limits[ls.Labels[sig.Entity]] = v
-		}
-	}
+	var r fetchReport
+	defer sig.report.merge(&r)
+	r.addLimits(sig.limits, &sig.Signal, limits)
 	var buf []ingest.Sample
 	for _, in := range got {
-		labels := seriesLabels(sig, in.Labels)
+		labels := seriesLabels(&sig.Signal, in.Labels)
+		if _, ok := r.entityOf(&sig.Signal, labels, false); !ok {
+			continue
+		}
 		key := labelsKey(labels)
 		s := sig.series[key]
 		if s == nil {
 			s = newSeries(sig, labels, key, e.window, e.step)
 			sig.series[key] = s
 			e.joinEntity(s)
+			e.unfitted++
 		}
 		from := start
 		if s.lastT >= from {
@@ -405,7 +438,7 @@ func lastValue(ss []ingest.Sample) (float64, bool) {
 
 // seriesLabels returns the identity of a series: its source labels (the
 // source's metric name moved to "metric"), the signal's static labels and "signal".
-func seriesLabels(sig *signalState, src map[string]string) map[string]string {
+func seriesLabels(sig *Signal, src map[string]string) map[string]string {
 	l := make(map[string]string, len(src)+len(sig.Labels)+1)
 	for k, v := range src {
 		if k == "__name__" {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -37,10 +38,11 @@ type job struct {
 	first    bool
 }
 
-// startRefit queues every series for a refit in a batch of its own,
-// unless one is still running; with wait, it returns once the batch is
-// done. The caller is the Run goroutine.
-func (e *Engine) startRefit(ctx context.Context, wait bool) {
+// startRefit queues every series for a refit in a batch of its own (with
+// onlyNew, the series that never had a fit: those a source showed after
+// the last batch), unless one is still running; with wait, it returns
+// once the batch is done. The caller is the Run goroutine.
+func (e *Engine) startRefit(ctx context.Context, wait, onlyNew bool) {
 	e.fits.mu.Lock()
 	if e.fits.running {
 		e.fits.mu.Unlock()
@@ -52,14 +54,20 @@ func (e *Engine) startRefit(ctx context.Context, wait bool) {
 	e.mu.Lock()
 	firsts := 0
 	for _, s := range e.selectSeries(nil) {
+		if onlyNew && (s.pending || !s.fitted.IsZero()) {
+			continue
+		}
 		jobs = append(jobs, job{s: s, labels: s.refs.labels[0], restored: e.restored[s.key], first: s.det == nil})
 		s.pending = true
 		if s.det == nil {
 			firsts++
 		}
 	}
-	e.restored = nil // the snapshot serves the first fit only
-	e.lastFit = e.now()
+	e.unfitted = 0
+	if !onlyNew {
+		e.restored = nil // the snapshot serves the first fit only
+		e.lastFit = e.now()
+	}
 	e.mu.Unlock()
 	// The first evaluation paused compactions before its fetch (see
 	// evaluateOnce); a later batch with first fits pauses them itself.
@@ -115,7 +123,11 @@ func (e *Engine) fitBatch(ctx context.Context, jobs []job) {
 				}
 				r.s = j.s
 				e.metrics.fitDuration.Observe(time.Since(t0).Seconds())
-				if r.err != nil {
+				switch {
+				case errors.Is(r.err, model.ErrShortHistory):
+					// A new series, reported as warming up: not an error.
+					e.logger.Debug("cannot fit series yet", "series", j.s.key, "err", r.err)
+				case r.err != nil:
 					e.metrics.errors.WithLabelValues("fit").Inc()
 					e.logger.Warn("cannot fit series", "series", j.s.key, "err", r.err)
 				}
@@ -184,7 +196,7 @@ func (e *Engine) installFits(ctx context.Context) {
 	done := e.fits.done
 	e.fits.done = nil
 	e.fits.mu.Unlock()
-	if len(done) == 0 {
+	if len(done) == 0 && (e.ready || e.lastFit.IsZero()) {
 		return
 	}
 	a := e.newAppender(ctx)
@@ -193,13 +205,17 @@ func (e *Engine) installFits(ctx context.Context) {
 	for _, r := range done {
 		r.s.install(a, r, now)
 	}
-	// Ready once no series waits for its first fit: the series a source
-	// shows later get theirs in the next batch, without holding up the rest.
-	e.ready = true
-	for _, s := range e.selectSeries(nil) {
-		if s.pending && s.det == nil {
-			e.ready = false
-			break
+	// Ready once the first batch was queued and no series of it waits for
+	// its first fit (there may be none: every query returned nothing, or
+	// the sources were down): the series a source shows later get theirs
+	// in a batch of their own, without holding up the rest.
+	if !e.ready {
+		e.ready = true
+		for _, s := range e.selectSeries(nil) {
+			if s.pending && s.det == nil {
+				e.ready = false
+				break
+			}
 		}
 	}
 	if e.ready {

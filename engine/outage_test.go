@@ -48,8 +48,8 @@ func TestSourceOutage(t *testing.T) {
 		e.Evaluate(ctx)
 	}
 	tg := e.Targets()[0]
-	if tg.Health != "stale" || tg.LastError == "" {
-		t.Errorf("during the outage: health %q, error %q; want stale with the error", tg.Health, tg.LastError)
+	if tg.Health != HealthSourceDown || tg.LastError == "" {
+		t.Errorf("during the outage: health %q, error %q; want source_down with the error", tg.Health, tg.LastError)
 	}
 	if risks, err := e.Failures(0); err != nil || len(risks) != 8 {
 		t.Errorf("during the outage: %d entities, %v; want the last models served", len(risks), err)
@@ -58,7 +58,7 @@ func TestSourceOutage(t *testing.T) {
 	src.down.Store(false)
 	now = now.Add(time.Minute)
 	e.Evaluate(ctx)
-	if tg := e.Targets()[0]; tg.Health != "up" {
+	if tg := e.Targets()[0]; tg.Health != HealthUp {
 		t.Errorf("after the outage: health %q", tg.Health)
 	}
 	for _, h := range e.history(nil, demoAnchor.Add(-time.Hour), now) {

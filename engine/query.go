@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -175,10 +176,13 @@ func (s *series) modelName() string {
 
 // SeriesTarget describes a modelled series for /api/v1/targets.
 type SeriesTarget struct {
-	Labels       map[string]string
-	Model        string
-	Parameters   map[string]float64
-	Points       int
+	Labels     map[string]string
+	Model      string
+	Parameters map[string]float64
+	Points     int
+	// WarmingUp is set while the series has too few points for a model;
+	// Points are then the finite points it has.
+	WarmingUp    bool
 	LastSample   *time.Time
 	LastFit      *time.Time
 	FitSeconds   float64
@@ -216,10 +220,13 @@ func finiteOnly(m map[string]float64) map[string]float64 {
 
 // SignalTarget describes a configured signal.
 type SignalTarget struct {
-	Signal      string
-	Source      string
-	Query       string
-	Health      string // up, stale, unknown
+	Signal string
+	Source string
+	Query  string
+	// Health is the worst of the problems' (warming_up aside), up when
+	// there are none, unknown before the first fetch.
+	Health      Health
+	Problems    []Problem
 	LastError   string
 	LastSuccess *time.Time
 	Series      []SeriesTarget
@@ -231,14 +238,13 @@ func (e *Engine) Targets() []SignalTarget {
 	defer e.mu.RUnlock()
 	var out []SignalTarget
 	for _, sig := range e.signals {
-		st := SignalTarget{Signal: sig.Name, Source: sig.SourceName, Query: sig.Query, Health: "unknown"}
+		st := SignalTarget{Signal: sig.Name, Source: sig.SourceName, Query: sig.Query, Health: sig.health, Problems: sig.problems}
+		if w := e.warmingUp(sig); w != nil {
+			st.Problems = append(slices.Clip(st.Problems), *w)
+		}
 		if !sig.lastSuccess.IsZero() {
 			t := sig.lastSuccess.UTC()
 			st.LastSuccess = &t
-			st.Health = "up"
-		}
-		if sig.stale {
-			st.Health = "stale"
 		}
 		if sig.err != nil {
 			st.LastError = sig.err.Error()
@@ -253,6 +259,9 @@ func (e *Engine) Targets() []SignalTarget {
 			t := SeriesTarget{
 				Labels: s.labels, Model: s.modelName(), Points: s.points,
 				FitSeconds: s.fitTook.Seconds(), CounterLike: s.counterLike, AnomalyScore: s.recentScore(),
+			}
+			if s.warmingUp() {
+				t.WarmingUp, t.Points = true, s.win.finite()
 			}
 			if s.fc != nil {
 				t.Parameters = finiteOnly(s.fc.Params())

@@ -448,6 +448,8 @@ func (e *Engine) failures(h int, withSeries bool) ([]EntityRisk, []SeriesState, 
 		cross   []float64
 		scores  []float64
 		eshare  []float64
+		// warming is set while no series of the entity has a model.
+		warming bool
 	}
 	entities := map[string]*acc{}
 	var sc scratch
@@ -455,9 +457,10 @@ func (e *Engine) failures(h int, withSeries bool) ([]EntityRisk, []SeriesState, 
 		for _, s := range sig.series {
 			a := entities[s.entity]
 			if a == nil {
-				a = &acc{risk: EntityRisk{Entity: s.entity, EntityLabel: sig.Entity}}
+				a = &acc{risk: EntityRisk{Entity: s.entity, EntityLabel: sig.Entity}, warming: true}
 				entities[s.entity] = a
 			}
+			a.warming = a.warming && s.warmingUp()
 			c := s.assess(&sc, h, h, s.limit, e.step, failureMode)
 			score := s.recentScore()
 			t, v := s.last()
@@ -506,6 +509,10 @@ func (e *Engine) failures(h int, withSeries bool) ([]EntityRisk, []SeriesState, 
 		a.risk.EntityScore = escore
 		addEntityWeights(a.weights, a.eshare, escore)
 		a.risk.Severity = Severity(p, e.opts.FailureThreshold)
+		if a.warming {
+			// Not "ok": nothing is known of the entity yet.
+			a.risk.Severity = string(HealthWarmingUp)
+		}
 		total := 0.0
 		for _, w := range a.weights {
 			total += w

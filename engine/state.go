@@ -1,6 +1,10 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/augur-sre/augur/ingest"
@@ -27,8 +31,11 @@ type State struct {
 	// Capacity holds every limited series' crossing of its limit within
 	// Horizon (the CapacityExhaustion rule's input), when Options.Capacity
 	// asks for it.
-	Capacity    []Capacity
-	Signals     []SignalTarget
+	Capacity []Capacity
+	Signals  []SignalTarget
+	// Warnings has one line per problem of a signal, "signal" first, for
+	// the warnings of the API's responses.
+	Warnings    []string
 	Calibration Calibration
 	Incidents   []ingest.Incident
 }
@@ -58,6 +65,29 @@ type SeriesState struct {
 	key  string
 }
 
+// Readiness is nil when augur is ready in the sense of /-/ready
+// (DESIGN.md): the models are fitted (Ready), every signal has data or a
+// reported problem, and some signal's source answers. Otherwise it says
+// what augur waits for.
+func (st *State) Readiness() error {
+	if !st.Ready {
+		return errors.New("models are being fitted")
+	}
+	var down []string
+	for _, sig := range st.Signals {
+		switch sig.Health {
+		case HealthUnknown:
+			return fmt.Errorf("signal %q has not been fetched yet", sig.Signal)
+		case HealthSourceDown:
+			down = append(down, sig.LastError)
+		}
+	}
+	if len(down) == len(st.Signals) {
+		return fmt.Errorf("every source is down: %s", strings.Join(slices.Compact(down), "; "))
+	}
+	return nil
+}
+
 // emptyState is served before the first evaluation ends.
 var emptyState = &State{}
 
@@ -75,6 +105,11 @@ func (e *Engine) State() *State {
 // writer, so it reads under the read lock and readers are not held up.
 func (e *Engine) buildState() *State {
 	st := &State{Step: e.opts.Step, Horizon: e.opts.Horizon, Signals: e.Targets(), Calibration: e.Calibration()}
+	for _, sig := range st.Signals {
+		for _, p := range sig.Problems {
+			st.Warnings = append(st.Warnings, fmt.Sprintf("signal %q: %s: %s", sig.Signal, p.Health, p.Message))
+		}
+	}
 	e.mu.RLock()
 	st.At, st.Ready = e.evalTime, e.ready
 	st.Incidents = append([]ingest.Incident(nil), e.incidents...)

@@ -487,7 +487,8 @@ func (r retryPolicy) do(ctx context.Context, op func(context.Context) error, tra
 			return err
 		}
 		wait := delay/2 + rand.N(delay/2+1)
-		r.logger.Warn("retrying query", "err", err, "attempt", attempt+1, "backoff", wait)
+		// Debug: a query that still fails is reported by its caller, once.
+		r.logger.Debug("retrying query", "err", err, "attempt", attempt+1, "backoff", wait)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():

@@ -44,12 +44,12 @@ func (f *FittedSeries) Bytes() int {
 	return n
 }
 
-// ErrShortHistory is returned by FitSeries for fewer than minSeriesPoints
+// ErrShortHistory is returned by FitSeries for fewer than MinSeriesPoints
 // finite points.
 var ErrShortHistory = errors.New("history too short to fit")
 
-// minSeriesPoints is the fewest finite points FitSeries fits.
-const minSeriesPoints = 10
+// MinSeriesPoints is the fewest finite points FitSeries fits.
+const MinSeriesPoints = 10
 
 // FitSeries fits the models of one series on the regular grid t (Unix
 // milliseconds, spacing opts.Step) with values y (NaN missing): the
@@ -84,7 +84,7 @@ func FitSeries(t []int64, y []float64, opts SeriesOptions) (*FittedSeries, error
 			valid++
 		}
 	}
-	if valid < minSeriesPoints {
+	if valid < MinSeriesPoints {
 		return nil, fmt.Errorf("%w: %d points", ErrShortHistory, valid)
 	}
 	n := len(y)

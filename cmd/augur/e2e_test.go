@@ -51,6 +51,13 @@ func freePort(t *testing.T) string {
 // they name one) and returns its base URL.
 func startAugur(t *testing.T, args ...string) string {
 	t.Helper()
+	url, _ := startAugurLog(t, args...)
+	return url
+}
+
+// startAugurLog is startAugur that also returns the path of augur's log.
+func startAugurLog(t *testing.T, args ...string) (url, logPath string) {
+	t.Helper()
 	addr := freePort(t)
 	args = append([]string{"serve", "--web.listen-address=" + addr}, args...)
 	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--storage.path=") }) {
@@ -88,11 +95,11 @@ func startAugur(t *testing.T, args ...string) string {
 			t.Logf("augur log:\n%s", b)
 		}
 	})
-	url := "http://" + addr
+	url = "http://" + addr
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		if resp, err := http.Get(url + "/-/healthy"); err == nil {
 			resp.Body.Close()
-			return url
+			return url, logf.Name()
 		}
 		select {
 		case err := <-exited:

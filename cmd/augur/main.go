@@ -39,6 +39,7 @@ func realMain(args []string, stdout *os.File) int {
 		backtestCommand(app, stdout),
 		nabCommand(app),
 		evaluateCommand(app, stdout),
+		checkCommand(app, stdout),
 		versionCommand(app, stdout),
 	}
 	selected, err := app.Parse(args)

@@ -134,16 +134,18 @@ type checker interface {
 // checkQueries asks each server to run each signal's queries once, so that a
 // query the server rejects (bad PromQL, unknown bucket) stops augur at start
 // with the server's own message. A server that cannot be reached only
-// warns: augur starts, marks the signal stale and catches up once it is back.
+// warns, once, and is not asked again: augur starts, reports its signals
+// as source_down and catches up once it is back.
 func checkQueries(ctx context.Context, cfg *config.Config, srcs *sources, logger *slog.Logger) error {
 	var errs []error
+	unreachable := map[string]bool{}
 	for _, sig := range cfg.Signals {
 		c, ok := srcs.byName[sig.Source].(checker)
 		if !ok {
 			continue
 		}
 		for _, q := range []string{sig.Query, sig.LimitQuery} {
-			if q == "" {
+			if q == "" || unreachable[sig.Source] {
 				continue
 			}
 			err := c.Check(ctx, q)
@@ -152,8 +154,11 @@ func checkQueries(ctx context.Context, cfg *config.Config, srcs *sources, logger
 			case err == nil:
 			case errors.As(err, &apiErr) && apiErr.Type == v1.ErrBadData:
 				errs = append(errs, fmt.Errorf("signal %q: the server rejects the query: %w", sig.Name, err))
+			case errors.As(err, &apiErr):
+				logger.Warn("cannot check query; the signal reports source_down until it answers", "signal", sig.Name, "err", err)
 			default:
-				logger.Warn("cannot check query; the signal will be marked stale until its source answers", "signal", sig.Name, "err", err)
+				unreachable[sig.Source] = true
+				logger.Warn("cannot reach a source to check its queries; its signals report source_down until it answers", "source", sig.Source, "err", err)
 			}
 		}
 	}
