@@ -170,8 +170,18 @@ func (s *Store) check() error {
 			if err := readAll(tx.Cursor(), 0); err != nil {
 				return err
 			}
+			// Drain the check to its end even after its first error: it
+			// goes on reading the mapped file after a send, and returning
+			// would close the database under it (a fault on unmapped memory
+			// in its goroutine, where it cannot be recovered).
+			var first error
 			for err := range tx.Check() {
-				return fmt.Errorf("%w: %v", ErrCorrupt, err)
+				if first == nil {
+					first = err
+				}
+			}
+			if first != nil {
+				return fmt.Errorf("%w: %v", ErrCorrupt, first)
 			}
 			if err := s.loadIncidents(tx); err != nil {
 				return err
