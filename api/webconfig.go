@@ -18,7 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// Run serves on srv.Addr until ctx is done, then shuts down gracefully.
+// Run serves on l until ctx is done, then shuts down gracefully.
 // webConfigFile, when set, is an exporter-toolkit web configuration (TLS,
 // basic auth, headers), as Prometheus' --web.config.file, re-read for
 // every connection (TLS) and request (users, headers) as the toolkit does.
@@ -27,7 +27,7 @@ import (
 // on the webhook path it accepts either a user of basic_auth_users or the
 // webhook's own credentials (WebhookOptions), so that an Alertmanager can
 // post with either; every other path needs a user when users are set.
-func (a *API) Run(ctx context.Context, srv *http.Server, webConfigFile string) error {
+func (a *API) Run(ctx context.Context, srv *http.Server, l net.Listener, webConfigFile string) error {
 	srv.Handler = a.echo
 	var tlsConfig *tls.Config
 	if webConfigFile != "" {
@@ -59,10 +59,6 @@ func (a *API) Run(ctx context.Context, srv *http.Server, webConfigFile string) e
 			}
 		}
 	}
-	l, err := net.Listen("tcp", srv.Addr)
-	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w", srv.Addr, err)
-	}
 	a.opts.Logger.Info("serving", "component", "web", "address", l.Addr().String(), "tls", tlsConfig != nil)
 	errc := make(chan error, 1)
 	go func() {
@@ -74,7 +70,7 @@ func (a *API) Run(ctx context.Context, srv *http.Server, webConfigFile string) e
 	}()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("cannot serve on %s: %w", srv.Addr, err)
+		return fmt.Errorf("cannot serve on %s: %w", l.Addr(), err)
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

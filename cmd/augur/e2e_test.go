@@ -278,3 +278,28 @@ func TestServeBadParameters(t *testing.T) {
 		}
 	}
 }
+
+// TestServePortInUse: a port in use fails augur at once, before it reads a
+// source or opens its storage (issue 14: the error came after the engine
+// had started querying).
+func TestServePortInUse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	storage := filepath.Join(t.TempDir(), "data")
+	out, err := exec.Command(augurBinary, "serve", "--web.listen-address="+l.Addr().String(), "--storage.path="+storage).CombinedOutput()
+	if err == nil {
+		t.Fatalf("augur served on a port in use:\n%s", out)
+	}
+	if !strings.Contains(string(out), "address already in use") || !strings.Contains(string(out), "--web.listen-address") {
+		t.Errorf("the error does not say the address is in use:\n%s", out)
+	}
+	if strings.Contains(string(out), "starting engine") {
+		t.Errorf("the engine started before the address was bound:\n%s", out)
+	}
+	if _, err := os.Stat(storage); !os.IsNotExist(err) {
+		t.Errorf("--storage.path was created before the address was bound (%v)", err)
+	}
+}

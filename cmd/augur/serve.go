@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -84,6 +85,13 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	if err := web.Validate(f.webConfig); err != nil {
 		return fmt.Errorf("--web.config.file: %w", err)
 	}
+	// The address is bound before anything else starts, so that a port in
+	// use fails at once: before a source is asked or the storage opened.
+	l, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen on --web.listen-address: %w", err)
+	}
+	defer l.Close()
 	if err := os.MkdirAll(f.storage, 0o755); err != nil {
 		return fmt.Errorf("cannot create --storage.path: %w", err)
 	}
@@ -132,7 +140,7 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Addr: f.listen, ReadTimeout: f.readTimeout, ReadHeaderTimeout: min(f.readTimeout, 30*time.Second), WriteTimeout: 2 * time.Minute, IdleTimeout: f.readTimeout}
+	srv := &http.Server{ReadTimeout: f.readTimeout, ReadHeaderTimeout: min(f.readTimeout, 30*time.Second), WriteTimeout: 2 * time.Minute, IdleTimeout: f.readTimeout}
 
 	var g run.Group
 	{
@@ -163,8 +171,7 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	{
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error {
-			logger.Info("listening", "address", f.listen)
-			return a.Run(ctx, srv, f.webConfig)
+			return a.Run(ctx, srv, l, f.webConfig)
 		}, func(error) {
 			logger.Info("stopping web server")
 			cancel()
