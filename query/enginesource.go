@@ -35,7 +35,9 @@ func (s EngineSource) Evaluated() time.Time {
 }
 
 // Forecasts forecasts the series ms select up to end at the engine's step.
-func (s EngineSource) Forecasts(ctx context.Context, ms []*labels.Matcher, end time.Time, fn func(Forecast) error) error {
+// The engine computes them all before any is passed on, so their number is
+// checked first, on the published State's series.
+func (s EngineSource) Forecasts(ctx context.Context, ms []*labels.Matcher, end time.Time, maxPoints int, fn func(Forecast) error) error {
 	if !s.E.Ready() {
 		return nil
 	}
@@ -44,7 +46,17 @@ func (s EngineSource) Forecasts(ctx context.Context, ms []*labels.Matcher, end t
 	if horizon < step {
 		return nil
 	}
-	fcs, err := s.E.Forecast(mapMatcher(ms), horizon, step, 0.95)
+	match := mapMatcher(ms)
+	n := 0
+	for _, st := range s.E.State().Series {
+		if match(st.Labels) {
+			n++
+		}
+	}
+	if points := int64(n) * int64(horizon/step); points > int64(maxPoints) {
+		return &TooManyPointsError{Series: n, End: end, Points: points}
+	}
+	fcs, err := s.E.Forecast(match, horizon, step, 0.95)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -24,7 +25,9 @@ type Forecaster interface {
 	// series' last evaluated point through end, at the models' step, with
 	// its central 95 % prediction interval. Forecast's slices are only
 	// valid during fn; an error from fn stops the walk and is returned.
-	Forecasts(ctx context.Context, ms []*labels.Matcher, end time.Time, fn func(Forecast) error) error
+	// When those forecasts would hold more than maxPoints points in all,
+	// it returns a *TooManyPointsError before computing them.
+	Forecasts(ctx context.Context, ms []*labels.Matcher, end time.Time, maxPoints int, fn func(Forecast) error) error
 }
 
 // Forecast is one series' forecast: Point[i], Lower[i], Upper[i] are at
@@ -34,6 +37,25 @@ type Forecast struct {
 	Start, Step         int64
 	Point, Lower, Upper []float64
 }
+
+// TooManyPointsError is a Forecaster's refusal to compute the forecasts of
+// Series series through End: Points points in all, more than asked.
+type TooManyPointsError struct {
+	Series int
+	End    time.Time
+	Points int64
+}
+
+func (e *TooManyPointsError) Error() string {
+	return fmt.Sprintf("the forecasts of %d series through %s (%d points)", e.Series, e.End.UTC().Format(time.RFC3339), e.Points)
+}
+
+// maxFuturePoints bounds the forecast points one selector has computed.
+// The models' forecasts are computed whole, at about 48 bytes a point and
+// up to twice that while their slices grow, before they are cut to the
+// samples the selector reads: 500,000 points keep them under 48 MiB (e.g.
+// 347 series for a day ahead at a one-minute step, 11 series for 31 days).
+const maxFuturePoints = 500_000
 
 // futureQuerier serves augur_forecast, _lower and _upper after the last
 // evaluation; the TSDB holds them before.
@@ -75,7 +97,9 @@ func (q *futureQuerier) Select(ctx context.Context, _ bool, hints *storage.Selec
 	}
 	var out []storage.Series
 	total := 0
-	err := q.f.Forecasts(ctx, own, end, func(f Forecast) error {
+	// Each point computed becomes a sample of every name asked for.
+	budget := min(q.maxSamples/len(names), maxFuturePoints)
+	err := q.f.Forecasts(ctx, own, end, budget, func(f Forecast) error {
 		// Keep only the points the selector reads: [Start, End].
 		first := 0
 		if hints.Start > f.Start {
@@ -112,6 +136,10 @@ func (q *futureQuerier) Select(ctx context.Context, _ bool, hints *storage.Selec
 		}
 		return nil
 	})
+	if tooMany := (*TooManyPointsError)(nil); errors.As(err, &tooMany) {
+		err = promql.ErrTooManySamples(fmt.Sprintf("%v, more than the %d points of forecast a selector may compute (--query.max-samples=%d over %d metric names, at most %d): narrow the selector or the time range",
+			tooMany, budget, q.maxSamples, len(names), maxFuturePoints))
+	}
 	if err != nil {
 		return storage.ErrSeriesSet(err)
 	}

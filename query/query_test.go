@@ -34,7 +34,7 @@ type linearForecaster struct{ evaluated time.Time }
 
 func (f linearForecaster) Evaluated() time.Time { return f.evaluated }
 
-func (f linearForecaster) Forecasts(_ context.Context, ms []*labels.Matcher, end time.Time, fn func(Forecast) error) error {
+func (f linearForecaster) Forecasts(_ context.Context, ms []*labels.Matcher, end time.Time, _ int, fn func(Forecast) error) error {
 	l := labels.FromStrings("host", "a", "signal", "cpu")
 	if !matchesAll(ms, l) {
 		return nil
