@@ -3,7 +3,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -73,17 +72,22 @@ func (st *State) Readiness() error {
 	if !st.Ready {
 		return errors.New("models are being fitted")
 	}
-	var down []string
+	up := false
+	var down []string // each source's first error, "name: error"
+	seen := map[string]bool{}
 	for _, sig := range st.Signals {
-		switch sig.Health {
-		case HealthUnknown:
+		switch {
+		case sig.Health == HealthUnknown:
 			return fmt.Errorf("signal %q has not been fetched yet", sig.Signal)
-		case HealthSourceDown:
-			down = append(down, sig.LastError)
+		case sig.Health != HealthSourceDown:
+			up = true
+		case !seen[sig.Source]:
+			seen[sig.Source] = true
+			down = append(down, sig.Source+": "+sig.LastError)
 		}
 	}
-	if len(down) == len(st.Signals) {
-		return fmt.Errorf("every source is down: %s", strings.Join(slices.Compact(down), "; "))
+	if !up {
+		return fmt.Errorf("every source is down: %s", strings.Join(down, "; "))
 	}
 	return nil
 }

@@ -246,7 +246,9 @@ func replaySpan(flag, history time.Duration) time.Duration {
 // the live engine (engine.Engine.Adopt). Sources are only asked for the
 // past, so the live engine's clock needs no simulation.
 func replayPast(ctx context.Context, logger *slog.Logger, eng *engine.Engine, opts engine.Options, span time.Duration) {
-	for !eng.Ready() {
+	// Ready in the sense of /-/ready: with every source down there is no
+	// past to replay.
+	for eng.State().Readiness() != nil {
 		select {
 		case <-ctx.Done():
 			return
