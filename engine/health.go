@@ -174,22 +174,26 @@ func listNamed(entities []string, n int) string {
 
 // missingLimits returns, sorted, the entities of sig's series that have no
 // limit, of entities in all: none unless the limit comes from a
-// limit_query, and none asked while the source is down.
+// limit_query, and none asked while the source is down. It allocates
+// only when some entity has no limit.
 func missingLimits(sig *signalState) (missing []string, entities int) {
 	if sig.LimitQuery == "" || sig.report.err != nil {
 		return nil, 0
 	}
-	seen := map[string]bool{}
 	for _, s := range sig.series {
-		if seen[s.entity] {
-			continue
-		}
-		seen[s.entity] = true
 		if _, ok := sig.limits[s.entity]; !ok {
 			missing = append(missing, s.entity)
 		}
 	}
+	if len(missing) == 0 {
+		return nil, 0
+	}
 	slices.Sort(missing)
+	missing = slices.Compact(missing)
+	seen := make(map[string]struct{}, len(sig.limits)+len(missing))
+	for _, s := range sig.series {
+		seen[s.entity] = struct{}{}
+	}
 	return missing, len(seen)
 }
 
