@@ -150,20 +150,21 @@ func writeFile(path string, fn func(io.Writer) error) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
 	bw := bufio.NewWriter(tmp)
-	if err := fn(bw); err != nil {
-		tmp.Close()
-		return err
+	err = fn(bw)
+	if err == nil {
+		err = bw.Flush()
 	}
-	if err := bw.Flush(); err != nil {
-		tmp.Close()
-		return err
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
-	if err := tmp.Close(); err != nil {
-		return err
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
 	}
-	return os.Rename(tmp.Name(), path)
+	if err != nil {
+		os.Remove(tmp.Name()) // after a rename there is nothing to remove
+	}
+	return err
 }
 
 func isNAB(t *ingest.Table) bool { return len(t.Columns) == 1 && t.Columns[0] == "value" }
