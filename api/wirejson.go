@@ -1,8 +1,8 @@
 package api
 
 import (
+	"fmt"
 	"math"
-	"net/http"
 	"reflect"
 	"unsafe"
 
@@ -53,7 +53,8 @@ func (nullableFloat) Encode(ptr unsafe.Pointer, s *jsoniter.Stream) {
 func writeJSON(c echo.Context, status int, v any) error {
 	b, err := wireJSON.Marshal(v)
 	if err != nil {
-		return c.JSON(http.StatusInternalServerError, response{Status: statusFailed, ErrorType: errInternal, Error: "cannot encode the response: " + err.Error()})
+		ae := &apiError{kind: kindInternal, err: fmt.Errorf("cannot encode the response: %w", err)}
+		return c.JSON(ae.status(), response{Status: statusFailed, ErrorType: ae.typ(), Error: ae.Error()})
 	}
 	return c.JSONBlob(status, b)
 }
