@@ -38,10 +38,10 @@ type WebhookOptions struct {
 	// With neither a token nor a username the webhook accepts any poster:
 	// protect it with --web.config.file then.
 	Username, Password string
-	// EntityLabels are the alert labels naming the failed entity, tried in
-	// order; default instance, host, entity, node, pod.
-	EntityLabels []string
-	Logger       *slog.Logger
+	// Entity names the failed entity from an alert's labels, "" for none;
+	// default the first of instance, host, entity, node, pod that is set.
+	Entity func(labels map[string]string) string
+	Logger *slog.Logger
 	// Now is the clock of ReceivedAt; default time.Now.
 	Now func() time.Time
 }
@@ -100,8 +100,15 @@ func (a *API) RegisterWebhook(o WebhookOptions) error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if len(o.EntityLabels) == 0 {
-		o.EntityLabels = []string{"instance", "host", "entity", "node", "pod"}
+	if o.Entity == nil {
+		o.Entity = func(l map[string]string) string {
+			for _, name := range []string{"instance", "host", "entity", "node", "pod"} {
+				if v := l[name]; v != "" {
+					return v
+				}
+			}
+			return ""
+		}
 	}
 	if o.BearerToken != "" || o.Username != "" {
 		a.webhookAuth = o.authorized
@@ -183,12 +190,7 @@ func webhook(c echo.Context, o WebhookOptions) result {
 		if al.Status == "resolved" {
 			in.EndsAt = al.EndsAt.UTC()
 		}
-		for _, l := range o.EntityLabels {
-			if v := al.Labels[l]; v != "" {
-				in.Entity = v
-				break
-			}
-		}
+		in.Entity = o.Entity(al.Labels)
 		incs = append(incs, in)
 	}
 	added, err := o.Store.AddIncidents(incs)

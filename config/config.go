@@ -55,6 +55,10 @@ type GlobalConfig struct {
 	// MaxGap is the longest gap that is interpolated; longer gaps stay missing.
 	MaxGap            Duration `yaml:"max_gap"`
 	MaxExportedSeries int      `yaml:"max_exported_series"`
+	// EntityRelabelConfigs rewrite the labels of every signal's series and
+	// limit series, and of every incident's alert, before the entity is
+	// read from them: how exporters of one host become one entity.
+	EntityRelabelConfigs []RelabelConfig `yaml:"entity_relabel_configs,omitempty"`
 }
 
 // SourceConfig is one place series are read from. Which fields apply depends
@@ -115,6 +119,9 @@ type SignalConfig struct {
 	Limit      *float64          `yaml:"limit,omitempty"`
 	LimitQuery string            `yaml:"limit_query,omitempty"`
 	Labels     map[string]string `yaml:"labels,omitempty"`
+	// EntityRelabelConfigs apply to this signal's series and limit series
+	// after the global ones.
+	EntityRelabelConfigs []RelabelConfig `yaml:"entity_relabel_configs,omitempty"`
 }
 
 // AlertingConfig says where and when predicted failures are sent.

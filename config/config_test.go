@@ -190,6 +190,25 @@ func TestParseErrors(t *testing.T) {
 		{"demo speed", "sources:\n  - {name: d, type: demo, speed: -2}\nsignals:\n  - {name: c, query: cpu}\n", []string{`augur.yml:2: sources[0].speed: must be a positive number, got -2`}},
 		{"bad label name", minimal + "    labels: {team-name: x}\n", []string{`augur.yml:8: signals[0].labels.team-name: invalid label name "team-name"`}},
 		{"bad entity", minimal + "    entity: 'host name'\n", []string{`augur.yml:8: signals[0].entity: invalid label name "host name"`}},
+		{"unknown relabel field", minimal + "    entity_relabel_configs:\n      - source_labels: [instance]\n        target: host\n", []string{
+			`augur.yml:10: signals[0].entity_relabel_configs[0].target: unknown field "target"`,
+		}},
+		{"bad relabel action", minimal + "    entity_relabel_configs:\n      - action: replac\n        target_label: host\n", []string{
+			`augur.yml:9: signals[0].entity_relabel_configs[0].action: unknown relabel action "replac"`,
+		}},
+		{"bad relabel regex and rule", "global:\n  entity_relabel_configs:\n    - regex: '(.+'\n      target_label: host\n    - source_labels: [instance]\n" + minimal, []string{
+			`augur.yml:3: global.entity_relabel_configs[0].regex: invalid regex "(.+": error parsing regexp: missing closing )`,
+		}},
+		{"relabel rule without target", "global:\n  entity_relabel_configs:\n    - source_labels: [instance]\n      regex: '(.+):\\d+'\n    - action: labeldrop\n      regex: pod\n      target_label: x\n" + minimal, []string{
+			`augur.yml:3: global.entity_relabel_configs[0]: relabel configuration for replace action requires 'target_label' value`,
+			`augur.yml:5: global.entity_relabel_configs[1]: labeldrop action requires only 'regex', and no other fields`,
+		}},
+		{"relabel rule not a mapping", minimal + "    entity_relabel_configs: [instance]\n", []string{
+			`augur.yml:8: signals[0].entity_relabel_configs[0]: expected a relabel rule`,
+		}},
+		{"bad relabel target", minimal + "    entity_relabel_configs:\n      - {source_labels: [a], target_label: 'host name'}\n", []string{
+			`augur.yml:9: signals[0].entity_relabel_configs[0]: "host name" is invalid 'target_label' for replace action`,
+		}},
 		{"no signals", "sources:\n  - {name: d, type: demo}\n", []string{`augur.yml:1: signals: at least one signal is required`}},
 		// A value that does not decode does not hide the validation's problems.
 		{"bad duration and unknown source", "global:\n  step: 1x\nsources:\n  - {name: p, type: prometheus, url: 'http://p:9090'}\nsignals:\n  - {name: up, source: nope, query: up}\n", []string{

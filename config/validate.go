@@ -123,6 +123,7 @@ func (v *validator) global(g *GlobalConfig) {
 	if g.MaxExportedSeries <= 0 {
 		v.errorf("global.max_exported_series", "must be positive, got %d", g.MaxExportedSeries)
 	}
+	v.relabelRules("global.entity_relabel_configs", g.EntityRelabelConfigs)
 }
 
 func (v *validator) source(p string, s *SourceConfig) {
@@ -255,6 +256,7 @@ func (v *validator) signal(p string, sig *SignalConfig, c *Config) {
 			v.errorf(p+".limit_query", "%v", err)
 		}
 	}
+	v.relabelRules(p+".entity_relabel_configs", sig.EntityRelabelConfigs)
 	keys := make([]string, 0, len(sig.Labels))
 	for k := range sig.Labels {
 		keys = append(keys, k)

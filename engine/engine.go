@@ -12,13 +12,12 @@ import (
 	"log/slog"
 	"math"
 	"runtime"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/augur-sre/augur/history"
@@ -40,6 +39,10 @@ type Signal struct {
 	LimitQuery string
 	// Labels are added to every series of the signal.
 	Labels map[string]string
+	// Relabel rewrites the source labels of every series and limit series
+	// of the signal, with Prometheus' relabelling semantics, before the
+	// Entity label is read from them; a series a rule drops is ignored.
+	Relabel []*relabel.Config
 }
 
 // Store is where the engine keeps its series: *history.DB.
@@ -135,6 +138,9 @@ type Engine struct {
 
 type signalState struct {
 	Signal
+	// entityLabel names the entity on the engine's outputs: Entity,
+	// renamed as ExportedLabel renames target labels.
+	entityLabel string
 	series      map[string]*series
 	limits      map[string]float64 // entity value -> latest limit
 	lastFetched int64              // ms, last grid point fetched
@@ -199,7 +205,7 @@ func New(opts Options) (*Engine, error) {
 		e.store, e.closeStore = db, db.Close
 	}
 	for _, s := range opts.Signals {
-		e.signals = append(e.signals, &signalState{Signal: s, series: map[string]*series{}, limits: map[string]float64{}, health: HealthUnknown})
+		e.signals = append(e.signals, &signalState{Signal: s, entityLabel: ExportedLabel(s.Entity), series: map[string]*series{}, limits: map[string]float64{}, health: HealthUnknown})
 	}
 	return e, nil
 }
@@ -393,14 +399,19 @@ func (e *Engine) fetch(ctx context.Context, a *appender, sig *signalState, start
 	r.addLimits(sig.limits, &sig.Signal, limits)
 	var buf []ingest.Sample
 	for _, in := range got {
-		labels := seriesLabels(&sig.Signal, in.Labels)
-		if _, ok := r.entityOf(&sig.Signal, labels, false); !ok {
+		src, keep := sig.relabel(in.Labels)
+		if !keep {
 			continue
 		}
+		entity, ok := r.entityOf(&sig.Signal, src, false)
+		if !ok {
+			continue
+		}
+		labels := seriesLabels(&sig.Signal, src)
 		key := labelsKey(labels)
 		s := sig.series[key]
 		if s == nil {
-			s = newSeries(sig, labels, key, e.window, e.step)
+			s = newSeries(sig, labels, entity, key, e.window, e.step)
 			sig.series[key] = s
 			e.joinEntity(s)
 			e.unfitted++
@@ -434,42 +445,6 @@ func lastValue(ss []ingest.Sample) (float64, bool) {
 		}
 	}
 	return 0, false
-}
-
-// seriesLabels returns the identity of a series: its source labels (the
-// source's metric name moved to "metric"), the signal's static labels and "signal".
-func seriesLabels(sig *Signal, src map[string]string) map[string]string {
-	l := make(map[string]string, len(src)+len(sig.Labels)+1)
-	for k, v := range src {
-		if k == "__name__" {
-			k = "metric"
-		}
-		l[k] = v
-	}
-	for k, v := range sig.Labels {
-		l[k] = v
-	}
-	l["signal"] = sig.Name
-	return l
-}
-
-// labelsKey is a canonical string form of a label set, {a="1", b="2"}.
-func labelsKey(l map[string]string) string {
-	names := make([]string, 0, len(l))
-	for k := range l {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, k := range names {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s=%q", k, l[k])
-	}
-	b.WriteByte('}')
-	return b.String()
 }
 
 // Ready reports whether every signal has a fitted model or a reported

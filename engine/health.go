@@ -91,8 +91,9 @@ func (r *fetchReport) merge(c *fetchReport) {
 	}
 }
 
-// entityOf returns the entity of a series of sig, or records in r that it
-// has none.
+// entityOf returns the entity of a series of sig from its source labels
+// after the signal's relabelling (not its identity, whose job and instance
+// are renamed), or records in r that it has none.
 func (r *fetchReport) entityOf(sig *Signal, labels map[string]string, limit bool) (string, bool) {
 	if limit {
 		r.limitSeries++
@@ -117,7 +118,11 @@ func (r *fetchReport) entityOf(sig *Signal, labels map[string]string, limit bool
 // limits, by entity.
 func (r *fetchReport) addLimits(limits map[string]float64, sig *Signal, series []ingest.Series) {
 	for _, ls := range series {
-		e, ok := r.entityOf(sig, ls.Labels, true)
+		src, keep := sig.relabel(ls.Labels)
+		if !keep {
+			continue
+		}
+		e, ok := r.entityOf(sig, src, true)
 		if !ok {
 			continue
 		}
@@ -315,7 +320,11 @@ func CheckSignal(ctx context.Context, sig Signal, start, end time.Time, step tim
 	}
 	entities := map[string]bool{}
 	for _, s := range got {
-		if e, ok := r.entityOf(&sig, seriesLabels(&sig, s.Labels), false); ok {
+		src, keep := sig.relabel(s.Labels)
+		if !keep {
+			continue
+		}
+		if e, ok := r.entityOf(&sig, src, false); ok {
 			entities[e] = true
 		}
 	}

@@ -457,7 +457,7 @@ func (e *Engine) failures(h int, withSeries bool) ([]EntityRisk, []SeriesState, 
 		for _, s := range sig.series {
 			a := entities[s.entity]
 			if a == nil {
-				a = &acc{risk: EntityRisk{Entity: s.entity, EntityLabel: sig.Entity}, warming: true}
+				a = &acc{risk: EntityRisk{Entity: s.entity, EntityLabel: sig.entityLabel}, warming: true}
 				entities[s.entity] = a
 			}
 			a.warming = a.warming && s.warmingUp()
@@ -484,7 +484,7 @@ func (e *Engine) failures(h int, withSeries bool) ([]EntityRisk, []SeriesState, 
 			a.risk.Factors = append(a.risk.Factors, f)
 			if withSeries {
 				ss := SeriesState{
-					Labels: s.labels, Entity: s.entity, EntityLabel: sig.Entity, T: t, Value: v, Band: f.Band,
+					Labels: s.labels, Entity: s.entity, EntityLabel: sig.entityLabel, T: t, Value: v, Band: f.Band,
 					AnomalyScore: score, PointScore: s.scoreAt(t), ETASeconds: f.ETASeconds, Stale: sig.stale,
 					refs: s.refs, key: s.key,
 				}

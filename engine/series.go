@@ -70,12 +70,12 @@ type series struct {
 	refs *seriesRefs
 }
 
-func newSeries(sig *signalState, labels map[string]string, key string, window int, stepMs int64) *series {
+func newSeries(sig *signalState, labels map[string]string, entity, key string, window int, stepMs int64) *series {
 	return &series{
 		key:    key,
 		signal: sig,
 		labels: labels,
-		entity: labels[sig.Entity],
+		entity: entity,
 		limit:  sig.Limit,
 		win:    newWindow(window, stepMs),
 		refs:   newSeriesRefs(labels),

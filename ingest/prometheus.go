@@ -100,9 +100,9 @@ type PrometheusOptions struct {
 	// IncidentAlerts names the alerts whose firing runs in ALERTS are
 	// incidents; empty means Incidents returns none.
 	IncidentAlerts []string
-	// EntityLabel is the ALERTS label naming the failed entity.
-	// Default "instance".
-	EntityLabel string
+	// IncidentEntity names the entity an ALERTS series' labels (without
+	// __name__) are about, "" for none; by default their instance label.
+	IncidentEntity func(labels map[string]string) string
 }
 
 // Prometheus reads series through Prometheus' HTTP API. It is safe for
@@ -133,7 +133,9 @@ func NewPrometheus(opts PrometheusOptions) (*Prometheus, error) {
 	if err := opts.setDefaults("Prometheus", where); err != nil {
 		return nil, err
 	}
-	opts.EntityLabel = cmpOr(opts.EntityLabel, DefaultEntityLabel)
+	if opts.IncidentEntity == nil {
+		opts.IncidentEntity = func(l map[string]string) string { return l[DefaultEntityLabel] }
+	}
 	rt, err := config.NewRoundTripperFromConfig(opts.HTTP, "augur")
 	if err != nil {
 		return nil, fmt.Errorf("cannot create HTTP client for %s: %w", where, err)
@@ -317,9 +319,15 @@ func (p *Prometheus) Incidents(ctx context.Context, start, end time.Time) ([]Inc
 	}
 	var out []Incident
 	for _, ss := range m {
-		entity := string(ss.Metric[model.LabelName(p.opts.EntityLabel)])
+		l := make(map[string]string, len(ss.Metric))
+		for k, v := range ss.Metric {
+			if k != model.MetricNameLabel {
+				l[string(k)] = string(v)
+			}
+		}
+		entity := p.opts.IncidentEntity(l)
 		if entity == "" {
-			p.logger.Debug("ignoring alert without entity label", "alert", ss.Metric.String(), "entity_label", p.opts.EntityLabel)
+			p.logger.Debug("ignoring alert without entity", "alert", ss.Metric.String())
 			continue
 		}
 		name := string(ss.Metric[model.AlertNameLabel])

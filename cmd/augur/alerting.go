@@ -104,12 +104,7 @@ func setupAlerting(f alertingFlags, listen string, cfg *config.Config, eng *engi
 	if (f.webhookUser == "") != (password == "") {
 		return nil, fmt.Errorf("--webhook.basic-auth-username and --webhook.basic-auth-password-file go together")
 	}
-	entityLabels := []string{}
-	for _, s := range cfg.Signals {
-		entityLabels = append(entityLabels, s.Entity)
-	}
-	entityLabels = append(entityLabels, "instance", "host", "entity", "node", "pod")
-	if err := a.RegisterWebhook(api.WebhookOptions{Store: st, BearerToken: token, Username: f.webhookUser, Password: password, EntityLabels: entityLabels, Logger: logger}); err != nil {
+	if err := a.RegisterWebhook(api.WebhookOptions{Store: st, BearerToken: token, Username: f.webhookUser, Password: password, Entity: incidentEntity(cfg), Logger: logger}); err != nil {
 		return nil, err
 	}
 	a.ServeIncidents(liveIncidents(opts, st))

@@ -206,11 +206,12 @@ func engineOptions(cfg *config.Config, srcs *sources) (engine.Options, error) {
 		Tick:               time.Duration(float64(g.EvaluationInterval) / srcs.speed),
 		Incidents:          srcs.incidents,
 	}
-	for _, sc := range cfg.Signals {
+	for i := range cfg.Signals {
+		sc := &cfg.Signals[i]
 		sig := engine.Signal{
 			Name: sc.Name, SourceName: sc.Source, Source: srcs.byName[sc.Source],
 			Query: sc.Query, Entity: sc.Entity, LimitQuery: sc.LimitQuery, Labels: sc.Labels,
-			Limit: math.NaN(),
+			Limit: math.NaN(), Relabel: cfg.EntityRelabel(sc),
 		}
 		if sc.Limit != nil {
 			sig.Limit = *sc.Limit

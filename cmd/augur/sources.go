@@ -9,8 +9,11 @@ import (
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	promconfig "github.com/prometheus/common/config"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
 
 	"github.com/augur-sre/augur/config"
+	"github.com/augur-sre/augur/engine"
 	"github.com/augur-sre/augur/ingest"
 )
 
@@ -54,7 +57,7 @@ func buildSources(cfg *config.Config, demo demoOverrides, logger *slog.Logger) (
 		case config.TypePrometheus:
 			p, err := ingest.NewPrometheus(ingest.PrometheusOptions{
 				URL: sc.URL, HTTP: httpConfig(sc), QueryOptions: queryOptions(sc, maxGap, logger),
-				IncidentAlerts: incidentAlerts(cfg, sc.Name),
+				IncidentAlerts: incidentAlerts(cfg, sc.Name), IncidentEntity: incidentEntity(cfg),
 			})
 			if err != nil {
 				return nil, fmt.Errorf("source %q: %w", sc.Name, err)
@@ -123,6 +126,38 @@ func incidentAlerts(cfg *config.Config, source string) []string {
 		return cfg.Incidents.Alerts
 	}
 	return nil
+}
+
+// incidentEntity names the entity an alert is about: its labels pass
+// through the global entity_relabel_configs, as every signal's series do,
+// and the first of the signals' entity labels (as the source names them,
+// then as augur's own alerts name them, see engine.ExportedLabel) and
+// instance, host, entity, node, pod that is set names it.
+func incidentEntity(cfg *config.Config) func(map[string]string) string {
+	var names []string
+	for _, s := range cfg.Signals {
+		names = append(names, s.Entity)
+	}
+	for _, s := range cfg.Signals {
+		names = append(names, engine.ExportedLabel(s.Entity))
+	}
+	names = append(names, "instance", "host", "entity", "node", "pod")
+	rules := cfg.EntityRelabel(nil)
+	return func(l map[string]string) string {
+		if len(rules) > 0 {
+			ls, keep := relabel.Process(labels.FromMap(l), rules...)
+			if !keep {
+				return ""
+			}
+			l = ls.Map()
+		}
+		for _, name := range names {
+			if v := l[name]; v != "" {
+				return v
+			}
+		}
+		return ""
+	}
 }
 
 // checker is implemented by sources that can validate a query against the

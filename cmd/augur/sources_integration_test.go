@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,13 +73,70 @@ func checkEveryHost(t *testing.T, base string, fleet testservers.Fleet) {
 // TestServePrometheusExample runs `augur serve --config.file=examples/prometheus.yml`
 // against a real Prometheus holding backfilled node_exporter and
 // postgres_exporter history.
+// postgres_exporter's targets are on a port of their own, so each host
+// is two targets that the example's entity relabelling joins. A second
+// Prometheus then scrapes augur with honor_labels: true, as the README
+// advises: augur's series land under job="augur" with the source's
+// job and instance as exported_job and exported_instance, none under the
+// exporters' jobs.
 func TestServePrometheusExample(t *testing.T) {
 	fleet := recentFleet()
+	fleet.PostgresPort = 9187
 	dir := t.TempDir()
 	testservers.BackfillSeries(t, fleet.Series(), dir)
 	prom := testservers.StartPrometheus(t, testservers.PrometheusOptions{DataDir: dir})
 	base := startAugur(t, "--config.file="+exampleConfig(t, "prometheus.yml", prom.URL), "--calibration.replay=0")
 	checkEveryHost(t, base, fleet)
+
+	scraper := testservers.StartPrometheus(t, testservers.PrometheusOptions{Config: fmt.Sprintf(`global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: augur
+    honor_labels: true
+    static_configs: [{targets: [%q]}]
+`, strings.TrimPrefix(base, "http://"))})
+	type series = []struct {
+		Metric map[string]string `json:"metric"`
+	}
+	query := func(url, q string) series {
+		var d struct {
+			Result series `json:"result"`
+		}
+		if code := get(t, url+"/api/v1/query?query="+neturl.QueryEscape(q), &d); code != 200 {
+			t.Fatalf("%s: %s: status %d", url, q, code)
+		}
+		return d.Result
+	}
+	eventually(t, "the scraper has augur's scores", time.Minute, func() bool {
+		return len(query(scraper.URL, `augur_anomaly_score`)) == 3*fleet.Instances
+	})
+	if got := query(scraper.URL, `count by (job) ({__name__=~"augur_.+"})`); len(got) != 1 || got[0].Metric["job"] != "augur" {
+		t.Errorf("augur's series are under the jobs %v, want job=augur only", got)
+	}
+	for _, tc := range []struct {
+		url, what string
+	}{{scraper.URL, "scraped /metrics"}, {base, "augur's Prometheus API"}} {
+		got := query(tc.url, `augur_anomaly_score`)
+		if len(got) != 3*fleet.Instances {
+			t.Errorf("%s: %d anomaly scores, want %d", tc.what, len(got), 3*fleet.Instances)
+		}
+		for _, s := range got {
+			m := s.Metric
+			port := ":9100"
+			if m["signal"] == "connections" {
+				port = ":9187"
+			}
+			if m["exported_instance"] != m["host"]+port || (tc.url == base && (m["instance"] != "" || m["job"] != "")) {
+				t.Errorf("%s: %v: want the source's instance as exported_instance (%s%s), host joined, no job or instance of the source", tc.what, m, m["host"], port)
+			}
+			if m["signal"] == "memory" && m["exported_job"] != "node" {
+				t.Errorf("%s: %v: want the source's job as exported_job", tc.what, m)
+			}
+		}
+	}
+	if got := query(base, `augur_input{exported_job="node", signal="memory"}`); len(got) != fleet.Instances {
+		t.Errorf("augur's Prometheus API: %d memory inputs by exported_job, want %d", len(got), fleet.Instances)
+	}
 }
 
 // TestServeInfluxDBExample runs `augur serve --config.file=examples/influxdb.yml`

@@ -38,6 +38,10 @@ type Fleet struct {
 	// ResetInstance's counters restart from zero at step ResetAt (a reboot);
 	// ResetAt == 0 means no reset.
 	ResetInstance, ResetAt int
+	// PostgresPort, when set, is the port of postgres_exporter's targets,
+	// so that a host's pg_* series have an instance of their own
+	// (host-0:9187) as on a real fleet; zero puts them on node_exporter's.
+	PostgresPort int
 }
 
 // DefaultFleet is two weeks of 1-minute history for three hosts, in the past
@@ -76,8 +80,11 @@ func (f Fleet) Series() []Series {
 	stepSec := f.Step.Seconds()
 	var out []Series
 	for i := range f.Instances {
-		inst := Instance(i)
 		series := func(job, name string, extra ...string) Series {
+			inst := Instance(i)
+			if job == "postgres" && f.PostgresPort != 0 {
+				inst = fmt.Sprintf("%s:%d", Host(i), f.PostgresPort)
+			}
 			l := map[string]string{"instance": inst, "job": job}
 			for k := 0; k+1 < len(extra); k += 2 {
 				l[extra[k]] = extra[k+1]
@@ -273,23 +280,24 @@ func Host(i int) string { return fmt.Sprintf("host-%d", i) }
 // line, as a rate has none there.
 func WriteTelegraf(w io.Writer, f Fleet) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
-	type key struct{ inst, name string }
+	type key struct{ host, name string }
 	byKey := map[key][]Series{}
 	for _, s := range f.Series() {
 		if s.Name == "node_cpu_seconds_total" && s.Labels["mode"] != "idle" {
 			continue
 		}
-		k := key{s.Labels["instance"], s.Name}
+		host, _, _ := strings.Cut(s.Labels["instance"], ":")
+		k := key{host, s.Name}
 		byKey[k] = append(byKey[k], s)
 	}
 	stepSec := f.Step.Seconds()
 	var line []byte
 	for i := range f.Instances {
-		host, inst := Host(i), Instance(i)
-		idle := byKey[key{inst, "node_cpu_seconds_total"}]
-		avail := byKey[key{inst, "node_memory_MemAvailable_bytes"}][0]
-		total := byKey[key{inst, "node_memory_MemTotal_bytes"}][0]
-		conns := byKey[key{inst, "pg_stat_activity_count"}]
+		host := Host(i)
+		idle := byKey[key{host, "node_cpu_seconds_total"}]
+		avail := byKey[key{host, "node_memory_MemAvailable_bytes"}][0]
+		total := byKey[key{host, "node_memory_MemTotal_bytes"}][0]
+		conns := byKey[key{host, "pg_stat_activity_count"}]
 		for j, t := range avail.T {
 			ts := t / 1000
 			if j > 0 {
