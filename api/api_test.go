@@ -32,7 +32,7 @@ func newDemoServerWith(t testing.TB, qo query.Options) *httptest.Server {
 	t.Helper()
 	e, reg, db := newDemoEngine(t)
 	src := query.EngineSource{E: e}
-	qo.Storage, qo.Forecaster, qo.Incidents, qo.Step = db, src, src, e.Step()
+	qo.Storage, qo.Forecaster, qo.Incidents, qo.Planner, qo.Step = db, src, src, src, e.Step()
 	srv := httptest.NewServer(New(Options{Engine: e, Registry: reg, MaxBodyBytes: 1024, Query: query.New(qo)}).Handler())
 	t.Cleanup(srv.Close)
 	failOnPanics(t, reg)

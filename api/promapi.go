@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/augur-sre/augur/engine"
+	"github.com/augur-sre/augur/query"
 	"github.com/augur-sre/augur/rules"
 )
 
@@ -43,7 +44,8 @@ var augurMetrics = []struct{ name, help, unit string }{
 	{engine.MetricFailure, "Probability that the entity fails within the horizon.", ""},
 	{engine.MetricCrossing, "Probability that one of the entity's signals reaches its limit within the horizon: evidence of augur_failure_probability.", ""},
 	{engine.MetricAnomalyEvidence, "Prior probability of failure from the entity's anomaly scores: evidence of augur_failure_probability.", ""},
-	{engine.MetricTimeToLimit, "Time until the series reaches its limit, by quantile.", "seconds"},
+	{engine.MetricTimeToLimit, "Time until the series reaches its limit within the failure horizon, by quantile.", "seconds"},
+	{query.MetricCapacityETA, "Capacity plan: time until the series reaches its limit within the horizon its horizon matcher names (default 1w), by quantile, at the last evaluation; as /api/v1/capacity.", "seconds"},
 	{engine.MetricIncident, "1 while a known incident (Alertmanager webhook, ALERTS, demo script) is under way.", ""},
 }
 

@@ -453,3 +453,71 @@ func TestPromRules(t *testing.T) {
 		t.Errorf("alerts: %s", body)
 	}
 }
+
+// TestCapacityETASeries checks that augur_capacity_eta_seconds answers, in
+// the Prometheus API, what /api/v1/capacity answers at the same horizon,
+// at the last evaluation, for a horizon the matcher names or a week.
+func TestCapacityETASeries(t *testing.T) {
+	srv := newDemoServer(t)
+	type capacity struct {
+		Series []struct {
+			Labels     map[string]string   `json:"labels"`
+			ETASeconds map[string]*float64 `json:"eta_seconds"`
+		} `json:"series"`
+	}
+	for _, horizon := range []string{"1d", "1w"} {
+		var rest capacity
+		status, body := do(t, "GET", srv.URL+"/api/v1/capacity?horizon="+horizon+"&match="+q(`{signal="memory"}`), "")
+		if status != 200 {
+			t.Fatalf("capacity: status %d: %s", status, body)
+		}
+		var env struct{ Data capacity }
+		if err := json.Unmarshal(body, &env); err != nil {
+			t.Fatal(err)
+		}
+		rest = env.Data
+		sel := `augur_capacity_eta_seconds{signal="memory",horizon="` + horizon + `"}`
+		if horizon == "1w" {
+			sel = `augur_capacity_eta_seconds{signal="memory"}` // the default
+		}
+		status, body = do(t, "GET", srv.URL+"/api/v1/query?time="+strconv.Itoa(demoNow)+"&query="+q(sel), "")
+		var qenv struct {
+			Data struct {
+				Result []struct {
+					Metric map[string]string `json:"metric"`
+					Value  [2]any            `json:"value"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(body, &qenv); err != nil || status != 200 {
+			t.Fatalf("%s: status %d, %v: %s", sel, status, err, body)
+		}
+		got := map[string]string{}
+		for _, r := range qenv.Data.Result {
+			if r.Metric["horizon"] != horizon || r.Value[0] != float64(demoNow) {
+				t.Errorf("%s: %v at %v, want horizon %s at the evaluation", sel, r.Metric, r.Value[0], horizon)
+			}
+			got[r.Metric["host"]+" "+r.Metric["quantile"]] = r.Value[1].(string)
+		}
+		want := map[string]string{}
+		for _, s := range rest.Series {
+			for q, v := range map[string]*float64{"0.1": s.ETASeconds["p10"], "0.5": s.ETASeconds["p50"], "0.9": s.ETASeconds["p90"]} {
+				if v != nil {
+					want[s.Labels["host"]+" "+q] = strconv.FormatFloat(*v, 'f', -1, 64)
+				}
+			}
+		}
+		if len(want) == 0 || len(got) != len(want) {
+			t.Errorf("horizon %s: %d quantiles in the Prometheus API, %d in /api/v1/capacity, want as many (and some)", horizon, len(got), len(want))
+		}
+		for k, w := range want {
+			if got[k] != w {
+				t.Errorf("horizon %s: %s: %s in the Prometheus API, %s in /api/v1/capacity", horizon, k, got[k], w)
+			}
+		}
+	}
+	status, body := do(t, "GET", srv.URL+"/api/v1/query?time="+strconv.Itoa(demoNow)+"&query="+q(`augur_capacity_eta_seconds{horizon="soon"}`), "")
+	if status != 422 || !strings.Contains(string(body), `invalid horizon \"soon\"`) {
+		t.Errorf("bad horizon: status %d: %s", status, body)
+	}
+}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	promconfig "github.com/prometheus/common/config"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/augur-sre/augur/config"
@@ -209,7 +211,8 @@ func TestPrometheusIntegration(t *testing.T) {
 		}
 		p := newPrometheus(t, ingest.PrometheusOptions{URL: prom.URL, IncidentAlerts: cfg.Incidents.Alerts})
 		s, e := start.Add(24*time.Hour), start.Add(48*time.Hour)
-		for _, sig := range cfg.Signals {
+		for i, sig := range cfg.Signals {
+			rules := cfg.EntityRelabel(&cfg.Signals[i])
 			for _, q := range []string{sig.Query, sig.LimitQuery} {
 				if q == "" {
 					continue
@@ -225,9 +228,12 @@ func TestPrometheusIntegration(t *testing.T) {
 					t.Errorf("%s: %d series, want one per instance (%d)", sig.Name, len(got), fleet.Instances)
 				}
 				for _, ser := range got {
-					host := ser.Labels[sig.Entity]
-					if !strings.HasPrefix(host, "host-") || strings.Contains(host, ":") {
-						t.Errorf("%s: labels %v, want %s to be the host without port", sig.Name, ser.Labels, sig.Entity)
+					// The entity as the engine reads it: after the
+					// example's entity relabelling.
+					ls, keep := relabel.Process(labels.FromMap(ser.Labels), rules...)
+					host := ls.Get(sig.Entity)
+					if !keep || !strings.HasPrefix(host, "host-") || strings.Contains(host, ":") {
+						t.Errorf("%s: labels %v, relabelled %v, want %s to be the host without port", sig.Name, ser.Labels, ls, sig.Entity)
 					}
 					for _, x := range ser.Samples {
 						if x.V < 0 || (sig.Limit != nil && x.V > *sig.Limit) {

@@ -16,12 +16,13 @@ type ForecastEngine interface {
 	Now() time.Time
 	Step() time.Duration
 	Forecast(match engine.Matcher, horizon, step time.Duration, level float64) ([]engine.SeriesForecast, error)
+	Capacity(match engine.Matcher, th *engine.Threshold, horizon time.Duration) ([]engine.Capacity, []string, error)
 	Incidents() []ingest.Incident
 	State() *engine.State
 }
 
-// EngineSource serves the future and the incidents of a engine.Engine:
-// it is both a Forecaster and an IncidentSource.
+// EngineSource serves the future, the capacity plans and the incidents of
+// an engine.Engine: it is a Forecaster, a Planner and an IncidentSource.
 type EngineSource struct {
 	E ForecastEngine
 }
@@ -78,6 +79,22 @@ func (s EngineSource) Forecasts(ctx context.Context, ms []*labels.Matcher, end t
 		}
 	}
 	return nil
+}
+
+// Plans runs the engine's capacity plans of the series ms select, each to
+// its limit.
+func (s EngineSource) Plans(ms []*labels.Matcher, horizon time.Duration, fn func(l map[string]string, p10, p50, p90 *float64)) ([]string, error) {
+	if !s.E.Ready() {
+		return nil, nil
+	}
+	caps, warnings, err := s.E.Capacity(mapMatcher(ms), nil, horizon)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range caps {
+		fn(c.Labels, c.ETASeconds.P10, c.ETASeconds.P50, c.ETASeconds.P90)
+	}
+	return warnings, nil
 }
 
 // Incidents lists the engine's incidents that overlap [start, end]; one

@@ -3,10 +3,12 @@
 //
 // The past is what the engine appended at each evaluation (augur_input, the
 // one-step-ahead forecasts, bands, scores, failure probabilities, times to
-// limit). Two sources are computed at query time and merged into the same
+// limit). Three sources are computed at query time and merged into the same
 // storage.Queryable with Prometheus' merge querier: the forecasts after the
-// last evaluation (augur_forecast, _lower, _upper from the live models) and
-// augur_incident (1 while an incident is under way, from the incident list).
+// last evaluation (augur_forecast, _lower, _upper from the live models),
+// the capacity plans at the last evaluation (augur_capacity_eta_seconds, at
+// the horizon its horizon matcher names) and augur_incident (1 while an
+// incident is under way, from the incident list).
 // Queries run on Prometheus' own engine (promql.NewEngine) with its limits
 // and error types; query length and nesting depth are bounded before the
 // expression reaches the engine's parser and evaluator.
@@ -71,6 +73,8 @@ type Options struct {
 	Forecaster Forecaster
 	// Incidents serves augur_incident; nil serves none.
 	Incidents IncidentSource
+	// Planner serves augur_capacity_eta_seconds; nil serves none.
+	Planner Planner
 
 	// LookbackDelta is how far back an instant looks for a sample; it must
 	// be at least the evaluation interval, or the newest evaluation's
@@ -160,6 +164,9 @@ func (e *Engine) querier(mint, maxt int64) (storage.Querier, error) {
 	qs := []storage.Querier{past}
 	if e.opts.Forecaster != nil {
 		qs = append(qs, &futureQuerier{f: e.opts.Forecaster, maxSamples: e.opts.MaxSamples, maxFuture: e.opts.MaxFuture})
+	}
+	if e.opts.Planner != nil {
+		qs = append(qs, &capacityQuerier{p: e.opts.Planner, maxSamples: e.opts.MaxSamples})
 	}
 	if e.opts.Incidents != nil {
 		qs = append(qs, &incidentQuerier{src: e.opts.Incidents, mint: mint, maxt: maxt, spacing: e.opts.Step.Milliseconds()})

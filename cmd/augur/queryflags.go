@@ -36,7 +36,7 @@ func (f *queryFlags) register(c *kingpin.CmdClause) {
 func (f *queryFlags) engine(past storage.Queryable, eng *engine.Engine, opts engine.Options, logger *slog.Logger, reg prometheus.Registerer) *query.Engine {
 	src := query.EngineSource{E: eng}
 	return query.New(query.Options{
-		Storage: past, Forecaster: src, Incidents: src,
+		Storage: past, Forecaster: src, Incidents: src, Planner: src,
 		LookbackDelta: max(query.DefaultLookbackDelta, opts.EvaluationInterval+opts.Step),
 		Step:          opts.Step,
 		MaxSamples:    f.maxSamples, Timeout: f.timeout, MaxConcurrent: f.maxConcurrent, MaxLength: f.maxLength,
