@@ -30,7 +30,13 @@ func newDemoServer(t testing.TB) *httptest.Server {
 // (storage and sources are filled in).
 func newDemoServerWith(t testing.TB, qo query.Options) *httptest.Server {
 	t.Helper()
-	e, reg, db := newDemoEngine(t)
+	return newDemoServerAt(t, qo, 0)
+}
+
+// newDemoServerAt is newDemoServerWith on newDemoEngineAt's engine.
+func newDemoServerAt(t testing.TB, qo query.Options, elapsed time.Duration) *httptest.Server {
+	t.Helper()
+	e, reg, db := newDemoEngineAt(t, elapsed)
 	src := query.EngineSource{E: e}
 	qo.Storage, qo.Forecaster, qo.Incidents, qo.Planner, qo.Step = db, src, src, src, e.Step()
 	srv := httptest.NewServer(New(Options{Engine: e, Registry: reg, MaxBodyBytes: 1024, Query: query.New(qo)}).Handler())
@@ -44,13 +50,23 @@ func newDemoServerWith(t testing.TB, qo query.Options) *httptest.Server {
 // once its first evaluation is in the returned TSDB.
 func newDemoEngine(t testing.TB) (*engine.Engine, *prometheus.Registry, *history.DB) {
 	t.Helper()
+	return newDemoEngineAt(t, 0)
+}
+
+// newDemoEngineAt is newDemoEngine with the demo's present frozen at
+// elapsed after its anchor (its scripted failures recur relative to the
+// anchor).
+func newDemoEngineAt(t testing.TB, elapsed time.Duration) (*engine.Engine, *prometheus.Registry, *history.DB) {
+	t.Helper()
 	db, err := history.Open(t.TempDir(), history.Options{OutOfOrderWindow: 48 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	anchor := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Start: anchor, History: 3 * 24 * time.Hour, Clock: func() time.Time { return anchor }})
+	clock := anchor
+	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Start: anchor, History: 3 * 24 * time.Hour, Clock: func() time.Time { return clock }})
+	clock = anchor.Add(elapsed)
 	var signals []engine.Signal
 	for _, name := range []string{"cpu", "memory", "connections"} {
 		s := engine.Signal{Name: name, SourceName: "demo", Source: demo, Query: name, Entity: "host", Limit: 100}

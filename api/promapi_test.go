@@ -521,3 +521,49 @@ func TestCapacityETASeries(t *testing.T) {
 		t.Errorf("bad horizon: status %d: %s", status, body)
 	}
 }
+
+// TestCapacityETAHoursAhead checks the capacity table of the Grafana
+// dashboard on a host hours from its limit: cache-1, whose memory leak
+// reaches 100 % 61 h 45 m after the demo's anchor, 2 h 30 m after this
+// engine's present. The ETA within the failure horizon (1h) has nothing
+// to say; the dashboard's query, at its default variables, has the ETA.
+func TestCapacityETAHoursAhead(t *testing.T) {
+	const elapsed = 59*time.Hour + 15*time.Minute
+	srv := newDemoServerAt(t, query.Options{}, elapsed)
+	at := strconv.Itoa(demoNow + int(elapsed.Seconds()))
+	result := func(expr string) []map[string]any {
+		t.Helper()
+		status, body := do(t, "GET", srv.URL+"/api/v1/query?time="+at+"&query="+q(expr), "")
+		var env struct {
+			Data struct {
+				Result []map[string]any `json:"result"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(body, &env); err != nil || status != 200 {
+			t.Fatalf("%s: status %d, %v: %s", expr, status, err, body)
+		}
+		return env.Data.Result
+	}
+	if got := result(`augur_time_to_limit_seconds{host="cache-1",signal="memory",quantile="0.5"}`); len(got) != 0 {
+		t.Errorf("the ETA within 1h: %v; want none, the limit is 2.5 h away", got)
+	}
+	// deploy/grafana's capacity panel at its defaults (All hosts and
+	// signals, horizon 1w), as TestGrafanaDashboardQueries interpolates it.
+	got := result(`augur_capacity_eta_seconds{quantile="0.5",horizon="1w",signal=~".+",host=~".+"}`)
+	found := false
+	for _, r := range got {
+		m := r["metric"].(map[string]any)
+		if m["host"] != "cache-1" || m["signal"] != "memory" {
+			continue
+		}
+		found = true
+		v, _ := strconv.ParseFloat(r["value"].([]any)[1].(string), 64)
+		t.Logf("cache-1 memory: median ETA %.0f s", v)
+		if v < time.Hour.Seconds() || v > 4*time.Hour.Seconds() {
+			t.Errorf("cache-1 memory: median ETA %.0f s, want about 2.5 h", v)
+		}
+	}
+	if !found {
+		t.Errorf("the capacity panel's query lacks cache-1's memory: %v", got)
+	}
+}

@@ -2,8 +2,8 @@ package main
 
 // End-to-end tests of issue 7 with the real programs: promtool against
 // augur's Prometheus API, a real Alertmanager receiving augur's alerts and
-// posting them back to augur's webhook, durability across SIGKILL, and the
-// Grafana dashboard's queries.
+// posting them back to augur's webhook and durability across SIGKILL (the
+// Grafana dashboard's queries are in grafana_test.go).
 
 import (
 	"bytes"
@@ -349,126 +349,4 @@ receivers:
 		}
 		return false
 	})
-}
-
-// TestGrafanaDashboardQueries runs every query of the provisioned
-// dashboard against augur the way Grafana's Prometheus data source sends
-// it: variables by label values, panels as form POST range or instant
-// queries, annotations as range queries.
-func TestGrafanaDashboardQueries(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs augur")
-	}
-	b, err := os.ReadFile("../../deploy/grafana/dashboards/augur.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dash struct {
-		Annotations struct {
-			List []struct {
-				Name       string `json:"name"`
-				Expr       string `json:"expr"`
-				Datasource struct {
-					UID string `json:"uid"`
-				} `json:"datasource"`
-			} `json:"list"`
-		} `json:"annotations"`
-		Templating struct {
-			List []struct {
-				Name       string `json:"name"`
-				Definition string `json:"definition"`
-			} `json:"list"`
-		} `json:"templating"`
-		Panels []struct {
-			Title   string `json:"title"`
-			Targets []struct {
-				Expr    string `json:"expr"`
-				Instant bool   `json:"instant"`
-			} `json:"targets"`
-		} `json:"panels"`
-	}
-	if err := json.Unmarshal(b, &dash); err != nil {
-		t.Fatal(err)
-	}
-	base := startAugur(t)
-	waitReady(t, base, 60*time.Second)
-	waitEvaluated(t, base)
-
-	post := func(path string, form url.Values) (int, []byte) {
-		resp, err := http.PostForm(base+path, form)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
-	}
-	// Variables: label_values(metric, label) is label/<label>/values?match[]=metric.
-	vars := map[string]string{}
-	lv := regexp.MustCompile(`^label_values\((\w+), *(\w+)\)$`)
-	for _, v := range dash.Templating.List {
-		m := lv.FindStringSubmatch(v.Definition)
-		if m == nil {
-			t.Fatalf("variable %s: unexpected query %q", v.Name, v.Definition)
-		}
-		var values []string
-		if code := get(t, base+"/api/v1/label/"+m[2]+"/values?match[]="+url.QueryEscape(m[1]), &values); code != 200 || len(values) == 0 {
-			t.Errorf("variable %s: status %d, values %v", v.Name, code, values)
-		}
-		vars[v.Name] = values[0]
-	}
-	if vars["host"] == "" || vars["signal"] == "" {
-		t.Fatalf("variables %v", vars)
-	}
-	expand := func(expr string) string {
-		for k, v := range vars {
-			expr = strings.ReplaceAll(expr, "$"+k, v)
-		}
-		return expr
-	}
-	now := time.Now()
-	rangeForm := func(expr string) url.Values {
-		return url.Values{"query": {expand(expr)}, "start": {fmt.Sprint(now.Add(-6 * time.Hour).Unix())}, "end": {fmt.Sprint(now.Add(2 * time.Hour).Unix())}, "step": {"60"}}
-	}
-	n := 0
-	check := func(what, path string, form url.Values) {
-		t.Helper()
-		n++
-		code, body := post(path, form)
-		var env struct {
-			Status string `json:"status"`
-			Data   struct {
-				ResultType string            `json:"resultType"`
-				Result     []json.RawMessage `json:"result"`
-			} `json:"data"`
-		}
-		if err := json.Unmarshal(body, &env); err != nil || code != 200 || env.Status != "success" {
-			t.Errorf("%s: %s: status %d: %.500s", what, form.Get("query"), code, body)
-			return
-		}
-		// Incidents and threshold filters may rightly be empty; the rest not.
-		if len(env.Data.Result) == 0 && !strings.Contains(form.Get("query"), "augur_incident") && !strings.Contains(form.Get("query"), ">") {
-			t.Errorf("%s: %s returned no series", what, form.Get("query"))
-		}
-	}
-	for _, p := range dash.Panels {
-		for _, tg := range p.Targets {
-			if tg.Instant {
-				check(p.Title, "/api/v1/query", url.Values{"query": {expand(tg.Expr)}, "time": {fmt.Sprint(now.Unix())}})
-			} else {
-				check(p.Title, "/api/v1/query_range", rangeForm(tg.Expr))
-			}
-		}
-	}
-	for _, a := range dash.Annotations.List {
-		if a.Expr != "" {
-			if a.Datasource.UID != "augur" {
-				t.Errorf("annotation %s: data source %q, want augur", a.Name, a.Datasource.UID)
-			}
-			check("annotation "+a.Name, "/api/v1/query_range", rangeForm(a.Expr))
-		}
-	}
-	if n < 10 {
-		t.Errorf("only %d dashboard queries checked", n)
-	}
 }
