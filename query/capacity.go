@@ -113,8 +113,19 @@ func (q *capacityQuerier) Select(ctx context.Context, _ bool, hints *storage.Sel
 	return &seriesSet{series: out, warnings: warns}
 }
 
-func (q *capacityQuerier) LabelValues(context.Context, string, *storage.LabelHints, ...*labels.Matcher) ([]string, annotations.Annotations, error) {
-	return nil, nil, nil
+// LabelValues lists the metric's name among the metric names, when no
+// matcher but __name__'s restricts them: its series are computed only for
+// a query, so other label requests do not see them.
+func (q *capacityQuerier) LabelValues(_ context.Context, name string, _ *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	if name != labels.MetricName || q.p.Evaluated().IsZero() || !matchName(ms, MetricCapacityETA) {
+		return nil, nil, nil
+	}
+	for _, m := range ms {
+		if m.Name != labels.MetricName {
+			return nil, nil, nil
+		}
+	}
+	return []string{MetricCapacityETA}, nil, nil
 }
 
 func (q *capacityQuerier) LabelNames(context.Context, *storage.LabelHints, ...*labels.Matcher) ([]string, annotations.Annotations, error) {
