@@ -151,7 +151,7 @@ func (r *fetchReport) problems(sig *Signal, noLimit []string, entities int) []Pr
 			what = append(what, fmt.Sprintf("%d of %d series of the limit_query", r.limitNoEntity, r.limitSeries))
 		}
 		out = append(out, Problem{Health: HealthNoEntityLabel, Count: n, Message: fmt.Sprintf(
-			"%s lack the entity label %q and are left out (e.g. %s): keep the label in the query (e.g. by (%s)) or name another one in \"entity\"",
+			"%s lack the entity label %q and are left out (e.g. %s): keep the label in the query (e.g. by (%s)), derive it with entity_relabel_configs or name another one in \"entity\"",
 			strings.Join(what, " and "), sig.Entity, r.example, sig.Entity)})
 	}
 	if len(noLimit) > 0 {
