@@ -140,7 +140,7 @@ func TestMissingDataIsLoud(t *testing.T) {
 	for _, s := range tg.Signals {
 		health[s.Signal] = s.Health
 		for _, ser := range s.Series {
-			if ser.Labels["instance"] == "" {
+			if ser.Labels["exported_instance"] == "" {
 				t.Errorf("signal %s: a series without an entity was modelled: %v", s.Signal, ser.Labels)
 			}
 		}
