@@ -182,6 +182,28 @@ type wireCalibration struct {
 	Positives  int       `json:"positives"`
 	Prior      bool      `json:"prior"` // true while too few incidents are known
 	Note       string    `json:"note,omitempty"`
+	// FailureModel is the learned failure model, when one is configured.
+	FailureModel *wireFailureModel `json:"failure_model,omitempty"`
 }
 
-func toCalibration(c engine.Calibration) wireCalibration { return wireCalibration(c) }
+type wireFailureModel struct {
+	Mode            string     `json:"mode"`
+	InUse           bool       `json:"in_use"`
+	Trained         *time.Time `json:"trained,omitempty"`
+	Incidents       int        `json:"incidents"`
+	HeldOut         int        `json:"held_out"`
+	Brier           *float64   `json:"brier,omitempty"`
+	CalibratedBrier *float64   `json:"calibrated_brier,omitempty"`
+	BaseRateBrier   *float64   `json:"base_rate_brier,omitempty"`
+	TrainSeconds    float64    `json:"train_seconds"`
+	Note            string     `json:"note,omitempty"`
+}
+
+func toCalibration(c engine.Calibration) wireCalibration {
+	w := wireCalibration{c.Raw, c.Calibrated, c.Examples, c.Positives, c.Prior, c.Note, nil}
+	if fm := c.FailureModel; fm != nil {
+		f := wireFailureModel(*fm)
+		w.FailureModel = &f
+	}
+	return w
+}

@@ -59,7 +59,20 @@ type GlobalConfig struct {
 	// limit series, and of every incident's alert, before the entity is
 	// read from them: how exporters of one host become one entity.
 	EntityRelabelConfigs []RelabelConfig `yaml:"entity_relabel_configs,omitempty"`
+	// FailureModel chooses what maps an entity's evidence to its failure
+	// probability: "calibrated" (the isotonic calibration, the default),
+	// "lstm" (the learned sequence classifier once trained on enough
+	// incidents) or "auto" (the learned one where it beats the
+	// calibration on held-out incidents).
+	FailureModel string `yaml:"failure_model,omitempty"`
 }
+
+// The values of GlobalConfig.FailureModel.
+const (
+	FailureModelCalibrated = "calibrated"
+	FailureModelLSTM       = "lstm"
+	FailureModelAuto       = "auto"
+)
 
 // SourceConfig is one place series are read from. Which fields apply depends
 // on Type; setting a field that does not apply is an error.
@@ -223,6 +236,7 @@ func Parse(data []byte, filename string) (*Config, error) {
 			Horizon:            Duration(time.Hour),
 			MaxGap:             Duration(5 * time.Minute),
 			MaxExportedSeries:  10000,
+			FailureModel:       FailureModelCalibrated,
 		},
 		Alerting: AlertingConfig{
 			FailureThreshold: 0.8,

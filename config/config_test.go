@@ -136,6 +136,7 @@ func TestParseErrors(t *testing.T) {
 		}},
 		{"bad number", minimal + "    limit: lots\n", []string{`augur.yml:8: signals[0].limit: cannot parse "lots" as a number`}},
 		{"zero step", "global:\n  step: 0s\n" + minimal, []string{`augur.yml:2: global.step: must be positive, got 0s`}},
+		{"unknown failure model", "global:\n  failure_model: neural\n" + minimal, []string{`augur.yml:2: global.failure_model: must be calibrated, lstm or auto, got "neural"`}},
 		{"horizon below step", "global:\n  step: 5m\n  horizon: 1m\n" + minimal, []string{`augur.yml:3: global.horizon: must be at least one step (5m), got 1m`}},
 		{"history too long", "global:\n  step: 1s\n  history: 30d\n" + minimal, []string{`augur.yml:3: global.history: 30d at step 1s is 2592000 points, more than the limit of 1000000`}},
 		{"unknown source type", "sources:\n  - name: x\n    type: graphite\nsignals:\n  - name: a\n    query: a\n", []string{

@@ -124,6 +124,11 @@ func (v *validator) global(g *GlobalConfig) {
 		v.errorf("global.max_exported_series", "must be positive, got %d", g.MaxExportedSeries)
 	}
 	v.relabelRules("global.entity_relabel_configs", g.EntityRelabelConfigs)
+	switch g.FailureModel {
+	case FailureModelCalibrated, FailureModelLSTM, FailureModelAuto:
+	default:
+		v.errorf("global.failure_model", "must be %s, %s or %s, got %q", FailureModelCalibrated, FailureModelLSTM, FailureModelAuto, g.FailureModel)
+	}
 }
 
 func (v *validator) source(p string, s *SourceConfig) {

@@ -132,13 +132,15 @@ type Calibration struct {
 	Positives  int
 	Prior      bool // true while too few incidents are known
 	Note       string
+	// FailureModel is the learned failure model, when one is configured.
+	FailureModel *FailureModelStatus
 }
 
 // Calibration returns the mapping from raw to calibrated probability in use.
 func (e *Engine) Calibration() Calibration {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	c := Calibration{Raw: e.calib.X, Calibrated: e.calib.Y, Examples: e.calib.N, Positives: e.calib.Positives, Prior: e.calib.N == 0}
+	c := Calibration{Raw: e.calib.X, Calibrated: e.calib.Y, Examples: e.calib.N, Positives: e.calib.Positives, Prior: e.calib.N == 0, FailureModel: e.failureModelStatus()}
 	if e.calibErr != nil {
 		c.Note = e.calibErr.Error()
 	}

@@ -80,6 +80,13 @@ type Options struct {
 	// at Horizon, which the CapacityExhaustion rule reads; a replay needs
 	// none.
 	Capacity bool
+	// FailureModel is FailureModelCalibrated (the default, also when
+	// empty), FailureModelLSTM or FailureModelAuto: see failureProbability.
+	FailureModel string
+	// Learned configures the learned model's training; its zero value is
+	// model.FailureModelOptions' defaults (the seed's architecture), its
+	// Window and Horizon are the engine's.
+	Learned model.FailureModelOptions
 	// Incidents lists known failures; nil when no source knows any.
 	Incidents  ingest.IncidentLister
 	Logger     *slog.Logger
@@ -115,6 +122,8 @@ type Engine struct {
 	incidentsFailing bool
 	calib            model.Calibrator
 	calibErr         error
+	// fm is the learned failure model (Options.FailureModel).
+	fm learned
 	// restored holds the snapshot's model choice for each series' first fit.
 	restored map[string]string
 	evalTime time.Time
@@ -261,6 +270,7 @@ func (e *Engine) evaluateOnce(ctx context.Context, wait bool) {
 		e.startRefit(ctx, wait, false)
 		e.installFits(ctx)
 		e.calibrate()
+		e.trainFailureModel(ctx, wait)
 	case e.unfitted > 0:
 		e.startRefit(ctx, wait, true)
 		e.installFits(ctx)

@@ -34,6 +34,14 @@ type entityState struct {
 	// updated is the time (Unix ms) of the newest residual the channel has
 	// seen.
 	updated int64
+
+	// rows are the entity's features at its last failureModelWindow
+	// evaluations, oldest first, filled how many of them are set, and
+	// learnedP the learned failure model's probability (NaN without one):
+	// see observeFeatures. Empty unless a learned model is configured.
+	rows     [][]float64
+	filled   int
+	learnedP float64
 }
 
 // entityMember links a series to its entity's channel and holds the
@@ -41,6 +49,8 @@ type entityState struct {
 type entityMember struct {
 	state *entityState
 	index int
+	// signal is the index of the series' signal in Engine.signals.
+	signal int
 	// resid is the newest standardised one-step residual (NaN without
 	// one), residT its time (Unix ms).
 	resid  float64
@@ -63,10 +73,16 @@ func (m *entityMember) noteResidual(t int64, v, f, lo, hi float64) {
 func (e *Engine) joinEntity(s *series) {
 	st := e.entities[s.entity]
 	if st == nil {
-		st = &entityState{}
+		st = &entityState{learnedP: math.NaN()}
 		e.entities[s.entity] = st
 	}
-	s.member = entityMember{state: st, index: len(st.members), resid: math.NaN()}
+	sig := 0
+	for i, g := range e.signals {
+		if g == s.signal {
+			sig = i
+		}
+	}
+	s.member = entityMember{state: st, index: len(st.members), signal: sig, resid: math.NaN()}
 	st.members = append(st.members, s)
 	st.det, st.score = nil, 0
 }
@@ -80,6 +96,7 @@ func (e *Engine) updateEntities() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, st := range e.entities {
+		e.observeFeatures(st)
 		k := len(st.members)
 		if st.det == nil {
 			st.det = model.NewEntityDetector(k, model.EntityOptions{})

@@ -151,3 +151,80 @@ func BenchmarkUpdateEntities(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/entity")
 }
+
+// TestLearnedFailureModelServes trains the learned failure model (a small
+// LSTM, for the test's time) on a week of the demo fleet and its scripted
+// failures at the first evaluation, and checks that once an entity's
+// window of features is full its failure probability is the model's
+// prediction, and that the targets report the model in use.
+func TestLearnedFailureModelServes(t *testing.T) {
+	anchor := time.Date(2026, 1, 19, 0, 0, 0, 0, time.UTC)
+	sim := anchor
+	demo := ingest.NewDemo(ingest.DemoOptions{Start: anchor, History: 7 * day, Clock: func() time.Time { return sim }})
+	var sigs []Signal
+	for _, name := range []string{"cpu", "memory", "connections"} {
+		s := Signal{Name: name, SourceName: "demo", Source: demo, Query: name, Entity: "host", Limit: 100}
+		if name == "connections" {
+			s.Limit, s.LimitQuery = math.NaN(), "max_connections"
+		}
+		sigs = append(sigs, s)
+	}
+	opts := Options{Signals: sigs, Step: time.Minute, History: 7 * day, Horizon: time.Hour, RefitInterval: day, Incidents: demo,
+		FailureModel: FailureModelLSTM, Learned: model.FailureModelOptions{MinIncidents: 3, HoldOut: 0.45, LSTM: model.LSTMOptions{Hidden1: 8, Hidden2: 4, Epochs: 3, Seed: 1}}}
+	e, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.opts.Now = func() time.Time { return sim }
+	for range failureModelWindow {
+		e.Evaluate(context.Background())
+		sim = sim.Add(time.Minute)
+	}
+	fm := e.Calibration().FailureModel
+	if fm == nil || fm.Trained == nil || !fm.InUse {
+		t.Fatalf("failure model %+v, want trained and in use", fm)
+	}
+	st := e.State()
+	if len(st.Entities) == 0 {
+		t.Fatal("no entities")
+	}
+	for _, r := range st.Entities {
+		es := e.entities[r.Entity]
+		if math.IsNaN(es.learnedP) || r.FailureProbability != es.learnedP {
+			t.Errorf("%s: failure probability %v, want the learned model's %v", r.Entity, r.FailureProbability, es.learnedP)
+		}
+		if r.FailureProbability < 0 || r.FailureProbability > 1 {
+			t.Errorf("%s: failure probability %v outside [0,1]", r.Entity, r.FailureProbability)
+		}
+	}
+
+	// A restart restores the model from the snapshot instead of training
+	// it, and predicts as it did.
+	data, err := e.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.Restore(data); err != nil {
+		t.Fatal(err)
+	}
+	sim = anchor
+	b.opts.Now = func() time.Time { return sim }
+	for range failureModelWindow {
+		b.Evaluate(context.Background())
+		sim = sim.Add(time.Minute)
+	}
+	if got := b.Calibration().FailureModel; got == nil || !got.InUse || got.Trained == nil || !got.Trained.Equal(*fm.Trained) {
+		t.Fatalf("restored failure model %+v, want the one trained at %v in use", got, fm.Trained)
+	}
+	for i, r := range b.State().Entities {
+		if want := st.Entities[i]; r.Entity != want.Entity || r.FailureProbability != want.FailureProbability {
+			t.Errorf("%s: %v after restore, %s: %v before", r.Entity, r.FailureProbability, want.Entity, want.FailureProbability)
+		}
+	}
+}

@@ -504,7 +504,7 @@ func (e *Engine) failures(h int, withSeries bool) ([]EntityRisk, []SeriesState, 
 	for _, a := range entities {
 		escore := e.entityScore(a.risk.Entity)
 		cross, anom := model.AnyOf(a.cross...), model.EntityAnomalyPrior(a.scores, escore)
-		p := e.calib.Apply(cross, anom)
+		p := e.failureProbability(a.risk.Entity, cross, anom)
 		a.risk.CrossingProbability, a.risk.AnomalyEvidence, a.risk.FailureProbability = cross, anom, p
 		a.risk.EntityScore = escore
 		addEntityWeights(a.weights, a.eshare, escore)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 // FailureHistory is one entity's history for training a FailureModel:
@@ -414,4 +415,46 @@ func failsWithin(incs []StepSpan, t, h int) bool {
 		}
 	}
 	return false
+}
+
+// FailureModelState is what a trained FailureModel needs to predict, for
+// persisting it: its network's weights, the standardisation and the output
+// corrections. It encodes as JSON.
+type FailureModelState struct {
+	In, Window, Horizon, Incidents int
+	Brier, BaseRateBrier           float64
+	Hidden1, Hidden2               int
+	Mean, Scale                    []float64
+	Keep                           float64
+	Platt                          [2]float64
+	Params                         []float64
+}
+
+// State returns the model's state; the model and the state share nothing.
+func (m *FailureModel) State() FailureModelState {
+	o := m.net.opts
+	return FailureModelState{
+		In: m.In, Window: m.Window, Horizon: m.Horizon, Incidents: m.Incidents,
+		Brier: m.Brier, BaseRateBrier: m.BaseRateBrier, Hidden1: o.Hidden1, Hidden2: o.Hidden2,
+		Mean: slices.Clone(m.mean), Scale: slices.Clone(m.scale), Keep: m.keep, Platt: m.platt,
+		Params: slices.Clone(m.net.params),
+	}
+}
+
+// NewFailureModelFromState rebuilds a model from State's output, checking
+// that its parts fit together.
+func NewFailureModelFromState(s FailureModelState) (*FailureModel, error) {
+	if s.In < 1 || s.Window < 1 || s.Hidden1 < 1 || s.Hidden2 < 1 || len(s.Mean) != s.In || len(s.Scale) != s.In {
+		return nil, fmt.Errorf("cannot restore a failure model of %d features, window %d, %d×%d units from %d means and %d scales", s.In, s.Window, s.Hidden1, s.Hidden2, len(s.Mean), len(s.Scale))
+	}
+	net := NewLSTM(s.In, 1, LSTMOptions{Hidden1: s.Hidden1, Hidden2: s.Hidden2, Sigmoid: true})
+	if len(s.Params) != len(net.params) {
+		return nil, fmt.Errorf("cannot restore a failure model: %d weights, want %d", len(s.Params), len(net.params))
+	}
+	copy(net.params, s.Params)
+	return &FailureModel{
+		In: s.In, Window: s.Window, Horizon: s.Horizon, Incidents: s.Incidents, Brier: s.Brier, BaseRateBrier: s.BaseRateBrier,
+		net: net, mean: slices.Clone(s.Mean), scale: slices.Clone(s.Scale), keep: s.Keep, platt: s.Platt,
+		x: make([]float64, s.Window*s.In),
+	}, nil
 }

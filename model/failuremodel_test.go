@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -68,6 +69,27 @@ func TestFailureModelLearnsPrecursor(t *testing.T) {
 	last := m.HeldOut[len(m.HeldOut)-1]
 	if p := m.Predict(hist[last.Entity].Features[:last.Step+1]); math.Abs(p-last.P) > 1e-12 {
 		t.Errorf("Predict %v, held-out prediction %v at the same step", p, last.P)
+	}
+	// A model restored from its state predicts what it did, through JSON
+	// as the engine's snapshot stores it.
+	data, err := json.Marshal(m.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st FailureModelState
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewFailureModelFromState(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := r.Predict(hist[last.Entity].Features[:last.Step+1]); p != last.P {
+		t.Errorf("restored model predicts %v, the trained one %v", p, last.P)
+	}
+	st.Params = st.Params[1:]
+	if _, err := NewFailureModelFromState(st); err == nil {
+		t.Error("a state with a weight missing was restored")
 	}
 }
 

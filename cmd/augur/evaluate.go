@@ -28,6 +28,7 @@ type evaluateFlags struct {
 	nab        string
 	category   string
 	asd        string
+	failure    string
 }
 
 func evaluateCommand(app *kingpin.Application, out io.Writer) *command {
@@ -44,6 +45,8 @@ func evaluateCommand(app *kingpin.Application, out io.Writer) *command {
 	c.clause.Flag("threshold", "Alert threshold on the failure probability (default: the config's alerting.failure_threshold).").Float64Var(&f.threshold)
 	c.clause.Flag("nab", "Instead of a configuration, evaluate on the NAB corpus at this path: each file of --nab.category is a single-signal entity, its labelled windows its incidents.").StringVar(&f.nab)
 	c.clause.Flag("nab.category", "NAB category evaluated with --nab.").Default("realKnownCause").StringVar(&f.category)
+	c.clause.Flag("failure.model", "What maps the evidence to the failure probability in the replay: calibrated, lstm or auto (default: the config's global.failure_model). With lstm or auto, a calibrated replay runs too and a line compares both.").EnumVar(&f.failure, config.FailureModelCalibrated, config.FailureModelLSTM, config.FailureModelAuto)
+	c.clause.Flag("failure-model", "Another name of --failure.model.").Hidden().EnumVar(&f.failure, config.FailureModelCalibrated, config.FailureModelLSTM, config.FailureModelAuto)
 	c.clause.Flag("asd", "Instead of a configuration, evaluate on the ASD dataset at this path (data/, labels/, interpretation/): each server is an entity, run over its training then test rows by detect's entity pipeline.").StringVar(&f.asd)
 	c.run = func(ctx context.Context, logger *slog.Logger) error {
 		th := f.threshold
@@ -94,40 +97,26 @@ func evaluate(ctx context.Context, logger *slog.Logger, f evaluateFlags, out io.
 		}
 		threshold = f.threshold
 	}
+	if f.failure != "" {
+		cfg.Global.FailureModel = f.failure
+	}
 	start := end.Add(-f.span)
-	replayFrom := start.Add(-f.burnIn)
-	sim := replayFrom
-	clock := func() time.Time { return sim }
-	srcs, err := buildSources(cfg, demoOverrides{speed: 1, start: replayFrom, clock: clock}, logger)
+	r, err := replayAndScore(ctx, logger, cfg, f, threshold, start, end)
 	if err != nil {
 		return err
 	}
-	opts, err := engineOptions(cfg, srcs)
-	if err != nil {
-		return err
-	}
-	opts.RefitInterval, opts.FailureThreshold, opts.Logger = f.refit, threshold, logger
-	began := time.Now()
-	logger.Info("replaying", "from", replayFrom, "scored_from", start, "to", end, "step", opts.EvaluationInterval)
-	eng, err := engine.Replay(ctx, opts, replayFrom, end, func(t time.Time) { sim = t }, func(day int) {
-		logger.Info("replay progress", "day", day, "of", int(end.Sub(replayFrom)/(24*time.Hour)), "elapsed", time.Since(began).Round(time.Second))
-	})
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	hist := eng.FailureHistory(start, end)
-	// The engine knows only the incidents of its last History; a longer
-	// span is scored against all of the span's, or its early alarms would
-	// count as false.
-	incidents := eng.Incidents()
-	if opts.Incidents != nil {
-		if incidents, err = opts.Incidents.Incidents(ctx, start, end); err != nil {
-			return fmt.Errorf("cannot list the incidents to score against: %w", err)
+	defer r.eng.Close()
+	printReport(out, r.rep, r.calib, start, end, r.took)
+	if fm := r.calib.FailureModel; fm != nil {
+		cfg.Global.FailureModel = config.FailureModelCalibrated
+		base, err := replayAndScore(ctx, logger, cfg, f, threshold, start, end)
+		if err != nil {
+			return err
 		}
+		base.eng.Close()
+		printFailureModel(out, fm, r.rep, base.rep)
 	}
-	rep := engine.Evaluate(hist, incidents, opts.Horizon, threshold, start, end)
-	printReport(out, rep, eng.Calibration(), start, end, time.Since(began))
+	rep, hist := r.rep, r.hist
 	if f.plot != "" {
 		if err := plotReport(f.plot, rep, hist); err != nil {
 			return fmt.Errorf("cannot plot: %w", err)
@@ -135,6 +124,81 @@ func evaluate(ctx context.Context, logger *slog.Logger, f evaluateFlags, out io.
 		fmt.Fprintf(out, "\nplot written to %s\n", f.plot)
 	}
 	return nil
+}
+
+// scoredReplay is a replay and its predictions scored against the
+// incidents.
+type scoredReplay struct {
+	eng   *engine.Engine
+	hist  []engine.EntityHistory
+	rep   engine.Report
+	calib engine.Calibration
+	took  time.Duration
+}
+
+// replayAndScore replays [start − burn-in, end] through a fresh engine on
+// cfg's sources and scores its predictions in [start, end].
+func replayAndScore(ctx context.Context, logger *slog.Logger, cfg *config.Config, f evaluateFlags, threshold float64, start, end time.Time) (scoredReplay, error) {
+	replayFrom := start.Add(-f.burnIn)
+	sim := replayFrom
+	clock := func() time.Time { return sim }
+	srcs, err := buildSources(cfg, demoOverrides{speed: 1, start: replayFrom, clock: clock}, logger)
+	if err != nil {
+		return scoredReplay{}, err
+	}
+	opts, err := engineOptions(cfg, srcs)
+	if err != nil {
+		return scoredReplay{}, err
+	}
+	opts.RefitInterval, opts.FailureThreshold, opts.Logger = f.refit, threshold, logger
+	began := time.Now()
+	logger.Info("replaying", "from", replayFrom, "scored_from", start, "to", end, "step", opts.EvaluationInterval, "failure_model", opts.FailureModel)
+	eng, err := engine.Replay(ctx, opts, replayFrom, end, func(t time.Time) { sim = t }, func(day int) {
+		logger.Info("replay progress", "day", day, "of", int(end.Sub(replayFrom)/(24*time.Hour)), "elapsed", time.Since(began).Round(time.Second))
+	})
+	if err != nil {
+		return scoredReplay{}, err
+	}
+	hist := eng.FailureHistory(start, end)
+	// The engine knows only the incidents of its last History; a longer
+	// span is scored against all of the span's, or its early alarms would
+	// count as false.
+	incidents := eng.Incidents()
+	if opts.Incidents != nil {
+		if incidents, err = opts.Incidents.Incidents(ctx, start, end); err != nil {
+			eng.Close()
+			return scoredReplay{}, fmt.Errorf("cannot list the incidents to score against: %w", err)
+		}
+	}
+	rep := engine.Evaluate(hist, incidents, opts.Horizon, threshold, start, end)
+	return scoredReplay{eng: eng, hist: hist, rep: rep, calib: eng.Calibration(), took: time.Since(began)}, nil
+}
+
+// printFailureModel prints the learned failure model's state at the end of
+// a replay and a line comparing the replay with a calibrated one.
+func printFailureModel(out io.Writer, fm *engine.FailureModelStatus, r, base engine.Report) {
+	fmt.Fprintf(out, "\nfailure model %s: ", fm.Mode)
+	if fm.Trained == nil {
+		fmt.Fprintf(out, "not trained (%s)\n", fm.Note)
+	} else {
+		fmt.Fprintf(out, "LSTM trained at %s on %d incidents in %.1fs, in use: %v", fm.Trained.Format(time.RFC3339), fm.Incidents, fm.TrainSeconds, fm.InUse)
+		if fm.Brier != nil && fm.CalibratedBrier != nil {
+			fmt.Fprintf(out, "; held-out Brier %.5f against the calibration's %.5f on %d predictions", *fm.Brier, *fm.CalibratedBrier, fm.HeldOut)
+		}
+		if fm.Note != "" {
+			fmt.Fprintf(out, " (%s)", fm.Note)
+		}
+		fmt.Fprintln(out)
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "replay\tBrier\tprecision\trecall\tmedian lead time")
+	for _, c := range []struct {
+		name string
+		r    engine.Report
+	}{{"failure_model " + fm.Mode, r}, {"failure_model calibrated", base}} {
+		fmt.Fprintf(tw, "%s\t%.5f\t%.3f (%d alarms)\t%.3f\t%s\n", c.name, c.r.Brier, c.r.Precision, len(c.r.Alarms), c.r.Recall, c.r.MedianLead)
+	}
+	tw.Flush()
 }
 
 func isDemo(cfg *config.Config) bool {

@@ -36,6 +36,7 @@ type serveFlags struct {
 	readTimeout time.Duration
 	webConfig   string
 	replaySpan  time.Duration
+	failure     string
 	alerting    alertingFlags
 	query       queryFlags
 }
@@ -52,6 +53,8 @@ func serveCommand(app *kingpin.Application) *command {
 	c.clause.Flag("fit.concurrency", "Goroutines that fit models, off the evaluation path. Default: GOMAXPROCS.").Default("0").IntVar(&f.fitWorkers)
 	c.clause.Flag("storage.retention", "How long the embedded TSDB keeps samples. Default: the longer of the configured history and 15d.").Default("0s").DurationVar(&f.retention)
 	c.clause.Flag("calibration.replay", "At start, replay this much of the past through a second engine in the background, to learn the calibration against known incidents and serve past failure probabilities; 0 disables. Default: the history less two days.").Default("-1s").DurationVar(&f.replaySpan)
+	c.clause.Flag("failure.model", "What maps an entity's evidence to its failure probability: calibrated, lstm (the LSTM trained on the known incidents, once there are enough) or auto (the LSTM where it beats the calibration on held-out incidents). Default: the config's global.failure_model.").EnumVar(&f.failure, config.FailureModelCalibrated, config.FailureModelLSTM, config.FailureModelAuto)
+	c.clause.Flag("failure-model", "Another name of --failure.model.").Hidden().EnumVar(&f.failure, config.FailureModelCalibrated, config.FailureModelLSTM, config.FailureModelAuto)
 	c.clause.Flag("demo.speed", "Demo seconds per real second for demo sources (e.g. 1440 lets a demo day pass in a minute); overrides the source's speed.").Default("0").Float64Var(&f.demoSpeed)
 	c.clause.Flag("demo.start", "Demo anchor time (RFC 3339): the demo's present at start. Default: now. Fix it to replay the same demo.").StringVar(&f.demoStart)
 	f.alerting.register(c.clause)
@@ -67,6 +70,9 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 		if cfg, err = config.Load(f.configFile); err != nil {
 			return err
 		}
+	}
+	if f.failure != "" {
+		cfg.Global.FailureModel = f.failure
 	}
 	if f.configPrint {
 		fmt.Print(cfg.String())
@@ -202,6 +208,7 @@ func engineOptions(cfg *config.Config, srcs *sources) (engine.Options, error) {
 		Horizon:            time.Duration(g.Horizon),
 		MaxGap:             time.Duration(g.MaxGap),
 		FailureThreshold:   cfg.Alerting.FailureThreshold,
+		FailureModel:       g.FailureModel,
 		Now:                srcs.now,
 		Tick:               time.Duration(float64(g.EvaluationInterval) / srcs.speed),
 		Incidents:          srcs.incidents,
@@ -262,6 +269,9 @@ func replayPast(ctx context.Context, logger *slog.Logger, eng *engine.Engine, op
 	// A day between refits keeps the replay to seconds per day of history;
 	// the replay needs neither metrics nor the live engine's logs.
 	opts.RefitInterval, opts.Registerer, opts.Logger = 24*time.Hour, nil, slog.New(slog.DiscardHandler)
+	// The live engine trains its own learned failure model, off its
+	// evaluation path; the replay's would hold it up for minutes.
+	opts.FailureModel = engine.FailureModelCalibrated
 	began := time.Now()
 	logger.Info("replaying the past to calibrate", "from", start, "to", end)
 	r, err := engine.Replay(ctx, opts, start, end, nil, func(day int) {
