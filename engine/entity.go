@@ -42,6 +42,9 @@ type entityState struct {
 	rows     [][]float64
 	filled   int
 	learnedP float64
+	// prevCross and prevAnom are the evidence of the last published
+	// State, NaN before one.
+	prevCross, prevAnom float64
 }
 
 // entityMember links a series to its entity's channel and holds the
@@ -73,7 +76,7 @@ func (m *entityMember) noteResidual(t int64, v, f, lo, hi float64) {
 func (e *Engine) joinEntity(s *series) {
 	st := e.entities[s.entity]
 	if st == nil {
-		st = &entityState{learnedP: math.NaN()}
+		st = &entityState{learnedP: math.NaN(), prevCross: math.NaN(), prevAnom: math.NaN()}
 		e.entities[s.entity] = st
 	}
 	sig := 0
@@ -93,8 +96,16 @@ func (e *Engine) joinEntity(s *series) {
 // score. O(k²) per entity of k series, amortised, and no allocation once
 // every entity has stepped with its current members.
 func (e *Engine) updateEntities() {
+	prev := e.State()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.learnedMode() {
+		for _, r := range prev.Entities {
+			if st := e.entities[r.Entity]; st != nil {
+				st.prevCross, st.prevAnom = r.CrossingProbability, r.AnomalyEvidence
+			}
+		}
+	}
 	for _, st := range e.entities {
 		e.observeFeatures(st)
 		k := len(st.members)

@@ -68,12 +68,14 @@ const retrainIncidents = 3
 // trainFailureModel trains the learned failure model on the history the
 // TSDB holds (each entity's signals, one feature per signal: the entity's
 // highest value of it as a share of its limit, or the value where there is
-// no limit) labelled by the known incidents, when incidents have become
+// no limit; and the crossing probability and anomaly evidence of the
+// evaluation before, NaN where none was recorded) labelled by the known
+// incidents, when incidents have become
 // known since the last training. With wait it trains before returning (a
 // replay); otherwise in the background, the result installed when done. A
 // training is a few tens of seconds of CPU (BenchmarkTrainFailureModelOnDemo).
 func (e *Engine) trainFailureModel(ctx context.Context, wait bool) {
-	if e.opts.FailureModel == "" || e.opts.FailureModel == FailureModelCalibrated {
+	if !e.learnedMode() {
 		return
 	}
 	e.mu.Lock()
@@ -112,12 +114,18 @@ func (e *Engine) trainFailureModel(ctx context.Context, wait bool) {
 		start := end - e.opts.History.Milliseconds() + e.step
 		n := int((end-start)/e.step) + 1
 		hist := make([]model.FailureHistory, len(names))
+		evidence := map[string][]ProbabilityPoint{}
+		if eh, err := e.failureHistory(ctx, start, end); err == nil {
+			for _, h := range eh {
+				evidence[h.Entity] = h.Points
+			}
+		}
 		var ts []int64
 		var ys []float64
 		for i, ms := range members {
 			f := make([][]float64, n)
 			for t := range f {
-				f[t] = nanRow(len(e.signals))
+				f[t] = nanRow(len(e.signals) + 2)
 			}
 			for _, m := range ms {
 				var err error
@@ -131,6 +139,15 @@ func (e *Engine) trainFailureModel(ctx context.Context, wait bool) {
 				}
 			}
 			hist[i].Features = f
+			if pts := evidence[names[i]]; pts != nil {
+				// A row holds the evidence of the evaluation before it, as
+				// observeFeatures sees it.
+				for _, p := range pts {
+					if j := int((p.T-start)/e.step) + 1; j >= 0 && j < n {
+						f[j][len(e.signals)], f[j][len(e.signals)+1] = p.Cross, p.Anom
+					}
+				}
+			}
 			for _, inc := range incidents {
 				if inc.Entity != names[i] {
 					continue
@@ -228,6 +245,11 @@ func (e *Engine) compareFailureModel(ctx context.Context, m *model.FailureModel,
 	return true
 }
 
+// learnedMode reports whether a learned failure model is configured.
+func (e *Engine) learnedMode() bool {
+	return e.opts.FailureModel != "" && e.opts.FailureModel != FailureModelCalibrated
+}
+
 // feature is a signal's value as the learned model sees it: a share of its
 // limit where there is one.
 func feature(v, limit float64) float64 {
@@ -261,13 +283,13 @@ func maxNaN(a, b float64) float64 {
 // (NaN otherwise). The caller holds e.mu for writing.
 func (e *Engine) observeFeatures(st *entityState) {
 	st.learnedP = math.NaN()
-	if e.opts.FailureModel == "" || e.opts.FailureModel == FailureModelCalibrated {
+	if !e.learnedMode() {
 		return
 	}
 	if len(st.rows) != failureModelWindow {
 		st.rows = make([][]float64, failureModelWindow)
 		for i := range st.rows {
-			st.rows[i] = nanRow(len(e.signals))
+			st.rows[i] = nanRow(len(e.signals) + 2)
 		}
 		st.filled = 0
 	}
@@ -282,6 +304,7 @@ func (e *Engine) observeFeatures(st *entityState) {
 			row[s.member.signal] = maxNaN(row[s.member.signal], feature(s.win.at(s.win.n-1), s.limit))
 		}
 	}
+	row[len(e.signals)], row[len(e.signals)+1] = st.prevCross, st.prevAnom
 	st.filled = min(st.filled+1, failureModelWindow)
 	if e.fm.use && e.fm.m != nil && st.filled == failureModelWindow && e.fm.m.In == len(row) {
 		st.learnedP = e.fm.m.Predict(st.rows)
@@ -301,7 +324,7 @@ func (e *Engine) failureProbability(entity string, cross, anom float64) float64 
 // failureModelStatus describes the learned failure model; nil when the
 // engine uses the calibration only. The caller holds e.mu.
 func (e *Engine) failureModelStatus() *FailureModelStatus {
-	if e.opts.FailureModel == "" || e.opts.FailureModel == FailureModelCalibrated {
+	if !e.learnedMode() {
 		return nil
 	}
 	st := e.fm.status

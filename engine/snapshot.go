@@ -62,7 +62,7 @@ func (e *Engine) Restore(data []byte) (int, error) {
 		return 0, fmt.Errorf("engine snapshot: calibration has %d points and %d values", len(s.Calibration.X), len(s.Calibration.Y))
 	}
 	var fm *model.FailureModel
-	if l := s.FailureModel; l != nil && e.opts.FailureModel != "" && e.opts.FailureModel != FailureModelCalibrated {
+	if l := s.FailureModel; l != nil && e.learnedMode() {
 		var err error
 		if fm, err = model.NewFailureModelFromState(l.State); err != nil {
 			return 0, fmt.Errorf("engine snapshot: %w", err)
