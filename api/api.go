@@ -32,7 +32,6 @@ import (
 
 // Engine is what the API reads: engine.Engine satisfies it.
 type Engine interface {
-	Ready() bool
 	Now() time.Time
 	Horizon() time.Duration
 	Step() time.Duration
@@ -454,8 +453,12 @@ func etaLess(a, b *float64) bool {
 	return *a < *b
 }
 
+// ready is /-/ready's answer (engine.State.Readiness): the models fitted,
+// every signal with data or a reported problem, some source up.
+func (a *API) ready() bool { return a.opts.Engine.State().Readiness() == nil }
+
 func (a *API) targets(c echo.Context) result {
-	return result{data: map[string]any{"ready": a.opts.Engine.Ready(), "signals": toTargets(a.opts.Engine.Targets()), "calibration": toCalibration(a.opts.Engine.Calibration())}}
+	return result{data: map[string]any{"ready": a.ready(), "signals": toTargets(a.opts.Engine.Targets()), "calibration": toCalibration(a.opts.Engine.Calibration())}}
 }
 
 func (a *API) incidents(c echo.Context) result {

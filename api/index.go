@@ -60,5 +60,5 @@ func (a *API) index(c echo.Context) error {
 		Build map[string]string
 		Ready bool
 		Links any
-	}{buildInfo(), a.opts.Engine.Ready(), indexLinks})
+	}{buildInfo(), a.ready(), indexLinks})
 }

@@ -129,9 +129,9 @@ type Engine struct {
 	evalTime time.Time
 	lastFit  time.Time
 	ready    bool
-	// unfitted counts the series created since the last batch of fits
-	// was queued: they get a first fit at the next evaluation rather than
-	// at the next refit.
+	// unfitted counts the series that became due a first fit since the
+	// last batch was queued (see series.dueFirstFit): they get it at the
+	// next evaluation rather than at the next refit.
 	unfitted int
 
 	// entities are the entities' multivariate channels, by entity.
@@ -424,7 +424,6 @@ func (e *Engine) fetch(ctx context.Context, a *appender, sig *signalState, start
 			s = newSeries(sig, labels, entity, key, e.window, e.step)
 			sig.series[key] = s
 			e.joinEntity(s)
-			e.unfitted++
 		}
 		from := start
 		if s.lastT >= from {
@@ -435,6 +434,9 @@ func (e *Engine) fetch(ctx context.Context, a *appender, sig *signalState, start
 			s.observe(a, p.T, p.V)
 		}
 		s.counterLike = s.counterLike || ingest.LooksLikeCounter(in.Samples)
+		if s.dueFirstFit() {
+			e.unfitted++
+		}
 	}
 	for _, s := range sig.series {
 		s.limit = sig.Limit

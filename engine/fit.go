@@ -39,9 +39,10 @@ type job struct {
 }
 
 // startRefit queues every series for a refit in a batch of its own (with
-// onlyNew, the series that never had a fit: those a source showed after
-// the last batch), unless one is still running; with wait, it returns
-// once the batch is done. The caller is the Run goroutine.
+// onlyNew, the series due a first fit: those a source showed after the
+// last batch, and new ones that now have the points a model needs),
+// unless one is still running; with wait, it returns once the batch is
+// done. The caller is the Run goroutine.
 func (e *Engine) startRefit(ctx context.Context, wait, onlyNew bool) {
 	e.fits.mu.Lock()
 	if e.fits.running {
@@ -54,7 +55,7 @@ func (e *Engine) startRefit(ctx context.Context, wait, onlyNew bool) {
 	e.mu.Lock()
 	firsts := 0
 	for _, s := range e.selectSeries(nil) {
-		if onlyNew && (s.pending || !s.fitted.IsZero()) {
+		if onlyNew && !s.dueFirstFit() {
 			continue
 		}
 		jobs = append(jobs, job{s: s, labels: s.refs.labels[0], restored: e.restored[s.key], first: s.det == nil})

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	pmodel "github.com/prometheus/common/model"
-
 	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/model"
 )
@@ -271,8 +269,8 @@ func (e *Engine) warmingUp(sig *signalState) *Problem {
 	if len(ws) > maxNamed {
 		list += fmt.Sprintf(" and %d more", len(ws)-maxNamed)
 	}
-	p.Message = fmt.Sprintf("%d series have too few points for a model yet (it needs %d): %s; refits every %s, the next at %s",
-		len(ws), model.MinSeriesPoints, list, pmodel.Duration(e.opts.RefitInterval), e.lastFit.Add(e.opts.RefitInterval).UTC().Format(time.RFC3339))
+	p.Message = fmt.Sprintf("%d series have too few points for a model yet (it needs %d): %s; each is fitted once it has them",
+		len(ws), model.MinSeriesPoints, list)
 	return p
 }
 
@@ -280,6 +278,16 @@ func (e *Engine) warmingUp(sig *signalState) *Problem {
 // its fit found too few, or it has not had one yet.
 func (s *series) warmingUp() bool {
 	return s.fc == nil && (s.fitErr == nil || errors.Is(s.fitErr, model.ErrShortHistory))
+}
+
+// dueFirstFit reports whether the series should get a first fit before
+// the next refit: it never had one, or its last found too few points and
+// its window now has enough. Only warming series count their points.
+func (s *series) dueFirstFit() bool {
+	if s.det != nil || s.pending {
+		return false
+	}
+	return s.fitted.IsZero() || errors.Is(s.fitErr, model.ErrShortHistory) && s.win.finite() >= model.MinSeriesPoints
 }
 
 // finite counts the window's finite points.

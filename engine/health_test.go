@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,4 +63,61 @@ func TestCheckSignal(t *testing.T) {
 		`no_entity_label: 8 of 8 series of the query lack the entity label "instance" and are left out (e.g. {host="web-1", role="web", signal="s"})`)
 	f(Signal{Query: "cpu", Entity: "host", LimitQuery: "memory", Labels: map[string]string{"host": "web-1"}}, 8, 1)
 	f(Signal{Query: "disk", Entity: "host"}, 0, 0, `source_down: cannot fetch from source "demo": `)
+}
+
+// hidingSource wraps a real source and leaves out the series of one host
+// while hide is set: a host that joins the fleet later.
+type hidingSource struct {
+	ingest.Source
+	host string
+	hide atomic.Bool
+}
+
+func (h *hidingSource) Range(ctx context.Context, q string, start, end time.Time, step time.Duration) ([]ingest.Series, error) {
+	ss, err := h.Source.Range(ctx, q, start, end, step)
+	if h.hide.Load() {
+		ss = slices.DeleteFunc(ss, func(s ingest.Series) bool { return s.Labels["host"] == h.host })
+	}
+	return ss, err
+}
+
+// TestNewSeriesFittedAtOnce checks that a host that joins after the first
+// fit is reported warming up with its points, and gets its models as soon
+// as it has the points a model needs, not at the next refit an hour later.
+func TestNewSeriesFittedAtOnce(t *testing.T) {
+	now := demoAnchor
+	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Start: demoAnchor, History: 2 * day, Clock: func() time.Time { return now }})
+	src := &hidingSource{Source: demo, host: "web-1"}
+	src.hide.Store(true)
+	e, err := New(Options{
+		Signals: []Signal{{Name: "cpu", SourceName: "demo", Source: src, Query: "cpu", Entity: "host", Limit: 100}},
+		Step:    time.Minute, History: 2 * day, Horizon: time.Hour, RefitInterval: time.Hour, Now: demo.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	ctx := context.Background()
+	e.Evaluate(ctx)
+	src.hide.Store(false)
+	web1 := func() (string, []Problem) {
+		tg := e.Targets()[0]
+		for _, s := range tg.Series {
+			if s.Labels["host"] == "web-1" {
+				return s.Model, tg.Problems
+			}
+		}
+		return "", tg.Problems
+	}
+	for i := 1; i <= 12; i++ {
+		now = now.Add(time.Minute)
+		e.Evaluate(ctx)
+		m, ps := web1()
+		switch {
+		case i < 10 && (m != "none" || len(ps) != 1 || ps[0].Health != HealthWarmingUp || ps[0].Points[0] != i):
+			t.Errorf("%d minutes after web-1 joined: model %q, problems %+v; want it warming up with %d points", i, m, ps, i)
+		case i >= 10 && (m == "none" || len(ps) != 0):
+			t.Errorf("%d minutes after web-1 joined: model %q, problems %+v; want it fitted", i, m, ps)
+		}
+	}
 }
