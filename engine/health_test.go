@@ -60,8 +60,7 @@ func TestCheckSignal(t *testing.T) {
 	f(Signal{Query: "cpu", Entity: "host", Limit: 100}, 8, 8)
 	f(Signal{Query: "connections", Entity: "host", LimitQuery: "max_connections"}, 8, 8)
 	f(Signal{Query: "cpu", Entity: "instance", Limit: 100}, 8, 0,
-		`no_entity_label: 8 of 8 series of the query lack the entity label "instance" and are left out (e.g. {host="web-1", role="web", signal="s"})`)
-	f(Signal{Query: "cpu", Entity: "host", LimitQuery: "memory", Labels: map[string]string{"host": "web-1"}}, 8, 1)
+		`no_entity_label: 8 of 8 series of the query lack the entity label "instance" and are left out (e.g. {host="web-1", role="web"})`)
 	f(Signal{Query: "disk", Entity: "host"}, 0, 0, `source_down: cannot fetch from source "demo": `)
 }
 
