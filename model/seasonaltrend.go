@@ -47,29 +47,70 @@ func seasonalRow(dst []float64, x float64, t int64) {
 	}
 }
 
+// dailyWalk fills the regression rows of consecutive points of a regular
+// grid: the first harmonic turns by the step's angle from one point to the
+// next (a rotation, two products per term), reseeded with math.Sincos
+// every reseed points to bound the rounding drift (under 1e-13 here), and
+// the second and third come from the double and triple angle formulas. A
+// fortnight at one minute then costs a sine and cosine per 256 points
+// instead of three per point, which were half of the fit's time.
+type dailyWalk struct {
+	first, step int64 // ms, time of point 0 and spacing
+	next        int   // the point after the last one filled
+	s, c        float64
+	ds, dc      float64 // sin and cos of the step's angle
+}
+
+const reseed = 256
+
+func newDailyWalk(first, step int64) dailyWalk {
+	ds, dc := math.Sincos(2 * math.Pi * float64(step%msPerDay) / msPerDayF)
+	return dailyWalk{first: first, step: step, next: -1, ds: ds, dc: dc}
+}
+
+// row writes point i's row, x its trend regressor, into dst (as
+// seasonalRow).
+func (w *dailyWalk) row(dst *[seasonalParams]float64, i int, x float64) {
+	if i != w.next || i%reseed == 0 {
+		t := w.first + int64(i)*w.step
+		w.s, w.c = math.Sincos(2 * math.Pi * float64(((t%msPerDay)+msPerDay)%msPerDay) / msPerDayF)
+	} else {
+		w.s, w.c = w.s*w.dc+w.c*w.ds, w.c*w.dc-w.s*w.ds
+	}
+	w.next = i + 1
+	s1, c1 := w.s, w.c
+	s2, c2 := 2*s1*c1, c1*c1-s1*s1
+	*dst = [seasonalParams]float64{1, x, s1, c1, s2, c2, s2*c1 + c2*s1, c2*c1 - s2*s1}
+}
+
+// seasonalParams is the number of the model's coefficients.
+const seasonalParams = 2 + 2*seasonalHarmonics
+
 // FitSeasonalTrend fits the model to y sampled every step ms, the last
 // point at time last (Unix ms); non-finite values are skipped. It needs at
-// least a day of data for the cycle to be identified.
+// least a day of data for the cycle to be identified. The normal equations
+// are accumulated in arrays, without allocating per point.
 func FitSeasonalTrend(y []float64, last, step int64) (*SeasonalTrend, error) {
+	const p = seasonalParams
 	n := len(y)
-	p := 2 + 2*seasonalHarmonics
 	if n == 0 || int64(n)*step < msPerDay {
 		return nil, ErrTooFewPoints
 	}
-	var xtx mat.SymDense
-	xtx.ReuseAsSym(p)
-	xty := mat.NewVecDense(p, nil)
-	row := make([]float64, p)
+	var ata [p][p]float64 // upper triangle
+	var aty [p]float64
+	var row [p]float64
+	walk := newDailyWalk(last-int64(n-1)*step, step)
 	cnt := 0
 	for i, v := range y {
 		if !finite(v) {
 			continue
 		}
-		seasonalRow(row, float64(i-(n-1)), last-int64(n-1-i)*step)
+		walk.row(&row, i, float64(i-(n-1)))
 		for a := range p {
-			xty.SetVec(a, xty.AtVec(a)+row[a]*v)
+			aty[a] += row[a] * v
+			ra := row[a]
 			for b := a; b < p; b++ {
-				xtx.SetSym(a, b, xtx.At(a, b)+row[a]*row[b])
+				ata[a][b] += ra * row[b]
 			}
 		}
 		cnt++
@@ -77,19 +118,26 @@ func FitSeasonalTrend(y []float64, last, step int64) (*SeasonalTrend, error) {
 	if cnt <= p+2 {
 		return nil, ErrTooFewPoints
 	}
+	xtx := mat.NewSymDense(p, nil)
+	for a := range p {
+		for b := a; b < p; b++ {
+			xtx.SetSym(a, b, ata[a][b])
+		}
+	}
 	var chol mat.Cholesky
-	if ok := chol.Factorize(&xtx); !ok {
+	if ok := chol.Factorize(xtx); !ok {
 		return nil, ErrTooFewPoints
 	}
 	beta := mat.NewVecDense(p, nil)
-	if err := chol.SolveVecTo(beta, xty); err != nil {
+	if err := chol.SolveVecTo(beta, mat.NewVecDense(p, aty[:])); err != nil {
 		return nil, err
 	}
+	bv := beta.RawVector().Data
 	sse, lag := residualSums(y, func(i int) float64 {
-		seasonalRow(row, float64(i-(n-1)), last-int64(n-1-i)*step)
+		walk.row(&row, i, float64(i-(n-1)))
 		f := 0.0
 		for a, x := range row {
-			f += x * beta.AtVec(a)
+			f += x * bv[a]
 		}
 		return f
 	})
