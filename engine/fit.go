@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"sync"
 	"time"
@@ -27,15 +28,37 @@ type fitter struct {
 	// wake receives a value when a batch ends, so that Run installs its
 	// results at once rather than at the next tick.
 	wake chan struct{}
+	// round counts the batches queued, which staggers the reselections
+	// (see reselect).
+	round uint32
+}
+
+// reselectEvery is how many refits of a series pass between two runs of
+// the full model selection on it; the refits in between fit the chosen
+// kind of model alone. A series' best kind seldom changes from one hour
+// to the next, and the selection's backtest of every candidate is about
+// three quarters of a fit's cost (BenchmarkRefit). With the default hourly
+// refit, each series is reselected daily, a 24th of them at each batch.
+const reselectEvery = 24
+
+// reselect reports whether the refit of round for the series key runs the
+// full selection: once every reselectEvery rounds, at a round that the
+// key's hash staggers so that no batch reselects every series at once.
+func reselect(key string, round uint32) bool {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return (h.Sum32()+round)%reselectEvery == 0
 }
 
 // job is one series to fit, with what the fit needs of it, copied by the
 // Run goroutine so that the worker touches nothing the loop writes.
 type job struct {
-	s        *series
-	labels   labels.Labels // of its augur_input series
-	restored string
-	first    bool
+	s      *series
+	labels labels.Labels // of its augur_input series
+	// keep is the model kind to refit, without a new selection: the
+	// snapshot's at a first fit, the current one between reselections.
+	keep  string
+	first bool
 }
 
 // startRefit queues every series for a refit in a batch of its own (with
@@ -54,11 +77,17 @@ func (e *Engine) startRefit(ctx context.Context, wait, onlyNew bool) {
 	var jobs []job
 	e.mu.Lock()
 	firsts := 0
+	round := e.fits.round
+	e.fits.round++
 	for _, s := range e.selectSeries(nil) {
 		if onlyNew && !s.dueFirstFit() {
 			continue
 		}
-		jobs = append(jobs, job{s: s, labels: s.refs.labels[0], restored: e.restored[s.key], first: s.det == nil})
+		keep := e.restored[s.key]
+		if keep == "" && s.sel.Model != "" && !reselect(s.key, round) {
+			keep = s.sel.Model
+		}
+		jobs = append(jobs, job{s: s, labels: s.refs.labels[0], keep: keep, first: s.det == nil})
 		s.pending = true
 		if s.det == nil {
 			firsts++
@@ -115,7 +144,7 @@ func (e *Engine) fitBatch(ctx context.Context, jobs []job) {
 				var r fitResult
 				ts, ys, r.err = e.readHistory(ctx, ts[:0], ys[:0], j.labels)
 				if r.err == nil {
-					r, r.err = fitSeries(ts, ys, e.step, e.horizon, j.restored)
+					r, r.err = fitSeries(ts, ys, e.step, e.horizon, j.keep)
 				}
 				if r.err == nil && j.first {
 					a := e.newAppender(ctx)

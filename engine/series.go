@@ -236,11 +236,12 @@ type fitResult struct {
 // NaN for missing points) read from the TSDB: the forecaster, chosen by
 // rolling-origin backtest, and the seasonal baselines (model.FitSeries),
 // and the long-run trend of capacity plans. horizon is the multi-step lead
-// of the backtest criterion. With a model restored from a snapshot, the
-// choice is not made again: only that model is fitted.
-func fitSeries(ts []int64, ys []float64, stepMs int64, horizon int, restored string) (fitResult, error) {
+// of the backtest criterion. With a model kind to keep (restored from a
+// snapshot, or chosen by an earlier selection), the choice is not made
+// again: only that model is fitted.
+func fitSeries(ts []int64, ys []float64, stepMs int64, horizon int, keep string) (fitResult, error) {
 	start := time.Now()
-	f, err := model.FitSeries(ts, ys, model.SeriesOptions{Step: stepMs, Horizon: horizon, Restored: restored})
+	f, err := model.FitSeries(ts, ys, model.SeriesOptions{Step: stepMs, Horizon: horizon, Restored: keep})
 	if err != nil {
 		return fitResult{}, fmt.Errorf("cannot fit: %w", err)
 	}
