@@ -57,6 +57,13 @@ type Options struct {
 	// Query answers the Prometheus API's queries, labels and series (nil:
 	// an engine over no storage, which knows no series).
 	Query *query.Engine
+	// Cluster, when replicas share the fleet, makes /api/v1/failures and
+	// /api/v1/capacity answer for all of it by asking the other replicas,
+	// each within FanoutTimeout (0: 10s) with FanoutClient (nil:
+	// http.DefaultClient).
+	Cluster       Cluster
+	FanoutTimeout time.Duration
+	FanoutClient  *http.Client
 }
 
 // API is augur's HTTP interface.
@@ -182,6 +189,12 @@ func New(opts Options) *API {
 	if opts.Query == nil {
 		opts.Query = query.New(query.Options{})
 	}
+	if opts.FanoutTimeout <= 0 {
+		opts.FanoutTimeout = 10 * time.Second
+	}
+	if opts.FanoutClient == nil {
+		opts.FanoutClient = http.DefaultClient
+	}
 	opts.Registry.MustRegister(newScoreCollector(opts.Engine, opts.MaxExportedSeries))
 	a := &API{opts: opts, echo: echo.New()}
 	e := a.echo
@@ -204,11 +217,12 @@ func New(opts Options) *API {
 	})
 	e.Match(getOrHead, "/metrics", echo.WrapHandler(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry})))
 	for path, h := range map[string]handler{
-		"/api/v1/failures":  a.failures,
-		"/api/v1/forecast":  a.forecast,
-		"/api/v1/capacity":  a.capacity,
-		"/api/v1/targets":   a.targets,
-		"/api/v1/incidents": a.incidents,
+		"/api/v1/failures":       a.fleet(a.failures, failuresList),
+		"/api/v1/forecast":       a.forecast,
+		"/api/v1/capacity":       a.fleet(a.capacity, capacityList),
+		"/api/v1/targets":        a.targets,
+		"/api/v1/incidents":      a.incidents,
+		"/api/v1/status/cluster": a.clusterStatus,
 	} {
 		e.GET(path, wrap(h))
 		e.POST(path, wrap(h))
@@ -416,13 +430,9 @@ func (a *API) capacity(c echo.Context) result {
 	if err != nil {
 		return result{err: err}
 	}
-	limit := 0
-	if s := formValue(c, "limit"); s != "" {
-		n, perr := strconv.Atoi(s)
-		if perr != nil || n < 0 {
-			return result{err: badData("invalid parameter \"limit\": %q is not a non-negative integer", s)}
-		}
-		limit = n
+	limit, err := parseLimitValue(formValue(c, "limit"))
+	if err != nil {
+		return result{err: err}
 	}
 	sortBy := formValue(c, "sort")
 	if sortBy != "" && sortBy != "eta" {
@@ -458,7 +468,14 @@ func etaLess(a, b *float64) bool {
 func (a *API) ready() bool { return a.opts.Engine.State().Readiness() == nil }
 
 func (a *API) targets(c echo.Context) result {
-	return result{data: map[string]any{"ready": a.ready(), "signals": toTargets(a.opts.Engine.Targets()), "calibration": toCalibration(a.opts.Engine.Calibration())}}
+	data := map[string]any{"ready": a.ready(), "signals": toTargets(a.opts.Engine.Targets()), "calibration": toCalibration(a.opts.Engine.Calibration())}
+	var warnings []string
+	if st, err := a.fleetStatus(c.Request().Context()); err != nil {
+		warnings = append(warnings, "cannot read the cluster's status: "+err.Error())
+	} else {
+		data["cluster"] = toClusterSummary(st)
+	}
+	return result{data: data, warnings: warnings}
 }
 
 func (a *API) incidents(c echo.Context) result {

@@ -362,8 +362,10 @@ func labelRange(p map[string][]string) (int64, int64, *apiError) {
 }
 
 // parseLimit reads the optional "limit" parameter (0: no limit).
-func parseLimit(p map[string][]string) (int, *apiError) {
-	s := param(p, "limit")
+func parseLimit(p map[string][]string) (int, *apiError) { return parseLimitValue(param(p, "limit")) }
+
+// parseLimitValue reads a bound on a list's length, 0 for none.
+func parseLimitValue(s string) (int, *apiError) {
 	if s == "" {
 		return 0, nil
 	}

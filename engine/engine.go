@@ -88,9 +88,22 @@ type Options struct {
 	// Window and Horizon are the engine's.
 	Learned model.FailureModelOptions
 	// Incidents lists known failures; nil when no source knows any.
-	Incidents  ingest.IncidentLister
+	Incidents ingest.IncidentLister
+	// Owner decides which entities this engine models when replicas
+	// share a fleet; nil owns them all. Series of other entities are
+	// dropped as the sources return them.
+	Owner      Owner
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
+}
+
+// Owner is the share of the fleet a replica models (cluster.Ring,
+// cluster.Static).
+type Owner interface {
+	Owns(entity string) bool
+	// Changed receives a value when ownership may have changed; nil
+	// when it never does.
+	Changed() <-chan struct{}
 }
 
 // Engine fits and updates the models of every series of every signal.
@@ -223,19 +236,62 @@ func New(opts Options) (*Engine, error) {
 // ctx is done. Fits run in the background: an evaluation installs the
 // models fitted since the previous one, and the end of a batch of fits
 // starts an evaluation at once. It returns nil on cancellation.
+//
+// When the Owner's share changes, the series of entities no longer owned
+// are dropped and the next evaluation fetches the history again, which
+// the series of newly owned entities take whole, then fits them.
 func (e *Engine) Run(ctx context.Context) error {
 	e.evaluateOnce(ctx, false)
 	ticker := time.NewTicker(e.opts.Tick)
 	defer ticker.Stop()
+	var changed <-chan struct{}
+	if e.opts.Owner != nil {
+		changed = e.opts.Owner.Changed()
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-ticker.C:
 		case <-e.fits.wake:
+		case <-changed:
+			e.reown()
 		}
 		e.evaluateOnce(ctx, false)
 	}
+}
+
+// reown drops the series and entity channels of the entities the Owner no
+// longer gives this engine, and makes the next evaluation fetch the whole
+// history again: the series of the entities it gained take all of it (a
+// series it kept only the points it lacks), and are fitted as new series
+// are. Only the Run goroutine calls it.
+func (e *Engine) reown() {
+	dropped := 0
+	e.mu.Lock()
+	for _, sig := range e.signals {
+		for key, s := range sig.series {
+			if !e.opts.Owner.Owns(s.entity) {
+				delete(sig.series, key)
+				dropped++
+			}
+		}
+		sig.lastFetched = 0
+	}
+	for entity := range e.entities {
+		if !e.opts.Owner.Owns(entity) {
+			delete(e.entities, entity)
+		}
+	}
+	// What the TSDB held at start is not what the new entities need.
+	e.opts.AppendedUntil = time.Time{}
+	e.mu.Unlock()
+	for entity := range e.entityRefs {
+		if !e.opts.Owner.Owns(entity) {
+			delete(e.entityRefs, entity)
+		}
+	}
+	e.logger.Info("ownership changed: fetching the history of new entities", "series_dropped", dropped)
 }
 
 // Close releases the engine's temporary store, if it made one.
@@ -417,8 +473,13 @@ func (e *Engine) fetch(ctx context.Context, a *appender, sig *signalState, start
 		if !ok {
 			continue
 		}
+		// Counted above: the signal's health is the source's, whoever
+		// owns the entity.
+		if e.opts.Owner != nil && !e.opts.Owner.Owns(entity) {
+			continue
+		}
 		labels := seriesLabels(&sig.Signal, src)
-		key := labelsKey(labels)
+		key := LabelsKey(labels)
 		s := sig.series[key]
 		if s == nil {
 			s = newSeries(sig, labels, entity, key, e.window, e.step)

@@ -107,7 +107,7 @@ func (r *fetchReport) entityOf(sig *Signal, labels map[string]string, limit bool
 		r.noEntity++
 	}
 	if r.example == "" {
-		r.example = labelsKey(labels)
+		r.example = LabelsKey(labels)
 	}
 	return "", false
 }

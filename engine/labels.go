@@ -70,8 +70,9 @@ func seriesLabels(sig *Signal, src map[string]string) map[string]string {
 	return l
 }
 
-// labelsKey is a canonical string form of a label set, {a="1", b="2"}.
-func labelsKey(l map[string]string) string {
+// LabelsKey is the canonical string form of a label set, {a="1", b="2"},
+// by which the engine orders series.
+func LabelsKey(l map[string]string) string {
 	names := make([]string, 0, len(l))
 	for k := range l {
 		names = append(names, k)

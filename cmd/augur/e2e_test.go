@@ -58,7 +58,14 @@ func startAugur(t *testing.T, args ...string) string {
 // startAugurLog is startAugur that also returns the path of augur's log.
 func startAugurLog(t *testing.T, args ...string) (url, logPath string) {
 	t.Helper()
-	addr := freePort(t)
+	url, logPath, _ = startAugurAt(t, freePort(t), args...)
+	return url, logPath
+}
+
+// startAugurAt is startAugurLog listening on addr; it returns the process
+// too, which a test may kill (the cleanup then finds it gone).
+func startAugurAt(t *testing.T, addr string, args ...string) (url, logPath string, proc *os.Process) {
+	t.Helper()
 	args = append([]string{"serve", "--web.listen-address=" + addr}, args...)
 	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--storage.path=") }) {
 		args = append(args, "--storage.path="+t.TempDir())
@@ -99,7 +106,7 @@ func startAugurLog(t *testing.T, args ...string) (url, logPath string) {
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		if resp, err := http.Get(url + "/-/healthy"); err == nil {
 			resp.Body.Close()
-			return url, logf.Name()
+			return url, logf.Name(), cmd.Process
 		}
 		select {
 		case err := <-exited:

@@ -38,6 +38,7 @@ type serveFlags struct {
 	replaySpan  time.Duration
 	failure     string
 	alerting    alertingFlags
+	cluster     clusterFlags
 	query       queryFlags
 }
 
@@ -59,6 +60,7 @@ func serveCommand(app *kingpin.Application) *command {
 	c.clause.Flag("demo.start", "Demo anchor time (RFC 3339): the demo's present at start. Default: now. Fix it to replay the same demo.").StringVar(&f.demoStart)
 	f.alerting.register(c.clause)
 	f.query.register(c.clause)
+	f.cluster.register(c.clause)
 	c.run = func(ctx context.Context, logger *slog.Logger) error { return serve(ctx, logger, f) }
 	return c
 }
@@ -135,12 +137,21 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	}
 	defer hist.Close()
 	opts.Store, opts.AppendedUntil = hist, hist.MaxTime()
+	share, leave, err := f.cluster.joinFleet(ctx, f.listen, f.storage, reg, logger)
+	if err != nil {
+		return err
+	}
+	var fleet api.Cluster
+	if share != nil {
+		opts.Owner, fleet = share, share
+	}
 	eng, err := engine.New(opts)
 	if err != nil {
 		return fmt.Errorf("cannot start the engine: %w", err)
 	}
 	resumed := restoreSnapshot(st, eng, logger)
 	a := api.New(api.Options{Engine: eng, Logger: logger, Registry: reg, MaxExportedSeries: cfg.Global.MaxExportedSeries,
+		Cluster: fleet, FanoutTimeout: f.cluster.fanoutTimeout,
 		Query: f.query.engine(hist, eng, opts, logger, reg)})
 	al, err := setupAlerting(f.alerting, f.listen, cfg, eng, a, st, reg, opts, logger)
 	if err != nil {
@@ -184,6 +195,9 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 		})
 	}
 	al.addTo(&g, ctx, logger)
+	if leave != nil {
+		leave(&g)
+	}
 	{
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error {

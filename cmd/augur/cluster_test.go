@@ -1,0 +1,191 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// demoHosts is the embedded demo's fleet (config/demo.yml, entity "host").
+var demoHosts = []string{"api-1", "api-2", "batch-1", "cache-1", "db-1", "db-2", "web-1", "web-2"}
+
+// clusterArgs keep the replicas' start light: no calibration replay.
+var clusterArgs = []string{"--calibration.replay=0", "--demo.start=2026-03-02T12:00:00Z"}
+
+// metricsEntities returns the hosts whose failure probability a replica
+// exports on /metrics, which Prometheus scraping every replica reads.
+func metricsEntities(t *testing.T, url string) []string {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var hosts []string
+	for _, m := range regexp.MustCompile(`(?m)^augur_failure_probability\{[^}]*host="([^"]+)"`).FindAllStringSubmatch(string(b), -1) {
+		hosts = append(hosts, m[1])
+	}
+	sort.Strings(hosts)
+	return slices.Compact(hosts)
+}
+
+type failuresAnswer struct {
+	Status string `json:"status"`
+	Data   struct {
+		Entities []struct {
+			Entity string `json:"entity"`
+		} `json:"entities"`
+	} `json:"data"`
+	Warnings []string `json:"warnings"`
+}
+
+// failureEntities returns the entities of a replica's /api/v1/failures
+// (query is e.g. "?local=true"), sorted, and its warnings.
+func failureEntities(url, query string) ([]string, []string, error) {
+	resp, err := http.Get(url + "/api/v1/failures" + query)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	var a failuresAnswer
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		return nil, nil, err
+	}
+	if a.Status != "success" {
+		return nil, nil, fmt.Errorf("status %s", a.Status)
+	}
+	var es []string
+	for _, e := range a.Data.Entities {
+		es = append(es, e.Entity)
+	}
+	sort.Strings(es)
+	return es, a.Warnings, nil
+}
+
+// servedOnce reports how the replicas' /metrics split the fleet: "" when
+// every demo host is exported by exactly one, or what is wrong.
+func servedOnce(t *testing.T, urls []string) string {
+	owners := map[string][]string{}
+	for _, u := range urls {
+		for _, h := range metricsEntities(t, u) {
+			owners[h] = append(owners[h], u)
+		}
+	}
+	var bad []string
+	for _, h := range demoHosts {
+		if len(owners[h]) != 1 {
+			bad = append(bad, fmt.Sprintf("%s on %v", h, owners[h]))
+		}
+	}
+	if len(owners) != len(demoHosts) {
+		bad = append(bad, fmt.Sprintf("%d hosts exported, want %d", len(owners), len(demoHosts)))
+	}
+	return strings.Join(bad, "; ")
+}
+
+// settle waits until f answers "" (nothing wrong); if it never does, the
+// test fails and logs f's last answer.
+func settle(t *testing.T, what string, within time.Duration, f func() string) {
+	t.Helper()
+	var last string
+	t.Cleanup(func() {
+		if t.Failed() && last != "" {
+			t.Logf("%s: last seen: %s", what, last)
+		}
+	})
+	eventually(t, what, within, func() bool { last = f(); return last == "" })
+}
+
+// wholeFleet checks that a replica's /api/v1/failures answers for every
+// demo host, with no warning.
+func wholeFleet(url string) string {
+	es, warns, err := failureEntities(url, "")
+	switch {
+	case err != nil:
+		return err.Error()
+	case len(warns) > 0:
+		return fmt.Sprintf("warnings %q", warns)
+	case !slices.Equal(es, demoHosts):
+		return fmt.Sprintf("%s answers %v", url, es)
+	}
+	return ""
+}
+
+func TestClusterStaticShards(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two replicas")
+	}
+	addrs := []string{freePort(t), freePort(t)}
+	var urls []string
+	for i, a := range addrs {
+		args := append([]string{fmt.Sprintf("--shard=%d/2", i), "--shard.peer-url=http://" + addrs[1-i]}, clusterArgs...)
+		u, _, _ := startAugurAt(t, a, args...)
+		urls = append(urls, u)
+	}
+	settle(t, "each host exported by one shard", 90*time.Second, func() string { return servedOnce(t, urls) })
+	for _, u := range urls {
+		local, _, err := failureEntities(u, "?local=true")
+		if err != nil || len(local) == 0 || len(local) == len(demoHosts) {
+			t.Errorf("%s owns %v (%v): want a strict share", u, local, err)
+		}
+		if msg := wholeFleet(u); msg != "" {
+			t.Errorf("fan-out: %s", msg)
+		}
+	}
+	var st struct {
+		Mode    string `json:"mode"`
+		Members []struct {
+			Entities int  `json:"entities"`
+			Self     bool `json:"self"`
+		} `json:"members"`
+	}
+	if code := get(t, urls[0]+"/api/v1/status/cluster", &st); code != 200 || st.Mode != "static" || len(st.Members) != 2 ||
+		st.Members[0].Entities+st.Members[1].Entities != len(demoHosts) || !st.Members[0].Self {
+		t.Errorf("status/cluster: %d %+v", code, st)
+	}
+}
+
+func TestClusterGossipTakeover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs three replicas")
+	}
+	const timeout = 3 * time.Second
+	gossip := []string{freePort(t), freePort(t), freePort(t)}
+	var urls []string
+	var procs []interface{ Kill() error }
+	for i, g := range gossip {
+		args := append([]string{"--cluster.listen-address=" + g, fmt.Sprintf("--cluster.instance-id=augur-%d", i),
+			"--cluster.heartbeat-interval=1s", "--cluster.heartbeat-timeout=" + timeout.String()}, clusterArgs...)
+		if i > 0 {
+			args = append(args, "--cluster.peer="+gossip[0])
+		}
+		u, _, p := startAugurAt(t, freePort(t), args...)
+		urls, procs = append(urls, u), append(procs, p)
+	}
+	settle(t, "each host exported by one replica", 2*time.Minute, func() string { return servedOnce(t, urls) })
+	for _, u := range urls {
+		if msg := wholeFleet(u); msg != "" {
+			t.Errorf("fan-out: %s", msg)
+		}
+	}
+
+	// SIGKILL: no goodbye; the survivors forget it after the heartbeat
+	// timeout, fetch its hosts' history and fit them.
+	killed, _, _ := failureEntities(urls[2], "?local=true")
+	if err := procs[2].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	survivors := urls[:2]
+	settle(t, "the killed replica's hosts exported by a survivor", time.Minute, func() string { return servedOnce(t, survivors) })
+	t.Logf("the %d hosts of the killed replica (%v) served again after %s", len(killed), killed, time.Since(began).Round(time.Second))
+	settle(t, "fan-out after the kill", 10*time.Second, func() string { return wholeFleet(survivors[0]) })
+}
