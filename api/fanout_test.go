@@ -1,0 +1,101 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/augur-sre/augur/cluster"
+	"github.com/augur-sre/augur/query"
+)
+
+// peers is a Cluster of fixed peers.
+type peers []string
+
+func (p peers) Peers() []string { return p }
+func (p peers) Status(context.Context) (cluster.Status, error) {
+	return cluster.Status{Mode: "static", Self: "0/1", ReplicationFactor: 1}, nil
+}
+
+// TestFanOut asks a replica whose peers are a real augur with the same
+// entities (as with replication factor 2), a fault-injecting server that
+// answers 500 and one that never answers: the answer holds every entity
+// once, and one warning per failed peer, within the fan-out timeout.
+func TestFanOut(t *testing.T) {
+	e, reg, db := newDemoEngine(t)
+	src := query.EngineSource{E: e}
+	qo := query.Options{Storage: db, Forecaster: src, Incidents: src, Step: e.Step()}
+	twin := httptest.NewServer(New(Options{Engine: e, Query: query.New(qo)}).Handler())
+	defer twin.Close()
+	var asked []string
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.URL.RawQuery)
+		http.Error(w, `{"status":"error","error":"injected fault"}`, http.StatusInternalServerError)
+	}))
+	defer failing.Close()
+	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer hanging.Close()
+	front := httptest.NewServer(New(Options{Engine: e, Registry: reg, Query: query.New(qo),
+		Cluster: peers{twin.URL, failing.URL, hanging.URL}, FanoutTimeout: 2 * time.Second}).Handler())
+	defer front.Close()
+
+	type answer struct {
+		Data struct {
+			Entities []struct {
+				Entity string `json:"entity"`
+			} `json:"entities"`
+			Series []json.RawMessage `json:"series"`
+		} `json:"data"`
+		Warnings []string `json:"warnings"`
+	}
+	ask := func(path string) answer {
+		t.Helper()
+		began := time.Now()
+		code, body := do(t, "GET", front.URL+path, "")
+		if code != 200 {
+			t.Fatalf("%s: %d %s", path, code, body)
+		}
+		if d := time.Since(began); d > 5*time.Second {
+			t.Errorf("%s took %s, more than the fan-out timeout allows", path, d)
+		}
+		var a answer
+		if err := json.Unmarshal(body, &a); err != nil {
+			t.Fatal(err)
+		}
+		var left []string
+		for _, w := range a.Warnings {
+			if strings.Contains(w, "left out") {
+				left = append(left, w)
+			}
+		}
+		if len(left) != 2 || !strings.Contains(strings.Join(left, " "), "injected fault") || !strings.Contains(strings.Join(left, " "), hanging.URL) {
+			t.Errorf("%s: warnings %q, want the failing and the hanging peer", path, a.Warnings)
+		}
+		return a
+	}
+	a := ask("/api/v1/failures")
+	var es []string
+	for _, x := range a.Data.Entities {
+		es = append(es, x.Entity)
+	}
+	risks, _ := e.Failures(time.Hour)
+	if len(es) != len(risks) || len(slices.Compact(slices.Sorted(slices.Values(es)))) != len(es) {
+		t.Errorf("failures: %v, want the %d entities once each", es, len(risks))
+	}
+	if len(asked) != 1 || !strings.Contains(asked[0], "local=true") {
+		t.Errorf("the failing peer was asked %q, want once with local=true", asked)
+	}
+	if a := ask("/api/v1/capacity?sort=eta&limit=3"); len(a.Data.Series) != 3 {
+		t.Errorf("capacity with limit=3: %d series", len(a.Data.Series))
+	}
+	// Asked as a peer, the replica answers for itself only, asking nobody.
+	code, body := do(t, "GET", front.URL+"/api/v1/failures?local=true", "")
+	if code != 200 || strings.Contains(string(body), "warnings") {
+		t.Errorf("local: %d %s", code, body)
+	}
+}
