@@ -34,8 +34,8 @@ func parseServeArgs(t *testing.T, where string, args []string) {
 	}
 }
 
-// checkConfig loads an augur configuration as augur serve does.
-func checkConfig(t *testing.T, where string, data []byte) {
+// loadsAsConfig loads an augur configuration as augur serve does.
+func loadsAsConfig(t *testing.T, where string, data []byte) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "augur.yml")
 	if err := os.WriteFile(p, data, 0o644); err != nil {
@@ -111,7 +111,7 @@ func TestKubernetesManifests(t *testing.T) {
 		}
 		switch o := obj.(type) {
 		case *corev1.ConfigMap:
-			checkConfig(t, "ConfigMap augur.yml", []byte(o.Data["augur.yml"]))
+			loadsAsConfig(t, "ConfigMap augur.yml", []byte(o.Data["augur.yml"]))
 		case *appsv1.StatefulSet:
 			c := o.Spec.Template.Spec.Containers[0]
 			// The kubelet expands $(VAR) from the container's env.
@@ -177,7 +177,7 @@ func TestComposeFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkConfig(t, "deploy/compose/augur.yml", cfg)
+	loadsAsConfig(t, "deploy/compose/augur.yml", cfg)
 }
 
 // TestDockerfile checks, where Docker is not at hand, that the image builds

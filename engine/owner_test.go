@@ -1,0 +1,113 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/augur-sre/augur/history"
+)
+
+// shareOwner owns every entity but those dropped; set changes that and
+// notifies, as cluster.Ring does when the members change.
+type shareOwner struct {
+	mu      sync.Mutex
+	dropped []string
+	changed chan struct{}
+}
+
+func (o *shareOwner) Owns(entity string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return !slices.Contains(o.dropped, entity)
+}
+
+func (o *shareOwner) Changed() <-chan struct{} { return o.changed }
+
+func (o *shareOwner) set(dropped ...string) {
+	o.mu.Lock()
+	o.dropped = dropped
+	o.mu.Unlock()
+	o.changed <- struct{}{}
+}
+
+// modelled returns the entities with a failure probability and whether
+// every series has a model.
+func modelled(t *testing.T, e *Engine) ([]string, bool) {
+	t.Helper()
+	risks, err := e.Failures(time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var es []string
+	for _, r := range risks {
+		es = append(es, r.Entity)
+	}
+	slices.Sort(es)
+	fitted := true
+	for _, sig := range e.Targets() {
+		for _, s := range sig.Series {
+			fitted = fitted && s.Model != "" && !s.WarmingUp
+		}
+	}
+	return es, fitted
+}
+
+// TestOwnershipChange gives an engine part of the demo fleet, then all of
+// it, then less: it models exactly what it owns, and an entity it gains
+// is fitted on its whole history without waiting for the refit interval.
+func TestOwnershipChange(t *testing.T) {
+	o := &shareOwner{dropped: []string{"db-1", "web-1"}, changed: make(chan struct{})}
+	// As serve opens it: a history's worth of out-of-order window, which
+	// the history of a gained entity is appended in.
+	db, err := history.Open(t.TempDir(), history.Options{OutOfOrderWindow: 3 * day})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	e := newDemoEngine(t, "cpu memory connections", Options{Store: db})
+	e.opts.Owner = o
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = e.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	for !e.Ready() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	all := []string{"api-1", "api-2", "batch-1", "cache-1", "db-1", "db-2", "web-1", "web-2"}
+	wait := func(want []string) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			got, fitted := modelled(t, e)
+			if slices.Equal(got, want) && fitted {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("models %v (all fitted: %v), want %v", got, fitted, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	wait(slices.DeleteFunc(slices.Clone(all), func(h string) bool { return h == "db-1" || h == "web-1" }))
+	o.set()
+	wait(all)
+	// db-1 came back with its history: fitted on as many points as db-2,
+	// which never left, not on the recent window a series keeps.
+	for _, sig := range e.Targets() {
+		points := map[string]int{}
+		for _, s := range sig.Series {
+			points[s.Labels["host"]] = s.Points
+		}
+		if points["db-1"] != points["db-2"] {
+			t.Errorf("%s: db-1 fitted on %d points, db-2 on %d", sig.Signal, points["db-1"], points["db-2"])
+		}
+	}
+	// An entity lost and gained again is fitted again.
+	o.set("api-1")
+	wait(slices.DeleteFunc(slices.Clone(all), func(h string) bool { return h == "api-1" }))
+	o.set()
+	wait(all)
+}
