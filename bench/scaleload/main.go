@@ -9,9 +9,10 @@
 //	scaleload port                           a free TCP port on 127.0.0.1
 //
 // Times come from augur itself where it says them (the "fitted models" log
-// line for a full refit, augur_evaluation_duration_seconds if the engine
-// exports it), resident memory from /proc/PID/status, request latencies from
-// sequential requests timed here.
+// line for a full refit; the mean of augur_evaluation_duration_seconds over
+// the evaluations after ready, the first one having loaded the history),
+// resident memory from /proc/PID/status, request latencies from sequential
+// requests timed here.
 package main
 
 import (
@@ -164,6 +165,9 @@ func (w *watch) afterReady(r *Result, base, storage string, only []string, reque
 		return err
 	}
 	r.Series = int(m.sum("augur_series"))
+	// The evaluations up to ready include the first, which loads the
+	// whole history: the cycle is timed from the evaluations after it.
+	evalSum, evalCount := m.sum("augur_evaluation_duration_seconds_sum"), m.sum("augur_evaluation_duration_seconds_count")
 	progress("%s: ready in %.1fs, %d series, first fit %.1fs, RSS %d MB", size, r.ReadySec, r.Series, r.FitSec, r.RSSReady>>20)
 
 	now := time.Now()
@@ -226,10 +230,13 @@ func (w *watch) afterReady(r *Result, base, storage string, only []string, reque
 	if m, err = scrape(base); err != nil {
 		return err
 	}
-	if n := m.sum("augur_evaluation_duration_seconds_count"); n > 0 {
-		mean := m.sum("augur_evaluation_duration_seconds_sum") / n
+	switch n := m.sum("augur_evaluation_duration_seconds_count"); {
+	case n > evalCount:
+		mean := (m.sum("augur_evaluation_duration_seconds_sum") - evalSum) / (n - evalCount)
 		r.EvalSec = &mean
-	} else {
+	case n > 0:
+		r.Notes = append(r.Notes, "evaluation cycle: no evaluation after ready")
+	default:
 		r.Notes = append(r.Notes, "evaluation cycle: augur exports no augur_evaluation_duration_seconds")
 	}
 	r.TSDBSamples = m.sum("augur_tsdb_appended_samples_total")
