@@ -12,7 +12,6 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -37,7 +36,7 @@ type Engine interface {
 	Step() time.Duration
 	Failures(horizon time.Duration) ([]engine.EntityRisk, error)
 	Forecast(match engine.Matcher, horizon, step time.Duration, level float64) ([]engine.SeriesForecast, error)
-	Capacity(match engine.Matcher, th *engine.Threshold, horizon time.Duration) ([]engine.Capacity, []string, error)
+	Capacity(q engine.CapacityQuery) ([]engine.Capacity, []string, error)
 	Targets() []engine.SignalTarget
 	Calibration() engine.Calibration
 	State() *engine.State
@@ -438,29 +437,12 @@ func (a *API) capacity(c echo.Context) result {
 	if sortBy != "" && sortBy != "eta" {
 		return result{err: badData("invalid parameter \"sort\": %q (only \"eta\" is supported)", sortBy)}
 	}
-	caps, warns, cerr := a.opts.Engine.Capacity(match, th, h)
+	caps, warns, cerr := a.opts.Engine.Capacity(engine.CapacityQuery{Match: match, Threshold: th, Horizon: h, SortByETA: sortBy == "eta", Limit: limit})
 	warns = append(a.signalWarnings(), warns...)
 	if cerr != nil {
 		return result{err: cerr, warnings: warns}
 	}
-	if sortBy == "eta" {
-		sort.SliceStable(caps, func(i, j int) bool { return etaLess(caps[i].ETASeconds.P50, caps[j].ETASeconds.P50) })
-	}
-	if limit > 0 && len(caps) > limit {
-		caps = caps[:limit]
-	}
 	return result{data: map[string]any{"horizon": model.Duration(h).String(), "series": toCapacities(caps)}, warnings: warns}
-}
-
-// etaLess orders times to limit soonest first, unknown (beyond horizon) last.
-func etaLess(a, b *float64) bool {
-	switch {
-	case a == nil:
-		return false
-	case b == nil:
-		return true
-	}
-	return *a < *b
 }
 
 // ready is /-/ready's answer (engine.State.Readiness): the models fitted,

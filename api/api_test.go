@@ -191,7 +191,7 @@ func TestCapacityRanking(t *testing.T) {
 		t.Errorf("first to run out: %v (eta %v), want cache-1 memory", s[0].Labels, s[0].ETASeconds.P50)
 	}
 	for i := 1; i < len(s); i++ {
-		if etaLess(s[i].ETASeconds.P50, s[i-1].ETASeconds.P50) {
+		if a, b := s[i-1].ETASeconds.P50, s[i].ETASeconds.P50; b != nil && (a == nil || *b < *a) {
 			t.Errorf("not sorted by eta at %d", i)
 		}
 	}

@@ -4,8 +4,15 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/augur-sre/augur/ingest"
+	"github.com/augur-sre/augur/model"
 )
 
 // BenchmarkCapacity30d times one series' capacity plan against its limit
@@ -35,8 +42,98 @@ func BenchmarkCapacity30d(b *testing.B) {
 	eng.Evaluate(context.Background())
 	b.ResetTimer()
 	for range b.N {
-		if _, _, err := eng.Capacity(nil, nil, 30*day); err != nil {
+		if _, _, err := eng.Capacity(CapacityQuery{Horizon: 30 * day}); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// fleetPlans returns the capacity plans of the first n series of a demo
+// fleet (cpu, memory and connections of n/3 hosts, 14 days at five
+// minutes), each with its regime model fitted, as an evaluation takes
+// them; the recent trends are left out (they join only series that can
+// cross within hours, few in a fleet, and are answered first).
+func fleetPlans(n int) ([]capacityPlan, error) {
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	step := 5 * time.Minute
+	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Hosts: (n + 2) / 3, Start: now, History: 14 * day, Clock: func() time.Time { return now }})
+	var plans []capacityPlan
+	var rf model.RegimeFitter
+	ys := []float64{}
+	for _, metric := range []string{"cpu", "memory", "connections"} {
+		err := demo.Each(context.Background(), metric, now.Add(-14*day), now, step, func(s ingest.Series) error {
+			if len(plans) >= n {
+				return nil
+			}
+			ys = ys[:0]
+			for _, x := range s.Samples {
+				ys = append(ys, x.V)
+			}
+			last := s.Samples[len(s.Samples)-1]
+			m, err := rf.Fit(ys, last.T, step.Milliseconds())
+			if err != nil {
+				return err
+			}
+			s.Labels["signal"] = metric
+			p := capacityPlan{labels: s.Labels, limit: 100, t: last.T, lastT: last.T, first: s.Samples[0].T, v: last.V, regime: m}
+			p.level, _, _ = m.Level(last.T, 0)
+			p.growthPerDay, _ = m.GrowthPerDay()
+			plans = append(plans, p)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(plans, func(a, b capacityPlan) int { return strings.Compare(labelsKey(a.labels), labelsKey(b.labels)) })
+	return plans, nil
+}
+
+// fleet10k is fleetPlans(10,000), made once: the benchmark function runs
+// once per b.N it tries.
+var fleet10k = sync.OnceValues(func() ([]capacityPlan, error) { return fleetPlans(10_000) })
+
+// BenchmarkCapacityFleet answers capacity queries over the plans of
+// 10,000 demo series (fleetPlans), as Engine.Capacity does from the
+// published State, outside any lock: issue 12's
+// /api/v1/capacity?threshold=90&sort=eta&limit=20&horizon=30d, the same
+// with every series answered (no limit), and the State's own plans at the
+// failure horizon (each series' limit within an hour, for the
+// CapacityExhaustion rule). It reports the cost per series and the CPU
+// time per request (getrusage), which a loaded machine inflates less than
+// the wall time.
+func BenchmarkCapacityFleet(b *testing.B) {
+	plans, err := fleet10k()
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := capacityGrid((5 * time.Minute).Milliseconds(), 12)
+	for _, c := range []struct {
+		name string
+		q    CapacityQuery
+	}{
+		{"threshold=90,sort=eta,limit=20,horizon=30d", CapacityQuery{Threshold: &Threshold{Value: 90}, Horizon: 30 * day, SortByETA: true, Limit: 20}},
+		{"threshold=90,horizon=30d", CapacityQuery{Threshold: &Threshold{Value: 90}, Horizon: 30 * day}},
+		{"limit,horizon=1h", CapacityQuery{Horizon: time.Hour}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu0 := cpuTime(b)
+			for b.Loop() {
+				capacity(plans, c.q, g)
+			}
+			cpu := float64(cpuTime(b)-cpu0) / float64(b.N)
+			b.ReportMetric(cpu, "cpu-ns/op")
+			b.ReportMetric(cpu/float64(len(plans)), "cpu-ns/series")
+		})
+	}
+}
+
+// cpuTime returns the process's user and system CPU time in ns.
+func cpuTime(b *testing.B) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }

@@ -139,12 +139,13 @@ func (e *Engine) fitBatch(ctx context.Context, jobs []job) {
 			defer wg.Done()
 			var ts []int64
 			var ys []float64
+			var rf model.RegimeFitter
 			for j := range work {
 				t0 := time.Now()
 				var r fitResult
 				ts, ys, r.err = e.readHistory(ctx, ts[:0], ys[:0], j.labels)
 				if r.err == nil {
-					r, r.err = fitSeries(ts, ys, e.step, e.horizon, j.keep)
+					r, r.err = fitSeries(&rf, ts, ys, e.step, e.horizon, j.keep)
 				}
 				if r.err == nil && j.first {
 					a := e.newAppender(ctx)

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"github.com/augur-sre/augur/model"
+
 	"context"
 	"syscall"
 	"testing"
@@ -102,6 +104,7 @@ func BenchmarkRefitParts(b *testing.B) {
 			name = "keep"
 		}
 		b.Run("fit/"+name, func(b *testing.B) {
+			var rf model.RegimeFitter
 			b.ReportAllocs()
 			c0 := cpuNow()
 			for b.Loop() {
@@ -110,7 +113,7 @@ func BenchmarkRefitParts(b *testing.B) {
 					if keep {
 						m = j.s.sel.Model
 					}
-					if _, err := fitSeries(t0, hist[i], e.step, e.horizon, m); err != nil {
+					if _, err := fitSeries(&rf, t0, hist[i], e.step, e.horizon, m); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -114,8 +114,8 @@ func (s *series) last() (t int64, v float64) {
 }
 
 // crossing is a series' probability of reaching a threshold within the
-// horizon, the quantiles of the time it takes, in steps, and the forecast
-// at the horizon.
+// horizon, the quantiles of the time it takes, in points of its curve, and
+// the forecast at the horizon (set by mergeCurve).
 type crossing struct {
 	prob       float64
 	p10, p50   float64
@@ -125,10 +125,6 @@ type crossing struct {
 	// atHorizon is the forecast at the last step with its 95 % interval.
 	atHorizon    [3]float64
 	hasAtHorizon bool
-	// reached is set when the series is at or over the threshold now.
-	reached bool
-	// slope is the deseasonalised growth per step.
-	slope float64
 }
 
 // scratch holds the buffers assess reuses across series.
@@ -136,155 +132,59 @@ type scratch struct {
 	fc                     model.Forecast
 	sd, curve              []float64
 	mean2, sd2, curve2, rs []float64
+	// o is a capacity plan's regime outlook.
+	o model.Outlook
 }
 
 // shortTermSteps is the horizon up to which Holt-Winters' own forecast
 // joins the trend model: beyond a day, its local trend extrapolates noise.
 const shortTermSteps = 24 * 60
 
-// assessMode distinguishes the two questions assess answers.
-type assessMode int
-
-const (
-	// failureMode asks when a sample first reaches the limit (noise
-	// included: a spike to the limit is a failure), with the growth window
-	// restarting after the last failure (see trend).
-	failureMode assessMode = iota
-	// capacityMode asks when the level (trend and season, not one noisy
-	// sample) reaches a threshold, and keeps the whole window.
-	capacityMode
-)
-
-// assess returns the crossing of threshold within h steps. Forecasts are
+// assess returns the probability that a sample reaches threshold within h
+// steps (noise included: a spike to the limit is a failure). Forecasts are
 // combined by taking, at each step, the highest probability of having
 // crossed, so that the soonest credible path sets the ETA:
-//   - in capacity mode, trend and daily cycle fitted jointly over the whole
-//     retained history (model.SeasonalTrend): the long-run growth;
-//   - in failure mode, up to a day ahead, the series' chosen forecaster (seasonal, short-term);
+//   - up to a day ahead, the series' chosen forecaster (seasonal, short-term);
 //   - linear trends through the last recent/2, recent and 2·recent points
-//     of the series less its daily baseline, projected on top of the
-//     baseline's future centre, with intervals widening with the slope's
-//     uncertainty: what recognises a leak, a filling pool or a runaway
-//     process. The short window catches a fast ramp before the long one's
-//     slope, diluted by the flat part, can; its wider interval keeps it
-//     from raising alarms on noise. A window's line is projected no further
-//     than four window lengths: an hour's slope says nothing of next week.
-//     In capacity mode a recent trend counts only when it rests on at
-//     least minRegimePoints points and its slope departs from the long-run
-//     one by more than six standard errors (a regime change such as a
-//     leak): taking the highest of many uncertain forecasts would otherwise
-//     pull every ETA forward, and the standard error of a few dozen
-//     autocorrelated points is itself unreliable.
+//     of the series less its daily baseline (see projectTrend), the window
+//     restarting after the last point at the threshold (see trend): what
+//     recognises a leak, a filling pool or a runaway process. The short
+//     window catches a fast ramp before the long one's slope, diluted by
+//     the flat part, can; its wider interval keeps it from raising alarms
+//     on noise.
 //
 // recent is the failure horizon in steps. A series already at or over the
 // threshold crosses now, with certainty.
-func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs int64, mode assessMode) crossing {
+func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs int64) crossing {
 	tLast, v := s.last()
-	crossed := crossing{prob: 1, ok10: true, ok50: true, ok90: true, atHorizon: [3]float64{v, v, v}, reached: true}
+	if v >= threshold {
+		// Crossed already: the ETA is now.
+		return crossing{prob: 1, ok10: true, ok50: true, ok90: true}
+	}
 	if s.fc == nil || math.IsNaN(threshold) {
-		if v >= threshold {
-			return crossed
-		}
-		return crossing{atHorizon: [3]float64{math.NaN(), math.NaN(), math.NaN()}}
+		return crossing{}
 	}
 	var c crossing
 	sc.curve = sc.curve[:0]
 	// Each forecast's curve at a step does not depend on h, so a shorter
 	// horizon's answer is a prefix of a longer one's: P(cross within h) is
 	// non-decreasing in h and an ETA within it stays the same.
-	//
-	// A capacity plan asks when the level crosses, which the chosen
-	// forecaster, following the last samples, does not tell: one noisy
-	// sample would make its first steps cross.
-	longSlope, longSE := math.NaN(), math.NaN()
-	if mode == failureMode && s.fc.PredictInto(&sc.fc, min(h, shortTermSteps), 0.95) == nil {
+	if s.fc.PredictInto(&sc.fc, min(h, shortTermSteps), 0.95) == nil {
 		sc.sd = sc.sd[:0]
 		for i := range sc.fc.Point {
 			sc.sd = append(sc.sd, (sc.fc.Upper[i]-sc.fc.Lower[i])/(2*z95))
 		}
 		sc.mergeCurve(&c, sc.fc.Point, sc.sd, threshold, h)
 	}
-	g := identityGrid
-	if mode == capacityMode {
-		g = capacityGrid(stepMs)
-	}
-	hc := g.points(h)
-	if m := s.long; mode == capacityMode && m != nil {
-		// The long-run model was fitted at the last refit: its steps count
-		// from the fit's last point.
-		since := int((tLast - s.fitUpTo) / stepMs)
-		var row [8]float64
-		sc.mean2, sc.sd2 = sc.mean2[:0], sc.sd2[:0]
-		for j := range hc {
-			mean, sd := m.LevelAt(row[:], since+g.at(j))
-			sc.mean2 = append(sc.mean2, mean)
-			sc.sd2 = append(sc.sd2, sd)
-		}
-		sc.mergeCurve(&c, sc.mean2, sc.sd2, threshold, hc)
-		c.slope = m.Slope()
-		longSlope, longSE = m.Slope(), m.SlopeSE()
-	}
-	resetAt := math.Inf(1)
-	if mode == failureMode {
-		resetAt = threshold
-	}
+	g := model.Grid{Step: stepMs}
 	for _, w := range [...]int{recent / 2, recent, 2 * recent} {
-		tr, ok := s.trend(sc, w, resetAt)
+		tr, ok := s.trend(sc, w, threshold)
 		if !ok {
 			continue
 		}
-		if mode == capacityMode && !math.IsNaN(longSlope) {
-			if d := tr.Slope - longSlope; tr.N < minRegimePoints || math.Abs(d) <= 6*math.Hypot(tr.SlopeSE(), longSE) {
-				continue
-			}
+		if sc.projectTrend(tr, s.daily, g, tLast, h); len(sc.mean2) > 0 {
+			sc.mergeCurve(&c, sc.mean2, sc.sd2, threshold, h)
 		}
-		// The growth reported is the one the ETA rests on: in capacity
-		// mode a recent regime that passed the gate (the longest such
-		// window), not the long-run slope it overrides.
-		if w == 2*recent || mode == capacityMode {
-			c.slope = tr.Slope
-		}
-		sc.mean2, sc.sd2 = sc.mean2[:0], sc.sd2[:0]
-		for j := 0; g.at(j) <= min(h, 4*tr.N); j++ {
-			k := g.at(j)
-			// Noise included even for capacity: a slope from a few dozen
-			// autocorrelated points is too uncertain for the line's own
-			// interval to be trusted.
-			m, d := tr.MeanSD(float64(k))
-			if s.daily != nil {
-				center, _ := s.daily.At(tLast + int64(k)*stepMs)
-				m += center
-			}
-			sc.mean2 = append(sc.mean2, m)
-			sc.sd2 = append(sc.sd2, d)
-		}
-		if len(sc.mean2) == 0 {
-			continue
-		}
-		sc.mergeCurve(&c, sc.mean2, sc.sd2, threshold, hc)
-	}
-	// In capacity mode the question is when the level crosses, and the
-	// long-run curve is the level's (SeasonalTrend.LevelAt carries no
-	// observation noise), so one sample over the threshold does not settle
-	// it: AR(1) noise of innovation sd σ has stationary sd σ/√(1-φ²), and a
-	// sample that far above a level still hours or days from the threshold
-	// made the ETA "now" (1 to 4 series in 120 of the capacity coverage
-	// test). A level already over it gives F(1) ≈ 1 and an ETA within a
-	// step. The sample decides only when no forecast does.
-	// A sample over the threshold whose level the forecasts put over it too
-	// (more likely than not at the first step) has reached it: the answer
-	// is "now" at every horizon, flagged.
-	if !c.hasAtHorizon {
-		c.atHorizon = [3]float64{math.NaN(), math.NaN(), math.NaN()}
-	}
-	if v >= threshold && (mode == failureMode || len(sc.curve) == 0 || sc.curve[0] >= 0.5) {
-		// Crossed already: the ETA is now, the forecasts still tell where
-		// the series is heading.
-		crossed.slope, crossed.reached = c.slope, true
-		if len(sc.curve) > 0 {
-			crossed.atHorizon = c.atHorizon
-		}
-		return crossed
 	}
 	if len(sc.curve) == 0 {
 		return c
@@ -293,49 +193,32 @@ func (s *series) assess(sc *scratch, h, recent int, threshold float64, stepMs in
 	c.p10, c.ok10 = model.ETA(sc.curve, 0.1)
 	c.p50, c.ok50 = model.ETA(sc.curve, 0.5)
 	c.p90, c.ok90 = model.ETA(sc.curve, 0.9)
-	c.p10, c.p50, c.p90 = g.steps(c.p10), g.steps(c.p50), g.steps(c.p90)
 	return c
 }
 
-// curveGrid places the points of a crossing curve: one a step for the
-// first dense steps, then one every sparse steps. A capacity plan's curve
-// keeps its first day at the series' step and then has a point an hour: a
-// month at one minute is 2,130 points rather than 43,200, the level it asks
-// about moves little within an hour beyond the first day, and the ETA
-// interpolates between points. The grid does not depend on the horizon,
-// so a shorter horizon's curve is a prefix of a longer one's.
-type curveGrid struct{ dense, sparse int }
-
-// identityGrid has a point every step.
-var identityGrid = curveGrid{dense: math.MaxInt, sparse: 1}
-
-func capacityGrid(stepMs int64) curveGrid {
-	return curveGrid{dense: max(1, int(24*time.Hour.Milliseconds()/stepMs)), sparse: max(1, int(time.Hour.Milliseconds()/stepMs))}
-}
-
-// at returns the step of point j (from 0) of the curve.
-func (g curveGrid) at(j int) int {
-	if j < g.dense {
-		return j + 1
+// projectTrend sets sc.mean2 and sc.sd2 to the forecast of a recent trend
+// tr (of the series less its daily baseline, from the point at t) at the
+// points of g within h points, on top of the baseline's future centre, and
+// with the noise of one observation: a slope from a few dozen
+// autocorrelated points is too uncertain for the line's own interval to be
+// trusted. A window's line is projected no further than four window
+// lengths: an hour's slope says nothing of next week.
+func (sc *scratch) projectTrend(tr model.LinearTrend, daily *model.Baseline, g model.Grid, t int64, h int) {
+	sc.mean2, sc.sd2 = sc.mean2[:0], sc.sd2[:0]
+	for j := range h {
+		off := g.At(j)
+		k := off / g.Step
+		if k > int64(4*tr.N) {
+			break
+		}
+		m, d := tr.MeanSD(float64(k))
+		if daily != nil {
+			center, _ := daily.At(t + off)
+			m += center
+		}
+		sc.mean2 = append(sc.mean2, m)
+		sc.sd2 = append(sc.sd2, d)
 	}
-	return g.dense + (j+1-g.dense)*g.sparse
-}
-
-// points returns the number of points within h steps.
-func (g curveGrid) points(h int) int {
-	if h <= g.dense {
-		return h
-	}
-	return g.dense + (h-g.dense)/g.sparse
-}
-
-// steps converts a position x on the curve as model.ETA returns it (point
-// j at j+1, interpolated in between) to steps.
-func (g curveGrid) steps(x float64) float64 {
-	if math.IsInf(x, 0) || x <= float64(min(g.dense, math.MaxInt32)) {
-		return x
-	}
-	return float64(g.dense) + (x-float64(g.dense))*float64(g.sparse)
 }
 
 // mergeCurve folds the crossing curve of a forecast (mean, sd per step, up
@@ -365,10 +248,6 @@ func (sc *scratch) mergeCurve(c *crossing, mean, sd []float64, threshold float64
 		}
 	}
 }
-
-// minRegimePoints is the fewest points a recent trend needs to override the
-// long-run growth in a capacity plan.
-const minRegimePoints = 60
 
 // minTrendPoints is the shortest window a growth estimate uses.
 const minTrendPoints = 20
@@ -461,7 +340,7 @@ func (e *Engine) failures(h int, withSeries bool) ([]EntityRisk, []SeriesState, 
 				entities[s.entity] = a
 			}
 			a.warming = a.warming && s.warmingUp()
-			c := s.assess(&sc, h, h, s.limit, e.step, failureMode)
+			c := s.assess(&sc, h, h, s.limit, e.step)
 			score := s.recentScore()
 			t, v := s.last()
 			f := Factor{

@@ -45,11 +45,10 @@ type series struct {
 	// leak cycle, an OOM) cannot drag its centre the way it drags a weekly
 	// slot's two or three days.
 	daily *model.Baseline
-	// long is the long-run trend and daily cycle of capacity plans, fitted
-	// on the whole history at each refit; nil when the history is too short.
-	long *model.SeasonalTrend
-	// fitUpTo is the time of the last point the last fit read (ms).
-	fitUpTo int64
+	// regime is the long-run level model of capacity plans, a
+	// piecewise-linear trend with cycles fitted on the whole history at
+	// each refit; nil on less than two days.
+	regime *model.RegimeTrend
 
 	// det is nil until the first fit, which warms it on the history.
 	det      *model.Detector
@@ -221,7 +220,7 @@ type fitResult struct {
 	sel    model.Selection
 	base   *model.Baseline
 	daily  *model.Baseline
-	long   *model.SeasonalTrend
+	regime *model.RegimeTrend
 	det    *model.Detector
 	period int
 	points int
@@ -235,19 +234,19 @@ type fitResult struct {
 // fitSeries fits the series' models on the history ts, ys (the step grid,
 // NaN for missing points) read from the TSDB: the forecaster, chosen by
 // rolling-origin backtest, and the seasonal baselines (model.FitSeries),
-// and the long-run trend of capacity plans. horizon is the multi-step lead
-// of the backtest criterion. With a model kind to keep (restored from a
-// snapshot, or chosen by an earlier selection), the choice is not made
-// again: only that model is fitted.
-func fitSeries(ts []int64, ys []float64, stepMs int64, horizon int, keep string) (fitResult, error) {
+// and the regime model of capacity plans with rf. horizon is the
+// multi-step lead of the backtest criterion. With a model kind to keep
+// (restored from a snapshot, or chosen by an earlier selection), the
+// choice is not made again: only that model is fitted.
+func fitSeries(rf *model.RegimeFitter, ts []int64, ys []float64, stepMs int64, horizon int, keep string) (fitResult, error) {
 	start := time.Now()
 	f, err := model.FitSeries(ts, ys, model.SeriesOptions{Step: stepMs, Horizon: horizon, Restored: keep})
 	if err != nil {
 		return fitResult{}, fmt.Errorf("cannot fit: %w", err)
 	}
 	n := len(ys)
-	long, _ := model.FitSeasonalTrend(ys, ts[n-1], stepMs) // nil on less than a day
-	return fitResult{fc: f.Forecaster, sel: f.Selection, base: f.Baseline, daily: f.Daily, long: long, period: f.Period, points: n, upTo: ts[n-1], took: time.Since(start)}, nil
+	regime, _ := rf.Fit(ys, ts[n-1], stepMs) // nil on less than two days
+	return fitResult{fc: f.Forecaster, sel: f.Selection, base: f.Baseline, daily: f.Daily, regime: regime, period: f.Period, points: n, upTo: ts[n-1], took: time.Since(start)}, nil
 }
 
 // backfillSpan is how much of the past a first fit writes the outputs of:
@@ -306,7 +305,7 @@ func (s *series) install(a *appender, r fitResult, now time.Time) {
 		return
 	}
 	first := s.det == nil
-	s.fc, s.sel, s.base, s.daily, s.long, s.period, s.fitTook, s.points, s.fitUpTo = r.fc, r.sel, r.base, r.daily, r.long, r.period, r.took, r.points, r.upTo
+	s.fc, s.sel, s.base, s.daily, s.regime, s.period, s.fitTook, s.points = r.fc, r.sel, r.base, r.daily, r.regime, r.period, r.took, r.points
 	if r.det != nil {
 		s.det = r.det
 	}

@@ -37,6 +37,10 @@ type State struct {
 	Warnings    []string
 	Calibration Calibration
 	Incidents   []ingest.Incident
+
+	// plans are every fitted series' capacity plans, in label order, what
+	// Engine.Capacity answers from.
+	plans []capacityPlan
 }
 
 // SeriesState is a series at the end of an evaluation.
@@ -122,8 +126,9 @@ func (e *Engine) buildState() *State {
 		return st
 	}
 	st.Entities, st.Series, _ = e.failures(e.horizon, true)
+	st.plans = e.capacityPlans()
 	if e.opts.Capacity {
-		st.Capacity, _, _ = e.Capacity(nil, nil, e.opts.Horizon)
+		st.Capacity, _ = capacity(st.plans, CapacityQuery{Horizon: e.opts.Horizon}, capacityGrid(e.step, e.horizon))
 	}
 	return st
 }

@@ -5,57 +5,103 @@ import (
 	"slices"
 )
 
+// Grid places the points of a crossing curve after its origin: one every
+// Step ms for the first Dense points, then one every Sparse steps (Sparse
+// at most 1 makes it uniform). A capacity plan keeps its first hours at
+// the series' step, where a recent ramp can cross, and has a point an
+// hour beyond, where the level it asks about moves little within an hour:
+// a month at one minute is about a thousand points rather than 43,200.
+// The grid does not depend on the horizon, so a shorter horizon's curve is
+// a prefix of a longer one's.
+type Grid struct {
+	Step          int64
+	Dense, Sparse int
+}
+
+func (g Grid) sparse() int64 { return int64(max(g.Sparse, 1)) }
+
+// At returns the offset in ms of point j (from 0) from the origin.
+func (g Grid) At(j int) int64 {
+	if j < g.Dense {
+		return int64(j+1) * g.Step
+	}
+	return (int64(g.Dense) + int64(j+1-g.Dense)*g.sparse()) * g.Step
+}
+
+// Points returns the number of points within h ms of the origin.
+func (g Grid) Points(h int64) int {
+	k := max(h, 0) / g.Step
+	if k <= int64(g.Dense) {
+		return int(k)
+	}
+	return g.Dense + int((k-int64(g.Dense))/g.sparse())
+}
+
+// Offset converts a position x on a curve as ETA returns it (point j at
+// j+1, interpolated in between) to ms from the origin.
+func (g Grid) Offset(x float64) float64 {
+	if x <= float64(g.Dense) || math.IsInf(x, 0) {
+		return x * float64(g.Step)
+	}
+	return (float64(g.Dense) + (x-float64(g.Dense))*float64(g.sparse())) * float64(g.Step)
+}
+
 // Outlook is one model's answer to "when does the level reach a
-// threshold", on a grid from From every Step ms: every horizon's answer is
-// read from the one curve, so a longer horizon never contradicts a shorter
-// one. Curve[k-1] is the probability that the level has reached Threshold
-// by From + k·Step, the posterior mixture over the model's alternatives
+// threshold", on a Grid from From: every horizon's answer is read from the
+// one curve, so a longer horizon never contradicts a shorter one.
+// Curve[j] is the probability that the level has reached Threshold by
+// From + Grid.At(j), the posterior mixture over the model's alternatives
 //
-//	F(k) = Σ_j w_j · max_{i≤k} P(Y_{j,i} ≥ threshold)
+//	F(j) = Σ_c w_c · max_{i≤j} P(Y_{c,i} ≥ threshold)
 //
 // of each alternative's running maximum of marginal exceedance
-// probabilities (CrossingCurve), hence non-decreasing in k. For a linear
+// probabilities (CrossingCurve), hence non-decreasing in j. For a linear
 // trend with Gaussian coefficients the running maximum is the first-passage
 // probability (a line's maximum over an interval is at an end), and the
 // cycles make it a close lower bound.
 type Outlook struct {
-	Threshold  float64
-	From, Step int64
+	Threshold float64
+	From      int64
+	Grid      Grid
 	// Reached is set when the level at From is already at or over the
 	// threshold: every horizon answers "reached", ETA 0.
 	Reached bool
 	Curve   []float64
 	run     []float64
+	live    []int
+	cyc     [][2]float64 // the cycles' mean and variance over a week
 }
 
 // Prob returns the probability that the level reaches the threshold within
-// h steps (h ≤ len(Curve)); 1 when it has been reached.
-func (o *Outlook) Prob(h int) float64 {
+// h ms of From (at most the curve's span); 1 when it has been reached.
+func (o *Outlook) Prob(h int64) float64 {
+	n := min(o.Grid.Points(h), len(o.Curve))
 	switch {
 	case o.Reached:
 		return 1
-	case h <= 0:
+	case n <= 0:
 		return 0
 	}
-	return o.Curve[min(h, len(o.Curve))-1]
+	return o.Curve[n-1]
 }
 
-// ETA returns the q-quantile of the time to reach the threshold, in steps,
-// when it lies within h steps (see ETA); 0 when it has been reached. The
-// quantile within h is the quantile within any longer horizon when it is
-// at most h.
-func (o *Outlook) ETA(q float64, h int) (steps float64, ok bool) {
+// ETA returns the q-quantile of the time to reach the threshold, in ms
+// from From, when it lies within h ms (see ETA); 0 when it has been
+// reached. The quantile within h is the quantile within any longer
+// horizon when it is at most h.
+func (o *Outlook) ETA(q float64, h int64) (ms float64, ok bool) {
 	if o.Reached {
 		return 0, true
 	}
-	return ETA(o.Curve[:min(max(h, 0), len(o.Curve))], q)
+	x, ok := ETA(o.Curve[:min(o.Grid.Points(h), len(o.Curve))], q)
+	return o.Grid.Offset(x), ok
 }
 
-// OutlookInto fills dst with the crossing curve of threshold over n steps
-// of step ms after from (normally the time of the newest raw sample, at or
-// after the model's last point), reusing dst's buffers.
-func (m *RegimeTrend) OutlookInto(dst *Outlook, threshold float64, from, step int64, n int) {
-	dst.Threshold, dst.From, dst.Step = threshold, from, step
+// OutlookInto fills dst with the crossing curve of threshold over the
+// first n points of grid after from (normally the time of the newest raw
+// sample, at or after the model's last point), reusing dst's buffers.
+func (m *RegimeTrend) OutlookInto(dst *Outlook, threshold float64, from int64, grid Grid, n int) {
+	dst.Threshold, dst.From, dst.Grid = threshold, from, grid
 	dst.Curve = resize(dst.Curve, n)
 	if mean, _, _ := m.Level(from, 0); mean >= threshold {
 		dst.Reached = true
@@ -67,35 +113,76 @@ func (m *RegimeTrend) OutlookInto(dst *Outlook, threshold float64, from, step in
 	dst.Reached = false
 	// Each component's running maximum changes only when its standardised
 	// distance to the threshold z reaches a new minimum: zmin[j] keeps it,
-	// and the normal tail is computed only then.
+	// and the normal tail is computed only then. A component whose bound
+	// (zFloor) keeps it regimeMaxZ away over the whole curve adds nothing.
 	dst.run = resize(dst.run, 2*len(m.comps))
 	run, zmin := dst.run[:len(m.comps)], dst.run[len(m.comps):]
-	for j := range m.comps {
-		run[j], zmin[j] = 0, regimeMaxZ
+	live := dst.live[:0]
+	if n > 0 {
+		u0, u1 := m.days(from), m.days(from+grid.At(n-1))
+		for j, c := range m.comps {
+			run[j], zmin[j] = 0, regimeMaxZ
+			if m.zFloor(c, threshold, u0, u1) < regimeMaxZ {
+				live = append(live, j)
+			}
+		}
 	}
+	dst.live = live
+	// The cycles repeat every week: on a grid whose spacing divides a
+	// week, the sparse points' cycles are computed for one week of them
+	// and read back after.
+	spacing := grid.Step * grid.sparse()
+	period := 0
+	if msPerWeek%spacing == 0 {
+		period = int(msPerWeek / spacing)
+	}
+	dst.cyc = dst.cyc[:0]
 	var row [regimeTerms]float64
 	h := row[:len(m.season)]
-	it := newHarmonicIter(from+step, step, m.Weekly)
+	var it harmonicIter
 	for k := range n {
-		it.next(row[:])
-		t := from + int64(k+1)*step
-		u := float64(t-m.last) / msPerDayF
-		sm, sv := dot(h, m.season), m.seasonVar(h)
+		t := from + grid.At(k)
+		if k == 0 || k == grid.Dense {
+			// The harmonics rotate by the grid's spacing, which changes
+			// once.
+			step := grid.Step
+			if k > 0 {
+				step = spacing
+			}
+			it = newHarmonicIter(t, step, m.Weekly)
+		}
+		var sm, sv float64
+		if s := k - grid.Dense; k >= grid.Dense && period > 0 && s >= period {
+			c := dst.cyc[s%period]
+			sm, sv = c[0], c[1]
+		} else {
+			it.next(row[:])
+			sm, sv = dot(h, m.season), m.seasonVar(h)
+			if k >= grid.Dense && period > 0 {
+				dst.cyc = append(dst.cyc, [2]float64{sm, sv})
+			}
+		}
+		u := m.days(t)
 		f := 0.0
-		for j, c := range m.comps {
+		for _, j := range live {
+			c := m.comps[j]
+			if zmin[j] <= -regimeMaxZ {
+				// Crossed with certainty: nothing can raise its maximum.
+				f += c.w
+				continue
+			}
+			// z = gap/√v reaches a new minimum when z < zmin, compared
+			// without the root: gap·|gap| < zmin·|zmin|·v for v > 0.
 			gap := threshold - (c.level + c.slope*u + sm)
 			v := c.c00 + 2*c.c01*u + c.c11*u*u + sv
-			var z float64
 			switch {
 			case v > 0:
-				z = gap / math.Sqrt(v)
+				if zm := zmin[j]; gap*math.Abs(gap) < zm*math.Abs(zm)*v {
+					z := gap / math.Sqrt(v)
+					zmin[j], run[j] = z, 0.5*math.Erfc(z/math.Sqrt2)
+				}
 			case gap <= 0:
-				z = math.Inf(-1)
-			default:
-				z = math.Inf(1)
-			}
-			if z < zmin[j] {
-				zmin[j], run[j] = z, 0.5*math.Erfc(z/math.Sqrt2)
+				zmin[j], run[j] = math.Inf(-1), 1
 			}
 			f += c.w * run[j]
 		}
@@ -105,6 +192,123 @@ func (m *RegimeTrend) OutlookInto(dst *Outlook, threshold float64, from, step in
 		}
 		dst.Curve[k] = math.Min(f, 1)
 	}
+}
+
+// days returns t (Unix ms) in days from the model's last point.
+func (m *RegimeTrend) days(t int64) float64 { return float64(t-m.last) / msPerDayF }
+
+// The crossing bounds below let a caller with many series skip those whose
+// curve cannot matter, before computing any: each component's level is
+// bounded above by its trend plus the cycles' largest value, and its
+// variance by the trend's plus the cycles' largest variance (seasonBounds),
+// so its standardised distance to a threshold is at least
+//
+//	z(u) = (a - b·u) / √(c + 2d·u + e·u²),   a = threshold - level - amp,
+//	b = growth, c = c₀₀ + svMax, d = c₀₁, e = c₁₁,
+//
+// u in days from the model's last point. z′(u) has the sign of
+// -(bc + ad) - (bd + ae)·u, so z has at most one stationary point,
+// u* = -(bc + ad)/(bd + ae), and its minimum over an interval is at an end
+// or there.
+
+// zFloor returns a lower bound on component c's standardised distance to
+// threshold over [u0, u1].
+func (m *RegimeTrend) zFloor(c regimeComp, threshold, u0, u1 float64) float64 {
+	a, b := threshold-c.level-m.amp, c.slope
+	c0 := c.c00 + m.svMax
+	z := func(u float64) float64 {
+		gap := a - b*u
+		switch v := c0 + 2*c.c01*u + c.c11*u*u; {
+		case v > 0:
+			return gap / math.Sqrt(v)
+		case gap <= 0:
+			return math.Inf(-1)
+		}
+		return math.Inf(1)
+	}
+	lo := math.Min(z(u0), z(u1))
+	if den := b*c.c01 + a*c.c11; den != 0 {
+		if us := -(b*c0 + a*c.c01) / den; us > u0 && us < u1 {
+			lo = math.Min(lo, z(us))
+		}
+	}
+	return lo
+}
+
+// Reach returns a value that no component's level comes within
+// regimeMaxZ standard deviations of between from and to (Unix ms): for a
+// threshold at or above it, every crossing curve over that span is 0. The
+// bound level + amp + regimeMaxZ·sd of a component is a line plus the
+// square root of a positive quadratic, convex in time, so its largest
+// value is at an end.
+func (m *RegimeTrend) Reach(from, to int64) float64 {
+	reach := math.Inf(-1)
+	for _, c := range m.comps {
+		for _, u := range [2]float64{m.days(from), m.days(to)} {
+			v := c.c00 + 2*c.c01*u + c.c11*u*u + m.svMax
+			reach = math.Max(reach, c.level+c.slope*u+m.amp+regimeMaxZ*math.Sqrt(math.Max(v, 0)))
+		}
+	}
+	return reach
+}
+
+// MedianBound returns a time (Unix ms) at or before which the median of
+// the time to reach threshold from from cannot fall, and false when it
+// cannot fall before to: a mixture's crossing probability reaches 1/2 only
+// once some component's bound z(u) has reached 0 (all at distance z > 0,
+// each probability is below 1/2, and so is their average), that is once
+// the line level + growth·u + amp has reached the threshold.
+func (m *RegimeTrend) MedianBound(threshold float64, from, to int64) (int64, bool) {
+	u0, u1 := m.days(from), m.days(to)
+	first := math.Inf(1)
+	for _, c := range m.comps {
+		a := threshold - c.level - m.amp
+		switch {
+		case a-c.slope*u0 <= 0:
+			return from, true
+		case c.slope > 0:
+			first = math.Min(first, a/c.slope)
+		}
+	}
+	if first > u1 {
+		return to, false
+	}
+	return m.last + int64(first*msPerDayF), true
+}
+
+// CrossingBound returns an upper bound on the probability that the level
+// reaches threshold between from and to (Unix ms), for a threshold over
+// the level at from: each component's probability is at most that of its
+// bound, Φ(-min z) (see zFloor).
+func (m *RegimeTrend) CrossingBound(threshold float64, from, to int64) float64 {
+	u0, u1 := m.days(from), m.days(to)
+	p := 0.0
+	for _, c := range m.comps {
+		if z := m.zFloor(c, threshold, u0, u1); z < regimeMaxZ {
+			p += c.w * 0.5 * math.Erfc(z/math.Sqrt2)
+		}
+	}
+	return p
+}
+
+// seasonBounds returns bounds on the cycles over all times: their value is
+// at most the sum of the harmonics' amplitudes √(c_k² + s_k²), and the
+// variance of their estimate hᵀCh at most λ_max(C)·|h|², |h|² = q/2 (each
+// harmonic's sin² + cos² is 1) and λ_max at most C's largest absolute row
+// sum (Gershgorin).
+func seasonBounds(season, cov []float64) (amp, svMax float64) {
+	q := len(season)
+	for k := 0; k+1 < q; k += 2 {
+		amp += math.Hypot(season[k], season[k+1])
+	}
+	for i := range q {
+		row := 0.0
+		for _, x := range cov[i*q : (i+1)*q] {
+			row += math.Abs(x)
+		}
+		svMax = math.Max(svMax, row)
+	}
+	return amp, svMax * float64(q) / 2
 }
 
 // regimeMaxZ is the standardised distance beyond which a crossing
@@ -154,11 +358,7 @@ func (m *RegimeTrend) at(c regimeComp, t int64, sm, sv float64) (mean, sd float6
 // interval of the given coverage in (0, 1) (lo = hi = mean for 0): the
 // quantiles of the posterior mixture, found by bisection.
 func (m *RegimeTrend) Level(t int64, coverage float64) (mean, lo, hi float64) {
-	var row [regimeTerms]float64
-	it := newHarmonicIter(t, 1, m.Weekly)
-	it.next(row[:])
-	h := row[:len(m.season)]
-	sm, sv := dot(h, m.season), m.seasonVar(h)
+	sm, sv := m.cycles(t)
 	bottom, top := math.Inf(1), math.Inf(-1)
 	for _, c := range m.comps {
 		mu, sd := m.at(c, t, sm, sv)
@@ -188,6 +388,29 @@ func (m *RegimeTrend) Level(t int64, coverage float64) (mean, lo, hi float64) {
 		return (a + b) / 2
 	}
 	return mean, quantile((1 - coverage) / 2), quantile((1 + coverage) / 2)
+}
+
+// LevelMoments returns the mean and standard deviation of the level at t
+// (Unix ms), the posterior mixture's first two moments: cheaper than
+// Level's quantiles, for a summary such as an interval at one time.
+func (m *RegimeTrend) LevelMoments(t int64) (mean, sd float64) {
+	sm, sv := m.cycles(t)
+	second := 0.0
+	for _, c := range m.comps {
+		mu, s := m.at(c, t, sm, sv)
+		mean += c.w * mu
+		second += c.w * (mu*mu + s*s)
+	}
+	return mean, math.Sqrt(math.Max(second-mean*mean, 0))
+}
+
+// cycles returns the cycles' mean and the variance of their estimate at t.
+func (m *RegimeTrend) cycles(t int64) (mean, variance float64) {
+	var row [regimeTerms]float64
+	it := newHarmonicIter(t, 1, m.Weekly)
+	it.next(row[:])
+	h := row[:len(m.season)]
+	return dot(h, m.season), m.seasonVar(h)
 }
 
 // GrowthPerDay returns the posterior mean and standard deviation of the

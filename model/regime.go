@@ -78,6 +78,8 @@ type RegimeTrend struct {
 	last, step int64
 	season     []float64 // harmonic coefficients, daily then weekly
 	seasonCov  []float64 // their covariance, q×q
+	// amp and svMax bound the cycles' value and variance (seasonBounds).
+	amp, svMax float64
 	comps      []regimeComp
 	start      int64 // posterior median of the current regime's start
 	changes    []RegimeChange
@@ -178,7 +180,7 @@ type RegimeFitter struct {
 	alts            []regimeAlt
 	scores          []float64
 	cells           []cellAlt
-	agg             []float64 // hourly means of a finer series
+	agg, bucket     []float64 // hourly means of a finer series, one hour's values
 }
 
 // FitRegimeTrend fits a RegimeTrend with a fresh fitter.
@@ -224,6 +226,7 @@ func (f *RegimeFitter) Fit(y []float64, last, step int64) (*RegimeTrend, error) 
 	for i := range m.seasonCov {
 		m.seasonCov[i] *= s2k
 	}
+	m.amp, m.svMax = seasonBounds(m.season, m.seasonCov)
 	for _, c := range changes {
 		m.changes = append(m.changes, RegimeChange{T: f.timeAt(c.at), Level: c.kind&changeLevel != 0, Growth: c.kind&changeGrowth != 0})
 	}
@@ -242,29 +245,46 @@ func (f *RegimeFitter) Fit(y []float64, last, step int64) (*RegimeTrend, error) 
 // costs a quarter.
 const regimeStep = 60 * 60 * 1000
 
-// hourly returns the means of y over the hours ending at last (its last
-// regimeStep/step points, and so on back; an incomplete first hour is
-// dropped), the time of the last mean and the new step. A mean is over
-// the finite values, NaN when there are none.
+// hourly returns the interquartile means of y over the hours ending at
+// last (its last regimeStep/step points, and so on back; an incomplete
+// first hour is dropped), the time of the last one and the new step. An
+// hour's value is the mean of its finite values between their first and
+// third quartiles (NaN when there are none): as efficient as the mean on
+// Gaussian noise within a few percent, and one spike within the hour, a
+// quarter of its points at most, does not move it. With plain means, a
+// flat series whose newest sample jumped by fifty standard deviations
+// put a fifth of its posterior on a regime that had begun in the last
+// hour.
 func (f *RegimeFitter) hourly(y []float64, last, step int64) ([]float64, int64, int64) {
 	k := int(regimeStep / step)
 	n := len(y) / k
 	f.agg = resize(f.agg, n)
 	off := len(y) - n*k
 	for b := range n {
-		sum, cnt := 0.0, 0
+		f.bucket = f.bucket[:0]
 		for _, v := range y[off+b*k : off+(b+1)*k] {
 			if finite(v) {
-				sum += v
-				cnt++
+				f.bucket = append(f.bucket, v)
 			}
 		}
-		f.agg[b] = math.NaN()
-		if cnt > 0 {
-			f.agg[b] = sum / float64(cnt)
-		}
+		f.agg[b] = midmean(f.bucket)
 	}
 	return f.agg, last - int64(k-1)*step/2, regimeStep
+}
+
+// midmean returns the mean of v's values between its first and third
+// quartiles, sorting v; NaN when v is empty.
+func midmean(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(v)
+	lo, hi := len(v)/4, len(v)-len(v)/4
+	sum := 0.0
+	for _, x := range v[lo:hi] {
+		sum += x
+	}
+	return sum / float64(hi-lo)
 }
 
 func (f *RegimeFitter) timeAt(i int) int64 {

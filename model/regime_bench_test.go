@@ -4,13 +4,15 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/augur-sre/augur/internal/plant"
 )
 
 // BenchmarkRegimeFit fits one leakAfterQuiet host's 21 days as hourly and
 // 15-minute means, and 90 days of hourly means (a leak on a daily cycle
 // with AR(1) noise, 2160 points).
 func BenchmarkRegimeFit(b *testing.B) {
-	p := leakAfterQuiet(rand.New(rand.NewPCG(3, 14)))
+	p := plant.LeakAfterQuiet(rand.New(rand.NewPCG(3, 14)))
 	rng := rand.New(rand.NewPCG(3, 15))
 	long := make([]float64, 90*24)
 	e := 0.0
@@ -24,7 +26,7 @@ func BenchmarkRegimeFit(b *testing.B) {
 		y    []float64
 	}{{"hourly", 12, nil}, {"15min", 3, nil}, {"hourly-90d", 12, long}} {
 		b.Run(c.name, func(b *testing.B) {
-			y, last := aggregate(p.values, p.now, raw, c.k)
+			y, last := aggregate(p.Values, p.Now, raw, c.k)
 			if c.y != nil {
 				y = c.y
 			}
@@ -42,8 +44,8 @@ func BenchmarkRegimeFit(b *testing.B) {
 // BenchmarkRegimeOutlook computes the crossing curve of 90 over 60 days at
 // the hourly model's step.
 func BenchmarkRegimeOutlook(b *testing.B) {
-	p := leakAfterQuiet(rand.New(rand.NewPCG(3, 14)))
-	y, last := aggregate(p.values, p.now, raw, 12)
+	p := plant.LeakAfterQuiet(rand.New(rand.NewPCG(3, 14)))
+	y, last := aggregate(p.Values, p.Now, raw, 12)
 	m, err := FitRegimeTrend(y, last, 12*raw)
 	if err != nil {
 		b.Fatal(err)
@@ -51,7 +53,7 @@ func BenchmarkRegimeOutlook(b *testing.B) {
 	var o Outlook
 	b.ReportAllocs()
 	for b.Loop() {
-		m.OutlookInto(&o, 90, p.now, 12*raw, 60*24)
+		m.OutlookInto(&o, 90, p.Now, Grid{Step: 12 * raw}, 60*24)
 	}
 	b.ReportMetric(float64(len(m.comps)), "components")
 }

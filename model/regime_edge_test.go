@@ -44,11 +44,11 @@ func TestRegimeDegenerate(t *testing.T) {
 			continue
 		}
 		var o Outlook
-		m.OutlookInto(&o, 90, last, step, 60*24)
+		m.OutlookInto(&o, 90, last, Grid{Step: step}, 60*24)
 		if g, _ := m.GrowthPerDay(); math.Abs(g-c.growth) > c.within {
 			t.Errorf("%s: growth %.4g per day, want %.4g ± %.2g", c.name, g, c.growth, c.within)
 		}
-		if p := o.Prob(len(o.Curve)); p > c.maxP {
+		if p := o.Prob(60 * msPerDay); p > c.maxP {
 			t.Errorf("%s: P(cross 90 within 60 days) %.3f, want <= %.2f", c.name, p, c.maxP)
 		}
 	}

@@ -6,90 +6,12 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/augur-sre/augur/internal/plant"
 )
 
-const (
-	minuteMs = int64(60 * 1000)
-	raw      = 5 * minuteMs // the planted series' sample interval
-)
-
-// planted is a simulated series sampled every five minutes up to now, whose
-// noiseless level is known everywhere, past and future.
-type planted struct {
-	now    int64 // ms, the last sample
-	values []float64
-	level  func(t int64) float64
-	// rate is the growth per day of the level's trend now.
-	rate float64
-	desc string // the planted features, for logs
-}
-
-// leakAfterQuiet draws issue 14's fleet: 21 days at five minutes, AR(1)
-// noise, a daily cycle with a second harmonic, a weekend dip with 6-hour
-// ramps, a level shift older than the leak and a linear leak of 0.5-3 % of
-// the limit (100) per day that began 2 to 10 days ago, whose trend would
-// reach 90 in 2 to 50 days. Hosts whose cycles have already touched 90 are
-// redrawn.
-func leakAfterQuiet(rng *rand.Rand) planted {
-	const days = 21
-	now := int64(1772323200000) + rng.Int64N(msPerWeek)/raw*raw
-	start := now - days*msPerDay
-	for {
-		rate := 0.5 + 2.5*rng.Float64()
-		began := now - int64((2+8*rng.Float64())*msPerDayF)
-		ahead := 2 + 48*rng.Float64()
-		levelNow := 90 - rate*ahead
-		if levelNow < 20 {
-			continue
-		}
-		shiftAt := start + msPerDay + int64(rng.Float64()*float64(began-start-2*msPerDay))
-		shift := (3 + 7*rng.Float64()) * float64(1-2*rng.IntN(2))
-		amp, ph1, ph2 := 2+6*rng.Float64(), 2*math.Pi*rng.Float64(), 2*math.Pi*rng.Float64()
-		dip := 1 + 4*rng.Float64()
-		base := levelNow - rate*float64(now-began)/msPerDayF - shift
-		level := func(t int64) float64 {
-			v := base
-			if t >= shiftAt {
-				v += shift
-			}
-			if t > began {
-				v += rate * float64(t-began) / msPerDayF
-			}
-			d := 2 * math.Pi * float64(((t%msPerDay)+msPerDay)%msPerDay) / msPerDayF
-			v += amp * (math.Sin(d+ph1) + 0.3*math.Sin(2*d+ph2))
-			return v - dip*weekend(t)
-		}
-		p := planted{now: now, level: level, rate: rate}
-		touched := false
-		for t := start; t <= now; t += raw {
-			touched = touched || level(t) >= 90
-		}
-		if touched {
-			continue
-		}
-		phi := 0.7 + 0.25*rng.Float64()
-		sd := 0.5 + 2*rng.Float64() // marginal
-		p.desc = fmt.Sprintf("leak %.2f/d since %.1f d, shift %+.1f %.1f d ago, daily ±%.1f, weekend -%.1f, AR(1) φ %.2f sd %.2f",
-			rate, float64(now-began)/msPerDayF, shift, float64(now-shiftAt)/msPerDayF, amp, dip, phi, sd)
-		e := sd * rng.NormFloat64()
-		for t := start; t <= now; t += raw {
-			e = phi*e + sd*math.Sqrt(1-phi*phi)*rng.NormFloat64()
-			p.values = append(p.values, level(t)+e)
-		}
-		return p
-	}
-}
-
-// weekend is 1 on Saturdays and Sundays (UTC), 0 on weekdays, with linear
-// 6-hour ramps centred on midnight.
-func weekend(t int64) float64 {
-	w := ((t-2*msPerDay)%msPerWeek + msPerWeek) % msPerWeek // 0 = Saturday 00:00
-	ramp := func(x int64) float64 {
-		const r = msPerDay / 4
-		return math.Min(math.Max(float64(x+r/2)/r, 0), 1)
-	}
-	return ramp(w) - ramp(w-2*msPerDay) + ramp(w-msPerWeek)
-}
+// raw is the planted series' sample interval.
+const raw = plant.Step
 
 // aggregate returns the means of the last len(values)/k whole buckets of k
 // samples ending at the last sample, and the time of the last mean (the
@@ -107,25 +29,12 @@ func aggregate(values []float64, now, sample int64, k int) (y []float64, last in
 	return y, now - int64(k-1)*sample/2
 }
 
-// trueETA returns the time in ms from p.now until the noiseless level first
-// reaches threshold, interpolated between samples, or +Inf past horizon.
-func trueETA(p planted, threshold float64, horizon int64) float64 {
-	prev := p.level(p.now)
-	for t := p.now + raw; t <= p.now+horizon; t += raw {
-		if v := p.level(t); v >= threshold {
-			return float64(t-raw-p.now) + float64(raw)*(threshold-prev)/(v-prev)
-		}
-		prev = p.level(t)
-	}
-	return math.Inf(1)
-}
-
 // predictLinearETA is Prometheus' predict_linear over the last window ms of
 // raw samples solved for the threshold: the least-squares line's time to
 // reach it from now, +Inf when it does not grow.
-func predictLinearETA(p planted, window int64, threshold float64) float64 {
+func predictLinearETA(p plant.Series, window int64, threshold float64) float64 {
 	k := int(window / raw)
-	v := p.values[len(p.values)-k:]
+	v := p.Values[len(p.Values)-k:]
 	var sx, sy, sxx, sxy float64
 	for i, y := range v {
 		x := float64(i - (k - 1))
@@ -176,22 +85,22 @@ func (s *etaStats) String() string {
 }
 
 // regimeETA fits the model to p's means over buckets of k samples and
-// returns its ETA quantiles in ms from p.now against threshold within
+// returns its ETA quantiles in ms from p.Now against threshold within
 // horizon (+Inf beyond) and its growth per day.
-func regimeETA(tb testing.TB, f *RegimeFitter, o *Outlook, p planted, k int, threshold float64, horizon int64) (q [3]float64, growth float64) {
+func regimeETA(tb testing.TB, f *RegimeFitter, o *Outlook, p plant.Series, k int, threshold float64, horizon int64) (q [3]float64, growth float64) {
 	tb.Helper()
-	y, last := aggregate(p.values, p.now, raw, k)
+	y, last := aggregate(p.Values, p.Now, raw, k)
 	step := int64(k) * raw
 	m, err := f.Fit(y, last, step)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	n := int(horizon / step)
-	m.OutlookInto(o, threshold, p.now, step, n)
+	g := Grid{Step: step}
+	m.OutlookInto(o, threshold, p.Now, g, g.Points(horizon))
 	for i, lv := range [...]float64{0.1, 0.5, 0.9} {
 		q[i] = math.Inf(1)
-		if s, ok := o.ETA(lv, n); ok {
-			q[i] = s * float64(step)
+		if ms, ok := o.ETA(lv, horizon); ok {
+			q[i] = ms
 		}
 	}
 	growth, _ = m.GrowthPerDay()
@@ -220,11 +129,11 @@ func TestRegimeLeakAfterQuietFortnight(t *testing.T) {
 		var growthErr []float64
 		for seed := range hosts {
 			rng := rand.New(rand.NewPCG(uint64(seed), 14))
-			p := leakAfterQuiet(rng)
-			truth := trueETA(p, threshold, horizon)
+			p := plant.LeakAfterQuiet(rng)
+			truth := p.TrueETA(threshold, horizon)
 			q, growth := regimeETA(t, &f, &o, p, k, threshold, horizon)
 			model.add(truth, q[0], q[1], q[2])
-			growthErr = append(growthErr, growth/p.rate-1)
+			growthErr = append(growthErr, growth/p.Rate-1)
 			if k == 12 {
 				for _, c := range []struct {
 					s *etaStats
@@ -251,33 +160,6 @@ func TestRegimeLeakAfterQuietFortnight(t *testing.T) {
 	}
 }
 
-// plantedLeak is forecast's capacity coverage series (TestCapacityETACoverage):
-// 14 days at five minutes of a linear leak of 0.5-2 % per day from the
-// start, a daily sine of amplitude 3-7 and AR(1) noise (φ = 0.8,
-// innovations of 0.5-1.5), and a threshold 2 to 8 days of growth above the
-// last noiseless value.
-func plantedLeak(rng *rand.Rand) (p planted, threshold float64) {
-	const days = 14
-	n := days * msPerDay / raw
-	slope := (0.5 + 1.5*rng.Float64()) / float64(msPerDay/raw) // per sample
-	amp := 3 + 4*rng.Float64()
-	noise := 0.5 + rng.Float64()
-	now := int64(1772323200000) + rng.Int64N(288)*raw
-	start := now - days*msPerDay
-	p = planted{now: now, rate: slope * float64(msPerDay/raw)}
-	p.level = func(t int64) float64 {
-		tod := float64(((t%msPerDay)+msPerDay)%msPerDay) / msPerDayF
-		return 50 + slope*float64(t-start)/float64(raw) + amp*math.Sin(2*math.Pi*tod)
-	}
-	e := 0.0
-	for i := range n + 1 {
-		e = 0.8*e + noise*rng.NormFloat64()
-		p.values = append(p.values, p.level(start+i*raw)+e)
-	}
-	ahead := 2 + 6*rng.Float64()
-	return p, p.level(now) + slope*ahead*float64(msPerDay/raw)
-}
-
 // TestRegimePlantedLeakCoverage is forecast's TestCapacityETACoverage on
 // the model alone: 1000 plantedLeak series, hourly means, 30 days: the
 // true crossing inside p10-p90 for at least 80 % (±1.3 points of sampling
@@ -293,8 +175,8 @@ func TestRegimePlantedLeakCoverage(t *testing.T) {
 	var s etaStats
 	var widths []float64
 	for seed := range seeds {
-		p, threshold := plantedLeak(rand.New(rand.NewPCG(uint64(seed), 99)))
-		truth := trueETA(p, threshold, horizon)
+		p, threshold := plant.Leak(rand.New(rand.NewPCG(uint64(seed), 99)))
+		truth := p.TrueETA(threshold, horizon)
 		q, _ := regimeETA(t, &f, &o, p, 12, threshold, horizon)
 		s.add(truth, q[0], q[1], q[2])
 		widths = append(widths, (q[2]-q[0])/q[1])
@@ -314,27 +196,30 @@ func TestRegimePlantedLeakCoverage(t *testing.T) {
 // below and above their level: the crossing probability never falls with
 // the horizon, an ETA quantile within a horizon is the same within every
 // longer one, and a level already at or over the threshold answers
-// "reached" (probability 1, ETA 0) at every horizon.
+// "reached" (probability 1, ETA 0) at every horizon; and that the bounds
+// of the curve (Reach, MedianBound, CrossingBound) hold.
 func TestRegimeOutlookConsistent(t *testing.T) {
 	var f RegimeFitter
 	var o Outlook
 	for seed := range 200 {
 		rng := rand.New(rand.NewPCG(uint64(seed), 7))
-		var p planted
+		var p plant.Series
 		if seed%2 == 0 {
-			p = leakAfterQuiet(rng)
+			p = plant.LeakAfterQuiet(rng)
 		} else {
-			p, _ = plantedLeak(rng)
+			p, _ = plant.Leak(rng)
 		}
-		y, last := aggregate(p.values, p.now, raw, 12)
+		y, last := aggregate(p.Values, p.Now, raw, 12)
 		m, err := f.Fit(y, last, 12*raw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		level, _, _ := m.Level(p.now, 0)
+		level, _, _ := m.Level(p.Now, 0)
 		threshold := level + 60*rng.Float64() - 10
-		n := 60 * 24
-		m.OutlookInto(&o, threshold, p.now, 12*raw, n)
+		// The first day at the series' step, then hourly.
+		g := Grid{Step: raw, Dense: 288, Sparse: 12}
+		n := g.Points(60 * msPerDay)
+		m.OutlookInto(&o, threshold, p.Now, g, n)
 		if reached := level >= threshold; o.Reached != reached {
 			t.Fatalf("seed %d: level %.2f, threshold %.2f: reached %v", seed, level, threshold, o.Reached)
 		}
@@ -344,8 +229,10 @@ func TestRegimeOutlookConsistent(t *testing.T) {
 			}
 		}
 		for range 20 {
-			h1 := 1 + rng.IntN(n)
-			h2 := h1 + rng.IntN(n-h1+1)
+			steps := 60 * msPerDay / raw
+			h1 := 1 + rng.Int64N(steps)
+			h2 := (h1 + rng.Int64N(steps-h1+1)) * raw
+			h1 *= raw
 			if p1, p2 := o.Prob(h1), o.Prob(h2); p1 > p2 {
 				t.Fatalf("seed %d: P(cross within %d) %v > P(within %d) %v", seed, h1, p1, h2, p2)
 			}
@@ -359,6 +246,19 @@ func TestRegimeOutlookConsistent(t *testing.T) {
 			if o.Reached && (o.Prob(h1) != 1 || !okZero(o.ETA(0.9, h1))) {
 				t.Fatalf("seed %d: reached but P %v, ETA %v", seed, o.Prob(h1), fmt.Sprint(o.ETA(0.9, h1)))
 			}
+			// The bounds a caller skips series by hold for the curve of
+			// every horizon.
+			to := p.Now + h1
+			if m.Reach(p.Now, to) <= threshold && o.Prob(h1) > 0 {
+				t.Fatalf("seed %d: threshold %.2f at or over the reach %.2f within %d, but P %v", seed, threshold, m.Reach(p.Now, to), h1, o.Prob(h1))
+			}
+			if b := m.CrossingBound(threshold, p.Now, to); !o.Reached && o.Prob(h1) > b+1e-12 {
+				t.Fatalf("seed %d: P %v within %d over its bound %v", seed, o.Prob(h1), h1, b)
+			}
+			eta, ok := o.ETA(0.5, h1)
+			if bound, bok := m.MedianBound(threshold, p.Now, to); ok && (!bok || float64(bound-p.Now) > eta) {
+				t.Fatalf("seed %d: median ETA %.0f ms within %d, bound %d ms (%v)", seed, eta, h1, bound-p.Now, bok)
+			}
 		}
 	}
 }
@@ -370,8 +270,8 @@ func okZero(eta float64, ok bool) bool { return ok && eta == 0 }
 // regression's gain, and the placement's level and growth at the last
 // point are those of the refitted model.
 func TestRegimePartialRegression(t *testing.T) {
-	p := leakAfterQuiet(rand.New(rand.NewPCG(1, 2)))
-	y, last := aggregate(p.values, p.now, raw, 12)
+	p := plant.LeakAfterQuiet(rand.New(rand.NewPCG(1, 2)))
+	y, last := aggregate(p.Values, p.Now, raw, 12)
 	var f RegimeFitter
 	if _, err := f.Fit(y, last, 12*raw); err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ type ForecastEngine interface {
 	Now() time.Time
 	Step() time.Duration
 	Forecast(match engine.Matcher, horizon, step time.Duration, level float64) ([]engine.SeriesForecast, error)
-	Capacity(match engine.Matcher, th *engine.Threshold, horizon time.Duration) ([]engine.Capacity, []string, error)
+	Capacity(q engine.CapacityQuery) ([]engine.Capacity, []string, error)
 	Incidents() []ingest.Incident
 	State() *engine.State
 }
@@ -87,7 +87,7 @@ func (s EngineSource) Plans(ms []*labels.Matcher, horizon time.Duration, fn func
 	if !s.E.Ready() {
 		return nil, nil
 	}
-	caps, warnings, err := s.E.Capacity(mapMatcher(ms), nil, horizon)
+	caps, warnings, err := s.E.Capacity(engine.CapacityQuery{Match: mapMatcher(ms), Horizon: horizon})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,386 @@
+package engine
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/augur-sre/augur/model"
+)
+
+// Threshold is a capacity threshold: an absolute value, or a fraction of
+// the series' limit when Fraction is set.
+type Threshold struct {
+	Value    float64
+	Fraction bool
+}
+
+// Capacity is the time a series takes to reach a threshold.
+type Capacity struct {
+	Labels              map[string]string
+	Threshold           float64
+	Value               float64
+	ETASeconds          Quantiles
+	CrossingProbability float64
+	AtHorizon           Point
+	GrowthPerDay        float64
+	// Reached is set when the series is at or over the threshold now: its
+	// ETA is 0 at every horizon.
+	Reached bool
+}
+
+// CapacityQuery asks for the capacity plans of the series Match selects
+// (every one when nil) against Threshold (each series' limit when nil)
+// within Horizon.
+type CapacityQuery struct {
+	Match     Matcher
+	Threshold *Threshold
+	Horizon   time.Duration
+	// SortByETA orders the plans by their median ETA, soonest first: those
+	// that have reached the threshold, then the others, those without a
+	// median within the horizon last, in label order among equals. Limit,
+	// when positive, keeps the first Limit.
+	SortByETA bool
+	Limit     int
+}
+
+// capacityPlan is what a series' capacity answers rest on, taken at each
+// evaluation from its fitted models and recent window. It is immutable,
+// so that a request computes from it outside any lock while evaluations
+// and refits go on, and nothing in it depends on the threshold or the
+// horizon a request asks about.
+type capacityPlan struct {
+	labels map[string]string
+	limit  float64
+	// t and v are the newest finite sample, lastT the newest point and
+	// first the oldest (ms).
+	t, lastT, first int64
+	v               float64
+	// regime is the series' long-run level model (nil on less than two
+	// days of history) and level its mean at t.
+	regime *model.RegimeTrend
+	level  float64
+	// trends are the recent linear trends of the series less its daily
+	// baseline (see plan).
+	trends []model.LinearTrend
+	daily  *model.Baseline
+	// growthPerDay is the growth the plan's ETA rests on.
+	growthPerDay float64
+}
+
+// minRegimePoints is the fewest points a recent trend needs to override
+// the regime model's growth in a capacity plan.
+const minRegimePoints = 60
+
+// plan returns the series' capacity plan. A capacity plan asks when the
+// level (trend and cycles, not one noisy sample) reaches a threshold: the
+// regime model answers it, and the linear trends through the last
+// recent/2, recent and 2·recent points (see assess) join it for the hours
+// they are projected on, where they know the newest points at the series'
+// step, which the regime model, fitted on hourly means at the last refit,
+// has not seen or averages away: a fast leak of the last hour, the level
+// the last minutes put it at. A trend joins when it rests on at least
+// minRegimePoints points: the slope and standard error of a few dozen
+// autocorrelated points are unreliable, and taking the highest of many
+// uncertain forecasts would pull every ETA forward. Without a regime
+// model every trend joins. The caller holds e.mu.
+func (s *series) plan(sc *scratch, recent int, stepsPerDay float64) capacityPlan {
+	t, v := s.last()
+	p := capacityPlan{labels: s.labels, limit: s.limit, t: t, lastT: s.lastT, first: s.first, v: v, regime: s.regime, daily: s.daily}
+	if m := s.regime; m != nil {
+		p.level, _, _ = m.Level(t, 0)
+		p.growthPerDay, _ = m.GrowthPerDay()
+	}
+	for _, w := range [...]int{recent / 2, recent, 2 * recent} {
+		if s.regime != nil && max(w, minTrendPoints) < minRegimePoints {
+			continue
+		}
+		tr, ok := s.trend(sc, w, math.Inf(1))
+		if !ok || (s.regime != nil && tr.N < minRegimePoints) {
+			continue
+		}
+		// The growth reported is the one the ETA rests on soonest: the
+		// longest recent trend's.
+		p.trends = append(p.trends, tr)
+		p.growthPerDay = tr.Slope * stepsPerDay
+	}
+	return p
+}
+
+// capacityPlans returns the plans of every fitted series, in label order.
+func (e *Engine) capacityPlans() []capacityPlan {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	series := e.selectSeries(nil)
+	plans := make([]capacityPlan, 0, len(series))
+	var sc scratch
+	perDay := float64((24 * time.Hour).Milliseconds()) / float64(e.step)
+	for _, s := range series {
+		if s.fc != nil {
+			plans = append(plans, s.plan(&sc, e.horizon, perDay))
+		}
+	}
+	return plans
+}
+
+// capacityGrid is the grid of the plans' crossing curves (model.Grid):
+// the series' step over the span the recent trends are projected on
+// (four times the longest window, 2·recent), from an hour to a day, and a
+// point an hour beyond.
+func capacityGrid(stepMs int64, recent int) model.Grid {
+	hour := max(1, int(time.Hour.Milliseconds()/stepMs))
+	return model.Grid{Step: stepMs, Dense: min(max(8*recent, hour), max(1, int((24*time.Hour).Milliseconds()/stepMs))), Sparse: hour}
+}
+
+// threshold returns the plan's threshold: th's, else its limit (NaN when
+// there is none).
+func (p *capacityPlan) threshold(th *Threshold) float64 {
+	switch {
+	case th == nil:
+		return p.limit
+	case th.Fraction:
+		return th.Value * p.limit
+	}
+	return th.Value
+}
+
+// answer returns the plan's crossing of threshold within h ms. The
+// crossing curve, on grid g, is the higher at each point of the regime
+// model's (model.Outlook) and the recent trends' (projectTrend), whose
+// forecasts carry the noise of one observation, so one sample over the
+// threshold does not settle it: a sample over it whose level the curve
+// puts over it too (more likely than not at the first point), or a level
+// over it, has reached it, and the answer is "now" at every horizon. The
+// sample decides only when no forecast does.
+func (p *capacityPlan) answer(sc *scratch, g model.Grid, threshold float64, h int64) Capacity {
+	nan := math.NaN()
+	c := Capacity{
+		Labels: p.labels, Threshold: threshold, Value: p.v, GrowthPerDay: p.growthPerDay,
+		AtHorizon: Point{Time: time.UnixMilli(p.lastT + h).UTC(), Forecast: nan, Lower: nan, Upper: nan},
+	}
+	n := g.Points(h)
+	sc.curve = sc.curve[:0]
+	var cr crossing
+	if m := p.regime; m != nil {
+		mean, sd := m.LevelMoments(p.t + h)
+		c.AtHorizon.Forecast, c.AtHorizon.Lower, c.AtHorizon.Upper = mean, mean-z95*sd, mean+z95*sd
+		cr.hasAtHorizon = true
+		switch {
+		case p.level >= threshold:
+			return c.reached()
+		case len(p.trends) == 0 && threshold >= m.Reach(p.t, p.t+g.At(n-1)):
+			return c // a curve of zeros
+		}
+		m.OutlookInto(&sc.o, threshold, p.t, g, n)
+		sc.curve = append(sc.curve, sc.o.Curve...)
+	}
+	for _, tr := range p.trends {
+		if sc.projectTrend(tr, p.daily, g, p.t, n); len(sc.mean2) > 0 {
+			sc.mergeCurve(&cr, sc.mean2, sc.sd2, threshold, n)
+		}
+	}
+	if p.regime == nil && cr.hasAtHorizon {
+		c.AtHorizon.Forecast, c.AtHorizon.Lower, c.AtHorizon.Upper = cr.atHorizon[0], cr.atHorizon[1], cr.atHorizon[2]
+	}
+	if p.v >= threshold && (len(sc.curve) == 0 || sc.curve[0] >= 0.5) {
+		return c.reached()
+	}
+	if len(sc.curve) == 0 {
+		return c
+	}
+	c.CrossingProbability = sc.curve[len(sc.curve)-1]
+	eta := func(q float64) *float64 {
+		x, ok := model.ETA(sc.curve, q)
+		if !ok {
+			return nil
+		}
+		s := g.Offset(x) / 1000
+		return &s
+	}
+	c.ETASeconds = Quantiles{P10: eta(0.1), P50: eta(0.5), P90: eta(0.9)}
+	return c
+}
+
+func (c Capacity) reached() Capacity {
+	zero := 0.0
+	c.Reached, c.CrossingProbability = true, 1
+	c.ETASeconds = Quantiles{P10: &zero, P50: &zero, P90: &zero}
+	return c
+}
+
+// medianBound returns an offset (ms) before which the plan's median ETA
+// against threshold cannot fall, and false when it cannot fall within h:
+// the regime model's bounds (model.RegimeTrend.MedianBound, and
+// CrossingBound at h) less a sparse spacing of g, since the ETA
+// interpolates between the curve's points;
+// 0 where a recent trend may decide or the threshold has been reached (a
+// sample over it has when the curve's first point says so, see answer).
+func (p *capacityPlan) medianBound(sc *scratch, threshold float64, h int64, g model.Grid) (int64, bool) {
+	if p.regime == nil || len(p.trends) > 0 || p.level >= threshold {
+		return 0, true
+	}
+	if p.v >= threshold {
+		if p.regime.OutlookInto(&sc.o, threshold, p.t, g, 1); sc.o.Curve[0] >= 0.5 {
+			return 0, true
+		}
+	}
+	t, ok := p.regime.MedianBound(threshold, p.t, p.t+h)
+	if !ok || p.regime.CrossingBound(threshold, p.t, p.t+h) < 0.5 {
+		return 0, false
+	}
+	return max(t-p.t-int64(max(g.Sparse, 1))*g.Step, 0), true
+}
+
+// Capacity answers q from the plans of the last evaluation, outside any
+// lock. Warnings say when the history is too short to support the
+// horizon.
+func (e *Engine) Capacity(q CapacityQuery) ([]Capacity, []string, error) {
+	if _, _, err := e.steps(q.Horizon, 0); err != nil {
+		return nil, nil, err
+	}
+	st := e.State()
+	if !st.Ready {
+		return nil, nil, ErrNotReady
+	}
+	out, short := capacity(st.plans, q, capacityGrid(e.step, e.horizon))
+	var warnings []string
+	if short {
+		warnings = append(warnings, fmt.Sprintf("some series have less history than the horizon %s: their forecasts extrapolate beyond what they have shown", q.Horizon))
+	}
+	return out, warnings, nil
+}
+
+// capacityItem is a plan a query selected, with its threshold.
+type capacityItem struct {
+	p         *capacityPlan
+	threshold float64
+}
+
+// capacity answers q from plans on grid g, and reports whether some
+// selected series have less history than the horizon.
+func capacity(plans []capacityPlan, q CapacityQuery, g model.Grid) (out []Capacity, short bool) {
+	h := q.Horizon.Milliseconds()
+	var items []capacityItem
+	for i := range plans {
+		p := &plans[i]
+		if q.Match != nil && !q.Match(p.labels) {
+			continue
+		}
+		th := p.threshold(q.Threshold)
+		if math.IsNaN(th) {
+			continue
+		}
+		short = short || (p.first != 0 && p.lastT-p.first < h)
+		items = append(items, capacityItem{p, th})
+	}
+	var sc scratch
+	if q.SortByETA && q.Limit > 0 && q.Limit < len(items) {
+		return soonest(&sc, items, q.Limit, g, h), short
+	}
+	out = make([]Capacity, len(items))
+	for i, it := range items {
+		out[i] = it.p.answer(&sc, g, it.threshold, h)
+	}
+	if q.SortByETA {
+		slices.SortStableFunc(out, func(a, b Capacity) int { return compareETA(a.ETASeconds.P50, b.ETASeconds.P50) })
+	}
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, short
+}
+
+// compareETA orders times to a threshold soonest first, unknown (beyond
+// the horizon) last.
+func compareETA(a, b *float64) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return 1
+	case b == nil:
+		return -1
+	}
+	return cmp.Compare(*a, *b)
+}
+
+// soonest returns the first k answers of items in ETA order (compareETA,
+// then label order), answering as few as it can, as a top-k search with
+// bounds does: items are answered in the order of a lower bound on their
+// median ETA (medianBound), and the search stops once k answers have a
+// median before the next bound; once k are found, an item's curve is
+// first computed only as far as the k-th median. When fewer than k have
+// a median within the horizon, the rest are the first of the others in
+// label order.
+func soonest(sc *scratch, items []capacityItem, k int, g model.Grid, h int64) []Capacity {
+	type bounded struct {
+		i  int
+		lb int64
+	}
+	var order []bounded
+	for i, it := range items {
+		if lb, ok := it.p.medianBound(sc, it.threshold, h, g); ok {
+			order = append(order, bounded{i, lb})
+		}
+	}
+	slices.SortFunc(order, func(a, b bounded) int { return cmp.Or(cmp.Compare(a.lb, b.lb), cmp.Compare(a.i, b.i)) })
+	type found struct {
+		i   int
+		c   Capacity
+		p50 float64 // ms
+	}
+	var top []found // by (p50, i), at most k
+	without := map[int]Capacity{}
+	for _, b := range order {
+		if len(top) == k {
+			if last := top[k-1]; last.p50 < float64(b.lb) || (last.p50 == float64(b.lb) && last.i < b.i) {
+				break
+			}
+		}
+		it := items[b.i]
+		if len(top) == k {
+			// Only a median before the k-th's can enter, and a median
+			// within a shorter horizon is the same within h: the curve
+			// is computed that far first.
+			last := top[k-1]
+			short := min(h, int64(last.p50)+int64(max(g.Sparse, 1))*g.Step)
+			c := it.p.answer(sc, g, it.threshold, short)
+			if c.ETASeconds.P50 == nil {
+				continue
+			}
+			if p50 := *c.ETASeconds.P50 * 1000; p50 > last.p50 || (p50 == last.p50 && b.i > last.i) {
+				continue
+			}
+		}
+		c := it.p.answer(sc, g, it.threshold, h)
+		if c.ETASeconds.P50 == nil {
+			without[b.i] = c
+			continue
+		}
+		f := found{b.i, c, *c.ETASeconds.P50 * 1000}
+		at, _ := slices.BinarySearchFunc(top, f, func(a, b found) int { return cmp.Or(cmp.Compare(a.p50, b.p50), cmp.Compare(a.i, b.i)) })
+		top = slices.Insert(top, at, f)
+		if len(top) > k {
+			top = top[:k]
+		}
+	}
+	out := make([]Capacity, 0, k)
+	inTop := map[int]bool{}
+	for _, f := range top {
+		out = append(out, f.c)
+		inTop[f.i] = true
+	}
+	// Fewer than k in top means every bounded item was answered.
+	for i := 0; i < len(items) && len(out) < k; i++ {
+		switch c, ok := without[i]; {
+		case inTop[i]:
+		case ok:
+			out = append(out, c)
+		default:
+			out = append(out, items[i].p.answer(sc, g, items[i].threshold, h))
+		}
+	}
+	return out
+}
