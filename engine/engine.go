@@ -156,6 +156,9 @@ type Engine struct {
 
 	// state is the last evaluation's State.
 	state atomic.Pointer[State]
+	// replay is set on Replay's engines, whose States carry no capacity
+	// plans: nothing asks a replay for them.
+	replay bool
 }
 
 type signalState struct {

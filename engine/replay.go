@@ -28,6 +28,7 @@ func Replay(ctx context.Context, opts Options, start, end time.Time, setClock fu
 	if err != nil {
 		return nil, err
 	}
+	e.replay = true
 	for ; !sim.After(end); sim = sim.Add(e.opts.EvaluationInterval) {
 		if err := ctx.Err(); err != nil {
 			e.Close()

@@ -126,7 +126,9 @@ func (e *Engine) buildState() *State {
 		return st
 	}
 	st.Entities, st.Series, _ = e.failures(e.horizon, true)
-	st.plans = e.capacityPlans()
+	if !e.replay {
+		st.plans = e.capacityPlans()
+	}
 	if e.opts.Capacity {
 		st.Capacity, _ = capacity(st.plans, CapacityQuery{Horizon: e.opts.Horizon}, capacityGrid(e.step, e.horizon))
 	}

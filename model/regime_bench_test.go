@@ -8,7 +8,7 @@ import (
 	"github.com/augur-sre/augur/internal/plant"
 )
 
-// BenchmarkRegimeFit fits one leakAfterQuiet host's 21 days as hourly and
+// BenchmarkRegimeFit fits one plant.LeakAfterQuiet host's 21 days as hourly and
 // 15-minute means, and 90 days of hourly means (a leak on a daily cycle
 // with AR(1) noise, 2160 points).
 func BenchmarkRegimeFit(b *testing.B) {

@@ -108,7 +108,7 @@ func regimeETA(tb testing.TB, f *RegimeFitter, o *Outlook, p plant.Series, k int
 }
 
 // TestRegimeLeakAfterQuietFortnight measures issue 14's target on 600
-// hosts of leakAfterQuiet (15 fleets of 40) at threshold 90 and horizon
+// hosts of plant.LeakAfterQuiet (15 fleets of 40) at threshold 90 and horizon
 // 60 days, handed to the model as hourly and as 15-minute means: the
 // median relative error of the p50 ETA at most 0.12 and the true crossing
 // inside p10-p90 for at least 80 % of hosts. A missing quantile is beyond
@@ -161,7 +161,7 @@ func TestRegimeLeakAfterQuietFortnight(t *testing.T) {
 }
 
 // TestRegimePlantedLeakCoverage is forecast's TestCapacityETACoverage on
-// the model alone: 1000 plantedLeak series, hourly means, 30 days: the
+// the model alone: 1000 plant.Leak series, hourly means, 30 days: the
 // true crossing inside p10-p90 for at least 80 % (±1.3 points of sampling
 // noise) and a median relative width (p90-p10)/p50 of at most 1.
 func TestRegimePlantedLeakCoverage(t *testing.T) {
