@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -116,22 +115,13 @@ func BenchmarkCapacityFleet(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			cpu0 := cpuTime(b)
+			cpu0 := cpuNow()
 			for b.Loop() {
 				capacity(plans, c.q, g)
 			}
-			cpu := float64(cpuTime(b)-cpu0) / float64(b.N)
+			cpu := float64(cpuNow()-cpu0) / float64(b.N)
 			b.ReportMetric(cpu, "cpu-ns/op")
 			b.ReportMetric(cpu/float64(len(plans)), "cpu-ns/series")
 		})
 	}
-}
-
-// cpuTime returns the process's user and system CPU time in ns.
-func cpuTime(b *testing.B) int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }

@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"github.com/augur-sre/augur/model"
-
 	"context"
 	"syscall"
 	"testing"
@@ -10,6 +8,7 @@ import (
 
 	"github.com/augur-sre/augur/history"
 	"github.com/augur-sre/augur/ingest"
+	"github.com/augur-sre/augur/model"
 )
 
 // refitFleet returns an engine over a demo fleet of hosts × 3 series with a
