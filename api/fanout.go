@@ -242,7 +242,7 @@ var capacityList = fleetList{
 	},
 	less: func(c echo.Context) func(a, b fleetItem) bool {
 		if formValue(c, "sort") == "eta" {
-			return func(a, b fleetItem) bool { return etaLess(a.sort.ETASeconds.P50, b.sort.ETASeconds.P50) }
+			return func(a, b fleetItem) bool { return engine.CompareETA(a.sort.ETASeconds.P50, b.sort.ETASeconds.P50) < 0 }
 		}
 		return func(a, b fleetItem) bool { return a.key < b.key }
 	},

@@ -284,7 +284,7 @@ func capacity(plans []capacityPlan, q CapacityQuery, g model.Grid) (out []Capaci
 		out[i] = it.p.answer(&sc, g, it.threshold, h)
 	}
 	if q.SortByETA {
-		slices.SortStableFunc(out, func(a, b Capacity) int { return compareETA(a.ETASeconds.P50, b.ETASeconds.P50) })
+		slices.SortStableFunc(out, func(a, b Capacity) int { return CompareETA(a.ETASeconds.P50, b.ETASeconds.P50) })
 	}
 	if q.Limit > 0 && len(out) > q.Limit {
 		out = out[:q.Limit]
@@ -292,9 +292,9 @@ func capacity(plans []capacityPlan, q CapacityQuery, g model.Grid) (out []Capaci
 	return out, short
 }
 
-// compareETA orders times to a threshold soonest first, unknown (beyond
+// CompareETA orders times to a threshold soonest first, unknown (beyond
 // the horizon) last.
-func compareETA(a, b *float64) int {
+func CompareETA(a, b *float64) int {
 	switch {
 	case a == nil && b == nil:
 		return 0
@@ -306,7 +306,7 @@ func compareETA(a, b *float64) int {
 	return cmp.Compare(*a, *b)
 }
 
-// soonest returns the first k answers of items in ETA order (compareETA,
+// soonest returns the first k answers of items in ETA order (CompareETA,
 // then label order), answering as few as it can, as a top-k search with
 // bounds does: items are answered in the order of a lower bound on their
 // median ETA (medianBound), and the search stops once k answers have a

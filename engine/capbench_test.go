@@ -84,7 +84,7 @@ func fleetPlans(n int) ([]capacityPlan, error) {
 			return nil, err
 		}
 	}
-	slices.SortFunc(plans, func(a, b capacityPlan) int { return strings.Compare(labelsKey(a.labels), labelsKey(b.labels)) })
+	slices.SortFunc(plans, func(a, b capacityPlan) int { return strings.Compare(LabelsKey(a.labels), LabelsKey(b.labels)) })
 	return plans, nil
 }
 
