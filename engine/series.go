@@ -128,7 +128,7 @@ func (s *series) step(a *appender, t int64, v float64) {
 // score is the anomaly score of point i of the window: the lower of the
 // detector's and the baseline's (see bandScore).
 func (s *series) score(i int) float64 {
-	ds := s.win.ds[s.win.index(i)]
+	ds := float64(s.win.ds[s.win.index(i)])
 	if s.base == nil || math.IsNaN(ds) {
 		return ds
 	}
@@ -159,9 +159,12 @@ const zBand = 2.5758293035489004
 
 // window is a ring of a series' last points on the step grid: values and
 // the streaming detector's scores, NaN where missing. Its times follow
-// from the newest one's, one step apart.
+// from the newest one's, one step apart. The scores, in [0,1], are kept in
+// float32 (a relative error of 6e-8, far below any threshold's resolution),
+// which spares a series 1 KB of its 4 KB window.
 type window struct {
-	v, ds  []float64
+	v      []float64
+	ds     []float32
 	n      int // points held
 	head   int // index of the oldest point
 	newest int64
@@ -170,7 +173,7 @@ type window struct {
 }
 
 func newWindow(n int, stepMs int64) window {
-	return window{v: make([]float64, n), ds: make([]float64, n), step: stepMs}
+	return window{v: make([]float64, n), ds: make([]float32, n), step: stepMs}
 }
 
 // push appends the point at t, after filling any grid points between the
@@ -200,7 +203,7 @@ func (w *window) append(v, ds float64) {
 	} else {
 		w.n++
 	}
-	w.v[i], w.ds[i] = v, ds
+	w.v[i], w.ds[i] = v, float32(ds)
 }
 
 // index returns the ring index of the i-th point, 0 the oldest.
@@ -317,7 +320,7 @@ func (s *series) install(a *appender, r fitResult, now time.Time) {
 		v := s.win.at(i)
 		if first {
 			s.step(a, t, v)
-			s.win.ds[s.win.index(i)] = s.win.lastDS
+			s.win.ds[s.win.index(i)] = float32(s.win.lastDS)
 			continue
 		}
 		// The detector already saw the point; only the new forecaster
