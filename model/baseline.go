@@ -10,6 +10,7 @@ import (
 const (
 	msPerDay  = 24 * 60 * 60 * 1000
 	msPerWeek = 7 * msPerDay
+	msPerDayF = float64(msPerDay)
 
 	// madToSigma makes the median absolute deviation a consistent estimator
 	// of a normal standard deviation (1/Φ⁻¹(3/4)), meanADToSigma the mean

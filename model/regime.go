@@ -18,7 +18,7 @@ import (
 // with τ_0 the first point (a_0 the intercept, b_0 the initial growth), a
 // change τ_j > τ_0 a level shift (a_j), a change of growth (a hinge, b_j)
 // or both, d_t the time of day (and of week) as a fraction and three
-// harmonics per cycle, as in SeasonalTrend. The hinge basis is Prophet's
+// harmonics per cycle. The hinge basis is Prophet's
 // piecewise-linear trend (Taylor & Letham 2018); its change points are not
 // shrunk but selected, as structural changes are (Bai & Perron 1998):
 // forward selection over about 80 positions, the best refined to the point,
@@ -42,7 +42,7 @@ import (
 //
 // The errors are AR(1), σ², ρ and κ = (1+ρ)/(1-ρ) estimated from the
 // residuals of the selected model corrected for the degrees of freedom the
-// fit takes (ar1Errors), as in SeasonalTrend, on hourly means (finer grids
+// fit takes (ar1Errors, as LinearTrend does), on hourly means (finer grids
 // are averaged first, see regimeStep). Means of AR(1) noise over buckets
 // are ARMA(1,1) (Amemiya & Wu, JASA 1972), whose long-run variance the
 // AR(1) formula overstates on strongly autocorrelated means (by a third on
