@@ -137,8 +137,14 @@ type Engine struct {
 	calibErr         error
 	// fm is the learned failure model (Options.FailureModel).
 	fm learned
-	// restored holds the snapshot's model choice for each series' first fit.
-	restored map[string]string
+	// restored holds the snapshot's model choice for each series' first fit,
+	// restoredEntities its entities' channels until their entities have
+	// all their series (see resumeEntity).
+	restored         map[string]string
+	restoredEntities map[string]restoredChannel
+	// replayed is the end of the calibration replay adopted by this
+	// engine or the one whose snapshot it restored; zero when none was.
+	replayed time.Time
 	evalTime time.Time
 	lastFit  time.Time
 	ready    bool

@@ -106,10 +106,10 @@ func (e *Engine) updateEntities() {
 			}
 		}
 	}
-	for _, st := range e.entities {
+	for name, st := range e.entities {
 		e.observeFeatures(st)
 		k := len(st.members)
-		if st.det == nil {
+		if st.det == nil && !e.resumeEntity(name, st) {
 			st.det = model.NewEntityDetector(k, model.EntityOptions{})
 			st.z, st.shares = make([]float64, k), make([]float64, k)
 		}
@@ -162,6 +162,46 @@ func addEntityWeights(weights, shares []float64, score float64) {
 	}
 }
 
+// restoredChannel is an entity's channel restored from a snapshot, and the
+// keys of its members, in the detector's order.
+type restoredChannel struct {
+	members []string
+	ch      *entityState
+}
+
+// resumeEntity gives st the channel the snapshot restored for the entity,
+// if its series are the snapshot's, in the same order, and reports whether
+// it did. The caller holds e.mu for writing.
+func (e *Engine) resumeEntity(name string, st *entityState) bool {
+	rc, ok := e.restoredEntities[name]
+	if !ok || !sameMembers(st.members, rc.members) {
+		return false
+	}
+	delete(e.restoredEntities, name)
+	st.adopt(rc.ch)
+	return true
+}
+
+// adopt takes over the detector and the last score of another state of
+// the same entity's channel.
+func (st *entityState) adopt(from *entityState) {
+	st.det, st.z, st.score, st.shares = from.det, from.z, from.score, from.shares
+	st.updated = max(st.updated, from.updated)
+}
+
+// sameMembers reports whether the series are those of the keys, in order.
+func sameMembers(members []*series, keys []string) bool {
+	if len(members) != len(keys) {
+		return false
+	}
+	for i, s := range members {
+		if s.key != keys[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // adoptEntities takes over the channels of a replay's entities whose series
 // are the same, in the same order, as this engine's: a replay of the past
 // has warmed them up, where this engine's own would score 0 for their
@@ -187,8 +227,7 @@ func (e *Engine) adoptEntities(r *Engine) {
 			same = same && s.key == rs.members[i].key
 		}
 		if same {
-			st.det, st.z, st.score, st.shares = rs.det, rs.z, rs.score, rs.shares
-			st.updated = max(st.updated, rs.updated)
+			st.adopt(rs)
 		}
 	}
 }

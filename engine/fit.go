@@ -26,11 +26,20 @@ type fitter struct {
 	done    []fitResult
 	running bool
 	// wake receives a value when a batch ends, so that Run installs its
-	// results at once rather than at the next tick.
+	// results at once rather than at the next tick, and when a replay is
+	// adopted, so that Run publishes what it learnt (see wakeRun).
 	wake chan struct{}
 	// round counts the batches queued, which staggers the reselections
 	// (see reselect).
 	round uint32
+}
+
+// wakeRun makes Run evaluate now, if it is not about to already.
+func (f *fitter) wakeRun() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
 }
 
 // reselectEvery is how many refits of a series pass between two runs of
@@ -117,10 +126,7 @@ func (e *Engine) startRefit(ctx context.Context, wait, onlyNew bool) {
 		e.fits.mu.Lock()
 		e.fits.running = false
 		e.fits.mu.Unlock()
-		select {
-		case e.fits.wake <- struct{}{}:
-		default:
-		}
+		e.fits.wakeRun()
 	}
 	if wait {
 		run()

@@ -51,18 +51,21 @@ func Replay(ctx context.Context, opts Options, start, end time.Time, setClock fu
 // this engine's own, appended to this engine's store, so that the past can
 // be queried and calibration refits on the whole history. A store that
 // refuses samples that old (its out-of-order window) keeps only the
-// calibration and the channels. r must not be evaluated after.
+// calibration and the channels. It records the end of the replay
+// (Replayed), for the snapshot, and makes Run evaluate at once, so that
+// the next State serves what it adopted. r must not be evaluated after.
 func (e *Engine) Adopt(ctx context.Context, r *Engine) {
 	e.adoptEntities(r)
 	r.mu.RLock()
 	calib, calibErr := r.calib, r.calibErr
 	end := r.evalTime
 	r.mu.RUnlock()
+	e.mu.Lock()
 	if calib.N > 0 {
-		e.mu.Lock()
 		e.calib, e.calibErr = calib, calibErr
-		e.mu.Unlock()
 	}
+	e.replayed = end
+	e.mu.Unlock()
 	first := e.State().At
 	if first.IsZero() {
 		first = end
@@ -83,4 +86,15 @@ func (e *Engine) Adopt(ctx context.Context, r *Engine) {
 		}
 	}
 	e.commit(a)
+	e.fits.wakeRun()
+}
+
+// Replayed returns the end of the calibration replay this engine adopted,
+// or the one its snapshot recorded (the past failure probabilities it
+// wrote are in the store): zero when there was none, and a restart needs
+// one to learn from the past.
+func (e *Engine) Replayed() time.Time {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.replayed
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/augur-sre/augur/model"
 )
@@ -12,15 +13,31 @@ import (
 const snapshotVersion = 1
 
 // snapshot is what a restart needs to resume without fitting from scratch:
-// the calibration learnt from incidents (a replay of the history otherwise),
-// each series' chosen model (a backtest of every candidate otherwise;
-// with it the first fit fits that model only) and the learned failure
-// model, when one was trained (a training otherwise).
+// the calibration learnt from incidents and the end of the calibration
+// replay it adopted, if any (a replay of the history otherwise), each
+// series' chosen model (a backtest of every candidate otherwise; with it
+// the first fit fits that model only), the entities' multivariate channels
+// (a warm-up of EntityOptions.Warmup evaluations otherwise) and the
+// learned failure model, when one was trained (a training otherwise). The
+// past failure probabilities a replay recorded are in the TSDB, where the
+// calibration's refits read them.
 type snapshot struct {
-	Version      int               `json:"version"`
-	Calibration  model.Calibrator  `json:"calibration"`
-	Models       map[string]string `json:"models"`
-	FailureModel *learnedSnapshot  `json:"failure_model,omitempty"`
+	Version      int                       `json:"version"`
+	Calibration  model.Calibrator          `json:"calibration"`
+	Replayed     time.Time                 `json:"replayed,omitzero"`
+	Models       map[string]string         `json:"models"`
+	Entities     map[string]entitySnapshot `json:"entities,omitempty"`
+	FailureModel *learnedSnapshot          `json:"failure_model,omitempty"`
+}
+
+// entitySnapshot is an entity's channel: its members' series keys, in the
+// detector's order, and what the channel has learnt and last scored.
+type entitySnapshot struct {
+	Members  []string                  `json:"members"`
+	Detector model.EntityDetectorState `json:"detector"`
+	Score    float64                   `json:"score"`
+	Shares   []float64                 `json:"shares"`
+	Updated  int64                     `json:"updated"`
 }
 
 // learnedSnapshot is the learned failure model and whether it is in use.
@@ -33,7 +50,17 @@ type learnedSnapshot struct {
 func (e *Engine) Snapshot() ([]byte, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	s := snapshot{Version: snapshotVersion, Calibration: e.calib, Models: map[string]string{}}
+	s := snapshot{Version: snapshotVersion, Calibration: e.calib, Replayed: e.replayed, Models: map[string]string{}, Entities: map[string]entitySnapshot{}}
+	for name, st := range e.entities {
+		if st.det == nil {
+			continue
+		}
+		es := entitySnapshot{Detector: st.det.State(), Score: st.score, Shares: st.shares, Updated: st.updated}
+		for _, m := range st.members {
+			es.Members = append(es.Members, m.key)
+		}
+		s.Entities[name] = es
+	}
 	if e.fm.m != nil {
 		s.FailureModel = &learnedSnapshot{State: e.fm.m.State(), Status: e.fm.status}
 	}
@@ -47,9 +74,11 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	return json.Marshal(s)
 }
 
-// Restore loads a Snapshot before Run: the calibration is used at once, and
-// the first fit of each series the snapshot knows fits its chosen model only.
-// It returns how many series' models the snapshot holds.
+// Restore loads a Snapshot before Run: the calibration is used at once,
+// the first fit of each series the snapshot knows fits its chosen model
+// only, and an entity whose series are the snapshot's, in the same order,
+// resumes its channel. It returns how many series' models the snapshot
+// holds.
 func (e *Engine) Restore(data []byte) (int, error) {
 	var s snapshot
 	if err := json.Unmarshal(data, &s); err != nil {
@@ -68,10 +97,23 @@ func (e *Engine) Restore(data []byte) (int, error) {
 			return 0, fmt.Errorf("engine snapshot: %w", err)
 		}
 	}
+	entities := make(map[string]restoredChannel, len(s.Entities))
+	for name, es := range s.Entities {
+		det, err := model.NewEntityDetectorFromState(model.EntityOptions{}, es.Detector)
+		if err == nil && (len(es.Members) != len(es.Detector.Smoothed) || len(es.Shares) != len(es.Members)) {
+			err = fmt.Errorf("%d members, %d signals and %d shares", len(es.Members), len(es.Detector.Smoothed), len(es.Shares))
+		}
+		if err != nil {
+			return 0, fmt.Errorf("engine snapshot: entity %q: %w", name, err)
+		}
+		entities[name] = restoredChannel{members: es.Members, ch: &entityState{det: det, z: make([]float64, len(es.Members)), score: es.Score, shares: es.Shares, updated: es.Updated}}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.calib = s.Calibration
+	e.replayed = s.Replayed
 	e.restored = s.Models
+	e.restoredEntities = entities
 	if fm != nil {
 		st := s.FailureModel.Status
 		// auto decided on the held-out comparison; lstm uses any model.

@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/augur-sre/augur/model"
 )
@@ -49,5 +51,58 @@ func TestSnapshotRestore(t *testing.T) {
 		if _, err := newDemoEngine(t, "memory").Restore([]byte(bad)); err == nil || !strings.Contains(err.Error(), "snapshot") {
 			t.Errorf("Restore(%s): want a snapshot error, got %v", bad, err)
 		}
+	}
+}
+
+// TestRestartAfterReplay restarts an engine that adopted a calibration
+// replay on the same store from its snapshot, as serve does, without
+// replaying: the restarted engine knows the replay was done and serves the
+// failure probabilities (with the entity channels' scores the replay
+// warmed up) the first one served.
+func TestRestartAfterReplay(t *testing.T) {
+	const signals = "cpu memory connections"
+	a := newDemoEngine(t, signals)
+	ctx := context.Background()
+	a.Evaluate(ctx)
+	// Longer than the entity channels' warm-up of 500 evaluations.
+	r, err := Replay(ctx, a.opts, demoAnchor.Add(-10*time.Hour), demoAnchor, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Adopt(ctx, r)
+	r.Close()
+	a.Evaluate(ctx)
+	if a.Replayed().IsZero() {
+		t.Fatal("the engine that adopted a replay does not say so")
+	}
+	data, err := a.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b := newDemoEngine(t, signals, Options{Store: a.store, AppendedUntil: demoAnchor})
+	if _, err := b.Restore(data); err != nil {
+		t.Fatal(err)
+	}
+	if !b.Replayed().Equal(a.Replayed()) {
+		t.Errorf("restored engine replayed until %v, want %v", b.Replayed(), a.Replayed())
+	}
+	b.Evaluate(ctx)
+	fa, _ := a.Failures(0)
+	fb, _ := b.Failures(0)
+	if len(fa) != len(fb) || len(fa) == 0 {
+		t.Fatalf("%d entities before the restart, %d after", len(fa), len(fb))
+	}
+	warm := 0
+	for i := range fa {
+		if fa[i].EntityScore > 0 {
+			warm++
+		}
+		if fa[i].Entity != fb[i].Entity || math.Abs(fa[i].FailureProbability-fb[i].FailureProbability) > 1e-9 || fa[i].EntityScore != fb[i].EntityScore {
+			t.Errorf("%s: probability %v, entity score %v before the restart; %s: %v, %v after", fa[i].Entity, fa[i].FailureProbability, fa[i].EntityScore, fb[i].Entity, fb[i].FailureProbability, fb[i].EntityScore)
+		}
+	}
+	if warm == 0 {
+		t.Error("no entity channel scored before the restart: the replay warmed none up, the test shows nothing")
 	}
 }

@@ -1,7 +1,9 @@
 package model
 
 import (
+	"fmt"
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -175,6 +177,51 @@ func (d *EntityDetector) Shares(dst []float64) []float64 {
 		}
 	}
 	return dst
+}
+
+// EntityDetectorState is what an EntityDetector has learnt, for
+// persisting it: the steps it has taken, the smoothed residual vector r̄,
+// the covariance C and the Cholesky factor of S in use (k×k row-major,
+// lower triangles used; no factor when none is in use), so that a
+// restored detector scores the next steps as the original would have. It
+// encodes as JSON.
+type EntityDetectorState struct {
+	Steps      int
+	Smoothed   []float64
+	Covariance []float64
+	Factor     []float64 `json:",omitempty"`
+}
+
+// State returns the detector's state; the detector and the state share
+// nothing.
+func (d *EntityDetector) State() EntityDetectorState {
+	s := EntityDetectorState{Steps: d.n, Smoothed: slices.Clone(d.rbar), Covariance: slices.Clone(d.cov)}
+	if d.ok {
+		s.Factor = slices.Clone(d.chol)
+	}
+	return s
+}
+
+// NewEntityDetectorFromState rebuilds a detector from State's output,
+// checking that its parts fit together and are finite.
+func NewEntityDetectorFromState(opts EntityOptions, s EntityDetectorState) (*EntityDetector, error) {
+	k := len(s.Smoothed)
+	if k < 1 || len(s.Covariance) != k*k || (s.Factor != nil && len(s.Factor) != k*k) || s.Steps < 0 {
+		return nil, fmt.Errorf("cannot restore an entity detector of %d signals from %d covariances and %d factor values after %d steps", k, len(s.Covariance), len(s.Factor), s.Steps)
+	}
+	for _, part := range [...][]float64{s.Smoothed, s.Covariance, s.Factor} {
+		for _, v := range part {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("cannot restore an entity detector: value %v", v)
+			}
+		}
+	}
+	d := NewEntityDetector(k, opts)
+	d.n = s.Steps
+	copy(d.rbar, s.Smoothed)
+	copy(d.cov, s.Covariance)
+	d.ok = copy(d.chol, s.Factor) > 0
+	return d, nil
 }
 
 // StateBytes is the memory the detector's state holds, in bytes.

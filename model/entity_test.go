@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -207,6 +208,51 @@ func TestEntityDetectorMissingValues(t *testing.T) {
 	for i := brk; i < brk+200; i++ {
 		if scores[i] > max(th, 0.999) {
 			t.Fatalf("step %d: score %.6f during a gap, normal 99.9th percentile %.6f", i, scores[i], th)
+		}
+	}
+}
+
+// A detector restored from its State, through JSON, scores the next
+// steps as the original does; a state whose parts do not fit is refused.
+func TestEntityDetectorStateRoundTrip(t *testing.T) {
+	const n, k, cut = 2000, 4, 1203 // cut is not a multiple of k: the factor in use is older than the covariance
+	ts, ys := plantedEntity(5, n, k, n, nil)
+	res := NewSeasonalResiduals(k, fiveMinutes)
+	det := NewEntityDetector(k, EntityOptions{})
+	z := make([]float64, k)
+	var restored *EntityDetector
+	for i, y := range ys {
+		res.Observe(ts[i], y, z)
+		if i == cut {
+			data, err := json.Marshal(det.State())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st EntityDetectorState
+			if err := json.Unmarshal(data, &st); err != nil {
+				t.Fatal(err)
+			}
+			if restored, err = NewEntityDetectorFromState(EntityOptions{}, st); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := det.Update(z)
+		if restored == nil {
+			continue
+		}
+		if got := restored.Update(z); got != want {
+			t.Fatalf("step %d: restored detector scores %v, the original %v", i, got, want)
+		}
+	}
+	for _, bad := range []EntityDetectorState{
+		{},
+		{Steps: 1, Smoothed: []float64{0, 0}, Covariance: []float64{1, 0, 0}},
+		{Steps: 1, Smoothed: []float64{0}, Covariance: []float64{1}, Factor: []float64{1, 0}},
+		{Steps: -1, Smoothed: []float64{0}, Covariance: []float64{1}},
+		{Steps: 1, Smoothed: []float64{math.NaN()}, Covariance: []float64{1}},
+	} {
+		if _, err := NewEntityDetectorFromState(EntityOptions{}, bad); err == nil {
+			t.Errorf("NewEntityDetectorFromState(%+v): no error", bad)
 		}
 	}
 }

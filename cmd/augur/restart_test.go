@@ -16,6 +16,7 @@ import (
 // TestRestartResumesFromSnapshot stops augur gracefully once its replay has
 // learnt a calibration, starts it again on the same --storage.path, and
 // checks it resumes from the snapshot: calibrated as soon as it is ready,
+// with the entity channels the replay warmed up scoring every entity, and
 // without replaying the past again.
 func TestRestartResumesFromSnapshot(t *testing.T) {
 	storage := t.TempDir()
@@ -50,11 +51,31 @@ func TestRestartResumesFromSnapshot(t *testing.T) {
 		return calibrated(base)
 	}
 
+	// scored counts the entities whose multivariate channel scores: a cold
+	// one scores 0 for its first 500 evaluations.
+	scored := func(base string) int {
+		var f struct {
+			Entities []struct {
+				EntityScore float64 `json:"entity_score"`
+			} `json:"entities"`
+		}
+		get(t, base+"/api/v1/failures", &f)
+		n := 0
+		for _, e := range f.Entities {
+			if e.EntityScore > 0 {
+				n++
+			}
+		}
+		return n
+	}
+
 	base, first := run("first.log")
 	waitReady(t, base, 30*time.Second)
 	// The replay of twelve days takes a minute or two on two loaded cores;
 	// its speed is not what this test checks.
 	before := waitCalibrated(base, 5*time.Minute)
+	// The State after the replay's adoption carries its channels.
+	eventually(t, base+" entity channels scoring", 30*time.Second, func() bool { return scored(base) == 8 })
 	if err := first.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +86,9 @@ func TestRestartResumesFromSnapshot(t *testing.T) {
 	base, _ = run("second.log")
 	waitReady(t, base, 30*time.Second)
 	after := waitCalibrated(base, 10*time.Second)
+	if n := scored(base); n != 8 {
+		t.Errorf("after the restart %d of 8 entities' channels score, want the 8 the snapshot holds", n)
+	}
 	if after.Calibration.Examples != before.Calibration.Examples {
 		t.Errorf("calibration after restart from %d examples, want the %d saved", after.Calibration.Examples, before.Calibration.Examples)
 	}

@@ -307,8 +307,10 @@ func replayPast(ctx context.Context, logger *slog.Logger, eng *engine.Engine, op
 const snapshotName = "engine"
 
 // restoreSnapshot loads the engine's last snapshot from the store, if any,
-// and reports whether it held a calibration learnt from incidents (then no
-// replay of the past is needed to resume).
+// and reports whether it held a calibration learnt from incidents or
+// recorded a calibration replay: then no replay of the past is needed to
+// resume (the past failure probabilities a replay wrote are in the TSDB,
+// the channels it warmed up in the snapshot).
 func restoreSnapshot(st *store.Store, eng *engine.Engine, logger *slog.Logger) bool {
 	data, err := st.LoadSnapshot(snapshotName)
 	if err != nil || data == nil {
@@ -323,8 +325,9 @@ func restoreSnapshot(st *store.Store, eng *engine.Engine, logger *slog.Logger) b
 		return false
 	}
 	c := eng.Calibration()
-	logger.Info("resuming from snapshot", "models", n, "calibration_examples", c.Examples)
-	return !c.Prior
+	replayed := eng.Replayed()
+	logger.Info("resuming from snapshot", "models", n, "calibration_examples", c.Examples, "replayed_until", replayed)
+	return !c.Prior || !replayed.IsZero()
 }
 
 // saveSnapshots saves the engine's snapshot every five minutes and once
