@@ -14,9 +14,9 @@ import (
 // nothing against the thousands a fortnight of evaluations puts in most.
 const (
 	calibPseudo = 2.0
-	// calibMinIncidents is the number of incidents needed before the
-	// mapping is fitted at all.
-	calibMinIncidents = 2
+	// CalibrationMinIncidents is the number of failures (see
+	// CountFailures) needed before the mapping is fitted at all.
+	CalibrationMinIncidents = 2
 )
 
 // Outcome labels a prediction made at t (Unix ms) about an entity: positive
@@ -88,7 +88,7 @@ func (e *Engine) calibrate() {
 		}
 	}
 	var c model.Calibrator
-	if n < calibMinIncidents {
+	if n < CalibrationMinIncidents {
 		err = model.ErrFewIncidents
 	} else {
 		c, err = model.FitCalibrator(cross, anom, outcome, calibPseudo, 1)
@@ -116,11 +116,25 @@ func (e *Engine) calibrate() {
 func failures(incidents []ingest.Incident) []ingest.Incident {
 	out := make([]ingest.Incident, 0, len(incidents))
 	for _, inc := range incidents {
-		if inc.Source != "augur" {
+		if isFailure(inc) {
 			out = append(out, inc)
 		}
 	}
 	return out
+}
+
+func isFailure(inc ingest.Incident) bool { return inc.Source != "augur" }
+
+// CountFailures returns how many of the incidents are failures, what the
+// calibration learns from.
+func CountFailures(incidents []ingest.Incident) int {
+	n := 0
+	for _, inc := range incidents {
+		if isFailure(inc) {
+			n++
+		}
+	}
+	return n
 }
 
 // Calibration describes the mapping in use, for /api/v1/targets: the raw

@@ -132,6 +132,22 @@ func (db *DB) MaxTime() time.Time {
 	return time.UnixMilli(maxT)
 }
 
+// MinTime returns the time of the oldest sample the TSDB holds, in a block
+// or in the head; the zero time when it holds none.
+func (db *DB) MinTime() time.Time {
+	minT := int64(math.MaxInt64)
+	if db.Head().NumSeries() > 0 {
+		minT = db.Head().MinTime()
+	}
+	for _, b := range db.Blocks() {
+		minT = min(minT, b.Meta().MinTime)
+	}
+	if minT == math.MaxInt64 {
+		return time.Time{}
+	}
+	return time.UnixMilli(minT)
+}
+
 // warnOnly passes on the records of a handler at warning level and above,
 // but the TSDB's notice of overlapping blocks: augur's first fit writes the
 // outputs of the past after the present (out of order, by design), and the

@@ -7,8 +7,6 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 )
 
-// TestSurvivesReopen appends samples, closes the TSDB and reads them back
-// after reopening it: what the WAL replays on a restart.
 func TestEmptyMaxTime(t *testing.T) {
 	db, err := Open(t.TempDir(), Options{})
 	if err != nil {
@@ -18,7 +16,13 @@ func TestEmptyMaxTime(t *testing.T) {
 	if got := db.MaxTime(); !got.IsZero() {
 		t.Errorf("MaxTime of an empty TSDB = %v, want the zero time", got)
 	}
+	if got := db.MinTime(); !got.IsZero() {
+		t.Errorf("MinTime of an empty TSDB = %v, want the zero time", got)
+	}
 }
+
+// TestSurvivesReopen appends samples, closes the TSDB and reads them back
+// after reopening it: what the WAL replays on a restart.
 
 func TestSurvivesReopen(t *testing.T) {
 	dir := t.TempDir()
@@ -45,6 +49,9 @@ func TestSurvivesReopen(t *testing.T) {
 	defer db.Close()
 	if got, want := db.MaxTime().UnixMilli(), int64(1_700_000_000_000+99*60_000); got != want {
 		t.Errorf("MaxTime after reopening = %d, want %d", got, want)
+	}
+	if got, want := db.MinTime().UnixMilli(), int64(1_700_000_000_000); got != want {
+		t.Errorf("MinTime after reopening = %d, want %d", got, want)
 	}
 	q, err := db.Querier(0, 1<<62)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/augur-sre/augur/config"
 	"github.com/augur-sre/augur/engine"
 	"github.com/augur-sre/augur/history"
+	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/store"
 )
 
@@ -180,7 +181,7 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	if span := replaySpan(f.replaySpan, opts.History); span > 0 && !resumed {
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error {
-			replayPast(ctx, logger, eng, opts, span)
+			replayPast(ctx, logger, eng, opts, span, hist.MinTime)
 			<-ctx.Done()
 			return nil
 		}, func(error) { cancel() })
@@ -254,20 +255,39 @@ func retention(flag, history time.Duration) time.Duration {
 	return max(history, 15*24*time.Hour)
 }
 
+// replayFit is the history a calibration replay's first fit needs before
+// the replay's start.
+const replayFit = 48 * time.Hour
+
 // replaySpan is the calibration replay's span: the flag, or by default the
 // history less the two days the replay's first fit needs.
 func replaySpan(flag, history time.Duration) time.Duration {
 	if flag >= 0 {
 		return flag
 	}
-	return max(0, history-48*time.Hour)
+	return max(0, history-replayFit)
+}
+
+// replayStart returns where a calibration replay of span ending at end
+// starts: never earlier than replayFit after the oldest data the TSDB holds
+// (what the first fetch found at the sources), since before that a replay
+// has nothing to fit on. ok is false when that leaves nothing to replay.
+func replayStart(end time.Time, span time.Duration, dataSince time.Time) (start time.Time, ok bool) {
+	start = end.Add(-span)
+	if first := dataSince.Add(replayFit); !dataSince.IsZero() && first.After(start) {
+		start = first
+	}
+	return start, start.Before(end)
 }
 
 // replayPast waits for the engine's first fit, then replays the past span
 // through a second engine on the same sources and hands what it learned to
 // the live engine (engine.Engine.Adopt). Sources are only asked for the
-// past, so the live engine's clock needs no simulation.
-func replayPast(ctx context.Context, logger *slog.Logger, eng *engine.Engine, opts engine.Options, span time.Duration) {
+// past, so the live engine's clock needs no simulation. The replay starts
+// no earlier than the data allows (replayStart), and is skipped, with one
+// line saying why, when there is no data to replay or the span holds too
+// few incidents for the calibration to learn anything from.
+func replayPast(ctx context.Context, logger *slog.Logger, eng *engine.Engine, opts engine.Options, span time.Duration, dataSince func() time.Time) {
 	// Ready in the sense of /-/ready: with every source down there is no
 	// past to replay.
 	for eng.State().Readiness() != nil {
@@ -279,7 +299,15 @@ func replayPast(ctx context.Context, logger *slog.Logger, eng *engine.Engine, op
 	}
 	logger = logger.With("component", "replay")
 	end := eng.Now()
-	start := end.Add(-span)
+	start, ok := replayStart(end, span, dataSince())
+	if !ok {
+		logger.Info("no calibration replay: the data starts too late for one", "data_since", dataSince(), "fit_needs", replayFit, "now", end)
+		return
+	}
+	if n, err := replayIncidents(ctx, opts.Incidents, start, end); err == nil && n < engine.CalibrationMinIncidents {
+		logger.Info("no calibration replay: too few incidents to learn from", "incidents", n, "needed", engine.CalibrationMinIncidents, "from", start, "to", end)
+		return
+	}
 	// A day between refits keeps the replay to seconds per day of history;
 	// the replay needs neither metrics nor the live engine's logs.
 	opts.RefitInterval, opts.Registerer, opts.Logger = 24*time.Hour, nil, slog.New(slog.DiscardHandler)
@@ -301,6 +329,17 @@ func replayPast(ctx context.Context, logger *slog.Logger, eng *engine.Engine, op
 	r.Close()
 	c := eng.Calibration()
 	logger.Info("replay done", "duration", time.Since(began).Round(time.Second), "calibration_blocks", len(c.Raw), "examples", c.Examples, "positives", c.Positives)
+}
+
+// replayIncidents counts the failures known between start and end, those a
+// replay's calibration could learn from; the replay itself reports a
+// listing that fails.
+func replayIncidents(ctx context.Context, l ingest.IncidentLister, start, end time.Time) (int, error) {
+	if l == nil {
+		return 0, nil
+	}
+	inc, err := l.Incidents(ctx, start, end)
+	return engine.CountFailures(inc), err
 }
 
 // snapshotName is the store key of the engine's snapshot.
