@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -227,7 +228,26 @@ func New(opts Options) *API {
 		e.POST(path, wrap(h))
 	}
 	a.registerPrometheusAPI(e)
+	// Go's profiles, where Prometheus and Alertmanager serve them, so that
+	// `go tool pprof http://augur:9464/debug/pprof/heap` works on a fleet.
+	e.GET("/debug/pprof/*", echo.WrapHandler(http.HandlerFunc(servePprof)))
 	return a
+}
+
+// servePprof serves net/http/pprof's handlers under /debug/pprof/.
+func servePprof(w http.ResponseWriter, r *http.Request) {
+	switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {
+	case "cmdline":
+		pprof.Cmdline(w, r)
+	case "profile":
+		pprof.Profile(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	default:
+		pprof.Index(w, r)
+	}
 }
 
 // Handler returns the HTTP handler serving the API.

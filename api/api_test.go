@@ -162,6 +162,10 @@ func TestEndpoints(t *testing.T) {
 		{"GET", "/metrics", "", 200, `augur_failure_probability{horizon="1h",host="cache-1",top_factor="memory"}`},
 		{"GET", "/metrics", "", 200, `augur_time_to_limit_seconds{`},
 		{"GET", "/metrics", "", 200, `augur_fit_duration_seconds_count`},
+		{"GET", "/debug/pprof/", "", 200, `heap`},
+		{"GET", "/debug/pprof/cmdline", "", 200, `api.test`},
+		{"GET", "/debug/pprof/heap?debug=1", "", 200, `heap profile:`},
+		{"GET", "/debug/pprof/goroutine?debug=1", "", 200, `goroutine profile:`},
 	}
 	for _, c := range cases {
 		status, body := do(t, c.method, srv.URL+c.path, c.body)

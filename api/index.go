@@ -32,6 +32,7 @@ var indexLinks = []struct{ Path, What string }{
 	{"/api/v1/alerts", "pending and firing alerts"},
 	{"/api/v1/label/__name__/values", "the metrics of the Prometheus API (query, query_range, series, labels)"},
 	{"/metrics", "augur's own metrics and the current scores"},
+	{"/debug/pprof/", "Go profiles (go tool pprof http://HOST/debug/pprof/heap)"},
 	{"/-/healthy", "liveness"},
 	{"/-/ready", "readiness"},
 }

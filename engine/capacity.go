@@ -211,26 +211,45 @@ func (c Capacity) reached() Capacity {
 }
 
 // medianBound returns an offset (ms) before which the plan's median ETA
-// against threshold cannot fall, and false when it cannot fall within h:
-// the regime model's bounds (model.RegimeTrend.MedianBound, and
-// CrossingBound at h) less a sparse spacing of g, since the ETA
-// interpolates between the curve's points;
-// 0 where a recent trend may decide or the threshold has been reached (a
-// sample over it has when the curve's first point says so, see answer).
+// against threshold cannot fall, and false when it cannot fall within h.
+// The curve answer computes is the higher, point by point, of the regime
+// model's and the recent trends' running maxima of exceedance
+// probabilities, so it reaches 1/2 only once one of them does: a trend's
+// where its projected mean reaches the threshold (found on its few hours
+// of projection, without a normal tail), the regime model's no earlier
+// than its bounds (model.RegimeTrend.MedianBound, and CrossingBound at h).
+// Each is less a sparse spacing of g, since the ETA interpolates between
+// the curve's points; 0 where the threshold has been reached (a sample over
+// it has when the curve's first point says so, see answer).
 func (p *capacityPlan) medianBound(sc *scratch, threshold float64, h int64, g model.Grid) (int64, bool) {
-	if p.regime == nil || len(p.trends) > 0 || p.level >= threshold {
+	if p.regime != nil && p.level >= threshold || p.v >= threshold {
 		return 0, true
 	}
-	if p.v >= threshold {
-		if p.regime.OutlookInto(&sc.o, threshold, p.t, g, 1); sc.o.Curve[0] >= 0.5 {
-			return 0, true
+	spacing := int64(max(g.Sparse, 1)) * g.Step
+	lb, ok := int64(math.MaxInt64), false
+	for _, tr := range p.trends {
+		// The projection's mean is at most the line's higher end (it
+		// stops after 4·N steps, see projectTrend) plus the highest
+		// daily centre: most trends are ruled out without it.
+		k := float64(min(int64(4*tr.N), h/g.Step))
+		hi := tr.Level + max(tr.Slope, tr.Slope*k)
+		if p.daily != nil {
+			hi += p.daily.MaxCenter()
+		}
+		if hi < threshold {
+			continue
+		}
+		sc.projectTrend(tr, p.daily, g, p.t, g.Points(h))
+		if j := slices.IndexFunc(sc.mean2, func(m float64) bool { return m >= threshold }); j >= 0 {
+			lb, ok = min(lb, max(g.At(j)-spacing, 0)), true
 		}
 	}
-	t, ok := p.regime.MedianBound(threshold, p.t, p.t+h)
-	if !ok || p.regime.CrossingBound(threshold, p.t, p.t+h) < 0.5 {
-		return 0, false
+	if m := p.regime; m != nil {
+		if t, reach := m.MedianBound(threshold, p.t, p.t+h); reach && m.CrossingBound(threshold, p.t, p.t+h) >= 0.5 {
+			lb, ok = min(lb, max(t-p.t-spacing, 0)), true
+		}
 	}
-	return max(t-p.t-int64(max(g.Sparse, 1))*g.Step, 0), true
+	return lb, ok
 }
 
 // Capacity answers q from the plans of the last evaluation, outside any

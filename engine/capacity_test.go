@@ -3,9 +3,11 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -342,4 +344,68 @@ func TestCapacityLeakAfterQuietFortnight(t *testing.T) {
 	if cov < want {
 		t.Errorf("p10-p90 coverage %.3f, want >= %.2f", cov, want)
 	}
+}
+
+// TestCapacitySoonestMatchesSort checks that a sorted, limited capacity
+// query (answered in the order of a bound on each series' median, most
+// never computed) returns the first answers of the full sorted list, for
+// each threshold kind and horizon, on a demo fleet's plans. A few plans
+// get a recent trend steep enough to cross its limit within the hours it
+// is projected on, which the regime model has not seen: the bound must
+// rank them by the trend.
+func TestCapacitySoonestMatchesSort(t *testing.T) {
+	fx := newEvalFixture(t, 30)
+	defer fx.close()
+	plans := slices.Clone(fx.e.State().plans)
+	steep := 0
+	for i := range plans {
+		p := &plans[i]
+		if i%7 != 0 || len(p.trends) == 0 || !(p.limit > p.v) {
+			continue
+		}
+		p.trends = slices.Clone(p.trends)
+		tr := &p.trends[len(p.trends)-1]
+		tr.Slope = (p.limit - tr.Level) / float64(30+5*i)
+		steep++
+	}
+	if steep < 3 {
+		t.Fatalf("only %d plans made to cross on a recent trend", steep)
+	}
+	g := capacityGrid(fx.e.step, fx.e.horizon)
+	for _, th := range []*Threshold{nil, {Value: 90}, {Value: 60}, {Value: 0.7, Fraction: true}} {
+		for _, h := range []time.Duration{time.Hour, 6 * time.Hour, day, 30 * day} {
+			all, _ := capacity(plans, CapacityQuery{Threshold: th, Horizon: h, SortByETA: true}, g)
+			for _, k := range []int{1, 5, 20} {
+				got, _ := capacity(plans, CapacityQuery{Threshold: th, Horizon: h, SortByETA: true, Limit: k}, g)
+				want := all[:min(k, len(all))]
+				if len(got) != len(want) {
+					t.Fatalf("threshold %+v, horizon %s, limit %d: %d answers, want %d", th, h, k, len(got), len(want))
+				}
+				for i := range want {
+					if err := sameAnswer(got[i], want[i]); err != nil {
+						t.Errorf("threshold %+v, horizon %s, limit %d: answer %d differs from the full sort's: %v", th, h, k, i, err)
+					}
+				}
+			}
+		}
+	}
+}
+
+// sameAnswer reports how two capacity answers differ, if they do.
+func sameAnswer(a, b Capacity) error {
+	p := func(x *float64) string {
+		if x == nil {
+			return "nil"
+		}
+		return strconv.FormatFloat(*x, 'g', -1, 64)
+	}
+	switch {
+	case !maps.Equal(a.Labels, b.Labels):
+		return fmt.Errorf("labels %v and %v", a.Labels, b.Labels)
+	case a.Reached != b.Reached || a.CrossingProbability != b.CrossingProbability:
+		return fmt.Errorf("reached %t/%t, probability %g/%g", a.Reached, b.Reached, a.CrossingProbability, b.CrossingProbability)
+	case p(a.ETASeconds.P10) != p(b.ETASeconds.P10) || p(a.ETASeconds.P50) != p(b.ETASeconds.P50) || p(a.ETASeconds.P90) != p(b.ETASeconds.P90):
+		return fmt.Errorf("ETA %s/%s/%s and %s/%s/%s", p(a.ETASeconds.P10), p(a.ETASeconds.P50), p(a.ETASeconds.P90), p(b.ETASeconds.P10), p(b.ETASeconds.P50), p(b.ETASeconds.P90))
+	}
+	return nil
 }

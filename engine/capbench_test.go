@@ -111,6 +111,7 @@ func BenchmarkCapacityFleet(b *testing.B) {
 		q    CapacityQuery
 	}{
 		{"threshold=90,sort=eta,limit=20,horizon=30d", CapacityQuery{Threshold: &Threshold{Value: 90}, Horizon: 30 * day, SortByETA: true, Limit: 20}},
+		{"sort=eta,limit=20,horizon=30d", CapacityQuery{Horizon: 30 * day, SortByETA: true, Limit: 20}},
 		{"limit,horizon=1h", CapacityQuery{Horizon: time.Hour}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
@@ -122,6 +123,35 @@ func BenchmarkCapacityFleet(b *testing.B) {
 			cpu := float64(cpuNow()-cpu0) / float64(b.N)
 			b.ReportMetric(cpu, "cpu-ns/op")
 			b.ReportMetric(cpu/float64(len(plans)), "cpu-ns/series")
+		})
+	}
+}
+
+// BenchmarkCapacityEngine answers bench/scale.sh's capacity request,
+// /api/v1/capacity?sort=eta&limit=20&horizon=30d (each series against
+// its own limit), from the State of an engine on 1k demo series at one
+// minute, whose plans carry the recent trends fleetPlans leaves out.
+func BenchmarkCapacityEngine(b *testing.B) {
+	fx := newEvalFixture(b, 333)
+	defer fx.close()
+	for _, c := range []struct {
+		name string
+		q    CapacityQuery
+	}{
+		{"sort=eta,limit=20,horizon=30d", CapacityQuery{Horizon: 30 * day, SortByETA: true, Limit: 20}},
+		{"threshold=90,sort=eta,limit=20,horizon=30d", CapacityQuery{Threshold: &Threshold{Value: 90}, Horizon: 30 * day, SortByETA: true, Limit: 20}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu0 := cpuNow()
+			for b.Loop() {
+				if _, _, err := fx.e.Capacity(c.q); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu := float64(cpuNow()-cpu0) / float64(b.N)
+			b.ReportMetric(cpu, "cpu-ns/op")
+			b.ReportMetric(cpu/float64(len(fx.e.State().Series)), "cpu-ns/series")
 		})
 	}
 }

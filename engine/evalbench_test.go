@@ -57,7 +57,7 @@ type evalFixture struct {
 	close func()
 }
 
-func newEvalFixture(b *testing.B, hosts int) *evalFixture {
+func newEvalFixture(b testing.TB, hosts int) *evalFixture {
 	fx := &evalFixture{now: demoAnchor}
 	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Hosts: hosts, Start: demoAnchor, History: 3 * day, Clock: func() time.Time { return fx.now }})
 	var sigs []Signal

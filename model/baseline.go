@@ -264,6 +264,12 @@ func (b *Baseline) At(t int64) (center, scale float64) {
 	return interpolate(b.slotX(b.phase(t)), b.center, b.scale)
 }
 
+// MaxCenter returns the highest centre At can return: the centres
+// interpolate linearly between slots, so none exceeds the largest slot's.
+func (b *Baseline) MaxCenter() float64 {
+	return float64(slices.Max(b.center))
+}
+
 // Bytes returns the memory the baseline holds: its profile and header.
 func (b *Baseline) Bytes() int {
 	return int(unsafe.Sizeof(*b)) + 4*(cap(b.center)+cap(b.scale))
