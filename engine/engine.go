@@ -408,6 +408,9 @@ func (e *Engine) evaluate(ctx context.Context) {
 			e.metrics.lastSuccess.WithLabelValues(sig.Name).Set(float64(time.Now().Unix()))
 		}
 		e.commit(a)
+		if cs+chunk <= end {
+			e.mmapHead()
+		}
 	}
 	for _, sig := range e.signals {
 		e.updateHealth(sig)

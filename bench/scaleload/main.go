@@ -80,6 +80,11 @@ type Result struct {
 	RSSReady    int64    `json:"rss_ready_bytes"`
 	RSSRefit    int64    `json:"rss_refit_bytes"`
 	RSSPeak     int64    `json:"rss_peak_bytes"` // the most seen, sampled every 250 ms
+	// The anonymous part of the resident memory (RssAnon): VmRSS also
+	// counts the pages of the TSDB's memory-mapped chunk and block files
+	// that were read, page cache the kernel reclaims under pressure.
+	AnonRefit int64 `json:"rss_anon_refit_bytes"`
+	AnonPeak  int64 `json:"rss_anon_peak_bytes"`
 	Latency     []Probe  `json:"latency"`
 	TSDBBytes   int64    `json:"tsdb_bytes"`
 	TSDBSamples float64  `json:"tsdb_samples"`  // appended, per augur_tsdb_appended_samples_total
@@ -138,7 +143,7 @@ func measure(args []string) error {
 		// What failed in flight failed because augur was killed.
 		err = fmt.Errorf("%.0fs after start: %w", time.Since(start).Seconds(), *f)
 	}
-	r.RSSPeak = w.peak.Load()
+	r.RSSPeak, r.AnonPeak = w.peak.Load(), w.anonPeak.Load()
 	if err != nil {
 		r.Notes = append(r.Notes, "failed: "+err.Error())
 		_ = json.NewEncoder(os.Stdout).Encode(r)
@@ -227,6 +232,7 @@ func (w *watch) afterReady(r *Result, base, storage string, only []string, reque
 	if r.RSSRefit, err = w.rss(); err != nil {
 		return err
 	}
+	r.AnonRefit = w.anon.Load()
 	if m, err = scrape(base); err != nil {
 		return err
 	}
@@ -251,7 +257,9 @@ type watch struct {
 	maxRSS int64
 	log    string
 	peak   atomic.Int64
-	fatal  atomic.Pointer[error]
+	// anon is the last RssAnon read, anonPeak the most seen.
+	anon, anonPeak atomic.Int64
+	fatal          atomic.Pointer[error]
 }
 
 // guard samples augur's memory every 250 ms, also while a request is in
@@ -300,12 +308,20 @@ func (w *watch) rss() (int64, error) {
 		return 0, fmt.Errorf("augur (pid %d) is gone: %w", w.pid, err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "RssAnon:" {
+			if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+				w.anon.Store(kb << 10)
+				raise(&w.anonPeak, kb<<10)
+			}
+		}
+	}
+	for _, line := range strings.Split(string(b), "\n") {
 		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
 			kb, err := strconv.ParseInt(f[1], 10, 64)
 			if err != nil {
 				return 0, fmt.Errorf("cannot parse %q: %w", line, err)
 			}
-			w.saw(kb << 10)
+			raise(&w.peak, kb<<10)
 			if kb<<10 > w.maxRSS {
 				if p, err := os.FindProcess(w.pid); err == nil {
 					_ = p.Kill()
@@ -321,11 +337,11 @@ func (w *watch) rss() (int64, error) {
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", w.pid)
 }
 
-// saw raises peak to b.
-func (w *watch) saw(b int64) {
+// raise raises peak to b.
+func raise(peak *atomic.Int64, b int64) {
 	for {
-		p := w.peak.Load()
-		if b <= p || w.peak.CompareAndSwap(p, b) {
+		p := peak.Load()
+		if b <= p || peak.CompareAndSwap(p, b) {
 			return
 		}
 	}
@@ -638,7 +654,7 @@ func table(args []string) error {
 	}
 	slices.SortStableFunc(rs, func(a, b Result) int { return a.Planned - b.Planned })
 	tw := newTabWriter()
-	tw.row("size", "source", "series", "ready", "fit", "refit", "eval", "RSS ready", "RSS refit", "RSS peak", "KB/series",
+	tw.row("size", "source", "series", "ready", "fit", "refit", "eval", "RSS ready", "RSS refit", "RSS peak", "KB/series", "anon refit/peak", "anon KB/series",
 		"failures p50/p99", "capacity p50/p99", "query_range p50/p99", "TSDB B/sample", "blocks B/sample", "ingest/s")
 	for _, r := range rs {
 		lat := map[string]string{}
@@ -651,6 +667,7 @@ func table(args []string) error {
 		}
 		tw.row(r.Size, r.Source, strconv.Itoa(r.Series), sec(measured(r.ReadySec)), sec(measured(r.FitSec)), sec(opt(r.RefitSec)), sec(opt(r.EvalSec)),
 			mb(r.RSSReady), mb(r.RSSRefit), mb(r.RSSPeak), ratio(float64(max(r.RSSReady, r.RSSRefit))/1024, float64(r.Series)),
+			mb(r.AnonRefit)+"/"+mb(r.AnonPeak), ratio(float64(r.AnonRefit)/1024, float64(r.Series)),
 			lat["failures"], lat["capacity"], lat["query_range"],
 			ratio(float64(r.TSDBBytes), r.TSDBSamples), ratio(float64(r.BlockBytes), float64(r.BlockSample)), ingest)
 	}
@@ -712,6 +729,7 @@ func table(args []string) error {
 		fmt.Printf("  %-34s %10.3g %-5s (target ≤ %g): %s\n", what, got, unit, limit, verdict)
 	}
 	check("resident memory (peak)", rss/(1<<30), 2.5, "GB")
+	check("anonymous memory (peak)", float64(r.AnonPeak)/(1<<30), 2.5, "GB")
 	check("ready after start", measured(r.ReadySec), 180, "s")
 	check("full refit", opt(r.RefitSec), 120, "s")
 	check("evaluation cycle", opt(r.EvalSec), 5, "s")
