@@ -69,22 +69,22 @@ func main() {
 
 // Result is one size's line of the table.
 type Result struct {
-	Size        string   `json:"size"`
-	Source      string   `json:"source"`
-	Planned     int      `json:"planned_series"` // hosts × 3
-	Series      int      `json:"series"`         // what augur models, augur_series
-	ReadySec    float64  `json:"ready_s"`
-	FitSec      float64  `json:"first_fit_s"`
-	RefitSec    *float64 `json:"refit_s"`      // a full refit after ready; nil if none was seen
-	EvalSec     *float64 `json:"evaluation_s"` // nil when augur does not export it
-	RSSReady    int64    `json:"rss_ready_bytes"`
-	RSSRefit    int64    `json:"rss_refit_bytes"`
-	RSSPeak     int64    `json:"rss_peak_bytes"` // the most seen, sampled every 250 ms
+	Size     string   `json:"size"`
+	Source   string   `json:"source"`
+	Planned  int      `json:"planned_series"` // hosts × 3
+	Series   int      `json:"series"`         // what augur models, augur_series
+	ReadySec float64  `json:"ready_s"`
+	FitSec   float64  `json:"first_fit_s"`
+	RefitSec *float64 `json:"refit_s"`      // a full refit after ready; nil if none was seen
+	EvalSec  *float64 `json:"evaluation_s"` // nil when augur does not export it
+	RSSReady int64    `json:"rss_ready_bytes"`
+	RSSRefit int64    `json:"rss_refit_bytes"`
+	RSSPeak  int64    `json:"rss_peak_bytes"` // the most seen, sampled every 250 ms
 	// The anonymous part of the resident memory (RssAnon): VmRSS also
 	// counts the pages of the TSDB's memory-mapped chunk and block files
 	// that were read, page cache the kernel reclaims under pressure.
-	AnonRefit int64 `json:"rss_anon_refit_bytes"`
-	AnonPeak  int64 `json:"rss_anon_peak_bytes"`
+	AnonRefit   int64    `json:"rss_anon_refit_bytes"`
+	AnonPeak    int64    `json:"rss_anon_peak_bytes"`
 	Latency     []Probe  `json:"latency"`
 	TSDBBytes   int64    `json:"tsdb_bytes"`
 	TSDBSamples float64  `json:"tsdb_samples"`  // appended, per augur_tsdb_appended_samples_total
