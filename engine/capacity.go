@@ -114,15 +114,19 @@ func (e *Engine) capacityPlans() []capacityPlan {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	series := e.selectSeries(nil)
-	plans := make([]capacityPlan, 0, len(series))
-	var sc scratch
 	perDay := float64((24 * time.Hour).Milliseconds()) / float64(e.step)
-	for _, s := range series {
-		if s.fc != nil {
-			plans = append(plans, s.plan(&sc, e.horizon, perDay))
+	// The plans, independent across series, are taken in parallel, in
+	// place, and those of the unfitted series (no labels) left out after.
+	plans := make([]capacityPlan, len(series))
+	forShards(len(series), func(lo, hi int) {
+		var sc scratch
+		for i := lo; i < hi; i++ {
+			if s := series[i]; s.fc != nil {
+				plans[i] = s.plan(&sc, e.horizon, perDay)
+			}
 		}
-	}
-	return plans
+	})
+	return slices.DeleteFunc(plans, func(p capacityPlan) bool { return p.labels == nil })
 }
 
 // capacityGrid is the grid of the plans' crossing curves (model.Grid):

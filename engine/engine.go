@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"math"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,8 +127,11 @@ type Engine struct {
 	// window is the number of recent points a series keeps.
 	window int
 
-	mu        sync.RWMutex
-	signals   []*signalState
+	mu      sync.RWMutex
+	signals []*signalState
+	// byKey holds every series of every signal in key order; fetch
+	// rebuilds it when it adds a series, reown when it drops some.
+	byKey     []*series
 	incidents []ingest.Incident
 	// incidentsFrom is the start (Unix ms) of the window incidents were
 	// listed for: before it, the absence of an incident is not known.
@@ -159,6 +164,11 @@ type Engine struct {
 	// entityRefs are the TSDB series of the failure probabilities; only
 	// the Run goroutine uses them.
 	entityRefs map[string]*entityRefs
+	// fetch's scratch, the Run goroutine's: fetchGen counts its calls.
+	feeds    []feed
+	keyBuf   []byte
+	keyNames []string
+	fetchGen uint64
 
 	// state is the last evaluation's State.
 	state atomic.Pointer[State]
@@ -173,6 +183,10 @@ type signalState struct {
 	// renamed as ExportedLabel renames target labels.
 	entityLabel string
 	series      map[string]*series
+	// bySource finds what an earlier fetch made of a series by its source
+	// labels (see sourceKey) without relabelling them or building its
+	// label set again; reown empties it.
+	bySource    map[string]sourceRef
 	limits      map[string]float64 // entity value -> latest limit
 	lastFetched int64              // ms, last grid point fetched
 	lastSuccess time.Time
@@ -236,7 +250,7 @@ func New(opts Options) (*Engine, error) {
 		e.store, e.closeStore = db, db.Close
 	}
 	for _, s := range opts.Signals {
-		e.signals = append(e.signals, &signalState{Signal: s, entityLabel: ExportedLabel(s.Entity), series: map[string]*series{}, limits: map[string]float64{}, health: HealthUnknown})
+		e.signals = append(e.signals, &signalState{Signal: s, entityLabel: ExportedLabel(s.Entity), series: map[string]*series{}, bySource: map[string]sourceRef{}, limits: map[string]float64{}, health: HealthUnknown})
 	}
 	return e, nil
 }
@@ -285,8 +299,11 @@ func (e *Engine) reown() {
 				dropped++
 			}
 		}
+		// Its entries name series and entities whose ownership changed.
+		clear(sig.bySource)
 		sig.lastFetched = 0
 	}
+	e.sortSeries()
 	for entity := range e.entities {
 		if !e.opts.Owner.Owns(entity) {
 			delete(e.entities, entity)
@@ -386,13 +403,12 @@ func (e *Engine) evaluate(ctx context.Context) {
 	chunk := max(fetchChunk.Milliseconds()/e.step, 1) * e.step
 	for cs := first; cs <= end; cs += chunk {
 		ce := min(cs+chunk-e.step, end)
-		a := e.newAppender(ctx)
 		for _, sig := range e.signals {
 			start := max(cs, sig.lastFetched+e.step)
 			if sig.report.err != nil || start > ce {
 				continue
 			}
-			if err := e.fetch(ctx, a, sig, start, ce); err != nil {
+			if err := e.fetch(ctx, sig, start, ce); err != nil {
 				sig.report.fetched, sig.report.err = true, err
 				e.metrics.errors.WithLabelValues("ingest").Inc()
 				// Logged once as a problem of the signal (updateHealth),
@@ -407,7 +423,6 @@ func (e *Engine) evaluate(ctx context.Context) {
 			e.metrics.sourceUp.WithLabelValues(sig.SourceName).Set(1)
 			e.metrics.lastSuccess.WithLabelValues(sig.Name).Set(float64(time.Now().Unix()))
 		}
-		e.commit(a)
 		if cs+chunk <= end {
 			e.mmapHead()
 		}
@@ -453,7 +468,41 @@ func (e *Engine) RefreshIncidents(ctx context.Context) {
 	}
 }
 
-func (e *Engine) fetch(ctx context.Context, a *appender, sig *signalState, start, end int64) error {
+// feed is a series and the samples a fetch got for it.
+type feed struct {
+	s       *series
+	samples []ingest.Sample
+}
+
+// sourceRef is what a fetch made of a source series: the series it feeds,
+// or, when another replica owns its entity, that entity alone (s nil), so
+// that the next fetch asks the Owner again without relabelling it.
+type sourceRef struct {
+	s      *series
+	entity string
+}
+
+// sourceKey appends to dst a canonical form of a source's label set, its
+// names sorted (in names, which it returns grown), as fetch's lookup of
+// series by source labels uses it.
+func sourceKey(dst []byte, names []string, l map[string]string) ([]byte, []string) {
+	for k := range l {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		dst = append(dst, k...)
+		dst = append(dst, 0xff)
+		dst = append(dst, l[k]...)
+		dst = append(dst, 0xff)
+	}
+	return dst, names
+}
+
+// owns reports whether the engine models the entity's series.
+func (e *Engine) owns(entity string) bool { return e.opts.Owner == nil || e.opts.Owner.Owns(entity) }
+
+func (e *Engine) fetch(ctx context.Context, sig *signalState, start, end int64) error {
 	qctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	from, to := time.UnixMilli(start), time.UnixMilli(end)
@@ -475,52 +524,107 @@ func (e *Engine) fetch(ctx context.Context, a *appender, sig *signalState, start
 	var r fetchReport
 	defer sig.report.merge(&r)
 	r.addLimits(sig.limits, &sig.Signal, limits)
-	var buf []ingest.Sample
+	// The series are looked up one by one, then fed in parallel, each
+	// shard of them through its own TSDB appender.
+	feeds := e.feeds[:0]
+	added := false
+	e.fetchGen++
 	for _, in := range got {
-		src, keep := sig.relabel(in.Labels)
-		if !keep {
+		e.keyBuf, e.keyNames = sourceKey(e.keyBuf[:0], e.keyNames[:0], in.Labels)
+		ref, hit := sig.bySource[string(e.keyBuf)]
+		// The Owner is asked at every fetch: the share may have changed
+		// since the last one, before reown empties the cache. A series
+		// whose entity changed hands takes the long way.
+		if hit && e.owns(ref.entity) == (ref.s != nil) {
+			r.series++ // its entity is known
+			if ref.s == nil {
+				continue
+			}
+		} else {
+			src, keep := sig.relabel(in.Labels)
+			if !keep {
+				continue
+			}
+			entity, ok := r.entityOf(&sig.Signal, src, false)
+			if !ok {
+				continue
+			}
+			// Counted above: the signal's health is the source's, whoever
+			// owns the entity.
+			if !e.owns(entity) {
+				sig.bySource[string(e.keyBuf)] = sourceRef{entity: entity}
+				continue
+			}
+			labels := seriesLabels(&sig.Signal, src)
+			key := LabelsKey(labels)
+			s := sig.series[key]
+			if s == nil {
+				s = newSeries(sig, labels, entity, key, e.window, e.step)
+				sig.series[key] = s
+				e.joinEntity(s)
+				added = true
+			}
+			ref = sourceRef{s: s, entity: entity}
+			sig.bySource[string(e.keyBuf)] = ref
+		}
+		// Two source series with one identity feed it once.
+		if ref.s.fetchGen == e.fetchGen {
 			continue
 		}
-		entity, ok := r.entityOf(&sig.Signal, src, false)
-		if !ok {
-			continue
+		ref.s.fetchGen = e.fetchGen
+		feeds = append(feeds, feed{ref.s, in.Samples})
+	}
+	forShards(len(feeds), func(lo, hi int) {
+		a := e.newAppender(ctx)
+		var buf []ingest.Sample
+		for _, f := range feeds[lo:hi] {
+			s := f.s
+			buf = ingest.Align(buf[:0], f.samples, max(start, s.lastT+e.step), end, e.step, maxGap)
+			for _, p := range buf {
+				s.observe(a, p.T, p.V)
+			}
+			s.counterLike = s.counterLike || ingest.LooksLikeCounter(f.samples)
 		}
-		// Counted above: the signal's health is the source's, whoever
-		// owns the entity.
-		if e.opts.Owner != nil && !e.opts.Owner.Owns(entity) {
-			continue
-		}
-		labels := seriesLabels(&sig.Signal, src)
-		key := LabelsKey(labels)
-		s := sig.series[key]
-		if s == nil {
-			s = newSeries(sig, labels, entity, key, e.window, e.step)
-			sig.series[key] = s
-			e.joinEntity(s)
-		}
-		from := start
-		if s.lastT >= from {
-			from = s.lastT + e.step
-		}
-		buf = ingest.Align(buf[:0], in.Samples, from, end, e.step, maxGap)
-		for _, p := range buf {
-			s.observe(a, p.T, p.V)
-		}
-		s.counterLike = s.counterLike || ingest.LooksLikeCounter(in.Samples)
-		if s.dueFirstFit() {
+		e.commit(a)
+	})
+	for _, f := range feeds {
+		if f.s.dueFirstFit() {
 			e.unfitted++
 		}
 	}
+	clear(feeds)
+	e.feeds = feeds[:0]
 	for _, s := range sig.series {
 		s.limit = sig.Limit
 		if v, ok := sig.limits[s.entity]; ok {
 			s.limit = v
 		}
 	}
+	if added {
+		e.sortSeries()
+	}
 	sig.lastFetched = end
 	sig.lastSuccess = time.Now()
 	sig.err, sig.stale = nil, false
 	return nil
+}
+
+// sortSeries rebuilds e.byKey from the signals' series. The caller holds
+// e.mu for writing. The list is a new one: what selectSeries returned
+// before stays as it was.
+func (e *Engine) sortSeries() {
+	n := 0
+	for _, sig := range e.signals {
+		n += len(sig.series)
+	}
+	byKey := make([]*series, 0, n)
+	for _, sig := range e.signals {
+		for _, s := range sig.series {
+			byKey = append(byKey, s)
+		}
+	}
+	slices.SortFunc(byKey, func(a, b *series) int { return strings.Compare(a.key, b.key) })
+	e.byKey = byKey
 }
 
 func lastValue(ss []ingest.Sample) (float64, bool) {

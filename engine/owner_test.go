@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/augur-sre/augur/history"
+	"github.com/augur-sre/augur/ingest"
 )
 
 // shareOwner owns every entity but those dropped; set changes that and
@@ -110,4 +111,52 @@ func TestOwnershipChange(t *testing.T) {
 	wait(slices.DeleteFunc(slices.Clone(all), func(h string) bool { return h == "api-1" }))
 	o.set()
 	wait(all)
+}
+
+// TestFetchAsksTheOwner moves the share without notifying, as a ring's
+// does between a change of members and the engine's reown: the series of
+// the entity lost stop being fed at the next fetch, the one gained is
+// modelled from it, whatever the fetch remembers of their source series.
+func TestFetchAsksTheOwner(t *testing.T) {
+	now := demoAnchor
+	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Start: demoAnchor, History: 3 * day, Clock: func() time.Time { return now }})
+	o := &shareOwner{dropped: []string{"db-1"}}
+	e, err := New(Options{
+		Signals: []Signal{{Name: "cpu", SourceName: "demo", Source: demo, Query: "cpu", Entity: "host", Limit: 100}},
+		Step:    time.Minute, History: 3 * day, Horizon: time.Hour, Now: demo.Now, Owner: o,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	lastT := func() map[string]int64 {
+		e.mu.RLock()
+		defer e.mu.RUnlock()
+		m := map[string]int64{}
+		for _, s := range e.selectSeries(nil) {
+			m[s.entity] = s.lastT
+		}
+		return m
+	}
+	e.Evaluate(context.Background())
+	if got, ok := lastT()["db-1"]; ok {
+		t.Fatalf("db-1, another replica's, modelled up to %d", got)
+	}
+	o.mu.Lock()
+	o.dropped = []string{"web-1"}
+	o.mu.Unlock()
+	before := lastT()
+	now = now.Add(time.Minute)
+	e.Evaluate(context.Background())
+	end := e.alignDown(now)
+	got := lastT()
+	if got["web-1"] != before["web-1"] {
+		t.Errorf("web-1, lost, fed from %d to %d", before["web-1"], got["web-1"])
+	}
+	if got["db-1"] != end {
+		t.Errorf("db-1, gained, modelled up to %d, want %d (%v)", got["db-1"], end, got)
+	}
+	if got["api-1"] != end {
+		t.Errorf("api-1 fed up to %d, want %d", got["api-1"], end)
+	}
 }

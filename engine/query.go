@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/augur-sre/augur/model"
@@ -29,17 +28,19 @@ type SeriesForecast struct {
 	Points []Point
 }
 
-// selectSeries returns the series match selects, in label order. The caller holds e.mu.
+// selectSeries returns the series match selects, in key order (label
+// order); with no match, e.byKey itself, which the caller must not
+// modify. The caller holds e.mu.
 func (e *Engine) selectSeries(match Matcher) []*series {
+	if match == nil {
+		return e.byKey
+	}
 	var out []*series
-	for _, sig := range e.signals {
-		for _, s := range sig.series {
-			if match == nil || match(s.labels) {
-				out = append(out, s)
-			}
+	for _, s := range e.byKey {
+		if match(s.labels) {
+			out = append(out, s)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
 	return out
 }
 
@@ -164,9 +165,11 @@ type SignalTarget struct {
 func (e *Engine) Targets() []SignalTarget {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	var out []SignalTarget
-	for _, sig := range e.signals {
-		st := SignalTarget{Signal: sig.Name, Source: sig.SourceName, Query: sig.Query, Health: sig.health, Problems: sig.problems}
+	out := make([]SignalTarget, len(e.signals))
+	index := make(map[*signalState]int, len(e.signals))
+	for i, sig := range e.signals {
+		index[sig] = i
+		st := SignalTarget{Signal: sig.Name, Source: sig.SourceName, Query: sig.Query, Health: sig.health, Problems: sig.problems, Series: make([]SeriesTarget, 0, len(sig.series))}
 		if w := e.warmingUp(sig); w != nil {
 			st.Problems = append(slices.Clip(st.Problems), *w)
 		}
@@ -177,43 +180,49 @@ func (e *Engine) Targets() []SignalTarget {
 		if sig.err != nil {
 			st.LastError = sig.err.Error()
 		}
-		keys := make([]string, 0, len(sig.series))
-		for k := range sig.series {
-			keys = append(keys, k)
+		out[i] = st
+	}
+	for _, s := range e.byKey {
+		t := s.target
+		t.CounterLike, t.AnomalyScore = s.counterLike, s.recentScore()
+		if s.fc != nil {
+			// Not the fit's: a calibrated model's interval adapts at
+			// every point.
+			t.Parameters = finiteOnly(s.fc.Params())
 		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			s := sig.series[k]
-			t := SeriesTarget{
-				Labels: s.labels, Model: s.modelName(), Points: s.points,
-				FitSeconds: s.fitTook.Seconds(), CounterLike: s.counterLike, AnomalyScore: s.recentScore(),
-			}
-			if s.warmingUp() {
-				t.WarmingUp, t.Points = true, s.win.finite()
-			}
-			if s.fc != nil {
-				t.Parameters = finiteOnly(s.fc.Params())
-				t.Selection = &SelectionTarget{MASE: finitePtr(s.sel.MASE), Candidates: map[string]*float64{}, Horizon: s.sel.Horizon}
-				for name, v := range s.sel.Candidates {
-					t.Selection.Candidates[name] = finitePtr(v)
-				}
-			}
-			if s.lastT != 0 {
-				lt := time.UnixMilli(s.lastT).UTC()
-				t.LastSample = &lt
-			}
-			if !s.fitted.IsZero() {
-				lf := s.fitted.UTC()
-				t.LastFit = &lf
-			}
-			if s.fitErr != nil {
-				t.FitError = s.fitErr.Error()
-			}
-			st.Series = append(st.Series, t)
+		if s.warmingUp() {
+			t.WarmingUp, t.Points = true, s.win.finite()
 		}
-		out = append(out, st)
+		if s.lastT != 0 {
+			lt := time.UnixMilli(s.lastT).UTC()
+			t.LastSample = &lt
+		}
+		st := &out[index[s.signal]]
+		st.Series = append(st.Series, t)
 	}
 	return out
+}
+
+// fitTarget returns what the series' target says of its last fit, which
+// Targets copies at every evaluation: the model and how it was chosen
+// change only when a fit is installed. Its Selection is shared by every
+// copy and must not be modified.
+func (s *series) fitTarget() SeriesTarget {
+	t := SeriesTarget{Labels: s.labels, Model: s.modelName(), Points: s.points, FitSeconds: s.fitTook.Seconds()}
+	if s.fc != nil {
+		t.Selection = &SelectionTarget{MASE: finitePtr(s.sel.MASE), Candidates: map[string]*float64{}, Horizon: s.sel.Horizon}
+		for name, v := range s.sel.Candidates {
+			t.Selection.Candidates[name] = finitePtr(v)
+		}
+	}
+	if !s.fitted.IsZero() {
+		lf := s.fitted.UTC()
+		t.LastFit = &lf
+	}
+	if s.fitErr != nil {
+		t.FitError = s.fitErr.Error()
+	}
+	return t
 }
 
 // Horizon returns the configured failure-probability horizon.

@@ -331,53 +331,65 @@ func (e *Engine) failures(h int, withSeries bool) ([]EntityRisk, []SeriesState, 
 		warming bool
 	}
 	entities := map[string]*acc{}
-	var sc scratch
-	for _, sig := range e.signals {
-		for _, s := range sig.series {
-			a := entities[s.entity]
-			if a == nil {
-				a = &acc{risk: EntityRisk{Entity: s.entity, EntityLabel: sig.entityLabel}, warming: true}
-				entities[s.entity] = a
-			}
-			a.warming = a.warming && s.warmingUp()
-			c := s.assess(&sc, h, h, s.limit, e.step)
-			score := s.recentScore()
-			t, v := s.last()
-			f := Factor{
-				Signal:              sig.Name,
-				Labels:              s.labels,
-				Value:               v,
-				AnomalyScore:        score,
-				EntityShare:         s.entityShare(),
-				CrossingProbability: c.prob,
-				ETASeconds:          c.quantiles(e.opts.Step),
-			}
-			if !math.IsNaN(s.limit) {
-				l := s.limit
-				f.Limit = &l
-			}
-			if s.base != nil && t != 0 {
-				lo, hi := s.base.Band(t)
-				f.Band = &Band{Lower: lo, Upper: hi}
-			}
-			a.risk.Factors = append(a.risk.Factors, f)
-			if withSeries {
-				ss := SeriesState{
-					Labels: s.labels, Entity: s.entity, EntityLabel: sig.entityLabel, T: t, Value: v, Band: f.Band,
-					AnomalyScore: score, PointScore: s.scoreAt(t), ETASeconds: f.ETASeconds, Stale: sig.stale,
-					refs: s.refs, key: s.key,
-				}
-				if math.IsNaN(v) {
-					ss.Band = nil
-				}
-				states = append(states, ss)
-			}
-			a.cross = append(a.cross, c.prob)
-			a.scores = append(a.scores, score)
-			a.eshare = append(a.eshare, f.EntityShare)
-			a.weights = append(a.weights, -math.Log1p(-math.Min(model.AnyOf(c.prob, model.AnomalyPrior([]float64{score})), 1-1e-12)))
-			mergeETA(&a.risk.ETASeconds, f.ETASeconds)
+	// The assessments, independent across series, run in parallel; what
+	// they add up to per entity is summed in key order.
+	all := e.byKey
+	type assessed struct {
+		c     crossing
+		score float64
+	}
+	res := make([]assessed, len(all))
+	forShards(len(all), func(lo, hi int) {
+		var sc scratch
+		for i := lo; i < hi; i++ {
+			s := all[i]
+			res[i] = assessed{s.assess(&sc, h, h, s.limit, e.step), s.recentScore()}
 		}
+	})
+	for i, s := range all {
+		sig := s.signal
+		a := entities[s.entity]
+		if a == nil {
+			a = &acc{risk: EntityRisk{Entity: s.entity, EntityLabel: sig.entityLabel}, warming: true}
+			entities[s.entity] = a
+		}
+		a.warming = a.warming && s.warmingUp()
+		c, score := res[i].c, res[i].score
+		t, v := s.last()
+		f := Factor{
+			Signal:              sig.Name,
+			Labels:              s.labels,
+			Value:               v,
+			AnomalyScore:        score,
+			EntityShare:         s.entityShare(),
+			CrossingProbability: c.prob,
+			ETASeconds:          c.quantiles(e.opts.Step),
+		}
+		if !math.IsNaN(s.limit) {
+			l := s.limit
+			f.Limit = &l
+		}
+		if s.base != nil && t != 0 {
+			lo, hi := s.base.Band(t)
+			f.Band = &Band{Lower: lo, Upper: hi}
+		}
+		a.risk.Factors = append(a.risk.Factors, f)
+		if withSeries {
+			ss := SeriesState{
+				Labels: s.labels, Entity: s.entity, EntityLabel: sig.entityLabel, T: t, Value: v, Band: f.Band,
+				AnomalyScore: score, PointScore: s.scoreAt(t), ETASeconds: f.ETASeconds, Stale: sig.stale,
+				refs: s.refs, key: s.key,
+			}
+			if math.IsNaN(v) {
+				ss.Band = nil
+			}
+			states = append(states, ss)
+		}
+		a.cross = append(a.cross, c.prob)
+		a.scores = append(a.scores, score)
+		a.eshare = append(a.eshare, f.EntityShare)
+		a.weights = append(a.weights, -math.Log1p(-math.Min(model.AnyOf(c.prob, model.AnomalyPrior([]float64{score})), 1-1e-12)))
+		mergeETA(&a.risk.ETASeconds, f.ETASeconds)
 	}
 	out := make([]EntityRisk, 0, len(entities))
 	for _, a := range entities {
@@ -410,7 +422,6 @@ func (e *Engine) failures(h int, withSeries bool) ([]EntityRisk, []SeriesState, 
 		}
 		return out[i].Entity < out[j].Entity
 	})
-	sort.Slice(states, func(i, j int) bool { return states[i].key < states[j].key })
 	return out, states, nil
 }
 

@@ -62,6 +62,12 @@ type series struct {
 
 	counterLike bool
 
+	// fetchGen is the fetch that last fed the series (Engine.fetchGen).
+	fetchGen uint64
+
+	// target is what /api/v1/targets shows of the last fit (fitTarget).
+	target SeriesTarget
+
 	// member feeds the series' residuals to its entity's channel.
 	member entityMember
 
@@ -70,7 +76,7 @@ type series struct {
 }
 
 func newSeries(sig *signalState, labels map[string]string, entity, key string, window int, stepMs int64) *series {
-	return &series{
+	s := &series{
 		key:    key,
 		signal: sig,
 		labels: labels,
@@ -79,6 +85,8 @@ func newSeries(sig *signalState, labels map[string]string, entity, key string, w
 		win:    newWindow(window, stepMs),
 		refs:   newSeriesRefs(labels),
 	}
+	s.target = s.fitTarget()
+	return s
 }
 
 // observe feeds one grid point to the models and the window, and appends
@@ -304,6 +312,7 @@ func (r *fitResult) warm(a *appender, refs *seriesRefs, ts []int64, ys []float64
 // only their input.
 func (s *series) install(a *appender, r fitResult, now time.Time) {
 	s.fitted, s.fitErr, s.pending = now, r.err, false
+	defer func() { s.target = s.fitTarget() }()
 	if r.err != nil {
 		return
 	}
