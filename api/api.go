@@ -445,7 +445,7 @@ func (a *API) capacity(c echo.Context) result {
 	if err != nil {
 		return result{err: err}
 	}
-	h, err := a.parseHorizon(c, 7*24*time.Hour)
+	h, err := a.parseHorizon(c, engine.DefaultCapacityHorizon)
 	if err != nil {
 		return result{err: err}
 	}

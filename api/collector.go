@@ -73,7 +73,7 @@ func (c *scoreCollector) Collect(ch chan<- prometheus.Metric) {
 					l[k] = x
 				}
 				l["quantile"] = strconv.FormatFloat(q, 'f', -1, 64)
-				emit("augur_time_to_limit_seconds", "Time until the series reaches its limit, by quantile.", l, *v)
+				emit("augur_time_to_limit_seconds", "Time until the series reaches its limit, by quantile: its capacity plan within a week, as /api/v1/capacity answers by default.", l, *v)
 			}
 		}
 	}

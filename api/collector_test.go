@@ -11,6 +11,17 @@ import (
 // the other score series, and that the cap counts what it drops.
 func TestTopFactorCap(t *testing.T) {
 	e, _, _ := newDemoEngine(t)
+	// Every series the collector exports: a probability per host, an
+	// anomaly score per series and its times to limit.
+	st := e.State()
+	all := len(st.Entities) + len(st.Series)
+	for _, s := range st.Series {
+		for _, q := range []*float64{s.ETASeconds.P10, s.ETASeconds.P50, s.ETASeconds.P90} {
+			if q != nil {
+				all++
+			}
+		}
+	}
 	for _, c := range []struct {
 		max          int
 		topFactor    bool
@@ -19,7 +30,7 @@ func TestTopFactorCap(t *testing.T) {
 		{max: 10000, topFactor: true},
 		// 8 hosts × 3 signals: every series fits, but not one per entity
 		// and signal.
-		{max: 40, topFactor: false},
+		{max: all, topFactor: false},
 		{max: 20, topFactor: false, dropsSomeone: true},
 	} {
 		reg := prometheus.NewRegistry()

@@ -525,8 +525,10 @@ func TestCapacityETASeries(t *testing.T) {
 // TestCapacityETAHoursAhead checks the capacity table of the Grafana
 // dashboard on a host hours from its limit: cache-1, whose memory leak
 // reaches 100 % 61 h 45 m after the demo's anchor, 2 h 30 m after this
-// engine's present. The ETA within the failure horizon (1h) has nothing
-// to say; the dashboard's query, at its default variables, has the ETA.
+// engine's present. The dashboard's query, at its default variables, has
+// the ETA, and so has augur_time_to_limit_seconds, the same plan's within
+// a week recorded at the evaluation (to the TSDB's precision), though the
+// limit is beyond the failure horizon (1h).
 func TestCapacityETAHoursAhead(t *testing.T) {
 	const elapsed = 59*time.Hour + 15*time.Minute
 	srv := newDemoServerAt(t, query.Options{}, elapsed)
@@ -544,8 +546,11 @@ func TestCapacityETAHoursAhead(t *testing.T) {
 		}
 		return env.Data.Result
 	}
-	if got := result(`augur_time_to_limit_seconds{host="cache-1",signal="memory",quantile="0.5"}`); len(got) != 0 {
-		t.Errorf("the ETA within 1h: %v; want none, the limit is 2.5 h away", got)
+	var recorded float64
+	if got := result(`augur_time_to_limit_seconds{host="cache-1",signal="memory",quantile="0.5"}`); len(got) != 1 {
+		t.Errorf("augur_time_to_limit_seconds: %v; want cache-1's median time to limit", got)
+	} else {
+		recorded, _ = strconv.ParseFloat(got[0]["value"].([]any)[1].(string), 64)
 	}
 	// deploy/grafana's capacity panel at its defaults (All hosts and
 	// signals, horizon 1w), as TestGrafanaDashboardQueries interpolates it.
@@ -561,6 +566,9 @@ func TestCapacityETAHoursAhead(t *testing.T) {
 		t.Logf("cache-1 memory: median ETA %.0f s", v)
 		if v < time.Hour.Seconds() || v > 4*time.Hour.Seconds() {
 			t.Errorf("cache-1 memory: median ETA %.0f s, want about 2.5 h", v)
+		}
+		if math.Abs(recorded-v) > v/1000 {
+			t.Errorf("cache-1 memory: augur_time_to_limit_seconds %.0f s, the capacity panel's %.0f s", recorded, v)
 		}
 	}
 	if !found {

@@ -46,12 +46,20 @@ type CapacityQuery struct {
 	Limit     int
 }
 
+// DefaultCapacityHorizon is the horizon of a capacity plan that names
+// none (/api/v1/capacity, augur_capacity_eta_seconds) and of every series'
+// time to its limit in the State (SeriesState.ETASeconds, the TSDB's and
+// /metrics' augur_time_to_limit_seconds): long enough that a host hours or
+// days from its limit has one.
+const DefaultCapacityHorizon = 7 * 24 * time.Hour
+
 // capacityPlan is what a series' capacity answers rest on, taken at each
 // evaluation from its fitted models and recent window. It is immutable,
 // so that a request computes from it outside any lock while evaluations
 // and refits go on, and nothing in it depends on the threshold or the
 // horizon a request asks about.
 type capacityPlan struct {
+	key    string
 	labels map[string]string
 	limit  float64
 	// t and v are the newest finite sample, lastT the newest point and
@@ -88,7 +96,7 @@ const minRegimePoints = 60
 // model every trend joins. The caller holds e.mu.
 func (s *series) plan(sc *scratch, recent int, stepsPerDay float64) capacityPlan {
 	t, v := s.last()
-	p := capacityPlan{labels: s.labels, limit: s.limit, t: t, lastT: s.lastT, first: s.first, v: v, regime: s.regime, daily: s.daily}
+	p := capacityPlan{key: s.key, labels: s.labels, limit: s.limit, t: t, lastT: s.lastT, first: s.first, v: v, regime: s.regime, daily: s.daily}
 	if m := s.regime; m != nil {
 		p.level, _, _ = m.Level(t, 0)
 		p.growthPerDay, _ = m.GrowthPerDay()
@@ -205,6 +213,95 @@ func (p *capacityPlan) answer(sc *scratch, g model.Grid, threshold float64, h in
 	}
 	c.ETASeconds = Quantiles{P10: eta(0.1), P50: eta(0.5), P90: eta(0.9)}
 	return c
+}
+
+// timeToLimit returns the quantiles of the plan's time to its limit
+// within h ms on grid g, answer's ETA, without computing a crossing curve
+// that cannot reach the first quantile: with the regime model alone and
+// its level and sample under the limit, the curve is at most the model's
+// CrossingBound within h (the grid's points within h), and below 0.1 no
+// quantile is reached. Most series of a fleet are far from their limit, and the curve
+// of a week is ten times an hour's (BenchmarkCapacityFleet).
+func (p *capacityPlan) timeToLimit(sc *scratch, g model.Grid, h int64) Quantiles {
+	th := p.limit
+	switch {
+	case math.IsNaN(th):
+		return Quantiles{}
+	case p.regime != nil && len(p.trends) == 0 && p.level < th && p.v < th &&
+		p.regime.CrossingBound(th, p.t, p.t+h) < 0.1:
+		return Quantiles{}
+	}
+	return p.answer(sc, g, th, h).ETASeconds
+}
+
+// etaRefresh is the number of evaluations between two computations of a
+// series' time to limit in the State, staggered by the series' place in
+// key order: a week's crossing curve costs about four times the rest of
+// an evaluation of the series (BenchmarkEvaluation), and a time to limit
+// days away changes little in minutes. In between, the last one computed
+// is carried forward less the time elapsed.
+const etaRefresh = 10
+
+// timeToLimitAt is a series' time to limit as computed at t (Unix ms) from
+// a plan on regime.
+type timeToLimitAt struct {
+	t      int64
+	q      Quantiles
+	regime *model.RegimeTrend
+}
+
+// timesToLimit sets the ETASeconds of st's series to their plans' times to
+// limit within DefaultCapacityHorizon at the evaluation round: computed
+// for the series whose turn it is (see etaRefresh), those the previous
+// State had none for, those whose regime model a refit replaced and those
+// whose carried time would have run out; carried forward from prev, less
+// the time elapsed, for the others. A series without a plan (not fitted
+// yet) has none. st.Series, st.plans and prev.Series are in key order.
+func timesToLimit(st, prev *State, g model.Grid, round int) {
+	var sc scratch
+	h := DefaultCapacityHorizon.Milliseconds()
+	now := st.At.UnixMilli()
+	// The carried quantiles point into one array, not one allocation each.
+	carried := make([]float64, 0, 3*len(st.Series))
+	carry := func(q *float64, elapsed float64) (*float64, bool) {
+		if q == nil {
+			return nil, true
+		}
+		if *q <= elapsed && *q > 0 {
+			return nil, false
+		}
+		carried = append(carried, max(*q-elapsed, 0))
+		return &carried[len(carried)-1], true
+	}
+	j, k := 0, 0
+	for i := range st.Series {
+		s := &st.Series[i]
+		s.ETASeconds, s.eta = Quantiles{}, timeToLimitAt{}
+		for j < len(st.plans) && st.plans[j].key < s.key {
+			j++
+		}
+		if j == len(st.plans) || st.plans[j].key != s.key {
+			continue
+		}
+		p := &st.plans[j]
+		for k < len(prev.Series) && prev.Series[k].key < s.key {
+			k++
+		}
+		if i%etaRefresh != round%etaRefresh && k < len(prev.Series) && prev.Series[k].key == s.key {
+			if last := prev.Series[k].eta; last.regime == p.regime && last.t != 0 {
+				elapsed := float64(now-last.t) / 1000
+				p10, ok10 := carry(last.q.P10, elapsed)
+				p50, ok50 := carry(last.q.P50, elapsed)
+				p90, ok90 := carry(last.q.P90, elapsed)
+				if ok10 && ok50 && ok90 {
+					s.ETASeconds, s.eta = Quantiles{P10: p10, P50: p50, P90: p90}, last
+					continue
+				}
+			}
+		}
+		s.ETASeconds = p.timeToLimit(&sc, g, h)
+		s.eta = timeToLimitAt{t: now, q: s.ETASeconds, regime: p.regime}
+	}
 }
 
 func (c Capacity) reached() Capacity {

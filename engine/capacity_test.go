@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/augur-sre/augur/history"
 	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/internal/plant"
 )
@@ -408,4 +411,132 @@ func sameAnswer(a, b Capacity) error {
 		return fmt.Errorf("ETA %s/%s/%s and %s/%s/%s", p(a.ETASeconds.P10), p(a.ETASeconds.P50), p(a.ETASeconds.P90), p(b.ETASeconds.P10), p(b.ETASeconds.P50), p(b.ETASeconds.P90))
 	}
 	return nil
+}
+
+// TestTimeToLimitFromCapacityPlan checks that a series' time to its limit
+// in the State, which the TSDB and /metrics serve as
+// augur_time_to_limit_seconds, is its capacity plan's ETA within
+// DefaultCapacityHorizon: a host hours or days from its limit, beyond the
+// failure horizon of an hour, has one, the one /api/v1/capacity answers.
+func TestTimeToLimitFromCapacityPlan(t *testing.T) {
+	step, span := 5*time.Minute, 14*day
+	now := time.Date(2026, 3, 1, 7, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name     string
+		leakDays float64       // since when the level has grown
+		toLimit  time.Duration // from now until it reaches 100
+	}{
+		{"two hours", 3, 3 * time.Hour}, // the daily cycle's peak brings it to two
+		{"two days", 10, 2 * day},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			start := now.Add(-span).UnixMilli()
+			src := &leakSource{start: start, step: step.Milliseconds()}
+			rng := rand.New(rand.NewPCG(3, 4))
+			rate := 50 / (c.leakDays + c.toLimit.Hours()/24) // per day, from 50 to 100
+			// level is the noiseless level at tm (Unix ms): a daily cycle
+			// and the leak.
+			level := func(tm int64) float64 {
+				tod := float64(tm%day.Milliseconds()) / float64(day.Milliseconds())
+				v := 50 + math.Sin(2*math.Pi*tod)
+				if since := float64(now.UnixMilli()-tm) / float64(day.Milliseconds()); since < c.leakDays {
+					v += rate * (c.leakDays - since)
+				}
+				return v
+			}
+			e := 0.0
+			for i := range int(span/step) + 1 {
+				e = 0.8*e + 0.2*rng.NormFloat64()
+				src.values = append(src.values, level(start+int64(i)*step.Milliseconds())+e)
+			}
+			truth := time.Duration(0)
+			for level(now.Add(truth).UnixMilli()) < 100 {
+				truth += time.Minute
+			}
+			clock := now
+			db, err := history.OpenTemp(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			eng, err := New(Options{
+				Signals: []Signal{{Name: "memory", SourceName: "test", Source: src, Query: "memory", Entity: "host", Limit: 100}},
+				Step:    step, History: span, Horizon: time.Hour, Now: func() time.Time { return clock }, Store: db,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer eng.Close()
+			eng.Evaluate(context.Background())
+			st := eng.State()
+			if len(st.Series) != 1 {
+				t.Fatalf("%d series", len(st.Series))
+			}
+			got := st.Series[0].ETASeconds
+			caps, _, err := eng.Capacity(CapacityQuery{Horizon: DefaultCapacityHorizon})
+			if err != nil || len(caps) != 1 {
+				t.Fatalf("capacity: %v, %v", caps, err)
+			}
+			want := caps[0].ETASeconds
+			if got.P50 == nil || want.P50 == nil {
+				t.Fatalf("%s from the limit: time to limit p50 %v in the State, %v in the capacity plan; want both", c.toLimit, got.P50, want.P50)
+			}
+			for i, q := range [...][2]*float64{{got.P10, want.P10}, {got.P50, want.P50}, {got.P90, want.P90}} {
+				if (q[0] == nil) != (q[1] == nil) || (q[0] != nil && *q[0] != *q[1]) {
+					t.Errorf("quantile %d: %v in the State, %v in the capacity plan", i, q[0], q[1])
+				}
+			}
+			t.Logf("time to limit p10/p50/p90 %s/%s/%s, the level reaches it in %s", fmtSeconds(got.P10), fmtSeconds(got.P50), fmtSeconds(got.P90), truth)
+			if p50 := time.Duration(*got.P50 * float64(time.Second)); p50 < truth/2 || p50 > 2*truth {
+				t.Errorf("median time to limit %s, the level reaches it in %s", p50, truth)
+			}
+			if truth <= time.Hour {
+				t.Fatalf("the level reaches the limit in %s, within the failure horizon: the test shows nothing", truth)
+			}
+			// The TSDB's augur_time_to_limit_seconds{quantile="0.5"} at the
+			// evaluation, to the outputs' precision.
+			q, err := db.Querier(now.UnixMilli(), now.UnixMilli())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer q.Close()
+			ss := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, MetricTimeToLimit), labels.MustNewMatcher(labels.MatchEqual, "quantile", "0.5"))
+			var tsdb []float64
+			for ss.Next() {
+				it := ss.At().Iterator(nil)
+				for it.Next() != 0 {
+					_, v := it.At()
+					tsdb = append(tsdb, v)
+				}
+			}
+			if len(tsdb) != 1 || math.Abs(tsdb[0]-*got.P50) > *got.P50/1000 {
+				t.Errorf("TSDB %s{quantile=\"0.5\"} at the evaluation: %v, want %v", MetricTimeToLimit, tsdb, *got.P50)
+			}
+
+			// The next etaRefresh-1 evaluations carry it forward less the
+			// time elapsed; the one after computes it again.
+			first := *got.P50
+			for round := 1; round <= etaRefresh; round++ {
+				clock = clock.Add(step)
+				eng.Evaluate(context.Background())
+				p50 := eng.State().Series[0].ETASeconds.P50
+				caps, _, _ := eng.Capacity(CapacityQuery{Horizon: DefaultCapacityHorizon})
+				want := first - clock.Sub(now).Seconds()
+				if round == etaRefresh {
+					want = *caps[0].ETASeconds.P50
+				}
+				if p50 == nil || math.Abs(*p50-want) > 1e-6 {
+					t.Errorf("evaluation %d: median time to limit %s, want %.0f s", round, fmtSeconds(p50), want)
+				}
+			}
+		})
+	}
+}
+
+// fmtSeconds formats an optional number of seconds as a duration.
+func fmtSeconds(s *float64) string {
+	if s == nil {
+		return "none"
+	}
+	return time.Duration(*s * float64(time.Second)).Round(time.Minute).String()
 }

@@ -74,7 +74,7 @@ func fleetPlans(n int) ([]capacityPlan, error) {
 				return err
 			}
 			s.Labels["signal"] = metric
-			p := capacityPlan{labels: s.Labels, limit: 100, t: last.T, lastT: last.T, first: s.Samples[0].T, v: last.V, regime: m}
+			p := capacityPlan{key: LabelsKey(s.Labels), labels: s.Labels, limit: 100, t: last.T, lastT: last.T, first: s.Samples[0].T, v: last.V, regime: m}
 			p.level, _, _ = m.Level(last.T, 0)
 			p.growthPerDay, _ = m.GrowthPerDay()
 			plans = append(plans, p)
@@ -84,7 +84,7 @@ func fleetPlans(n int) ([]capacityPlan, error) {
 			return nil, err
 		}
 	}
-	slices.SortFunc(plans, func(a, b capacityPlan) int { return strings.Compare(LabelsKey(a.labels), LabelsKey(b.labels)) })
+	slices.SortFunc(plans, func(a, b capacityPlan) int { return strings.Compare(a.key, b.key) })
 	return plans, nil
 }
 
@@ -125,6 +125,23 @@ func BenchmarkCapacityFleet(b *testing.B) {
 			b.ReportMetric(cpu/float64(len(plans)), "cpu-ns/series")
 		})
 	}
+	// The State's times to limit within DefaultCapacityHorizon computed for
+	// every series, as the first evaluation does (the next ones compute a
+	// tenth of them, see etaRefresh).
+	b.Run("timesToLimit", func(b *testing.B) {
+		b.ReportAllocs()
+		st := &State{At: time.UnixMilli(plans[0].t), Series: make([]SeriesState, len(plans)), plans: plans}
+		for i, p := range plans {
+			st.Series[i].key = p.key
+		}
+		cpu0 := cpuNow()
+		for b.Loop() {
+			timesToLimit(st, emptyState, g, 0)
+		}
+		cpu := float64(cpuNow()-cpu0) / float64(b.N)
+		b.ReportMetric(cpu, "cpu-ns/op")
+		b.ReportMetric(cpu/float64(len(plans)), "cpu-ns/series")
+	})
 }
 
 // BenchmarkCapacityEngine answers bench/scale.sh's capacity request,

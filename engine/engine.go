@@ -170,8 +170,11 @@ type Engine struct {
 	keyNames []string
 	fetchGen uint64
 
-	// state is the last evaluation's State.
-	state atomic.Pointer[State]
+	// state is the last evaluation's State; rounds counts the States
+	// built with capacity plans, which stagger the times to limit (see
+	// timesToLimit). Only the Run goroutine uses rounds.
+	state  atomic.Pointer[State]
+	rounds int
 	// replay is set on Replay's engines, whose States carry no capacity
 	// plans: nothing asks a replay for them.
 	replay bool

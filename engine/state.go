@@ -57,7 +57,10 @@ type SeriesState struct {
 	// AnomalyScore is the highest anomaly score of the last few points,
 	// PointScore the score of the newest finite sample.
 	AnomalyScore, PointScore float64
-	// ETASeconds is the time to the series' limit within Horizon.
+	// ETASeconds is the time to the series' limit within
+	// DefaultCapacityHorizon, from its capacity plan, computed every
+	// etaRefresh evaluations (see timesToLimit); none in a replay's
+	// States, which carry no plans.
 	ETASeconds Quantiles
 	// Stale is set while the signal's source fails.
 	Stale bool
@@ -66,6 +69,9 @@ type SeriesState struct {
 	// evaluation's outputs.
 	refs *seriesRefs
 	key  string
+	// eta is the time to limit ETASeconds was last computed as (see
+	// timesToLimit).
+	eta timeToLimitAt
 }
 
 // Readiness is nil when augur is ready in the sense of /-/ready
@@ -126,11 +132,14 @@ func (e *Engine) buildState() *State {
 		return st
 	}
 	st.Entities, st.Series, _ = e.failures(e.horizon, true)
+	g := capacityGrid(e.step, e.horizon)
 	if !e.replay {
 		st.plans = e.capacityPlans()
+		timesToLimit(st, e.State(), g, e.rounds)
+		e.rounds++
 	}
 	if e.opts.Capacity {
-		st.Capacity, _ = capacity(st.plans, CapacityQuery{Horizon: e.opts.Horizon}, capacityGrid(e.step, e.horizon))
+		st.Capacity, _ = capacity(st.plans, CapacityQuery{Horizon: e.opts.Horizon}, g)
 	}
 	return st
 }

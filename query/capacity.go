@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/util/annotations"
+
+	"github.com/augur-sre/augur/engine"
 )
 
 // MetricCapacityETA is the capacity plan's time to limit, computed at query
@@ -19,7 +21,7 @@ const MetricCapacityETA = "augur_capacity_eta_seconds"
 
 // DefaultCapacityHorizon is the horizon of augur_capacity_eta_seconds
 // without a horizon matcher, /api/v1/capacity's default.
-const DefaultCapacityHorizon = 7 * 24 * time.Hour
+const DefaultCapacityHorizon = engine.DefaultCapacityHorizon
 
 // Planner is what the capacity querier reads of the live models.
 type Planner interface {
@@ -37,10 +39,10 @@ type Planner interface {
 // one sample per series and quantile at the last evaluation, the plan
 // within the horizon an equality matcher on horizon names (a Prometheus
 // duration; DefaultCapacityHorizon without one). The TSDB's
-// augur_time_to_limit_seconds is the ETA within the failure horizon, which
-// a host hours from its limit is beyond; this answers at any horizon, from
-// the same long-run model as /api/v1/capacity, and costs nothing until
-// asked.
+// augur_time_to_limit_seconds is the same plan's ETA against the limit
+// within DefaultCapacityHorizon, recorded at every evaluation; this
+// answers at any horizon and threshold, from the same model as
+// /api/v1/capacity, and costs nothing until asked.
 type capacityQuerier struct {
 	p          Planner
 	maxSamples int
