@@ -406,6 +406,7 @@ func (e *Engine) evaluate(ctx context.Context) {
 	chunk := max(fetchChunk.Milliseconds()/e.step, 1) * e.step
 	for cs := first; cs <= end; cs += chunk {
 		ce := min(cs+chunk-e.step, end)
+		fetched := false
 		for _, sig := range e.signals {
 			start := max(cs, sig.lastFetched+e.step)
 			if sig.report.err != nil || start > ce {
@@ -425,8 +426,12 @@ func (e *Engine) evaluate(ctx context.Context) {
 			}
 			e.metrics.sourceUp.WithLabelValues(sig.SourceName).Set(1)
 			e.metrics.lastSuccess.WithLabelValues(sig.Name).Set(float64(time.Now().Unix()))
+			fetched = true
 		}
-		if cs+chunk <= end {
+		// Only after a chunk that wrote something: an evaluation of the
+		// newest minute passes the history's chunks by, and mapping the
+		// whole head at each was a sixth of its CPU at 10k series.
+		if fetched && cs+chunk <= end {
 			e.mmapHead()
 		}
 	}
