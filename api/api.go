@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -79,7 +80,23 @@ type API struct {
 	// webhookAuth checks the webhook's own credentials; nil when it has
 	// none (see Run).
 	webhookAuth func(*http.Request) bool
+	// encodedFailures is the encoded answer of /api/v1/failures at the
+	// configured horizon for one State: a fleet's answer is megabytes of
+	// JSON, and every request between two evaluations would encode the
+	// same entities again.
+	encodedFailures atomic.Pointer[encodedFailures]
 }
+
+// encodedFailures is the data of /api/v1/failures for the State st.
+type encodedFailures struct {
+	st   *engine.State
+	body rawJSON
+}
+
+// rawJSON is data encoded once, written as it is.
+type rawJSON []byte
+
+func (r rawJSON) writeJSON(w *bufio.Writer) { _, _ = w.Write(r) }
 
 // IncidentsFunc lists the known incidents, with warnings about those it
 // could not read.
@@ -338,15 +355,33 @@ func (a *API) failures(c echo.Context) result {
 	if err != nil {
 		return result{err: err}
 	}
+	st := a.opts.Engine.State()
+	if h == st.Horizon && st.Ready {
+		if f := a.encodedFailures.Load(); f != nil && f.st == st {
+			return result{data: f.body, warnings: a.signalWarnings()}
+		}
+	}
 	risks, ferr := a.opts.Engine.Failures(h)
 	if ferr != nil {
 		return result{err: ferr, warnings: a.signalWarnings()}
 	}
-	return result{data: map[string]any{
+	data := map[string]any{
 		"horizon":      model.Duration(h).String(),
 		"evaluated_at": a.opts.Engine.Now().UTC(),
 		"entities":     toEntityRisks(risks),
-	}, warnings: a.signalWarnings()}
+	}
+	if h == st.Horizon && st.Ready {
+		// The State's own entities (Engine.Failures answers them at its
+		// horizon), at its time.
+		data["evaluated_at"] = st.At.UTC()
+		body, err := wireJSON.Marshal(data)
+		if err != nil {
+			return result{err: &apiError{kind: kindInternal, err: fmt.Errorf("cannot encode the answer: %w", err)}}
+		}
+		a.encodedFailures.Store(&encodedFailures{st, body})
+		return result{data: rawJSON(body), warnings: a.signalWarnings()}
+	}
+	return result{data: data, warnings: a.signalWarnings()}
 }
 
 func (a *API) forecast(c echo.Context) result {

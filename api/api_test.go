@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -198,5 +199,53 @@ func TestCapacityRanking(t *testing.T) {
 		if a, b := s[i-1].ETASeconds.P50, s[i].ETASeconds.P50; b != nil && (a == nil || *b < *a) {
 			t.Errorf("not sorted by eta at %d", i)
 		}
+	}
+}
+
+// stateSwapper serves the States a test sets instead of the engine's.
+type stateSwapper struct {
+	*engine.Engine
+	st atomic.Pointer[engine.State]
+}
+
+func (s *stateSwapper) State() *engine.State { return s.st.Load() }
+
+// TestFailuresEncodedOncePerState checks that /api/v1/failures at the
+// configured horizon serves the answer it encoded for the published
+// State until the next State, and then the next State's.
+func TestFailuresEncodedOncePerState(t *testing.T) {
+	e, reg, _ := newDemoEngine(t)
+	sw := &stateSwapper{Engine: e}
+	st := *e.State()
+	sw.st.Store(&st)
+	srv := httptest.NewServer(New(Options{Engine: sw, Registry: reg}).Handler())
+	defer srv.Close()
+	evaluatedAt := func(path string) string {
+		status, body := do(t, "GET", srv.URL+path, "")
+		var r struct {
+			Data struct {
+				EvaluatedAt string `json:"evaluated_at"`
+				Entities    []any  `json:"entities"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(body, &r); status != 200 || err != nil || len(r.Data.Entities) == 0 {
+			t.Fatalf("GET %s: status %d, %v, body %.300s", path, status, err, body)
+		}
+		return r.Data.EvaluatedAt
+	}
+	first := evaluatedAt("/api/v1/failures")
+	if again := evaluatedAt("/api/v1/failures"); again != first {
+		t.Errorf("the same State answered evaluated_at %s, then %s", first, again)
+	}
+	next := st
+	next.At = st.At.Add(time.Minute)
+	sw.st.Store(&next)
+	want := next.At.UTC().Format(time.RFC3339)
+	if got := evaluatedAt("/api/v1/failures"); got != want {
+		t.Errorf("after a new State: evaluated_at %s, want %s", got, want)
+	}
+	// Another horizon is computed, not served from the encoded State.
+	if got := evaluatedAt("/api/v1/failures?horizon=2h"); got == "" {
+		t.Error("no evaluated_at at horizon 2h")
 	}
 }

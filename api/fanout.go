@@ -72,7 +72,12 @@ func (a *API) fleet(h handler, list fleetList) handler {
 		if len(peers) == 0 {
 			return r
 		}
-		own, err := wireJSON.Marshal(r.data)
+		own, err := json.RawMessage(nil), error(nil)
+		if raw, ok := r.data.(rawJSON); ok {
+			own = json.RawMessage(raw)
+		} else {
+			own, err = wireJSON.Marshal(r.data)
+		}
 		if err != nil {
 			return result{err: &apiError{kind: kindInternal, err: fmt.Errorf("cannot encode the answer: %w", err)}}
 		}
