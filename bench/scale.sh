@@ -16,7 +16,8 @@
 # 10m: the full refit timed is the one after the first fit); REQUESTS per
 # endpoint (default 200) within BUDGET (default 60s, at least 3 requests);
 # PROBES, the endpoints timed (default "failures capacity query_range");
-# READY_TIMEOUT and REFIT_TIMEOUT (default 30m each); REPLAY (augur's
+# READY_TIMEOUT and REFIT_TIMEOUT (default 30m each); MAX_SAMPLES (augur's
+# --query.max-samples, default Prometheus' 50000000); REPLAY (augur's
 # --calibration.replay, default 0: no second engine replaying the past);
 # MAX_RSS in bytes (default 70 % of the memory available at start); KEEP=1
 # keeps the work folder; RESULTS=FILE keeps the JSON lines.
@@ -51,6 +52,10 @@ READY_TIMEOUT=${READY_TIMEOUT:-30m}
 REFIT_TIMEOUT=${REFIT_TIMEOUT:-30m}
 REPLAY=${REPLAY:-0}
 PROBES=${PROBES:-"failures capacity query_range"}
+# The 24 h query_range over every host reads 1,441 points of each series:
+# 14.4 M samples at 10k series, over augur's default --query.max-samples
+# (1.5 M, 64 MiB a query); a fleet this size runs with Prometheus' default.
+MAX_SAMPLES=${MAX_SAMPLES:-50000000}
 MAX_RSS=${MAX_RSS:-$(awk '/^MemAvailable:/ {printf "%.0f", $2 * 1024 * 0.7}' /proc/meminfo)}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/augur-scale.XXXXXX")
@@ -170,7 +175,7 @@ for size in $SIZES; do
 	echo "== $size: augur serve on $hosts hosts ($source source)" >&2
 	started=$(date +%s.%N)
 	"$work/augur" serve --config.file="$dir/augur.yml" --web.listen-address="127.0.0.1:$port" \
-		--storage.path="$dir/data" --calibration.replay="$REPLAY" >"$dir/augur.log" 2>&1 &
+		--storage.path="$dir/data" --calibration.replay="$REPLAY" --query.max-samples="$MAX_SAMPLES" >"$dir/augur.log" 2>&1 &
 	apid=$!
 	pids+=("$apid")
 	if ! "$work/scaleload" measure -url "http://127.0.0.1:$port" -pid "$apid" -log "$dir/augur.log" \
