@@ -28,6 +28,7 @@ import (
 	"github.com/augur-sre/augur/engine"
 	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/query"
+	"github.com/augur-sre/augur/remoteread"
 	"github.com/augur-sre/augur/rules"
 )
 
@@ -58,10 +59,11 @@ type Options struct {
 	// Query answers the Prometheus API's queries, labels and series (nil:
 	// an engine over no storage, which knows no series).
 	Query *query.Engine
-	// Cluster, when replicas share the fleet, makes /api/v1/failures and
-	// /api/v1/capacity answer for all of it by asking the other replicas,
-	// each within FanoutTimeout (0: 10s) with FanoutClient (nil:
-	// http.DefaultClient).
+	// Cluster, when replicas share the fleet, makes /api/v1/failures,
+	// /api/v1/forecast and /api/v1/capacity answer for all of it by asking
+	// the other replicas, each within FanoutTimeout (0: 10s) with
+	// FanoutClient (nil: http.DefaultClient). The Prometheus API reads
+	// their series through Query (query.Options.Peers).
 	Cluster       Cluster
 	FanoutTimeout time.Duration
 	FanoutClient  *http.Client
@@ -235,7 +237,7 @@ func New(opts Options) *API {
 	e.Match(getOrHead, "/metrics", echo.WrapHandler(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry})))
 	for path, h := range map[string]handler{
 		"/api/v1/failures":       a.fleet(a.failures, failuresList),
-		"/api/v1/forecast":       a.forecast,
+		"/api/v1/forecast":       a.fleet(a.forecast, forecastList),
 		"/api/v1/capacity":       a.fleet(a.capacity, capacityList),
 		"/api/v1/targets":        a.targets,
 		"/api/v1/incidents":      a.incidents,
@@ -245,10 +247,24 @@ func New(opts Options) *API {
 		e.POST(path, wrap(h))
 	}
 	a.registerPrometheusAPI(e)
+	// The replicas' series, read by the others' queries; Prometheus'
+	// remote_read can read them too.
+	e.POST(remoteread.Path, a.remoteRead)
 	// Go's profiles, where Prometheus and Alertmanager serve them, so that
 	// `go tool pprof http://augur:9464/debug/pprof/heap` works on a fleet.
 	e.GET("/debug/pprof/*", echo.WrapHandler(http.HandlerFunc(servePprof)))
 	return a
+}
+
+// remoteRead answers a remote read from this replica's own series (see
+// package remoteread), its errors in the JSON envelope.
+func (a *API) remoteRead(c echo.Context) error {
+	resp, err := remoteread.Read(c.Request(), a.opts.Query.Local().Queryable(), a.opts.Query.MaxSamples())
+	if err != nil {
+		ae := errorOf(err)
+		return writeJSON(c, ae.status(), response{Status: statusFailed, ErrorType: ae.typ(), Error: ae.Error()})
+	}
+	return remoteread.WriteResponse(c.Response(), resp)
 }
 
 // servePprof serves net/http/pprof's handlers under /debug/pprof/.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/augur-sre/augur/engine"
 	"github.com/augur-sre/augur/query"
+	"github.com/augur-sre/augur/remoteread"
 )
 
 // errorKind is the closed set of errors the API answers. Each has one
@@ -117,7 +118,7 @@ func errorOf(err error) *apiError {
 		return &apiError{kind: httpErrorKind(he.Code), err: errors.New(fmt.Sprint(he.Message))}
 	case errors.As(err, &tooLarge):
 		kind = kindTooLarge
-	case errors.Is(err, engine.ErrTooLong), errors.Is(err, query.ErrLimit):
+	case errors.Is(err, engine.ErrTooLong), errors.Is(err, query.ErrLimit), errors.Is(err, remoteread.ErrBadRequest):
 		kind = kindBadData
 	case errors.Is(err, engine.ErrNotReady):
 		kind = kindUnavailable

@@ -32,7 +32,7 @@ type Cluster interface {
 const localParam = "local"
 
 // fleetList describes the list a fan-out merges: the field of the data
-// that holds it, the key that identifies an item across replicas (an
+// that holds it ("" when the data is the list), the key that identifies an item across replicas (an
 // entity with replication factor 2 is answered by both owners: the first
 // answer is kept) and the order of the merged list.
 type fleetList struct {
@@ -153,7 +153,7 @@ func (a *API) askPeer(ctx context.Context, peer string, c echo.Context) (json.Ra
 
 // mergeAnswers merges the replicas' data objects: the first answer's
 // fields, with list.field the union of every answer's list.
-func mergeAnswers(answers []json.RawMessage, list fleetList, c echo.Context) (map[string]json.RawMessage, error) {
+func mergeAnswers(answers []json.RawMessage, list fleetList, c echo.Context) (any, error) {
 	var out map[string]json.RawMessage
 	seen := map[string]bool{}
 	var items []fleetItem
@@ -161,9 +161,11 @@ func mergeAnswers(answers []json.RawMessage, list fleetList, c echo.Context) (ma
 		if ans == nil {
 			continue
 		}
-		var data map[string]json.RawMessage
-		if err := json.Unmarshal(ans, &data); err != nil {
-			return nil, fmt.Errorf("cannot merge answer %d: %w", i, err)
+		data := map[string]json.RawMessage{list.field: ans}
+		if list.field != "" {
+			if err := json.Unmarshal(ans, &data); err != nil {
+				return nil, fmt.Errorf("cannot merge answer %d: %w", i, err)
+			}
 		}
 		if out == nil {
 			out = data
@@ -201,6 +203,9 @@ func mergeAnswers(answers []json.RawMessage, list fleetList, c echo.Context) (ma
 	if err != nil {
 		return nil, err
 	}
+	if list.field == "" {
+		return json.RawMessage(b), nil
+	}
 	out[list.field] = b
 	return out, nil
 }
@@ -231,25 +236,37 @@ var failuresList = fleetList{
 	limit: func(echo.Context) int { return 0 },
 }
 
+// labelsKey identifies a series of the merged lists by its labels.
+func labelsKey(raw json.RawMessage) (string, error) {
+	var s struct {
+		Labels map[string]string `json:"labels"`
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", err
+	}
+	return engine.LabelsKey(s.Labels), nil
+}
+
+// forecastList merges /api/v1/forecast: series by their label set.
+var forecastList = fleetList{
+	key:   labelsKey,
+	less:  func(echo.Context) func(a, b fleetItem) bool { return byKey },
+	limit: func(echo.Context) int { return 0 },
+}
+
+func byKey(a, b fleetItem) bool { return a.key < b.key }
+
 // capacityList merges /api/v1/capacity: series by their label set, as the
 // engine orders them, or soonest to their threshold first with sort=eta;
 // then limit.
 var capacityList = fleetList{
 	field: "series",
-	key: func(raw json.RawMessage) (string, error) {
-		var s struct {
-			Labels map[string]string `json:"labels"`
-		}
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", err
-		}
-		return engine.LabelsKey(s.Labels), nil
-	},
+	key:   labelsKey,
 	less: func(c echo.Context) func(a, b fleetItem) bool {
 		if formValue(c, "sort") == "eta" {
 			return func(a, b fleetItem) bool { return engine.CompareETA(a.sort.ETASeconds.P50, b.sort.ETASeconds.P50) < 0 }
 		}
-		return func(a, b fleetItem) bool { return a.key < b.key }
+		return byKey
 	},
 	limit: func(c echo.Context) int {
 		n, _ := parseLimitValue(formValue(c, "limit"))

@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/util/annotations"
 
 	"github.com/augur-sre/augur/engine"
 	"github.com/augur-sre/augur/query"
@@ -185,7 +186,7 @@ func (a *API) promQuery(c echo.Context) result {
 	}
 	defer cancel()
 	qs := param(p, "query")
-	qry, qerr := a.opts.Query.NewInstantQuery(ctx, qs, ts)
+	qry, qerr := a.queryEngine(p).NewInstantQuery(ctx, qs, ts)
 	return a.runQuery(ctx, qs, qry, qerr)
 }
 
@@ -226,8 +227,19 @@ func (a *API) promQueryRange(c echo.Context) result {
 	}
 	defer cancel()
 	qs := param(p, "query")
-	qry, qerr := a.opts.Query.NewRangeQuery(ctx, qs, start, end, step)
+	qry, qerr := a.queryEngine(p).NewRangeQuery(ctx, qs, start, end, step)
 	return a.runQuery(ctx, qs, qry, qerr)
+}
+
+// queryEngine is the engine a request is answered with: over the whole
+// fleet's series, or this replica's own with local=true (what the JSON
+// fan-outs send; the replicas read each other's series over remote read,
+// which answers locally too).
+func (a *API) queryEngine(p map[string][]string) *query.Engine {
+	if param(p, localParam) == "true" {
+		return a.opts.Query.Local()
+	}
+	return a.opts.Query
 }
 
 // runQuery executes a prepared query (or reports why it could not be
@@ -411,7 +423,7 @@ func (a *API) labelQuery(p map[string][]string) (*labelQuery, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	q, qerr := a.opts.Query.Queryable().Querier(start, end)
+	q, qerr := a.queryEngine(p).Queryable().Querier(start, end)
 	if qerr != nil {
 		return nil, errorOf(qerr)
 	}
@@ -429,19 +441,22 @@ func (lq *labelQuery) hints() *storage.LabelHints {
 
 // collect answers the union of what f returns for each selector (once
 // without one when there are none), sorted and cut to the limit with
-// Prometheus' truncation warning.
-func (lq *labelQuery) collect(f func(ms ...*labels.Matcher) ([]string, error)) result {
+// Prometheus' truncation warning, and the storage's warnings (a replica
+// left out).
+func (lq *labelQuery) collect(f func(ms ...*labels.Matcher) ([]string, annotations.Annotations, error)) result {
 	defer lq.q.Close()
 	sets := lq.sets
 	if len(sets) == 0 {
 		sets = [][]*labels.Matcher{nil}
 	}
 	set := map[string]bool{}
+	var annots annotations.Annotations
 	for _, ms := range sets {
-		vals, err := f(ms...)
+		vals, a, err := f(ms...)
 		if err != nil {
 			return result{err: err}
 		}
+		annots.Merge(a)
 		for _, v := range vals {
 			set[v] = true
 		}
@@ -451,11 +466,18 @@ func (lq *labelQuery) collect(f func(ms ...*labels.Matcher) ([]string, error)) r
 		out = append(out, v)
 	}
 	sort.Strings(out)
-	var warns []string
+	warns := storageWarnings(annots)
 	if lq.limit > 0 && len(out) > lq.limit {
-		out, warns = out[:lq.limit], []string{truncatedWarning}
+		out, warns = out[:lq.limit], append(warns, truncatedWarning)
 	}
 	return result{data: out, warnings: warns}
+}
+
+// storageWarnings are the warnings of a label or series request, as
+// Prometheus words them.
+func storageWarnings(a annotations.Annotations) []string {
+	warns, _ := a.AsStrings("", 10, 0)
+	return warns
 }
 
 const truncatedWarning = "results truncated due to limit"
@@ -470,9 +492,8 @@ func (a *API) promLabels(c echo.Context) result {
 		return result{err: err}
 	}
 	ctx := c.Request().Context()
-	return lq.collect(func(ms ...*labels.Matcher) ([]string, error) {
-		names, _, err := lq.q.LabelNames(ctx, lq.hints(), ms...)
-		return names, err
+	return lq.collect(func(ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+		return lq.q.LabelNames(ctx, lq.hints(), ms...)
 	})
 }
 
@@ -493,9 +514,8 @@ func (a *API) promLabelValues(c echo.Context) result {
 		return result{err: err}
 	}
 	ctx := c.Request().Context()
-	return lq.collect(func(ms ...*labels.Matcher) ([]string, error) {
-		vals, _, err := lq.q.LabelValues(ctx, name, lq.hints(), ms...)
-		return vals, err
+	return lq.collect(func(ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+		return lq.q.LabelValues(ctx, name, lq.hints(), ms...)
 	})
 }
 
@@ -520,16 +540,20 @@ func (a *API) promSeries(c echo.Context) result {
 	}
 	ss := storage.NewMergeSeriesSet(sets, 0, storage.ChainedSeriesMerge)
 	out := []map[string]string{}
-	var warns []string
+	truncated := false
 	for ss.Next() {
 		if lq.limit > 0 && len(out) == lq.limit {
-			warns = append(warns, truncatedWarning)
+			truncated = true
 			break
 		}
 		out = append(out, ss.At().Labels().Map())
 	}
 	if err := ss.Err(); err != nil {
 		return result{err: err}
+	}
+	warns := storageWarnings(ss.Warnings())
+	if truncated {
+		warns = append(warns, truncatedWarning)
 	}
 	return result{data: out, warnings: warns}
 }

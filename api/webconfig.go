@@ -95,6 +95,19 @@ func loadWebConfig(path string) (*web.Config, error) {
 	return c, nil
 }
 
+// ServesTLS reports whether the web configuration at path ("" for none)
+// serves TLS, so that the other replicas are told to ask with https.
+func ServesTLS(path string) (bool, error) {
+	if path == "" {
+		return false, nil
+	}
+	c, err := loadWebConfig(path)
+	if err != nil {
+		return false, err
+	}
+	return hasTLS(c), nil
+}
+
 func hasTLS(c *web.Config) bool {
 	t := c.TLSConfig
 	return t.TLSCertPath != "" || t.TLSCert != "" || t.TLSKeyPath != "" || t.TLSKey != ""

@@ -47,8 +47,10 @@ type RingOptions struct {
 	// unhealthy and forgotten, and its entities move to the others.
 	HeartbeatInterval, HeartbeatTimeout time.Duration
 	// APIPort is the port of this replica's HTTP API, advertised with the
-	// advertised host for fan-outs (see APIURL).
-	APIPort int
+	// advertised host for fan-outs (see APIURL), and APIScheme its scheme
+	// ("https" when it serves TLS; default "http").
+	APIPort   int
+	APIScheme string
 	// TokensFile keeps this replica's tokens across restarts; "" keeps
 	// none.
 	TokensFile string
@@ -160,7 +162,11 @@ func NewRing(opts RingOptions) (*Ring, error) {
 		return nil, fmt.Errorf("cannot create the ring: %w", err)
 	}
 
-	url := "http://" + net.JoinHostPort(advHost, strconv.Itoa(opts.APIPort))
+	scheme := opts.APIScheme
+	if scheme == "" {
+		scheme = "http"
+	}
+	url := scheme + "://" + net.JoinHostPort(advHost, strconv.Itoa(opts.APIPort))
 	var delegate ring.BasicLifecyclerDelegate = ring.NewInstanceRegisterDelegate(ring.ACTIVE, numTokens)
 	if opts.TokensFile != "" {
 		delegate = ring.NewTokensPersistencyDelegate(opts.TokensFile, ring.ACTIVE, delegate, kitLog)

@@ -9,6 +9,15 @@
 // the capacity plans at the last evaluation (augur_capacity_eta_seconds, at
 // the horizon its horizon matcher names) and augur_incident (1 while an
 // incident is under way, from the incident list).
+// When replicas share the fleet, a user's query also reads the other
+// replicas' series (Options.Peers) and evaluates over their union, as
+// Thanos Query does: the series are merged, not the replicas' results,
+// because most aggregations (topk, quantile, avg, count_values) cannot be
+// computed from per-replica aggregates, and a selector over a series two
+// owners hold (replication factor 2) must see it once. A peer that fails
+// or times out is a secondary of the merge: its series are left out and
+// its error becomes a warning of the query, never its failure. What the
+// peers ask of a replica is answered from its own series (Engine.Local).
 // Queries run on Prometheus' own engine (promql.NewEngine) with its limits
 // and error types; query length and nesting depth are bounded before the
 // expression reaches the engine's parser and evaluator.
@@ -75,6 +84,10 @@ type Options struct {
 	Incidents IncidentSource
 	// Planner serves augur_capacity_eta_seconds; nil serves none.
 	Planner Planner
+	// Peers, when replicas share the fleet, returns the storage of the
+	// other replicas now healthy (remoteread.Queryable), which queries
+	// read beside this replica's own; nil reads none.
+	Peers func() []storage.Queryable
 
 	// LookbackDelta is how far back an instant looks for a sample; it must
 	// be at least the evaluation interval, or the newest evaluation's
@@ -105,6 +118,9 @@ type Engine struct {
 	ng        *promql.Engine
 	slots     semaphore
 	queryable storage.Queryable
+	// local is the Engine over this replica's series alone, sharing ng;
+	// itself when there are no peers.
+	local *Engine
 }
 
 // New returns an Engine; zero options take their defaults.
@@ -149,11 +165,44 @@ func New(opts Options) *Engine {
 		NoStepSubqueryIntervalFn: func(int64) int64 { return opts.Step.Milliseconds() },
 	})
 	e.queryable = storage.QueryableFunc(e.querier)
+	e.local = e
+	if opts.Peers != nil {
+		local := *e
+		local.local = &local
+		e.local = &local
+		e.queryable = storage.QueryableFunc(e.fleetQuerier)
+	}
 	return e
 }
 
 // Queryable is the merged past and future, for label and series requests.
 func (e *Engine) Queryable() storage.Queryable { return e.queryable }
+
+// MaxSamples is the most samples one query may load (--query.max-samples).
+func (e *Engine) MaxSamples() int { return e.opts.MaxSamples }
+
+// Local is the Engine over this replica's own series, without the peers':
+// what a peer's request is answered from. It shares e's limits and
+// concurrency slots.
+func (e *Engine) Local() *Engine { return e.local }
+
+// fleetQuerier merges this replica's querier with the peers', which are
+// secondaries: a peer's error leaves its series out with a warning.
+func (e *Engine) fleetQuerier(mint, maxt int64) (storage.Querier, error) {
+	own, err := e.querier(mint, maxt)
+	if err != nil {
+		return nil, err
+	}
+	var peers []storage.Querier
+	for _, p := range e.opts.Peers() {
+		q, err := p.Querier(mint, maxt)
+		if err != nil {
+			return nil, promql.ErrStorage{Err: err}
+		}
+		peers = append(peers, q)
+	}
+	return storage.NewMergeQuerier([]storage.Querier{own}, peers, storage.ChainedSeriesMerge), nil
+}
 
 // querier merges the TSDB's querier with the future and the incidents.
 func (e *Engine) querier(mint, maxt int64) (storage.Querier, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,9 +15,13 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
+	promconfig "github.com/prometheus/common/config"
+	"github.com/prometheus/prometheus/storage"
 
+	"github.com/augur-sre/augur/api"
 	"github.com/augur-sre/augur/cluster"
 	"github.com/augur-sre/augur/engine"
+	"github.com/augur-sre/augur/remoteread"
 )
 
 // clusterFlags are the flags of the replicas that share a fleet, in
@@ -32,6 +37,7 @@ type clusterFlags struct {
 	fanoutTimeout     time.Duration
 	shard             string
 	shardPeers        []string
+	peerHTTPConfig    string
 }
 
 func (f *clusterFlags) register(c *kingpin.CmdClause) {
@@ -42,9 +48,10 @@ func (f *clusterFlags) register(c *kingpin.CmdClause) {
 	c.Flag("cluster.instance-id", "This replica's name in the ring: unique, and the same across restarts so that a replica takes back its entities. Default: the hostname (a StatefulSet pod's name).").StringVar(&f.id)
 	c.Flag("cluster.heartbeat-interval", "How often this replica heartbeats in the ring.").Default("5s").DurationVar(&f.heartbeat)
 	c.Flag("cluster.heartbeat-timeout", "A replica silent this long is forgotten and its entities move to the others (whole seconds; at least twice --cluster.heartbeat-interval).").Default("30s").DurationVar(&f.heartbeatTimeout)
-	c.Flag("cluster.fanout-timeout", "How long /api/v1/failures and /api/v1/capacity wait for the other replicas' part of the fleet; a replica that does not answer in time is left out with a warning.").Default("10s").DurationVar(&f.fanoutTimeout)
+	c.Flag("cluster.fanout-timeout", "How long /api/v1/failures, /api/v1/forecast, /api/v1/capacity and each read of a query (/api/v1/query, query_range, series, labels) wait for another replica's part of the fleet; a replica that does not answer in time is left out with a warning.").Default("10s").DurationVar(&f.fanoutTimeout)
+	c.Flag("cluster.peer-http-config.file", "Path to the HTTP client configuration (Prometheus' format: basic_auth, authorization, tls_config) with which this replica asks the others, when their --web.config.file requires TLS or a user.").StringVar(&f.peerHTTPConfig)
 	c.Flag("shard", "Static split: this replica is shard i of N (i/N, from 0) and owns the entities whose hashmod (Prometheus' hashmod relabelling of the entity label's value) is i. No gossip; see --shard.peer-url.").StringVar(&f.shard)
-	c.Flag("shard.peer-url", "With --shard: the API base URL of another shard (repeatable), asked for its part of /api/v1/failures and /api/v1/capacity.").StringsVar(&f.shardPeers)
+	c.Flag("shard.peer-url", "With --shard: the API base URL of another shard (repeatable, e.g. https://augur-1:9464), asked for its part of the fleet's answers.").StringsVar(&f.shardPeers)
 }
 
 // fleetShare is the cluster package's ownership, as the engine and the
@@ -59,7 +66,7 @@ type fleetShare interface {
 // replica, a static split with --shard, or a ring it has joined with
 // --cluster.listen-address; run, when set, joins the run group to leave
 // the ring on shutdown.
-func (f *clusterFlags) joinFleet(ctx context.Context, webListen, storage string, reg prometheus.Registerer, logger *slog.Logger) (fleetShare, func(*run.Group), error) {
+func (f *clusterFlags) joinFleet(ctx context.Context, webListen, webConfig, storage string, reg prometheus.Registerer, logger *slog.Logger) (fleetShare, func(*run.Group), error) {
 	switch {
 	case f.shard != "" && f.listen != "":
 		return nil, nil, errors.New("--shard and --cluster.listen-address exclude each other: a static split or a gossiped ring")
@@ -91,10 +98,16 @@ func (f *clusterFlags) joinFleet(ctx context.Context, webListen, storage string,
 	if err != nil {
 		return nil, nil, fmt.Errorf("--web.listen-address: port %q: %w", p, err)
 	}
+	scheme := "http"
+	if tls, err := api.ServesTLS(webConfig); err != nil {
+		return nil, nil, fmt.Errorf("--web.config.file: %w", err)
+	} else if tls {
+		scheme = "https"
+	}
 	r, err := cluster.NewRing(cluster.RingOptions{
 		ID: id, ListenAddress: f.listen, AdvertiseAddress: f.advertise, Peers: f.peers,
 		ReplicationFactor: f.replication, HeartbeatInterval: f.heartbeat, HeartbeatTimeout: f.heartbeatTimeout,
-		APIPort: apiPort, TokensFile: filepath.Join(storage, "ring-tokens.json"),
+		APIPort: apiPort, APIScheme: scheme, TokensFile: filepath.Join(storage, "ring-tokens.json"),
 		Logger: logger, Registerer: reg,
 	})
 	if err != nil {
@@ -116,4 +129,38 @@ func (f *clusterFlags) joinFleet(ctx context.Context, webListen, storage string,
 			r.Stop()
 		})
 	}, nil
+}
+
+// peerClient is the HTTP client this replica asks the others with:
+// --cluster.peer-http-config.file's, or a plain one.
+func (f *clusterFlags) peerClient() (*http.Client, error) {
+	cfg := promconfig.DefaultHTTPClientConfig
+	if f.peerHTTPConfig != "" {
+		c, _, err := promconfig.LoadHTTPConfigFile(f.peerHTTPConfig)
+		if err != nil {
+			return nil, fmt.Errorf("--cluster.peer-http-config.file: %w", err)
+		}
+		cfg = *c
+	}
+	c, err := promconfig.NewClientFromConfig(cfg, "augur-fanout")
+	if err != nil {
+		return nil, fmt.Errorf("--cluster.peer-http-config.file: %w", err)
+	}
+	return c, nil
+}
+
+// peerStorage returns the other healthy replicas' series, read over
+// remote read, for the query engine (query.Options.Peers). An answer
+// may hold up to 64 bytes a sample of --query.max-samples.
+func (f *clusterFlags) peerStorage(share fleetShare, client *http.Client, maxSamples int) func() []storage.Queryable {
+	if share == nil {
+		return nil
+	}
+	return func() []storage.Queryable {
+		var qs []storage.Queryable
+		for _, u := range share.Peers() {
+			qs = append(qs, &remoteread.Queryable{URL: u, Client: client, Timeout: f.fanoutTimeout, MaxBytes: 64 * int64(maxSamples)})
+		}
+		return qs
+	}
 }

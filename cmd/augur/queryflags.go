@@ -32,11 +32,12 @@ func (f *queryFlags) register(c *kingpin.CmdClause) {
 // engine builds the query engine over the TSDB and the engine's live
 // models. The lookback reaches past one evaluation interval, so that the
 // samples written once per evaluation (failure probabilities, times to
-// limit) are seen until the next.
-func (f *queryFlags) engine(past storage.Queryable, eng *engine.Engine, opts engine.Options, logger *slog.Logger, reg prometheus.Registerer) *query.Engine {
+// limit) are seen until the next. peers, when set, are the other
+// replicas' series, which a user's query reads too.
+func (f *queryFlags) engine(past storage.Queryable, eng *engine.Engine, opts engine.Options, peers func() []storage.Queryable, logger *slog.Logger, reg prometheus.Registerer) *query.Engine {
 	src := query.EngineSource{E: eng}
 	return query.New(query.Options{
-		Storage: past, Forecaster: src, Incidents: src, Planner: src,
+		Storage: past, Forecaster: src, Incidents: src, Planner: src, Peers: peers,
 		LookbackDelta: max(query.DefaultLookbackDelta, opts.EvaluationInterval+opts.Step),
 		Step:          opts.Step,
 		MaxSamples:    f.maxSamples, Timeout: f.timeout, MaxConcurrent: f.maxConcurrent, MaxLength: f.maxLength,

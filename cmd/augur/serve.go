@@ -138,7 +138,11 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	}
 	defer hist.Close()
 	opts.Store, opts.AppendedUntil = hist, hist.MaxTime()
-	share, leave, err := f.cluster.joinFleet(ctx, f.listen, f.storage, reg, logger)
+	share, leave, err := f.cluster.joinFleet(ctx, f.listen, f.webConfig, f.storage, reg, logger)
+	if err != nil {
+		return err
+	}
+	peerClient, err := f.cluster.peerClient()
 	if err != nil {
 		return err
 	}
@@ -152,8 +156,8 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	}
 	resumed := restoreSnapshot(st, eng, logger)
 	a := api.New(api.Options{Engine: eng, Logger: logger, Registry: reg, MaxExportedSeries: cfg.Global.MaxExportedSeries,
-		Cluster: fleet, FanoutTimeout: f.cluster.fanoutTimeout,
-		Query: f.query.engine(hist, eng, opts, logger, reg)})
+		Cluster: fleet, FanoutTimeout: f.cluster.fanoutTimeout, FanoutClient: peerClient,
+		Query: f.query.engine(hist, eng, opts, f.cluster.peerStorage(share, peerClient, f.query.maxSamples), logger, reg)})
 	al, err := setupAlerting(f.alerting, f.listen, cfg, eng, a, st, reg, opts, logger)
 	if err != nil {
 		return err
