@@ -395,14 +395,18 @@ func capacity(plans []capacityPlan, q CapacityQuery, g model.Grid) (out []Capaci
 		short = short || (p.first != 0 && p.lastT-p.first < h)
 		items = append(items, capacityItem{p, th})
 	}
-	var sc scratch
 	if q.SortByETA && q.Limit > 0 && q.Limit < len(items) {
+		var sc scratch
 		return soonest(&sc, items, q.Limit, g, h), short
 	}
+	// The answers, independent across plans, are computed in parallel.
 	out = make([]Capacity, len(items))
-	for i, it := range items {
-		out[i] = it.p.answer(&sc, g, it.threshold, h)
-	}
+	forShards(len(items), func(lo, hi int) {
+		var sc scratch
+		for i := lo; i < hi; i++ {
+			out[i] = items[i].p.answer(&sc, g, items[i].threshold, h)
+		}
+	})
 	if q.SortByETA {
 		slices.SortStableFunc(out, func(a, b Capacity) int { return CompareETA(a.ETASeconds.P50, b.ETASeconds.P50) })
 	}
