@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"net"
 	"net/http"
@@ -500,7 +501,12 @@ func (m metrics) sum(name string) float64 {
 // tsdbDisk returns the bytes under dir and those and the samples of its
 // compacted blocks (from each block's meta.json).
 func tsdbDisk(dir string) (total, blockBytes, blockSamples int64, err error) {
+	// A compaction may remove a block or its temporary folder while the
+	// walk is in it: what is gone no longer takes space.
 	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -508,6 +514,9 @@ func tsdbDisk(dir string) (total, blockBytes, blockSamples int64, err error) {
 			return nil
 		}
 		fi, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -520,6 +529,9 @@ func tsdbDisk(dir string) (total, blockBytes, blockSamples int64, err error) {
 	metas, _ := filepath.Glob(filepath.Join(dir, "*", "meta.json"))
 	for _, meta := range metas {
 		b, err := os.ReadFile(meta)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // compacted into another block since the glob
+		}
 		if err != nil {
 			return 0, 0, 0, err
 		}
