@@ -4,11 +4,13 @@ import (
 	"context"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/augur-sre/augur/history"
+	"github.com/augur-sre/augur/ingest"
 )
 
 // countSamples returns the number of samples per metric name the TSDB holds.
@@ -123,5 +125,48 @@ func TestQuantize(t *testing.T) {
 				t.Errorf("a score of 1-1e-5 stored as %v", v)
 			}
 		}
+	}
+}
+
+// mmapCounter is an engine's TSDB that counts the calls to map its head.
+type mmapCounter struct {
+	*history.DB
+	calls int
+}
+
+func (c *mmapCounter) ForceHeadMMap() {
+	c.calls++
+	c.DB.ForceHeadMMap()
+}
+
+// TestHeadMappedAfterWrites: the first evaluation, which fetches three
+// days in chunks, maps the TSDB's head after its chunks; the next, which
+// fetches a minute, passes the history's chunks by without mapping it.
+func TestHeadMappedAfterWrites(t *testing.T) {
+	now := demoAnchor
+	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Start: demoAnchor, History: 3 * day, Clock: func() time.Time { return now }})
+	db, err := history.Open(t.TempDir(), history.Options{OutOfOrderWindow: 3 * day})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c := &mmapCounter{DB: db}
+	e, err := New(Options{
+		Signals: []Signal{{Name: "cpu", SourceName: "demo", Source: demo, Query: "cpu", Entity: "host", Limit: 100}},
+		Step:    time.Minute, History: 3 * day, Horizon: time.Hour, Now: demo.Now, Store: c,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.Evaluate(context.Background())
+	first := c.calls
+	if first == 0 {
+		t.Fatal("the first evaluation's fetch of three days never mapped the head")
+	}
+	now = now.Add(time.Minute)
+	e.Evaluate(context.Background())
+	if c.calls != first {
+		t.Errorf("an evaluation of one minute mapped the head %d times", c.calls-first)
 	}
 }
