@@ -60,9 +60,12 @@ type BaselineOptions struct {
 type Baseline struct {
 	slotWidth int64
 	cycle     int64 // a day or a week, in ms
-	center    []float32
-	scale     []float32
-	k         float64
+	// node is where in a slot, in slot units from its start, the slot's
+	// centre and scale sit for the interpolation (see FitBaseline).
+	node   float64
+	center []float32
+	scale  []float32
+	k      float64
 }
 
 // FitBaseline fits a baseline to the points (ts[i], y[i]), ts in Unix
@@ -70,8 +73,14 @@ type Baseline struct {
 // values are skipped.
 //
 // Per slot, the centre is the median of the slot's points; At interpolates
-// linearly between the centres of neighbouring slots' midpoints, which
-// removes most of the step bias of hourly slots on a smooth daily shape. The
+// linearly between the centres of neighbouring slots, which removes most of
+// the step bias of hourly slots on a smooth daily shape. A slot's centre
+// sits where its points do on average, the mean of their offsets into
+// their slots: the slot's midpoint for points spread evenly over it, but
+// (W−Δ)/2 into a slot of width W for points on a grid of step Δ, the
+// slot's start when W = Δ. Placed at the midpoint, the centres of a grid's
+// slots lag the profile by Δ/2, which on a sharp daily ramp (a nightly job
+// starting) reads as a rise of the series over its profile. The
 // scale is 1.4826·median|r| of the residuals r = y - centre in the slot
 // (1.2533·mean|r| when more than half of them are zero, as with integer
 // counts), floored at 1% of the global residual scale. Slots with fewer than
@@ -105,16 +114,19 @@ func FitBaseline(ts []int64, y []float64, opts BaselineOptions) (*Baseline, erro
 	start := make([]int, nSlots+1)
 	phase := make([]int64, len(y))
 	var n int
+	var offsets float64 // of the points into their slots, in ms
 	for i, v := range y {
 		if finite(v) {
 			phase[i] = b.phase(ts[i])
 			start[phase[i]/b.slotWidth+1]++
+			offsets += float64(phase[i] % b.slotWidth)
 			n++
 		}
 	}
 	if n < minSlotPoints {
 		return nil, fmt.Errorf("cannot fit a baseline to %d points (need %d): %w", n, minSlotPoints, ErrTooShort)
 	}
+	b.node = offsets / float64(n) / float64(b.slotWidth)
 	for i := 1; i <= nSlots; i++ {
 		start[i] += start[i-1]
 	}
@@ -217,10 +229,10 @@ func bandK(z []float64, p float64) float64 {
 	return q
 }
 
-// slotX returns the position of a phase in slot units, 0 at the first
-// slot's midpoint.
+// slotX returns the position of a phase in slot units, 0 where the first
+// slot's centre sits.
 func (b *Baseline) slotX(phase int64) float64 {
-	return float64(phase)/float64(b.slotWidth) - 0.5
+	return float64(phase)/float64(b.slotWidth) - b.node
 }
 
 // phase returns t's offset in the cycle; the cycle starts at the Unix epoch
@@ -234,8 +246,8 @@ func (b *Baseline) phase(t int64) int64 {
 }
 
 // interpolate returns the linear interpolation at x (see slotX) of the
-// per-slot values c (and s, when non-nil) placed at the slots' midpoints,
-// wrapping around the cycle.
+// per-slot values c (and s, when non-nil) placed where the slots' centres
+// sit, wrapping around the cycle.
 func interpolate[F float32 | float64](x float64, c, s []F) (float64, float64) {
 	f := math.Floor(x)
 	w := x - f

@@ -348,3 +348,46 @@ func TestBaselineCenterOnly(t *testing.T) {
 		t.Errorf("centre-only %d B, full %d B", c.Bytes(), full.Bytes())
 	}
 }
+
+// TestBaselineGridRamp: on a noiseless daily profile sampled every
+// minute, with a ten-minute ramp like a nightly job's start, the centre at
+// the grid's points is the profile, exactly with one-minute slots and on
+// the ramp's straight part with five-minute ones: a slot's centre sits
+// where its points do ((W−Δ)/2 into the slot), not at its midpoint, where
+// the interpolation would lag the ramp by Δ/2 (3 of its 60).
+func TestBaselineGridRamp(t *testing.T) {
+	profile := func(t int64) float64 {
+		m := float64(t%msPerDay) / 60_000
+		switch {
+		case m < 60:
+			return 25
+		case m < 70:
+			return 25 + 6*(m-60)
+		}
+		return 85
+	}
+	var ts []int64
+	var y []float64
+	for i := range int64(14 * 1440) {
+		ts = append(ts, i*60_000)
+		y = append(y, profile(i*60_000))
+	}
+	for _, c := range []struct {
+		slot     int64
+		from, to int64 // minutes of the day checked
+	}{
+		{60_000, 0, 1440},
+		{5 * 60_000, 62, 68},
+	} {
+		b, err := FitBaseline(ts, y, BaselineOptions{SlotWidth: c.slot, CenterOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := c.from; m < c.to; m++ {
+			at := 3*msPerDay + m*60_000
+			if got, _ := b.At(at); math.Abs(got-profile(at)) > 1e-4 {
+				t.Errorf("%d-minute slots: centre %.3f at minute %d, the profile %.3f", c.slot/60_000, got, m, profile(at))
+			}
+		}
+	}
+}

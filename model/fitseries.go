@@ -117,11 +117,29 @@ func FitSeries(t []int64, y []float64, opts SeriesOptions) (*FittedSeries, error
 	}
 	f.Daily = f.Baseline
 	if weekly {
-		if f.Daily, err = FitBaseline(t, y, BaselineOptions{SlotWidth: baselineSlot(opts.Step, false), CenterOnly: true}); err != nil {
+		if f.Daily, err = FitBaseline(t, y, BaselineOptions{SlotWidth: dailySlot(opts.Step), CenterOnly: true}); err != nil {
 			return nil, fmt.Errorf("cannot fit daily baseline: %w", err)
 		}
 	}
 	return f, nil
+}
+
+// dailySlot is the slot width of the daily profile that deseasonalises
+// the recent trends of the crossing model (FittedSeries.Daily) on two weeks
+// of history: the step, but at least a minute (1,440 slots, 5.6 KiB), so
+// that each slot gathers a point a day at least, fourteen over two weeks,
+// enough for a median. A slot as wide as the band's (baselineSlot, five
+// minutes at one-minute steps) cuts the corners of a sharp daily pattern:
+// the interpolation between its centres misses a nightly job's ten-minute
+// ramp by several points at each end, the residuals of the recent points
+// rise across the ramp, and their trend reads as growth towards the limit,
+// every night (the demo's batch-1 crossed its limit with probability 0.75
+// at the end of its ramp).
+func dailySlot(stepMs int64) int64 {
+	if w := max(stepMs, time.Minute.Milliseconds()); msPerDay%w == 0 {
+		return w
+	}
+	return baselineSlot(stepMs, false)
 }
 
 // baselineSlot is the narrowest slot width, among widths that divide a day
