@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/augur-sre/augur/cluster"
+	"github.com/augur-sre/augur/engine"
 	"github.com/augur-sre/augur/query"
 )
 
@@ -53,7 +54,7 @@ func TestFanOut(t *testing.T) {
 		} `json:"data"`
 		Warnings []string `json:"warnings"`
 	}
-	ask := func(path string) answer {
+	askBody := func(path string) []byte {
 		t.Helper()
 		began := time.Now()
 		code, body := do(t, "GET", front.URL+path, "")
@@ -63,7 +64,7 @@ func TestFanOut(t *testing.T) {
 		if d := time.Since(began); d > 5*time.Second {
 			t.Errorf("%s took %s, more than the fan-out timeout allows", path, d)
 		}
-		var a answer
+		var a struct{ Warnings []string }
 		if err := json.Unmarshal(body, &a); err != nil {
 			t.Fatal(err)
 		}
@@ -75,6 +76,14 @@ func TestFanOut(t *testing.T) {
 		}
 		if len(left) != 2 || !strings.Contains(strings.Join(left, " "), "injected fault") || !strings.Contains(strings.Join(left, " "), hanging.URL) {
 			t.Errorf("%s: warnings %q, want the failing and the hanging peer", path, a.Warnings)
+		}
+		return body
+	}
+	ask := func(path string) answer {
+		t.Helper()
+		var a answer
+		if err := json.Unmarshal(askBody(path), &a); err != nil {
+			t.Fatal(err)
 		}
 		return a
 	}
@@ -92,6 +101,23 @@ func TestFanOut(t *testing.T) {
 	}
 	if a := ask("/api/v1/capacity?sort=eta&limit=3"); len(a.Data.Series) != 3 {
 		t.Errorf("capacity with limit=3: %d series", len(a.Data.Series))
+	}
+	// The forecast's data is the list itself.
+	var fc struct {
+		Data []struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(askBody("/api/v1/forecast?horizon=10m"), &fc); err != nil {
+		t.Fatal(err)
+	}
+	local, _ := e.Forecast(func(map[string]string) bool { return true }, 10*time.Minute, e.Step(), 0.95)
+	var keys []string
+	for _, f := range fc.Data {
+		keys = append(keys, engine.LabelsKey(f.Labels))
+	}
+	if len(keys) != len(local) || len(local) == 0 || !slices.IsSorted(keys) || len(slices.Compact(slices.Clone(keys))) != len(keys) {
+		t.Errorf("forecast: %d series %v, want the %d series once each, by labels", len(keys), keys, len(local))
 	}
 	// Asked as a peer, the replica answers for itself only, asking nobody.
 	code, body := do(t, "GET", front.URL+"/api/v1/failures?local=true", "")

@@ -92,7 +92,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // startRings starts n rings on 127.0.0.1 over real memberlist, each
-// joining the first.
+// joining the first; the third serves its API over https.
 func startRings(t *testing.T, n, rf int) []*Ring {
 	t.Helper()
 	var rings []*Ring
@@ -101,6 +101,9 @@ func startRings(t *testing.T, n, rf int) []*Ring {
 		addr := freeAddr(t)
 		opts := RingOptions{ID: fmt.Sprintf("augur-%d", i), ListenAddress: addr, ReplicationFactor: rf,
 			HeartbeatInterval: time.Second, HeartbeatTimeout: 3 * time.Second, APIPort: 9000 + i, Logger: testLogger()}
+		if i == 2 {
+			opts.APIScheme = "https"
+		}
 		if i == 0 {
 			first = addr
 		} else {
@@ -190,7 +193,7 @@ func TestRingOwnershipMovesOnLeaveAndDeath(t *testing.T) {
 			t.Errorf("member %+v: want healthy, ACTIVE, owning %d", m, perRing[i])
 		}
 	}
-	if got := rings[0].Peers(); len(got) != 2 || got[0] != "http://127.0.0.1:9001" {
+	if got := rings[0].Peers(); len(got) != 2 || got[0] != "http://127.0.0.1:9001" || got[1] != "https://127.0.0.1:9002" {
 		t.Errorf("peers of the first ring: %v", got)
 	}
 

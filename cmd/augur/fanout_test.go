@@ -232,6 +232,22 @@ func TestClusterPromQL(t *testing.T) {
 		t.Errorf("promtool query instant against a shard: %v\n%s\nwant, as from the unsharded augur:\n%s", err, out, wantOut)
 	}
 
+	// A real Prometheus reads a shard with remote_read: the shard's own
+	// series, as it answers the other shards (a read never fans out).
+	prom := testservers.StartPrometheus(t, testservers.PrometheusOptions{Config: fmt.Sprintf(`
+remote_read:
+  - url: %s/api/v1/read
+    read_recent: true
+    basic_auth: {username: %s, password: %s}
+    tls_config: {ca_file: %s}
+`, shards[0], r.user, r.password, r.caFile)})
+	q = `count by (signal) (augur_anomaly_score)`
+	code, viaProm, err := ask(http.DefaultClient, "", "", prom.URL, "/api/v1/query", url.Values{"query": {q}, "time": {at}})
+	ownScores, _ := asked(shards[0], q, true)
+	if err != nil || code != 200 || len(viaProm.Warnings) > 0 || string(viaProm.Data.Result) != string(ownScores.Data.Result) {
+		t.Errorf("Prometheus reading a shard: %d %v %s %q, want the shard's own %s", code, err, viaProm.Data.Result, viaProm.Warnings, ownScores.Data.Result)
+	}
+
 	// One shard down: the other answers its own part, with a warning
 	// naming the one left out, never an error.
 	if err := procs[1].Kill(); err != nil {
