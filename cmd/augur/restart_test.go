@@ -75,7 +75,7 @@ func TestRestartResumesFromSnapshot(t *testing.T) {
 	// its speed is not what this test checks.
 	before := waitCalibrated(base, 5*time.Minute)
 	// The State after the replay's adoption carries its channels.
-	eventually(t, base+" entity channels scoring", 30*time.Second, func() bool { return scored(base) == 8 })
+	eventually(t, base+" entity channels scoring", time.Minute, func() bool { return scored(base) == 8 })
 	if err := first.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
