@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -176,6 +177,17 @@ func TestClusterGossipTakeover(t *testing.T) {
 	for _, u := range urls {
 		if msg := wholeFleet(u, false); msg != "" {
 			t.Errorf("fan-out: %s", msg)
+		}
+		// PromQL over the ring: every host's series once, though the
+		// first replica, alone at its start, wrote the anchor's outputs
+		// of hosts the others own now.
+		code, a, err := ask(http.DefaultClient, "", "", u, "/api/v1/query", url.Values{"query": {`count(count by (host) (augur_failure_probability))`}, "time": {"2026-03-02T12:00:00Z"}})
+		if want := fmt.Sprintf(`[{"metric":{},"value":[1772452800,"%d"]}]`, len(demoHosts)); err != nil || code != 200 || string(a.Data.Result) != want || len(a.Warnings) > 0 {
+			t.Errorf("%s: hosts with a failure probability: %d %v %s %q, want %s", u, code, err, a.Data.Result, a.Warnings, want)
+		}
+		code, a, err = ask(http.DefaultClient, "", "", u, "/api/v1/query", url.Values{"query": {`count(augur_failure_probability)`}, "time": {"2026-03-02T12:00:00Z"}})
+		if want := fmt.Sprintf(`[{"metric":{},"value":[1772452800,"%d"]}]`, len(demoHosts)); err != nil || code != 200 || string(a.Data.Result) != want {
+			t.Errorf("%s: failure probability series: %d %v %s, want %s (each once)", u, code, err, a.Data.Result, want)
 		}
 	}
 
