@@ -258,7 +258,6 @@ type timeToLimitAt struct {
 // the time elapsed, for the others. A series without a plan (not fitted
 // yet) has none. st.Series, st.plans and prev.Series are in key order.
 func timesToLimit(st, prev *State, g model.Grid, round int) {
-	var sc scratch
 	h := DefaultCapacityHorizon.Milliseconds()
 	now := st.At.UnixMilli()
 	// The carried quantiles point into one array, not one allocation each.
@@ -273,6 +272,13 @@ func timesToLimit(st, prev *State, g model.Grid, round int) {
 		carried = append(carried, max(*q-elapsed, 0))
 		return &carried[len(carried)-1], true
 	}
+	// The series due a computation are found in key order, then computed
+	// in parallel.
+	type due struct {
+		s *SeriesState
+		p *capacityPlan
+	}
+	var dues []due
 	j, k := 0, 0
 	for i := range st.Series {
 		s := &st.Series[i]
@@ -299,9 +305,15 @@ func timesToLimit(st, prev *State, g model.Grid, round int) {
 				}
 			}
 		}
-		s.ETASeconds = p.timeToLimit(&sc, g, h)
-		s.eta = timeToLimitAt{t: now, q: s.ETASeconds, regime: p.regime}
+		dues = append(dues, due{s, p})
 	}
+	forShards(len(dues), func(lo, hi int) {
+		var sc scratch
+		for _, d := range dues[lo:hi] {
+			d.s.ETASeconds = d.p.timeToLimit(&sc, g, h)
+			d.s.eta = timeToLimitAt{t: now, q: d.s.ETASeconds, regime: d.p.regime}
+		}
+	})
 }
 
 func (c Capacity) reached() Capacity {
