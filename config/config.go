@@ -40,6 +40,9 @@ type Config struct {
 	Signals   []SignalConfig  `yaml:"signals"`
 	Alerting  AlertingConfig  `yaml:"alerting"`
 	Incidents IncidentsConfig `yaml:"incidents,omitempty"`
+	// RemoteWrite lists where augur sends the series it derives, in
+	// Prometheus' remote_write shape.
+	RemoteWrite []RemoteWriteConfig `yaml:"remote_write,omitempty"`
 }
 
 // GlobalConfig holds the analysis settings shared by every signal.
@@ -65,6 +68,11 @@ type GlobalConfig struct {
 	// incidents) or "auto" (the learned one where it beats the
 	// calibration on held-out incidents).
 	FailureModel string `yaml:"failure_model,omitempty"`
+	// ExternalLabels are added to every series augur remote-writes that
+	// does not have the label already, as Prometheus' external_labels are:
+	// what tells the series of two replicas or two sites apart in a
+	// shared store.
+	ExternalLabels map[string]string `yaml:"external_labels,omitempty"`
 }
 
 // The values of GlobalConfig.FailureModel.
@@ -369,6 +377,9 @@ func (c *Config) resolvePaths(dir string) {
 			abs(&s.TLSConfig.CertFile)
 			abs(&s.TLSConfig.KeyFile)
 		}
+	}
+	for i := range c.RemoteWrite {
+		c.RemoteWrite[i].SetDirectory(dir)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 func TestDefaultRoundTrip(t *testing.T) {
@@ -86,6 +88,25 @@ func TestLoadFull(t *testing.T) {
 	}
 	if c.Incidents.Source != "prom" {
 		t.Errorf("incidents.source = %q, want the prometheus source", c.Incidents.Source)
+	}
+
+	if len(c.RemoteWrite) != 1 || c.Global.ExternalLabels["replica"] != "a" {
+		t.Fatalf("remote_write = %+v, external_labels = %v", c.RemoteWrite, c.Global.ExternalLabels)
+	}
+	rw := c.RemoteWrite[0]
+	if rw.Name != "mimir" || rw.URL.String() != "https://mimir.example.org/api/v1/push" || rw.QueueConfig.MaxShards != 4 || len(rw.WriteRelabelConfigs) != 1 {
+		t.Errorf("remote_write[0] = %+v", rw.RemoteWriteConfig)
+	}
+	// Prometheus' defaults fill what the block leaves out, and its
+	// decoding turns bearer_token_file into authorization.
+	if rw.QueueConfig.Capacity != 10000 || rw.RemoteTimeout != model.Duration(30*time.Second) {
+		t.Errorf("remote_write defaults: queue %+v, timeout %s", rw.QueueConfig, rw.RemoteTimeout)
+	}
+	if a := rw.HTTPClientConfig.Authorization; a == nil || a.CredentialsFile != filepath.Join("testdata", "secrets", "mimir-token") {
+		t.Errorf("remote_write authorization = %+v, want the token file relative to the config file", a)
+	}
+	if ca := rw.HTTPClientConfig.TLSConfig.CAFile; ca != filepath.Join("testdata", "ca.pem") {
+		t.Errorf("remote_write ca_file = %q, want it relative to the config file", ca)
 	}
 
 	printed := c.String()
@@ -209,6 +230,49 @@ func TestParseErrors(t *testing.T) {
 		}},
 		{"bad relabel target", minimal + "    entity_relabel_configs:\n      - {source_labels: [a], target_label: 'host name'}\n", []string{
 			`augur.yml:9: signals[0].entity_relabel_configs[0]: "host name" is invalid 'target_label' for replace action`,
+		}},
+		{"unknown remote_write field", minimal + "remote_write:\n  - url: http://p:9090/api/v1/write\n    queue_config:\n      max_shard: 3\n", []string{
+			`augur.yml:11: remote_write[0].queue_config.max_shard: unknown field "max_shard"`,
+		}},
+		{"remote_write bad duration", minimal + "remote_write:\n  - url: http://p:9090/api/v1/write\n    remote_timeout: 5x\n", []string{
+			`augur.yml:10: remote_write[0].remote_timeout: cannot parse "5x": unknown unit "x" in duration "5x"`,
+		}},
+		{"remote_write bad number", minimal + "remote_write:\n  - url: http://p:9090/api/v1/write\n    queue_config: {capacity: lots}\n", []string{
+			`augur.yml:10: remote_write[0].queue_config.capacity: cannot parse "lots" as an integer`,
+		}},
+		{"remote_write two credentials", minimal + "remote_write:\n  - url: http://p:9090/api/v1/write\n    basic_auth: {username: a, password: b}\n    bearer_token_file: /x\n", []string{
+			`augur.yml:11: remote_write[0].bearer_token_file: at most one of basic_auth, authorization, oauth2 and bearer_token_file may be set`,
+		}},
+		{"remote_write tls without key", minimal + "remote_write:\n  - url: http://p:9090/api/v1/write\n    tls_config:\n      cert_file: a.pem\n", []string{
+			`augur.yml:10: remote_write[0].tls_config: exactly one of key or key_file must be configured when a client certificate is configured`,
+		}},
+		{"remote_write bad relabel", minimal + "remote_write:\n  - url: http://p:9090/api/v1/write\n    write_relabel_configs:\n      - action: drp\n      - {source_labels: [a], regex: '(('}\n", []string{
+			`augur.yml:11: remote_write[0].write_relabel_configs[0].action: unknown relabel action "drp"`,
+			`augur.yml:12: remote_write[0].write_relabel_configs[1].regex: invalid regex "((": error parsing regexp: missing closing )`,
+		}},
+		{"remote_write queue", minimal + "remote_write:\n  - name: x\n    queue_config: {max_shards: 0, min_backoff: 1s, max_backoff: 10ms}\n", []string{
+			`augur.yml:9: remote_write[0].url: missing URL of the remote-write receiver`,
+			`augur.yml:10: remote_write[0].queue_config.max_shards: must be at least 1, got 0`,
+			`augur.yml:10: remote_write[0].queue_config.max_backoff: must be at least min_backoff (1s), got 10ms`,
+		}},
+		{"remote_write bad url", minimal + "remote_write:\n  - url: ftp://p\n", []string{
+			`augur.yml:9: remote_write[0].url: invalid URL "ftp://p": scheme must be http or https, got "ftp"`,
+		}},
+		{"remote_write reserved header", minimal + "remote_write:\n  - url: http://p:9090/api/v1/write\n    headers: {X-Prometheus-Remote-Write-Version: x}\n", []string{
+			`augur.yml:9: remote_write[0]: X-Prometheus-Remote-Write-Version is a reserved header. It must not be changed`,
+		}},
+		{"remote_write twice", minimal + "remote_write:\n  - url: http://p:9090/api/v1/write\n  - url: http://p:9090/api/v1/write\n", []string{
+			`augur.yml:10: remote_write[1]: the same block as remote_write[0]`,
+		}},
+		{"remote_write duplicate name", minimal + "remote_write:\n  - {name: a, url: http://p:9090/api/v1/write}\n  - {name: a, url: http://q:9090/api/v1/write}\n", []string{
+			`augur.yml:10: remote_write[1].name: duplicate remote_write name "a" (also remote_write[0])`,
+		}},
+		{"remote_write not a mapping", minimal + "remote_write: [x]\n", []string{
+			`augur.yml:8: remote_write[0]: expected a remote_write block`,
+		}},
+		{"bad external labels", "global:\n  external_labels: {replica: a, 'b-c': x, d: ''}\n" + minimal, []string{
+			`augur.yml:2: global.external_labels.b-c: invalid label name "b-c"`,
+			`augur.yml:2: global.external_labels.d: empty value: an external label needs one`,
 		}},
 		{"no signals", "sources:\n  - {name: d, type: demo}\n", []string{`augur.yml:1: signals: at least one signal is required`}},
 		// A value that does not decode does not hide the validation's problems.

@@ -96,6 +96,9 @@ func (v *validator) validate(c *Config) {
 	}
 	v.alerting(&c.Alerting)
 	v.incidents(&c.Incidents, c)
+	for i := range c.RemoteWrite {
+		v.remoteWrite(fmt.Sprintf("remote_write[%d]", i), &c.RemoteWrite[i], c.RemoteWrite, i)
+	}
 }
 
 func (v *validator) global(g *GlobalConfig) {
@@ -124,6 +127,7 @@ func (v *validator) global(g *GlobalConfig) {
 		v.errorf("global.max_exported_series", "must be positive, got %d", g.MaxExportedSeries)
 	}
 	v.relabelRules("global.entity_relabel_configs", g.EntityRelabelConfigs)
+	v.externalLabels(g.ExternalLabels)
 	switch g.FailureModel {
 	case FailureModelCalibrated, FailureModelLSTM, FailureModelAuto:
 	default:
@@ -397,6 +401,7 @@ var (
 	lineRE         = regexp.MustCompile(`^line (\d+): (.*)$`)
 	syntaxRE       = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 	unknownFieldRE = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+	fieldErrorRE   = regexp.MustCompile(`^field ([^\s:]+): (.*)$`)
 	quotedValueRE  = regexp.MustCompile("`([^`]*)`|\"([^\"]*)\"")
 	unmarshalRE    = regexp.MustCompile("^cannot unmarshal !!\\w+ `(.*)` into (\\S+)$")
 )
@@ -463,6 +468,8 @@ func typeErrors(data []byte, file string, te *yaml.TypeError) []*Error {
 		if u := unknownFieldRE.FindStringSubmatch(msg); u != nil {
 			key = u[1]
 			msg = fmt.Sprintf("unknown field %q", key)
+		} else if u := fieldErrorRE.FindStringSubmatch(msg); u != nil {
+			key, msg = u[1], u[2]
 		} else if u := unmarshalRE.FindStringSubmatch(msg); u != nil {
 			value = u[1]
 			msg = fmt.Sprintf("cannot parse %q as %s", value, kindOf(u[2]))
