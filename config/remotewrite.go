@@ -176,6 +176,16 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 	return m
 }
 
+// RemoteWriteConfigs returns the remote_write blocks as Prometheus'
+// storage/remote takes them.
+func (c *Config) RemoteWriteConfigs() []*promconfig.RemoteWriteConfig {
+	out := make([]*promconfig.RemoteWriteConfig, len(c.RemoteWrite))
+	for i := range c.RemoteWrite {
+		out[i] = &c.RemoteWrite[i].RemoteWriteConfig
+	}
+	return out
+}
+
 // remoteWrite reports a remote_write block's problems: those augur checks
 // at their fields, then Prometheus' own objection to the block, if any.
 func (v *validator) remoteWrite(p string, c *RemoteWriteConfig, all []RemoteWriteConfig, i int) {

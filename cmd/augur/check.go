@@ -14,6 +14,7 @@ import (
 
 	"github.com/augur-sre/augur/config"
 	"github.com/augur-sre/augur/engine"
+	"github.com/augur-sre/augur/remotewrite"
 )
 
 type checkConfigFlags struct {
@@ -51,11 +52,18 @@ func checkConfig(ctx context.Context, out io.Writer, logger *slog.Logger, f chec
 	if err == nil {
 		opts, err = engineOptions(cfg, srcs)
 	}
+	if err == nil {
+		err = remotewrite.Check(cfg.RemoteWriteConfigs())
+	}
 	if err != nil {
 		fmt.Fprintf(out, "  FAILED:\n%s\n", indent(err.Error()))
 		return errCheckFailed
 	}
-	fmt.Fprintf(out, "  SUCCESS: %s, %s\n", plural(len(cfg.Sources), "source"), plural(len(cfg.Signals), "signal"))
+	fmt.Fprintf(out, "  SUCCESS: %s, %s", plural(len(cfg.Sources), "source"), plural(len(cfg.Signals), "signal"))
+	if n := len(cfg.RemoteWrite); n > 0 {
+		fmt.Fprintf(out, ", %s", plural(n, "remote_write endpoint"))
+	}
+	fmt.Fprintln(out)
 	if !f.sources {
 		return nil
 	}

@@ -16,31 +16,34 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/augur-sre/augur/api"
 	"github.com/augur-sre/augur/config"
 	"github.com/augur-sre/augur/engine"
 	"github.com/augur-sre/augur/history"
 	"github.com/augur-sre/augur/ingest"
+	"github.com/augur-sre/augur/remotewrite"
 	"github.com/augur-sre/augur/store"
 )
 
 type serveFlags struct {
-	configFile  string
-	configPrint bool
-	listen      string
-	storage     string
-	retention   time.Duration
-	fitWorkers  int
-	demoSpeed   float64
-	demoStart   string
-	readTimeout time.Duration
-	webConfig   string
-	replaySpan  time.Duration
-	failure     string
-	alerting    alertingFlags
-	cluster     clusterFlags
-	query       queryFlags
+	configFile    string
+	configPrint   bool
+	listen        string
+	storage       string
+	retention     time.Duration
+	fitWorkers    int
+	demoSpeed     float64
+	demoStart     string
+	readTimeout   time.Duration
+	webConfig     string
+	replaySpan    time.Duration
+	flushDeadline time.Duration
+	failure       string
+	alerting      alertingFlags
+	cluster       clusterFlags
+	query         queryFlags
 }
 
 func serveCommand(app *kingpin.Application) *command {
@@ -54,6 +57,7 @@ func serveCommand(app *kingpin.Application) *command {
 	c.clause.Flag("storage.path", "Folder of augur's own data: the embedded TSDB of inputs and outputs (tsdb/) and the store of incidents, alert state and model snapshots (augur.db).").Default("data/").StringVar(&f.storage)
 	c.clause.Flag("fit.concurrency", "Goroutines that fit models, off the evaluation path. Default: GOMAXPROCS.").Default("0").IntVar(&f.fitWorkers)
 	c.clause.Flag("storage.retention", "How long the embedded TSDB keeps samples. Default: the longer of the configured history and 15d.").Default("0s").DurationVar(&f.retention)
+	c.clause.Flag("storage.remote.flush-deadline", "How long to wait, at shutdown, for the remote_write queues to send what they hold.").Default("1m").DurationVar(&f.flushDeadline)
 	c.clause.Flag("calibration.replay", "At start, replay this much of the past through a second engine in the background, to learn the calibration against known incidents and serve past failure probabilities; 0 disables. Default: the history less two days.").Default("-1s").DurationVar(&f.replaySpan)
 	c.clause.Flag("failure.model", "What maps an entity's evidence to its failure probability: calibrated, lstm (the LSTM trained on the known incidents, once there are enough) or auto (the LSTM where it beats the calibration on held-out incidents). Default: the config's global.failure_model.").EnumVar(&f.failure, config.FailureModelCalibrated, config.FailureModelLSTM, config.FailureModelAuto)
 	c.clause.Flag("failure-model", "Another name of --failure.model.").Hidden().EnumVar(&f.failure, config.FailureModelCalibrated, config.FailureModelLSTM, config.FailureModelAuto)
@@ -138,6 +142,15 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	}
 	defer hist.Close()
 	opts.Store, opts.AppendedUntil = hist, hist.MaxTime()
+	if len(cfg.RemoteWrite) > 0 {
+		// Stopped after the engine, which the run group stops, and before
+		// the TSDB whose WAL it tails: deferred after the TSDB's close.
+		rw, err := startRemoteWrite(cfg, hist, f.flushDeadline, reg, logger)
+		if err != nil {
+			return err
+		}
+		defer rw.Close()
+	}
 	share, leave, err := f.cluster.joinFleet(ctx, f.listen, f.webConfig, f.storage, reg, logger)
 	if err != nil {
 		return err
@@ -248,6 +261,27 @@ func engineOptions(cfg *config.Config, srcs *sources) (engine.Options, error) {
 		opts.Signals = append(opts.Signals, sig)
 	}
 	return opts, nil
+}
+
+// startRemoteWrite starts the queues of cfg's remote_write blocks on the
+// TSDB's WAL; the TSDB notifies them of each commit. What they send is
+// what the TSDB holds but the source's own series (augur_input).
+func startRemoteWrite(cfg *config.Config, hist *history.DB, flushDeadline time.Duration, reg prometheus.Registerer, logger *slog.Logger) (*remotewrite.Writer, error) {
+	rw, err := remotewrite.New(remotewrite.Options{
+		TSDBDir:        hist.Dir(),
+		Configs:        cfg.RemoteWriteConfigs(),
+		ExternalLabels: labels.FromMap(cfg.Global.ExternalLabels),
+		Exclude:        []string{engine.MetricInput},
+		FlushDeadline:  flushDeadline,
+		Logger:         logger.With("component", "remote"),
+		Registerer:     reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	hist.SetWriteNotified(rw)
+	logger.Info("remote write started", "queues", len(cfg.RemoteWrite))
+	return rw, nil
 }
 
 // retention is the TSDB's retention: the flag, or by default the longer of

@@ -34,6 +34,8 @@ type PrometheusOptions struct {
 	// ProbeUser and ProbePassword authenticate the readiness check when
 	// WebConfig requires basic auth.
 	ProbeUser, ProbePassword string
+	// Args are further flags, e.g. --web.enable-remote-write-receiver.
+	Args []string
 }
 
 // Prometheus is a running Prometheus server on 127.0.0.1.
@@ -78,6 +80,7 @@ func StartPrometheus(tb testing.TB, opts PrometheusOptions) *Prometheus {
 	if opts.LookbackDelta > 0 {
 		args = append(args, "--query.lookback-delta="+opts.LookbackDelta.String())
 	}
+	args = append(args, opts.Args...)
 	if opts.WebConfig != "" {
 		web := filepath.Join(dir, "web.yml")
 		if err := os.WriteFile(web, []byte(opts.WebConfig), 0o644); err != nil {
