@@ -270,6 +270,11 @@ func TestParseErrors(t *testing.T) {
 		{"remote_write not a mapping", minimal + "remote_write: [x]\n", []string{
 			`augur.yml:8: remote_write[0]: expected a remote_write block`,
 		}},
+		{"remote_write blocks after a bad one", minimal + "remote_write:\n  - {url: 'http://p:9090/api/v1/write', queue_config: {max_shard: 2}}\n  - {url: 'localhost:9090', remote_timeout: 0s}\n", []string{
+			`augur.yml:9: remote_write[0].queue_config.max_shard: unknown field "max_shard"`,
+			`augur.yml:10: remote_write[1].url: invalid URL "localhost:9090": scheme must be http or https, got "localhost"`,
+			`augur.yml:10: remote_write[1].remote_timeout: must be positive, got 0s`,
+		}},
 		{"bad external labels", "global:\n  external_labels: {replica: a, 'b-c': x, d: ''}\n" + minimal, []string{
 			`augur.yml:2: global.external_labels.b-c: invalid label name "b-c"`,
 			`augur.yml:2: global.external_labels.d: empty value: an external label needs one`,

@@ -29,24 +29,31 @@ type RemoteWriteConfig struct {
 	// of credentials, a reserved header), which the validator reports at
 	// the block.
 	problem string
+	// decodeErrs are the block's unknown fields and values that do not
+	// parse, as yaml.TypeError lines. They are kept rather than returned,
+	// which would drop the block from the list and shift the index of the
+	// blocks after it in the validator's paths.
+	decodeErrs []string
 }
 
 // UnmarshalYAML checks the block's keys and values, each at its line,
 // then decodes it with Prometheus' own decoding: its defaults and checks.
 func (c *RemoteWriteConfig) UnmarshalYAML(n *yaml.Node) error {
+	*c = RemoteWriteConfig{}
 	if n.Kind != yaml.MappingNode {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: expected a remote_write block (a mapping of url, basic_auth, queue_config...), got %q", n.Line, n.Value)}}
+		c.decodeErrs = []string{fmt.Sprintf("line %d: expected a remote_write block (a mapping of url, basic_auth, queue_config...), got %q", n.Line, n.Value)}
+		return nil
 	}
-	if errs := checkFields(n, reflect.TypeFor[promconfig.RemoteWriteConfig]()); len(errs) > 0 {
-		return &yaml.TypeError{Errors: errs}
+	if c.decodeErrs = checkFields(n, reflect.TypeFor[promconfig.RemoteWriteConfig]()); len(c.decodeErrs) > 0 {
+		return nil
 	}
-	c.problem = ""
 	if err := n.Decode(&c.RemoteWriteConfig); err != nil {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
-			return te
+			c.decodeErrs = te.Errors
+		} else {
+			c.problem = err.Error()
 		}
-		c.problem = err.Error()
 	}
 	return nil
 }
@@ -186,9 +193,15 @@ func (c *Config) RemoteWriteConfigs() []*promconfig.RemoteWriteConfig {
 	return out
 }
 
-// remoteWrite reports a remote_write block's problems: those augur checks
-// at their fields, then Prometheus' own objection to the block, if any.
+// remoteWrite reports a remote_write block's problems: those of its
+// decoding, or else those augur checks at their fields, then Prometheus'
+// own objection to the block, if any.
 func (v *validator) remoteWrite(p string, c *RemoteWriteConfig, all []RemoteWriteConfig, i int) {
+	if len(c.decodeErrs) > 0 {
+		// The rest of the block is not decoded: only these are known.
+		v.errs = append(v.errs, typeErrors(v.data, v.file, &yaml.TypeError{Errors: c.decodeErrs})...)
+		return
+	}
 	n := len(v.errs)
 	if c.URL == nil {
 		v.errorf(p+".url", "missing URL of the remote-write receiver")

@@ -326,7 +326,7 @@ func golden(t *testing.T, name, got string) {
 
 func TestCheckConfigInvalid(t *testing.T) {
 	dir := t.TempDir()
-	cfg := "global:\n  step: 1x\nsources:\n  - {name: prom, type: prometheus, url: 'http://127.0.0.1:9090'}\nsignals:\n  - {name: cpu, source: promx, query: 'rate(x[5m]'}\n  - {name: mem, query: up, limit: 100, limit_query: up}\n"
+	cfg := "global:\n  step: 1x\nsources:\n  - {name: prom, type: prometheus, url: 'http://127.0.0.1:9090'}\nsignals:\n  - {name: cpu, source: promx, query: 'rate(x[5m]'}\n  - {name: mem, query: up, limit: 100, limit_query: up}\nremote_write:\n  - url: http://127.0.0.1:9090/api/v1/write\n    queue_config: {max_shard: 2}\n  - {url: 'localhost:9090', remote_timeout: 0s}\n"
 	if err := os.WriteFile(filepath.Join(dir, "augur.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
