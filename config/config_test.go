@@ -345,3 +345,20 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestExternalLabelSet(t *testing.T) {
+	env := map[string]string{"POD_NAME": "augur-1", "REGION": "eu"}
+	getenv := func(k string) string { return env[k] }
+	g := GlobalConfig{ExternalLabels: map[string]string{"replica": "${POD_NAME}", "site": "$REGION-1", "cost": "$$5"}}
+	ls, err := g.ExternalLabelSet(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ls.String(), `{cost="$5", replica="augur-1", site="eu-1"}`; got != want {
+		t.Errorf("external labels %s, want %s", got, want)
+	}
+	g.ExternalLabels["zone"] = "${ZONE}"
+	if _, err := g.ExternalLabelSet(getenv); err == nil || !strings.Contains(err.Error(), "global.external_labels.zone: environment variable ZONE is empty or unset") {
+		t.Errorf("unset variable: error %v", err)
+	}
+}

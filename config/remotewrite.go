@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
 
 	"github.com/prometheus/common/model"
 	promconfig "github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
 	yamlv2 "go.yaml.in/yaml/v2"
 	"gopkg.in/yaml.v3"
@@ -191,6 +193,31 @@ func (c *Config) RemoteWriteConfigs() []*promconfig.RemoteWriteConfig {
 		out[i] = &c.RemoteWrite[i].RemoteWriteConfig
 	}
 	return out
+}
+
+// ExternalLabelSet returns global.external_labels with ${VAR} and $VAR in
+// their values replaced by getenv's value ($$ is a $), as Prometheus'
+// expand-external-labels feature does, so that one file gives each
+// replica its own label (replica: ${POD_NAME}). A variable that is unset
+// or empty is an error: an empty value would drop the label and make the
+// replicas' series collide.
+func (g *GlobalConfig) ExternalLabelSet(getenv func(string) string) (labels.Labels, error) {
+	b := labels.NewScratchBuilder(len(g.ExternalLabels))
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(g.ExternalLabels)) {
+		v := os.Expand(g.ExternalLabels[k], func(name string) string {
+			if name == "$" {
+				return "$"
+			}
+			e := getenv(name)
+			if e == "" {
+				errs = append(errs, fmt.Errorf("global.external_labels.%s: environment variable %s is empty or unset", k, name))
+			}
+			return e
+		})
+		b.Add(k, v)
+	}
+	return b.Labels(), errors.Join(errs...)
 }
 
 // remoteWrite reports a remote_write block's problems: those of its

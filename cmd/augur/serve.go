@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web"
-	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/augur-sre/augur/api"
 	"github.com/augur-sre/augur/config"
@@ -267,10 +266,14 @@ func engineOptions(cfg *config.Config, srcs *sources) (engine.Options, error) {
 // TSDB's WAL; the TSDB notifies them of each commit. What they send is
 // what the TSDB holds but the source's own series (augur_input).
 func startRemoteWrite(cfg *config.Config, hist *history.DB, flushDeadline time.Duration, reg prometheus.Registerer, logger *slog.Logger) (*remotewrite.Writer, error) {
+	external, err := cfg.Global.ExternalLabelSet(os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("cannot start remote write: %w", err)
+	}
 	rw, err := remotewrite.New(remotewrite.Options{
 		TSDBDir:        hist.Dir(),
 		Configs:        cfg.RemoteWriteConfigs(),
-		ExternalLabels: labels.FromMap(cfg.Global.ExternalLabels),
+		ExternalLabels: external,
 		Exclude:        []string{engine.MetricInput},
 		FlushDeadline:  flushDeadline,
 		Logger:         logger.With("component", "remote"),
