@@ -94,6 +94,11 @@ func TestLoadFull(t *testing.T) {
 		t.Fatalf("remote_write = %+v, external_labels = %v", c.RemoteWrite, c.Global.ExternalLabels)
 	}
 	rw := c.RemoteWrite[0]
+	for _, r := range rw.WriteRelabelConfigs {
+		if r.NameValidationScheme != model.LegacyValidation {
+			t.Errorf("write_relabel_configs rule %+v: name validation %v, want the classic one (relabelling panics without)", r, r.NameValidationScheme)
+		}
+	}
 	if rw.Name != "mimir" || rw.URL.String() != "https://mimir.example.org/api/v1/push" || rw.QueueConfig.MaxShards != 4 || len(rw.WriteRelabelConfigs) != 1 {
 		t.Errorf("remote_write[0] = %+v", rw.RemoteWriteConfig)
 	}

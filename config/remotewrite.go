@@ -49,13 +49,19 @@ func (c *RemoteWriteConfig) UnmarshalYAML(n *yaml.Node) error {
 	if c.decodeErrs = checkFields(n, reflect.TypeFor[promconfig.RemoteWriteConfig]()); len(c.decodeErrs) > 0 {
 		return nil
 	}
-	if err := n.Decode(&c.RemoteWriteConfig); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			c.decodeErrs = te.Errors
-		} else {
-			c.problem = err.Error()
-		}
+	err := n.Decode(&c.RemoteWriteConfig)
+	if err == nil {
+		// As Prometheus' Config does after decoding: the rules' name
+		// validation (without which relabelling a label panics), the
+		// classic one as everywhere in augur's configuration.
+		err = c.Validate(model.LegacyValidation)
+	}
+	var te *yaml.TypeError
+	switch {
+	case errors.As(err, &te):
+		c.decodeErrs = te.Errors
+	case err != nil:
+		c.problem = err.Error()
 	}
 	return nil
 }

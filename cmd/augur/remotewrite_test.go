@@ -43,6 +43,8 @@ signals:
 remote_write:
   - url: %s/api/v1/write
     queue_config: {max_backoff: 1s}
+    write_relabel_configs:   # a replace rule that changes nothing
+      - {source_labels: [signal], target_label: signal}
 `
 
 // TestRemoteWrite runs augur with remote_write to a real Prometheus with
