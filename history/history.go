@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
 // Dir is the name of the TSDB's folder inside the storage folder.
@@ -122,14 +124,44 @@ func (db *DB) MaxTime() time.Time {
 	if db.Head().NumSeries() > 0 {
 		maxT = db.Head().MaxTime()
 	}
+	// A block's MaxTime is the (exclusive) end of its range, not its
+	// newest sample: a block compacted from out-of-order samples spans to
+	// the end of its two hours, which may be ahead of the present. The
+	// samples of the blocks that reach past the head are read for their
+	// newest.
+	lo, hi := int64(math.MaxInt64), maxT
 	for _, b := range db.Blocks() {
-		// A block's MaxTime is exclusive.
-		maxT = max(maxT, b.Meta().MaxTime-1)
+		if m := b.Meta(); m.MaxTime-1 > maxT {
+			lo, hi = min(lo, max(m.MinTime, maxT+1)), max(hi, m.MaxTime-1)
+		}
+	}
+	if hi > maxT {
+		maxT = max(maxT, db.newest(lo, hi))
 	}
 	if maxT == math.MinInt64 {
 		return time.Time{}
 	}
 	return time.UnixMilli(maxT)
+}
+
+// newest returns the time of the newest sample in [mint, maxt], or
+// math.MinInt64 when there is none or it cannot be read.
+func (db *DB) newest(mint, maxt int64) int64 {
+	newest := int64(math.MinInt64)
+	q, err := db.Querier(mint, maxt)
+	if err != nil {
+		return newest
+	}
+	defer q.Close()
+	set := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+"))
+	var it chunkenc.Iterator
+	for set.Next() {
+		it = set.At().Iterator(it)
+		for it.Next() != chunkenc.ValNone {
+			newest = max(newest, it.AtT())
+		}
+	}
+	return newest
 }
 
 // MinTime returns the time of the oldest sample the TSDB holds, in a block

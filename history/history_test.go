@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -75,5 +76,41 @@ func TestSurvivesReopen(t *testing.T) {
 	}
 	if n != 100 {
 		t.Fatalf("read %d samples after reopening, want 100", n)
+	}
+}
+
+// TestMaxTimeAfterOutOfOrderCompaction checks MaxTime once out-of-order
+// samples are compacted into a block, whose range ends at the next
+// two-hour boundary, past the newest sample: a restart that took the
+// block's end for it would skip every append until then.
+func TestMaxTimeAfterOutOfOrderCompaction(t *testing.T) {
+	db, err := Open(t.TempDir(), Options{OutOfOrderWindow: 48 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const newest = int64(1_700_000_000_000) // 22:13:20 UTC, not on a two-hour boundary
+	l := labels.FromStrings(labels.MetricName, "augur_forecast", "host", "a")
+	for _, ts := range []int64{newest, newest - 600_000} { // the second out of order, in the same two hours
+		app := db.Appender(context.Background())
+		if _, err := app.Append(0, l, ts, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := app.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.CompactOOOHead(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ends := false
+	for _, b := range db.Blocks() {
+		ends = ends || b.Meta().MaxTime-1 > newest
+	}
+	if !ends {
+		t.Fatalf("no block reaches past the newest sample: %d blocks", len(db.Blocks()))
+	}
+	if got := db.MaxTime().UnixMilli(); got != newest {
+		t.Errorf("MaxTime = %d, want the newest sample's %d", got, newest)
 	}
 }
