@@ -264,18 +264,6 @@ func (e *Engine) installFits(ctx context.Context) {
 	e.commit(a)
 }
 
-// mmapHead moves the store's full head chunks out of the heap onto its
-// memory-mapped chunk files, if it has them. The TSDB does that once a
-// minute; a first fetch writes a fortnight in seconds, all of which would
-// stay on the heap until then (about 130 KB a series at one minute), so
-// the evaluation does it after each chunk of a fetch that spans several
-// and wrote something.
-func (e *Engine) mmapHead() {
-	if m, ok := e.store.(interface{ ForceHeadMMap() }); ok {
-		m.ForceHeadMMap()
-	}
-}
-
 // compactor is what a store offers to pause its background compactions:
 // *tsdb.DB's.
 type compactor interface {

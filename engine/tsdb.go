@@ -166,6 +166,18 @@ func (e *Engine) commit(a *appender) {
 	}
 }
 
+// mmapHead moves the store's full head chunks out of the heap onto its
+// memory-mapped chunk files, if it has them. The TSDB does that once a
+// minute; a first fetch writes a fortnight in seconds, all of which would
+// stay on the heap until then (about 130 KB a series at one minute), so
+// the evaluation does it after each chunk of a fetch that spans several
+// and wrote something.
+func (e *Engine) mmapHead() {
+	if m, ok := e.store.(interface{ ForceHeadMMap() }); ok {
+		m.ForceHeadMMap()
+	}
+}
+
 // appendOutputs writes to the TSDB the evaluation's outputs that are not
 // per point (observe writes those): the series' times to limit and the
 // entities' failure probabilities with their evidence. The caller is the

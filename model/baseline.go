@@ -66,6 +66,9 @@ type Baseline struct {
 	center []float32
 	scale  []float32
 	k      float64
+	// maxCenter is the largest of center, which MaxCenter serves to
+	// every sorted capacity request.
+	maxCenter float64
 }
 
 // FitBaseline fits a baseline to the points (ts[i], y[i]), ts in Unix
@@ -170,6 +173,7 @@ func FitBaseline(ts []int64, y []float64, opts BaselineOptions) (*Baseline, erro
 
 	if opts.CenterOnly {
 		b.center, b.k = toFloat32(center), math.NaN()
+		b.maxCenter = float64(slices.Max(b.center))
 		return b, nil
 	}
 
@@ -192,6 +196,7 @@ func FitBaseline(ts []int64, y []float64, opts BaselineOptions) (*Baseline, erro
 	}
 	// K is calibrated on the stored (float32) profile that At serves.
 	b.center, b.scale = toFloat32(center), toFloat32(scale)
+	b.maxCenter = float64(slices.Max(b.center))
 
 	z := scratch[:0]
 	for j, x := range xs {
@@ -278,9 +283,7 @@ func (b *Baseline) At(t int64) (center, scale float64) {
 
 // MaxCenter returns the highest centre At can return: the centres
 // interpolate linearly between slots, so none exceeds the largest slot's.
-func (b *Baseline) MaxCenter() float64 {
-	return float64(slices.Max(b.center))
-}
+func (b *Baseline) MaxCenter() float64 { return b.maxCenter }
 
 // Bytes returns the memory the baseline holds: its profile and header.
 func (b *Baseline) Bytes() int {

@@ -308,29 +308,32 @@ func (w *watch) rss() (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("augur (pid %d) is gone: %w", w.pid, err)
 	}
+	var rss int64 = -1
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "RssAnon:" {
-			if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
-				w.anon.Store(kb << 10)
-				raise(&w.anonPeak, kb<<10)
-			}
+		f := strings.Fields(line)
+		if len(f) != 3 || (f[0] != "VmRSS:" && f[0] != "RssAnon:") {
+			continue
 		}
+		kb, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("cannot parse %q: %w", line, err)
+		}
+		if f[0] == "RssAnon:" {
+			w.anon.Store(kb << 10)
+			raise(&w.anonPeak, kb<<10)
+			continue
+		}
+		rss = kb << 10
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
-			kb, err := strconv.ParseInt(f[1], 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("cannot parse %q: %w", line, err)
+	if rss >= 0 {
+		raise(&w.peak, rss)
+		if rss > w.maxRSS {
+			if p, err := os.FindProcess(w.pid); err == nil {
+				_ = p.Kill()
 			}
-			raise(&w.peak, kb<<10)
-			if kb<<10 > w.maxRSS {
-				if p, err := os.FindProcess(w.pid); err == nil {
-					_ = p.Kill()
-				}
-				return 0, fmt.Errorf("augur's resident memory %d MB exceeds the cap of %d MB: killed", kb>>10, w.maxRSS>>20)
-			}
-			return kb << 10, nil
+			return 0, fmt.Errorf("augur's resident memory %d MB exceeds the cap of %d MB: killed", rss>>20, w.maxRSS>>20)
 		}
+		return rss, nil
 	}
 	if strings.Contains(string(b), "State:\tZ") {
 		return 0, fmt.Errorf("augur (pid %d) exited", w.pid)
