@@ -371,33 +371,35 @@ func (a *API) failures(c echo.Context) result {
 	if err != nil {
 		return result{err: err}
 	}
-	st := a.opts.Engine.State()
-	if h == st.Horizon && st.Ready {
-		if f := a.encodedFailures.Load(); f != nil && f.st == st {
-			return result{data: f.body, warnings: a.signalWarnings()}
+	// At its own horizon the published State holds every entity's risk:
+	// its answer is encoded once, and served to every request until the
+	// next State.
+	if st := a.opts.Engine.State(); h == st.Horizon && st.Ready {
+		f := a.encodedFailures.Load()
+		if f == nil || f.st != st {
+			body, err := wireJSON.Marshal(failuresData(h, st.At, st.Entities))
+			if err != nil {
+				return result{err: &apiError{kind: kindInternal, err: fmt.Errorf("cannot encode the answer: %w", err)}}
+			}
+			f = &encodedFailures{st, body}
+			a.encodedFailures.Store(f)
 		}
+		return result{data: f.body, warnings: a.signalWarnings()}
 	}
 	risks, ferr := a.opts.Engine.Failures(h)
 	if ferr != nil {
 		return result{err: ferr, warnings: a.signalWarnings()}
 	}
-	data := map[string]any{
+	return result{data: failuresData(h, a.opts.Engine.Now(), risks), warnings: a.signalWarnings()}
+}
+
+// failuresData is the data of /api/v1/failures.
+func failuresData(h time.Duration, at time.Time, risks []engine.EntityRisk) map[string]any {
+	return map[string]any{
 		"horizon":      model.Duration(h).String(),
-		"evaluated_at": a.opts.Engine.Now().UTC(),
+		"evaluated_at": at.UTC(),
 		"entities":     toEntityRisks(risks),
 	}
-	if h == st.Horizon && st.Ready {
-		// The State's own entities (Engine.Failures answers them at its
-		// horizon), at its time.
-		data["evaluated_at"] = st.At.UTC()
-		body, err := wireJSON.Marshal(data)
-		if err != nil {
-			return result{err: &apiError{kind: kindInternal, err: fmt.Errorf("cannot encode the answer: %w", err)}}
-		}
-		a.encodedFailures.Store(&encodedFailures{st, body})
-		return result{data: rawJSON(body), warnings: a.signalWarnings()}
-	}
-	return result{data: data, warnings: a.signalWarnings()}
 }
 
 func (a *API) forecast(c echo.Context) result {
