@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,9 +62,16 @@ type RingOptions struct {
 const (
 	ringName = "augur"
 	ringKey  = "augur-entities"
-	// numTokens is tokens per member: 128 splits a fleet within about
-	// ±10 % of even between three members (see TestRingBalance).
-	numTokens = 128
+	// numTokens is tokens per member, as many as dskit's spread-minimizing
+	// generator places (see tokenGenerator). Random ones this many give
+	// each of three members its third of the ring within ±9 % in 95 of
+	// 100 placements (128: ±17 %), and of 300 entities within ±30 % in
+	// all but 4 in 1,000 (128: 2 in 100).
+	numTokens = 512
+	// maxOrdinal is the highest ordinal that gets spread-minimizing
+	// tokens: the generator places those of every lower ordinal first,
+	// in 0.4 s for 1,023 on this machine (2 s for 4,095), at each start.
+	maxOrdinal = 1023
 	// pollInterval is how often the ring's health is checked for a change
 	// of ownership: a member past its heartbeat timeout changes none of
 	// the ring's state, only the clock does.
@@ -75,9 +83,9 @@ const (
 var ownOp = ring.NewOp([]ring.InstanceState{ring.ACTIVE, ring.LEAVING}, nil)
 
 // Ring is ownership by a consistent-hash ring of grafana/dskit, gossiped
-// over memberlist. Each member registers numTokens random tokens; an
-// entity belongs to the ReplicationFactor healthy members whose tokens
-// follow its hash (xxhash, low 32 bits). A member that stops heartbeating
+// over memberlist. Each member registers numTokens tokens (see
+// tokenGenerator); an entity belongs to the ReplicationFactor healthy
+// members whose tokens follow its hash (xxhash, low 32 bits). A member that stops heartbeating
 // is removed from the ring by the others (dskit's auto-forget) once its
 // heartbeat is HeartbeatTimeout old; one that stops cleanly leaves at once.
 // Its methods are safe for concurrent use.
@@ -173,17 +181,38 @@ func NewRing(opts RingOptions) (*Ring, error) {
 	}
 	delegate = ring.NewAutoForgetDelegate(opts.HeartbeatTimeout, delegate, kitLog)
 	lc, err := ring.NewBasicLifecycler(ring.BasicLifecyclerConfig{
-		ID:               opts.ID,
-		Addr:             url,
-		HeartbeatPeriod:  opts.HeartbeatInterval,
-		HeartbeatTimeout: opts.HeartbeatTimeout,
-		NumTokens:        numTokens,
+		ID:                 opts.ID,
+		Addr:               url,
+		HeartbeatPeriod:    opts.HeartbeatInterval,
+		HeartbeatTimeout:   opts.HeartbeatTimeout,
+		NumTokens:          numTokens,
+		RingTokenGenerator: tokenGenerator(opts.ID, logger),
 	}, ringName, ringKey, client, delegate, kitLog, reg)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create the ring lifecycler: %w", err)
 	}
 	return &Ring{opts: opts, logger: logger, kv: mkv, client: client, lc: lc, ring: rg, url: url,
 		seen: newSeenEntities(), changed: make(chan struct{}, 1)}, nil
+}
+
+// tokenGenerator places a member's tokens. A name ending in an ordinal,
+// as a StatefulSet names its pods (augur-0, augur-1, ...), gets dskit's
+// spread-minimizing tokens, which Mimir's ingesters use: member n's
+// tokens split the ranges of members 0 to n-1 so that each of the n+1
+// owns the same share, computed from the ordinal alone, so that members
+// need not agree on anything but their names. Other names get random
+// tokens.
+func tokenGenerator(id string, logger *slog.Logger) ring.TokenGenerator {
+	i := strings.LastIndexByte(id, '-')
+	if n, err := strconv.Atoi(id[i+1:]); i >= 0 && err == nil && n >= 0 && n <= maxOrdinal {
+		// One zone; no waiting for ordinal n-1 to join (CanJoin), which a
+		// lost member would make wait forever.
+		if g, err := ring.NewSpreadMinimizingTokenGenerator(id, "", []string{""}, false); err == nil {
+			return g
+		}
+	}
+	logger.Info("random ring tokens: the instance ID does not end in an ordinal up to 1023 (as a StatefulSet's pod names do), which would split the ring evenly", "id", id)
+	return ring.NewRandomTokenGenerator()
 }
 
 func splitHostPort(what, addr string) (string, int, error) {
