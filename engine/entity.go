@@ -18,7 +18,7 @@ const maxResidual = 100
 // each a little off at once). It steps once per evaluation, with the
 // newest residual each series gained since the previous one (a series
 // without one counts as 0); its warm-up and half-life are therefore in
-// evaluations. State: the detector's 4 + 3k + 2k² float64 and 2k buffers
+// evaluations. State: the detector's 4 + p + 3k + 2k² float64 (p = 2) and 2k buffers
 // for k series, 0.4 KiB for three. Only the Run goroutine writes it, under
 // Engine.mu; readers hold the read lock.
 type entityState struct {

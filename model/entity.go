@@ -23,8 +23,13 @@ type EntityOptions struct {
 	// raw F1 0.425 at 0.2, 0.430 at 0.5, 0.419 at 1), on a pair of
 	// signals that stop moving together it does (see the tests).
 	Shrinkage float64
-	// Smoothing is the EWMA weight of a new residual vector [0.5].
+	// Smoothing is the EWMA weight of a new residual vector [1: none;
+	// Persistence filters one-step noise].
 	Smoothing float64
+	// Persistence is the number p of consecutive steps whose distances
+	// must all be large: the score is that of the smallest of the last p
+	// distances [2]; 1 scores each step alone.
+	Persistence int
 }
 
 func (o EntityOptions) withDefaults() EntityOptions {
@@ -38,7 +43,10 @@ func (o EntityOptions) withDefaults() EntityOptions {
 		o.Shrinkage = 0.2
 	}
 	if o.Smoothing <= 0 || o.Smoothing > 1 {
-		o.Smoothing = 0.5
+		o.Smoothing = 1
+	}
+	if o.Persistence <= 0 {
+		o.Persistence = 2
 	}
 	return o
 }
@@ -48,16 +56,26 @@ func (o EntityOptions) withDefaults() EntityOptions {
 // per-series model's residuals in units of their scale). Per step, with k
 // signals:
 //
-//	r̄ ← (1−β)·r̄ + β·r                          smoothed residual vector
+//	r̄ ← (1−β)·r̄ + β·r                          residual vector (β = 1: no smoothing)
 //	d² = r̄ᵀ S⁻¹ r̄,   S = (1−λ)·C + λ·diag(C)      shrunk Mahalanobis distance
 //	C ← (1−α)·C + α·r̄ r̄ᵀ                         exponentially weighted covariance
-//	score = F_χ²(k)(d²)                            calibrated tail probability
+//	m = min(d²_t, …, d²_{t−p+1})                   persistence over p steps
+//	score = 1 − (1 − F_χ²(k)(m))^p                 calibrated tail probability
 //
 // For Gaussian residuals d² follows the χ² distribution with k degrees of
-// freedom, so the score is one minus the tail probability of the step's
-// distance, the same scale as the per-series Detector's score: near 0 for
-// usual steps, near 1 for a combination of residuals the entity has not
-// shown lately, such as signals that normally move together moving apart.
+// freedom, and the smallest of p independent ones exceeds x with
+// probability (1 − F_χ²(k)(x))^p, so the score is one minus the tail
+// probability of the steps' distances, the same scale as the per-series
+// Detector's score: near 0 for usual steps, near 1 for a combination of
+// residuals the entity has not shown lately, such as signals that
+// normally move together moving apart. Persistence asks the combination
+// to last: a one-step spike, most of the false alarms on server data, is
+// not the entity's evidence, while a shift, a break or a stuck signal is
+// from its second step. It is a sharper filter than smoothing, which
+// spreads a spike over the following steps instead of dropping it: on
+// ASD's 12 servers the best raw-point F1 is 0.430 with β = 0.5 and no
+// persistence, 0.456 with p = 2 and no smoothing, 0.440 with both
+// (point-adjusted 0.848, 0.846, 0.843).
 // The map is the same for every entity: C already measures the distance
 // in the entity's own units, and one threshold then means the same on
 // every entity (on ASD a per-entity log-normal fit of d² ranked the steps
@@ -80,14 +98,15 @@ func (o EntityOptions) withDefaults() EntityOptions {
 // (the Mahalanobis terms r̄_j (S⁻¹r̄)_j spread blame over correlated
 // signals and can be negative, so they rank responsible signals worse).
 //
-// State: 4 + 3k + 2k² float64, 6.1 KiB for 19 signals (StateBytes). Not safe
-// for concurrent use.
+// State: 4 + p + 3k + 2k² float64, 6.1 KiB for 19 signals (StateBytes).
+// Not safe for concurrent use.
 type EntityDetector struct {
 	opts  EntityOptions
 	k, n  int
 	alpha float64 // weight of the covariance
 
 	rbar []float64 // smoothed residual vector
+	last []float64 // the last p distances, d² of step n at n mod p
 	cov  []float64 // C, k×k row-major (lower triangle used)
 	chol []float64 // Cholesky factor L of S, k×k row-major lower triangle
 	w    []float64 // S⁻¹ r̄ scratch
@@ -108,6 +127,7 @@ func NewEntityDetector(signals int, opts EntityOptions) *EntityDetector {
 		k:     signals,
 		alpha: 1 - math.Exp2(-1/o.HalfLife),
 		rbar:  make([]float64, signals),
+		last:  make([]float64, o.Persistence),
 		cov:   make([]float64, signals*signals),
 		chol:  make([]float64, signals*signals),
 		w:     make([]float64, signals),
@@ -155,10 +175,12 @@ func (d *EntityDetector) Update(r []float64) float64 {
 		}
 	}
 
+	p := len(d.last)
+	d.last[d.n%p] = d2
 	if d.n <= d.opts.Warmup {
 		return 0
 	}
-	return d.chi2.CDF(d2)
+	return 1 - math.Pow(d.chi2.Survival(slices.Min(d.last)), float64(p))
 }
 
 // Shares writes each signal's share of the latest step's evidence into dst
@@ -181,15 +203,19 @@ func (d *EntityDetector) Shares(dst []float64) []float64 {
 
 // EntityDetectorState is what an EntityDetector has learnt, for
 // persisting it: the steps it has taken, the smoothed residual vector r̄,
-// the covariance C and the Cholesky factor of S in use (k×k row-major,
-// lower triangles used; no factor when none is in use), so that a
-// restored detector scores the next steps as the original would have. It
-// encodes as JSON.
+// the covariance C, the Cholesky factor of S in use (k×k row-major, lower
+// triangles used; no factor when none is in use) and the last p
+// distances, so that a restored detector scores the next steps as the
+// original would have. It encodes as JSON.
 type EntityDetectorState struct {
 	Steps      int
 	Smoothed   []float64
 	Covariance []float64
 	Factor     []float64 `json:",omitempty"`
+	// Distances are d² of steps Steps−p+1 … Steps, oldest first. A state
+	// saved before persistence has none: the restored detector takes them
+	// as 0, so its next p−1 steps score 0.
+	Distances []float64 `json:",omitempty"`
 }
 
 // State returns the detector's state; the detector and the state share
@@ -198,6 +224,10 @@ func (d *EntityDetector) State() EntityDetectorState {
 	s := EntityDetectorState{Steps: d.n, Smoothed: slices.Clone(d.rbar), Covariance: slices.Clone(d.cov)}
 	if d.ok {
 		s.Factor = slices.Clone(d.chol)
+	}
+	p := len(d.last)
+	for i := range p {
+		s.Distances = append(s.Distances, d.last[(d.n+1+i)%p])
 	}
 	return s
 }
@@ -209,7 +239,7 @@ func NewEntityDetectorFromState(opts EntityOptions, s EntityDetectorState) (*Ent
 	if k < 1 || len(s.Covariance) != k*k || (s.Factor != nil && len(s.Factor) != k*k) || s.Steps < 0 {
 		return nil, fmt.Errorf("cannot restore an entity detector of %d signals from %d covariances and %d factor values after %d steps", k, len(s.Covariance), len(s.Factor), s.Steps)
 	}
-	for _, part := range [...][]float64{s.Smoothed, s.Covariance, s.Factor} {
+	for _, part := range [...][]float64{s.Smoothed, s.Covariance, s.Factor, s.Distances} {
 		for _, v := range part {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return nil, fmt.Errorf("cannot restore an entity detector: value %v", v)
@@ -217,15 +247,22 @@ func NewEntityDetectorFromState(opts EntityOptions, s EntityDetectorState) (*Ent
 		}
 	}
 	d := NewEntityDetector(k, opts)
+	p := len(d.last)
+	if s.Distances != nil && len(s.Distances) != p {
+		return nil, fmt.Errorf("cannot restore an entity detector persisting over %d steps from %d distances", p, len(s.Distances))
+	}
 	d.n = s.Steps
 	copy(d.rbar, s.Smoothed)
 	copy(d.cov, s.Covariance)
 	d.ok = copy(d.chol, s.Factor) > 0
+	for i, v := range s.Distances {
+		d.last[(d.n+1+i)%p] = v
+	}
 	return d, nil
 }
 
 // StateBytes is the memory the detector's state holds, in bytes.
-func (d *EntityDetector) StateBytes() int { return 8 * (4 + 3*d.k + 2*d.k*d.k) }
+func (d *EntityDetector) StateBytes() int { return 8 * (4 + len(d.last) + 3*d.k + 2*d.k*d.k) }
 
 // factorize sets chol to the Cholesky factor of S = (1−λ)C + λ·diag(C)
 // (Cholesky–Banachiewicz). S is positive definite (a convex combination of

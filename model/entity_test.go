@@ -173,6 +173,29 @@ func TestEntityDetectorFindsAndExplainsShift(t *testing.T) {
 	}
 }
 
+// A one-step spike of two signals is not an entity anomaly once the
+// distance must persist for two steps; scored step by step, it is.
+func TestEntityDetectorPersistence(t *testing.T) {
+	const n, k, brk = 6000, 6, 5000
+	ts, ys := plantedEntity(17, n, k, brk, func(t int, y []float64) {
+		if t == brk {
+			y[1] += 4
+			y[4] -= 4
+		}
+	})
+	for _, c := range []struct {
+		persistence int
+		found       bool
+	}{{1, true}, {0, false}} {
+		scores, _ := runEntity(ts, ys, EntityOptions{Persistence: c.persistence})
+		th := quantile(slices.Clone(scores[3000:brk]), 0.999)
+		top := slices.Max(scores[brk : brk+3])
+		if found := top > th; found != c.found {
+			t.Errorf("persistence %d: largest score after the spike %.6f, normal 99.9th percentile %.6f: found %v, want %v", c.persistence, top, th, found, c.found)
+		}
+	}
+}
+
 // The score does not depend on the signals' units or offsets.
 func TestEntityDetectorScaleInvariant(t *testing.T) {
 	const n, k, brk = 3000, 4, 2500
@@ -250,6 +273,8 @@ func TestEntityDetectorStateRoundTrip(t *testing.T) {
 		{Steps: 1, Smoothed: []float64{0}, Covariance: []float64{1}, Factor: []float64{1, 0}},
 		{Steps: -1, Smoothed: []float64{0}, Covariance: []float64{1}},
 		{Steps: 1, Smoothed: []float64{math.NaN()}, Covariance: []float64{1}},
+		{Steps: 1, Smoothed: []float64{0}, Covariance: []float64{1}, Distances: []float64{1, 2, 3}},
+		{Steps: 1, Smoothed: []float64{0}, Covariance: []float64{1}, Distances: []float64{1, math.Inf(1)}},
 	} {
 		if _, err := NewEntityDetectorFromState(EntityOptions{}, bad); err == nil {
 			t.Errorf("NewEntityDetectorFromState(%+v): no error", bad)
