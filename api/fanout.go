@@ -120,16 +120,26 @@ func (a *API) askPeer(ctx context.Context, peer string, c echo.Context) (json.Ra
 		}
 	}
 	q.Set(localParam, "true")
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(peer, "/")+c.Request().URL.Path+"?"+q.Encode(), nil)
+	data, warnings, err := getPeer(ctx, a.opts.FanoutClient, strings.TrimSuffix(peer, "/")+c.Request().URL.Path+"?"+q.Encode(), a.opts.MaxBodyBytes*64)
+	for i, w := range warnings {
+		warnings[i] = peer + ": " + w
+	}
+	return data, warnings, err
+}
+
+// getPeer GETs url from another replica with client and returns the
+// data and warnings of its answer, read up to maxBytes.
+func getPeer(ctx context.Context, client *http.Client, url string, maxBytes int64) (json.RawMessage, []string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, err := a.opts.FanoutClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, a.opts.MaxBodyBytes*64))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBytes))
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot read the answer: %w", err)
 	}
@@ -144,9 +154,6 @@ func (a *API) askPeer(ctx context.Context, peer string, c echo.Context) (json.Ra
 	}
 	if resp.StatusCode != http.StatusOK || env.Status != statusOK {
 		return nil, nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, env.Error)
-	}
-	for i, w := range env.Warnings {
-		env.Warnings[i] = peer + ": " + w
 	}
 	return env.Data, env.Warnings, nil
 }

@@ -175,10 +175,17 @@ func (s *Store) Warnings() []string {
 // Fingerprint, StartsAt and Status. Its cost does not grow with the number
 // of incidents stored.
 func (s *Store) AddIncidents(incs []Incident) (added int, err error) {
+	return s.addIncidents(incs, nil)
+}
+
+// addIncidents is AddIncidents that also runs also (when set) in the
+// same transaction. Each new notification is appended to the log (see
+// Log).
+func (s *Store) addIncidents(incs []Incident, also func(*bolt.Tx) error) (added int, err error) {
 	var fresh []int
 	err = s.update(func(tx *bolt.Tx) error {
 		fresh = fresh[:0]
-		b := tx.Bucket(bucketIncidents)
+		b, log := tx.Bucket(bucketIncidents), tx.Bucket(bucketLog)
 		for i := range incs {
 			k := incs[i].key()
 			if b.Get(k) != nil {
@@ -191,7 +198,13 @@ func (s *Store) AddIncidents(incs []Incident) (added int, err error) {
 			if err := b.Put(k, v); err != nil {
 				return err
 			}
+			if err := appendLog(log, k); err != nil {
+				return err
+			}
 			fresh = append(fresh, i)
+		}
+		if also != nil {
+			return also(tx)
 		}
 		return nil
 	})
@@ -290,7 +303,7 @@ func (s *Store) Prune(ctx context.Context) (int, error) {
 		}
 		x.mu.RUnlock()
 		if len(old) == 0 {
-			return total, nil
+			break
 		}
 		err := s.update(func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketIncidents)
@@ -321,6 +334,11 @@ func (s *Store) Prune(ctx context.Context) (int, error) {
 		x.list = kept
 		x.mu.Unlock()
 		total += len(old)
+	}
+	if total > 0 {
+		if err := s.pruneLog(); err != nil {
+			return total, err
+		}
 	}
 	return total, ctx.Err()
 }

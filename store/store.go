@@ -1,5 +1,6 @@
 // Package store is augur's embedded, durable state under --storage.path: the
-// incidents Alertmanager posted to the webhook and the alert rules' state.
+// incidents Alertmanager posted to the webhook (of this replica or, read
+// from their logs, of the others of a cluster) and the alert rules' state.
 // It is one bbolt file (augur.db) that carries a format marker.
 //
 // The store fails safe. Before its first write on each start, Open reads
@@ -18,6 +19,7 @@ package store
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,7 +49,10 @@ var (
 	bucketIncidents = []byte("incidents")
 	bucketAlerts    = []byte("alerts")
 	bucketSnapshots = []byte("snapshots")
+	bucketLog       = []byte("incident_log")
+	bucketPeers     = []byte("peer_cursors")
 	keyFormat       = []byte("format")
+	keyID           = []byte("id")
 )
 
 // ErrForeign is returned by Open for a file that is not augur's store: not a
@@ -242,12 +247,17 @@ func initialise(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	for _, b := range [][]byte{bucketIncidents, bucketAlerts, bucketSnapshots} {
+	if meta.Get(keyID) == nil {
+		if err := meta.Put(keyID, []byte(rand.Text())); err != nil {
+			return err
+		}
+	}
+	for _, b := range [][]byte{bucketIncidents, bucketAlerts, bucketSnapshots, bucketPeers} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}
 	}
-	return nil
+	return initialiseLog(tx)
 }
 
 // readAll reads every key and value under c, descending into buckets.

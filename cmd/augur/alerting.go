@@ -108,6 +108,7 @@ func setupAlerting(f alertingFlags, listen string, cfg *config.Config, eng *engi
 		return nil, err
 	}
 	a.ServeIncidents(liveIncidents(opts, st))
+	a.ServeIncidentLog(st)
 	var urls []string
 	for _, am := range cfg.Alerting.Alertmanagers {
 		urls = append(urls, am.URL)

@@ -164,3 +164,26 @@ func (f *clusterFlags) peerStorage(share fleetShare, client *http.Client, maxSam
 		return qs
 	}
 }
+
+// incidentSyncInterval is how often a replica reads the others' incident
+// logs: an incident posted to one reaches the others within it.
+const incidentSyncInterval = 10 * time.Second
+
+// syncIncidents adds to the run group the copy of the other replicas'
+// incidents into st (api.IncidentSync); nothing for a single replica.
+func (f *clusterFlags) syncIncidents(g *run.Group, ctx context.Context, share fleetShare, st api.PeerIncidentStore, client *http.Client, reg prometheus.Registerer, logger *slog.Logger) error {
+	if share == nil {
+		return nil
+	}
+	s, err := api.NewIncidentSync(api.IncidentSyncOptions{Store: st, Peers: share.Peers, Client: client,
+		Interval: incidentSyncInterval, Timeout: f.fanoutTimeout, Registerer: reg, Logger: logger})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	g.Add(func() error { return s.Run(ctx) }, func(error) {
+		logger.Info("stopping the incident sync")
+		cancel()
+	})
+	return nil
+}

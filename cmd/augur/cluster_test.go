@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/augur-sre/augur/cluster"
 )
 
 // demoHosts is the embedded demo's fleet (config/demo.yml, entity "host").
@@ -204,4 +206,75 @@ func TestClusterGossipTakeover(t *testing.T) {
 	settle(t, "fan-out after the kill", 10*time.Second, func() string { return wholeFleet(survivors[0], false) })
 	settle(t, "the killed replica's hosts fitted", 4*time.Minute, func() string { return wholeFleet(survivors[1], true) })
 	t.Logf("and fitted after %s", time.Since(began).Round(time.Second))
+}
+
+// TestClusterIncidents posts Alertmanager's notifications to the shard
+// that does not own their entity: the owner lists them, also one posted
+// while it was down and its receiver restarted in between.
+func TestClusterIncidents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two replicas")
+	}
+	addrs := []string{freePort(t), freePort(t)}
+	var procs []*augurProc
+	for i, a := range addrs {
+		// A retention that keeps the demo's anchored past from pruning.
+		p := newAugurProc(t, a, t.TempDir(), append([]string{fmt.Sprintf("--shard=%d/2", i), "--shard.peer-url=http://" + addrs[1-i], "--storage.incidents.retention=3650d"}, clusterArgs...)...)
+		p.start()
+		procs = append(procs, p)
+	}
+	receiver, owner := procs[0], procs[1]
+	var host string // a host shard 1 owns
+	for _, h := range demoHosts {
+		if cluster.HashMod(h, 2) == 1 {
+			host = h
+		}
+	}
+	notify := func(fp string) {
+		t.Helper()
+		body := fmt.Sprintf(`{"version":"4","status":"firing","receiver":"augur","alerts":[{"status":"firing","labels":{"alertname":"DiskFull","host":%q,"fp":%q},"startsAt":"2026-03-02T11:00:00Z","fingerprint":%q}]}`, host, fp, fp)
+		var resp *http.Response
+		eventually(t, "the receiving shard acknowledges", 30*time.Second, func() bool {
+			var err error
+			resp, err = http.Post(receiver.base+"/api/v1/alertmanager/webhook", "application/json", strings.NewReader(body))
+			return err == nil
+		})
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("webhook: status %d", resp.StatusCode)
+		}
+	}
+	// listed is "" when base lists the DiskFull incidents of host once each,
+	// want of them.
+	listed := func(base string, want int) string {
+		n := 0
+		for _, in := range incidents(t, base) {
+			if in.Name == "DiskFull" && in.Entity == host && in.Source == "alertmanager" {
+				n++
+			}
+		}
+		if n != want {
+			return fmt.Sprintf("%s lists %d DiskFull incidents of %s, want %d", base, n, host, want)
+		}
+		return ""
+	}
+	posted := time.Now()
+	notify("0000000000000001")
+	settle(t, "the owner lists the incident", 30*time.Second, func() string { return listed(owner.base, 1) })
+	t.Logf("posted to shard 0, listed by shard 1 (%s's owner) after %s", host, time.Since(posted).Round(100*time.Millisecond))
+
+	// Posted while the owner is down, the receiver killed and restarted:
+	// the owner reads it when it is back.
+	owner.stop()
+	notify("0000000000000002")
+	receiver.kill()
+	receiver.start()
+	time.Sleep(incidentSyncInterval)
+	owner.start()
+	restarted := time.Now()
+	settle(t, "the owner lists the incident posted while it was down", 30*time.Second, func() string { return listed(owner.base, 2) })
+	t.Logf("the incident posted while the owner was down listed %s after its restart", time.Since(restarted).Round(100*time.Millisecond))
+	if msg := listed(receiver.base, 2); msg != "" {
+		t.Error(msg)
+	}
 }

@@ -212,6 +212,9 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 		})
 	}
 	al.addTo(&g, ctx, logger)
+	if err := f.cluster.syncIncidents(&g, ctx, share, st, peerClient, reg, logger); err != nil {
+		return err
+	}
 	if leave != nil {
 		leave(&g)
 	}
