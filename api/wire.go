@@ -191,6 +191,7 @@ type wireFailureModel struct {
 	InUse           bool       `json:"in_use"`
 	Trained         *time.Time `json:"trained,omitempty"`
 	Incidents       int        `json:"incidents"`
+	Epoch           int        `json:"epoch"`
 	HeldOut         int        `json:"held_out"`
 	Brier           *float64   `json:"brier,omitempty"`
 	CalibratedBrier *float64   `json:"calibrated_brier,omitempty"`

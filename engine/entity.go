@@ -37,11 +37,12 @@ type entityState struct {
 
 	// rows are the entity's features at its last failureModelWindow
 	// evaluations, oldest first, filled how many of them are set, and
-	// learnedP the learned failure model's probability (NaN without one):
-	// see observeFeatures. Empty unless a learned model is configured.
-	rows     [][]float64
-	filled   int
-	learnedP float64
+	// correction the learned failure model's correction of the
+	// calibration's logit (NaN without one): see observeFeatures. Empty
+	// unless a learned model is configured.
+	rows       [][]float64
+	filled     int
+	correction float64
 	// prevCross and prevAnom are the evidence of the last published
 	// State, NaN before one.
 	prevCross, prevAnom float64
@@ -76,7 +77,7 @@ func (m *entityMember) noteResidual(t int64, v, f, lo, hi float64) {
 func (e *Engine) joinEntity(s *series) {
 	st := e.entities[s.entity]
 	if st == nil {
-		st = &entityState{learnedP: math.NaN(), prevCross: math.NaN(), prevAnom: math.NaN()}
+		st = &entityState{correction: math.NaN(), prevCross: math.NaN(), prevAnom: math.NaN()}
 		e.entities[s.entity] = st
 	}
 	sig := 0

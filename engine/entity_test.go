@@ -152,15 +152,12 @@ func BenchmarkUpdateEntities(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/entity")
 }
 
-// TestLearnedFailureModelServes trains the learned failure model (a small
-// LSTM, for the test's time) on a week of the demo fleet and its scripted
-// failures at the first evaluation, and checks that once an entity's
-// window of features is full its failure probability is the model's
-// prediction, and that the targets report the model in use.
-func TestLearnedFailureModelServes(t *testing.T) {
-	anchor := time.Date(2026, 1, 19, 0, 0, 0, 0, time.UTC)
-	sim := anchor
-	demo := ingest.NewDemo(ingest.DemoOptions{Start: anchor, History: 7 * day, Clock: func() time.Time { return sim }})
+// demoFleetOptions are the engine options of the demo fleet (its cpu,
+// memory and connections with their limits, a one-hour horizon, daily
+// refits), its scripted failures the incidents, anchored at anchor: the
+// demo's data as the simulated clock sim reads it.
+func demoFleetOptions(anchor time.Time, step, history time.Duration, sim *time.Time) Options {
+	demo := ingest.NewDemo(ingest.DemoOptions{Start: anchor, History: history, Clock: func() time.Time { return *sim }})
 	var sigs []Signal
 	for _, name := range []string{"cpu", "memory", "connections"} {
 		s := Signal{Name: name, SourceName: "demo", Source: demo, Query: name, Entity: "host", Limit: 100}
@@ -169,21 +166,30 @@ func TestLearnedFailureModelServes(t *testing.T) {
 		}
 		sigs = append(sigs, s)
 	}
-	opts := Options{Signals: sigs, Step: time.Minute, History: 7 * day, Horizon: time.Hour, RefitInterval: day, Incidents: demo,
-		FailureModel: FailureModelLSTM, Learned: model.FailureModelOptions{MinIncidents: 3, HoldOut: 0.45, LSTM: model.LSTMOptions{Hidden1: 8, Hidden2: 4, Epochs: 3, Seed: 1}}}
-	e, err := New(opts)
+	return Options{Signals: sigs, Step: step, History: history, Horizon: time.Hour, RefitInterval: day, Incidents: demo}
+}
+
+// TestLearnedFailureModelServes replays a week of the demo fleet (at a
+// five-minute step, for the test's time) with the learned failure model (a
+// small LSTM), which trains on the evidence the replay recorded and the
+// scripted failures, and checks that once an entity's window of features
+// is full its failure probability is the calibration's corrected by the
+// model, that the targets report the model in use, and that a restart
+// restores the model from the snapshot.
+func TestLearnedFailureModelServes(t *testing.T) {
+	anchor := time.Date(2026, 1, 19, 0, 0, 0, 0, time.UTC)
+	var sim time.Time
+	opts := demoFleetOptions(anchor.Add(-7*day), 5*time.Minute, 7*day, &sim)
+	opts.FailureModel = FailureModelLSTM
+	opts.Learned = model.FailureModelOptions{MinIncidents: 3, LSTM: model.LSTMOptions{Hidden1: 8, Hidden2: 4, Epochs: 3, Seed: 1}}
+	e, err := Replay(context.Background(), opts, anchor.Add(-7*day), anchor, func(t time.Time) { sim = t }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	e.opts.Now = func() time.Time { return sim }
-	for range failureModelWindow {
-		e.Evaluate(context.Background())
-		sim = sim.Add(time.Minute)
-	}
 	fm := e.Calibration().FailureModel
-	if fm == nil || fm.Trained == nil || !fm.InUse {
-		t.Fatalf("failure model %+v, want trained and in use", fm)
+	if fm == nil || fm.Trained == nil || !fm.InUse || fm.Incidents < 3 || fm.HeldOut == 0 || fm.Brier == nil || fm.CalibratedBrier == nil {
+		t.Fatalf("failure model %+v, want trained, compared and in use", fm)
 	}
 	st := e.State()
 	if len(st.Entities) == 0 {
@@ -191,8 +197,12 @@ func TestLearnedFailureModelServes(t *testing.T) {
 	}
 	for _, r := range st.Entities {
 		es := e.entities[r.Entity]
-		if math.IsNaN(es.learnedP) || r.FailureProbability != es.learnedP {
-			t.Errorf("%s: failure probability %v, want the learned model's %v", r.Entity, r.FailureProbability, es.learnedP)
+		if math.IsNaN(es.correction) {
+			t.Errorf("%s: no correction from the learned model", r.Entity)
+			continue
+		}
+		if want := model.Correct(e.calib.Apply(r.CrossingProbability, r.AnomalyEvidence), es.correction); r.FailureProbability != want {
+			t.Errorf("%s: failure probability %v, want the corrected calibration's %v", r.Entity, r.FailureProbability, want)
 		}
 		if r.FailureProbability < 0 || r.FailureProbability > 1 {
 			t.Errorf("%s: failure probability %v outside [0,1]", r.Entity, r.FailureProbability)
@@ -200,7 +210,7 @@ func TestLearnedFailureModelServes(t *testing.T) {
 	}
 
 	// A restart restores the model from the snapshot instead of training
-	// it, and predicts as it did.
+	// it, and it corrects as the trained one did.
 	data, err := e.Snapshot()
 	if err != nil {
 		t.Fatal(err)
@@ -213,18 +223,50 @@ func TestLearnedFailureModelServes(t *testing.T) {
 	if _, err := b.Restore(data); err != nil {
 		t.Fatal(err)
 	}
-	sim = anchor
-	b.opts.Now = func() time.Time { return sim }
-	for range failureModelWindow {
-		b.Evaluate(context.Background())
-		sim = sim.Add(time.Minute)
-	}
-	if got := b.Calibration().FailureModel; got == nil || !got.InUse || got.Trained == nil || !got.Trained.Equal(*fm.Trained) {
+	if got := b.Calibration().FailureModel; got == nil || !got.InUse || got.Trained == nil || !got.Trained.Equal(*fm.Trained) || got.Epoch != fm.Epoch {
 		t.Fatalf("restored failure model %+v, want the one trained at %v in use", got, fm.Trained)
 	}
-	for i, r := range b.State().Entities {
-		if want := st.Entities[i]; r.Entity != want.Entity || r.FailureProbability != want.FailureProbability {
-			t.Errorf("%s: %v after restore, %s: %v before", r.Entity, r.FailureProbability, want.Entity, want.FailureProbability)
+	for name, es := range e.entities {
+		if got := b.fm.m.Correction(es.rows); got != es.correction {
+			t.Errorf("%s: restored model corrects by %v, the trained one by %v", name, got, es.correction)
 		}
 	}
+}
+
+// BenchmarkTrainFailureModelOnDemo trains the learned failure model (the
+// seed's LSTM, 64/32 units, the defaults of model.FailureModelOptions) on
+// the demo's fortnight at its one-minute step, as augur evaluate's replay
+// does at its end: the histories the engine reads from its TSDB after a
+// calibrated replay of the fortnight (not timed), and the training. It
+// reports the held-out Brier scores of the model, of the calibration it
+// corrects and of the base rate, and the epoch kept.
+func BenchmarkTrainFailureModelOnDemo(b *testing.B) {
+	anchor := time.Date(2026, 1, 19, 0, 0, 0, 0, time.UTC)
+	var sim time.Time
+	opts := demoFleetOptions(anchor.Add(-14*day), time.Minute, 14*day, &sim)
+	e, err := Replay(context.Background(), opts, anchor.Add(-14*day), anchor, func(t time.Time) { sim = t }, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	e.mu.Lock()
+	fl := e.fleet()
+	e.mu.Unlock()
+	o := model.FailureModelOptions{Window: failureModelWindow, Horizon: e.horizon}
+	b.ReportAllocs()
+	var m *model.FailureModel
+	for b.Loop() {
+		hist, err := e.learnedHistories(context.Background(), fl, e.alignDown(e.now()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if m, err = model.TrainFailureModel(hist, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(m.Brier, "brier")
+	b.ReportMetric(m.BaseBrier, "calibrated-brier")
+	b.ReportMetric(m.BaseRateBrier, "base-rate-brier")
+	b.ReportMetric(float64(m.Epoch), "epoch")
+	b.ReportMetric(float64(m.Incidents), "train-incidents")
 }

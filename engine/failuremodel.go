@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/augur-sre/augur/ingest"
 	"github.com/augur-sre/augur/model"
 )
 
@@ -17,11 +18,11 @@ const (
 	// FailureModelCalibrated maps the evidence through the isotonic
 	// calibration (calibrate) only.
 	FailureModelCalibrated = "calibrated"
-	// FailureModelLSTM uses the learned model (model.FailureModel) once it
-	// is trained.
+	// FailureModelLSTM uses the learned model (model.FailureModel, a
+	// correction of the calibration's logit) once it is trained.
 	FailureModelLSTM = "lstm"
 	// FailureModelAuto uses the learned model where its held-out Brier
-	// score beats the calibration's on the same predictions.
+	// score beats the calibration's on the same steps.
 	FailureModelAuto = "auto"
 )
 
@@ -35,11 +36,14 @@ type FailureModelStatus struct {
 	Mode    string
 	InUse   bool
 	Trained *time.Time
-	// Incidents is the number of incidents the model trained on;
-	// HeldOut the held-out predictions it was compared on, where Brier is
-	// its Brier score there, CalibratedBrier the calibration's on the same
-	// predictions and BaseRateBrier the training part's base rate's.
+	// Incidents is the number of incidents the model trained on; Epoch
+	// the training epoch whose weights it kept (0: none beat the
+	// calibration on the validation part, and the model is the
+	// calibration); HeldOut the held-out steps it was compared on, where
+	// Brier is its Brier score, CalibratedBrier the calibration's and
+	// BaseRateBrier the training part's base rate's.
 	Incidents       int
+	Epoch           int
 	HeldOut         int
 	Brier           *float64
 	CalibratedBrier *float64
@@ -65,23 +69,51 @@ type learned struct {
 // few dozen positive windows among thousands.
 const retrainIncidents = 3
 
-// trainFailureModel trains the learned failure model on the history the
-// TSDB holds (each entity's signals, one feature per signal: the entity's
-// highest value of it as a share of its limit, or the value where there is
-// no limit; and the crossing probability and anomaly evidence of the
-// evaluation before, NaN where none was recorded) labelled by the known
-// incidents, when incidents have become
-// known since the last training. With wait it trains before returning (a
-// replay); otherwise in the background, the result installed when done. A
-// training is a few tens of seconds of CPU (BenchmarkTrainFailureModelOnDemo).
+// learnedFleet is what training the learned failure model reads of the
+// engine under its lock: the entities, their series and the calibration
+// and incidents known.
+type learnedFleet struct {
+	names     []string
+	members   [][]learnedMember
+	calib     model.Calibrator
+	incidents []ingest.Incident
+}
+
+// learnedMember is one series of an entity, for reading its history.
+type learnedMember struct {
+	l      labels.Labels
+	signal int
+	limit  float64
+}
+
+// fleet returns the entities, their series, the calibration and the known
+// failures. The caller holds e.mu.
+func (e *Engine) fleet() learnedFleet {
+	f := learnedFleet{calib: e.calib, incidents: failures(e.incidents)}
+	for name, st := range e.entities {
+		f.names = append(f.names, name)
+		var ms []learnedMember
+		for _, s := range st.members {
+			ms = append(ms, learnedMember{l: s.refs.labels[0], signal: s.member.signal, limit: s.limit})
+		}
+		f.members = append(f.members, ms)
+	}
+	return f
+}
+
+// trainFailureModel trains the learned failure model on the fleet's
+// histories (learnedHistories) when incidents have become known since
+// the last training. With wait it trains before returning (a replay);
+// otherwise in the background, the result installed when done. A
+// training takes tens of seconds (BenchmarkTrainFailureModelOnDemo).
 func (e *Engine) trainFailureModel(ctx context.Context, wait bool) {
 	if !e.learnedMode() {
 		return
 	}
 	e.mu.Lock()
-	incidents := failures(e.incidents)
+	fl := e.fleet()
 	fresh := 0
-	for _, inc := range incidents {
+	for _, inc := range fl.incidents {
 		if inc.Start.UnixMilli() > e.fm.trainedAt {
 			fresh++
 		}
@@ -91,84 +123,28 @@ func (e *Engine) trainFailureModel(ctx context.Context, wait bool) {
 		return
 	}
 	e.fm.busy = true
-	type member struct {
-		l      labels.Labels
-		signal int
-		limit  float64
-	}
-	var names []string
-	var members [][]member
-	for name, st := range e.entities {
-		names = append(names, name)
-		var ms []member
-		for _, s := range st.members {
-			ms = append(ms, member{l: s.refs.labels[0], signal: s.member.signal, limit: s.limit})
-		}
-		members = append(members, ms)
-	}
 	e.mu.Unlock()
 
 	train := func() {
 		began := time.Now()
 		end := e.alignDown(e.now())
-		start := end - e.opts.History.Milliseconds() + e.step
-		n := int((end-start)/e.step) + 1
-		hist := make([]model.FailureHistory, len(names))
-		evidence := map[string][]ProbabilityPoint{}
-		if eh, err := e.failureHistory(ctx, start, end); err == nil {
-			for _, h := range eh {
-				evidence[h.Entity] = h.Points
-			}
+		var m *model.FailureModel
+		hist, err := e.learnedHistories(ctx, fl, end)
+		if err == nil {
+			o := e.opts.Learned
+			o.Window, o.Horizon = failureModelWindow, e.horizon
+			m, err = model.TrainFailureModel(hist, o)
 		}
-		var ts []int64
-		var ys []float64
-		for i, ms := range members {
-			f := make([][]float64, n)
-			for t := range f {
-				f[t] = nanRow(len(e.signals) + 2)
-			}
-			for _, m := range ms {
-				var err error
-				if ts, ys, err = e.readHistory(ctx, ts[:0], ys[:0], m.l); err != nil {
-					continue
-				}
-				for k, t := range ts {
-					if j := int((t - start) / e.step); j >= 0 && j < n {
-						f[j][m.signal] = maxNaN(f[j][m.signal], feature(ys[k], m.limit))
-					}
-				}
-			}
-			hist[i].Features = f
-			if pts := evidence[names[i]]; pts != nil {
-				// A row holds the evidence of the evaluation before it, as
-				// observeFeatures sees it.
-				for _, p := range pts {
-					if j := int((p.T-start)/e.step) + 1; j >= 0 && j < n {
-						f[j][len(e.signals)], f[j][len(e.signals)+1] = p.Cross, p.Anom
-					}
-				}
-			}
-			for _, inc := range incidents {
-				if inc.Entity != names[i] {
-					continue
-				}
-				s := int((inc.Start.UnixMilli() - start) / e.step)
-				en := max(int((inc.End.UnixMilli()-start)/e.step), s+1)
-				if en > 0 && s < n {
-					hist[i].Incidents = append(hist[i].Incidents, model.StepSpan{Start: max(s, 0), End: min(en, n)})
-				}
-			}
-		}
-		o := e.opts.Learned
-		o.Window, o.Horizon = failureModelWindow, e.horizon
-		m, err := model.TrainFailureModel(hist, o)
 		st := FailureModelStatus{Mode: e.opts.FailureModel, TrainSeconds: time.Since(began).Seconds()}
 		use := false
 		if err == nil {
 			at := time.UnixMilli(end).UTC()
-			st.Trained, st.Incidents = &at, m.Incidents
-			st.BaseRateBrier = finitePtr(m.BaseRateBrier)
-			use = e.compareFailureModel(ctx, m, names, start, &st)
+			st.Trained, st.Incidents, st.Epoch, st.HeldOut = &at, m.Incidents, m.Epoch, len(m.HeldOut)
+			st.Brier, st.CalibratedBrier, st.BaseRateBrier = finitePtr(m.Brier), finitePtr(m.BaseBrier), finitePtr(m.BaseRateBrier)
+			use = e.opts.FailureModel == FailureModelLSTM || m.Brier < m.BaseBrier
+			if !use {
+				st.Note = fmt.Sprintf("held-out Brier %.5f does not beat the calibration's %.5f", m.Brier, m.BaseBrier)
+			}
 		} else {
 			st.Note = err.Error()
 			if !errors.Is(err, model.ErrFewIncidents) {
@@ -185,7 +161,11 @@ func (e *Engine) trainFailureModel(ctx context.Context, wait bool) {
 		}
 		st.InUse = use
 		e.fm.m, e.fm.use, e.fm.status = m, use, st
-		e.logger.Info("trained the failure model", "in_use", use, "incidents", st.Incidents, "held_out", st.HeldOut, "seconds", st.TrainSeconds)
+		if err != nil {
+			e.logger.Debug("cannot train the failure model yet", "err", err)
+			return
+		}
+		e.logger.Info("trained the failure model", "in_use", use, "incidents", st.Incidents, "epoch", st.Epoch, "held_out", st.HeldOut, "seconds", st.TrainSeconds)
 	}
 	if wait {
 		train()
@@ -194,55 +174,68 @@ func (e *Engine) trainFailureModel(ctx context.Context, wait bool) {
 	go train()
 }
 
-// compareFailureModel fills the held-out comparison of a trained model with
-// the calibration: the Brier scores of both on the held-out steps whose
-// evidence the TSDB recorded, the calibration's probability recomputed
-// from that evidence with the map in use (fitted on predictions that
-// include those steps, so the comparison favours it). It reports whether
-// the model is to be used.
-func (e *Engine) compareFailureModel(ctx context.Context, m *model.FailureModel, names []string, start int64, st *FailureModelStatus) bool {
-	hist, err := e.failureHistory(ctx, start, e.alignDown(e.now()))
+// learnedHistories reads the fleet's histories over the History before
+// end for the learned model from the TSDB: each entity's signals, one
+// feature per signal (the entity's highest value of it as a share of its
+// limit, or the value where there is no limit), and the crossing
+// probability and anomaly evidence of the evaluation before, NaN where
+// none was recorded; as the probability the model corrects, the
+// calibration applied to the evidence recorded at each step, so only the
+// steps an evaluation recorded are samples; labelled by the known
+// incidents.
+func (e *Engine) learnedHistories(ctx context.Context, fl learnedFleet, end int64) ([]model.FailureHistory, error) {
+	start := end - e.opts.History.Milliseconds() + e.step
+	n := int((end-start)/e.step) + 1
+	eh, err := e.failureHistory(ctx, start, end)
 	if err != nil {
-		st.Note = fmt.Sprintf("cannot read the recorded evidence to compare with: %v", err)
-		return e.opts.FailureModel == FailureModelLSTM
+		return nil, fmt.Errorf("cannot read the recorded evidence: %w", err)
 	}
-	byEntity := map[string]map[int64]ProbabilityPoint{}
-	for _, h := range hist {
-		pts := make(map[int64]ProbabilityPoint, len(h.Points))
-		for _, p := range h.Points {
-			pts[p.T] = p
+	evidence := map[string][]ProbabilityPoint{}
+	for _, h := range eh {
+		evidence[h.Entity] = h.Points
+	}
+	hist := make([]model.FailureHistory, len(fl.names))
+	var ts []int64
+	var ys []float64
+	for i, ms := range fl.members {
+		f := make([][]float64, n)
+		for t := range f {
+			f[t] = nanRow(len(e.signals) + 2)
 		}
-		byEntity[h.Entity] = pts
-	}
-	e.mu.RLock()
-	calib := e.calib
-	e.mu.RUnlock()
-	var lstm, cal float64
-	for _, p := range m.HeldOut {
-		rec, ok := byEntity[names[p.Entity]][start+int64(p.Step)*e.step]
-		if !ok {
-			continue
+		for _, m := range ms {
+			if ts, ys, err = e.readHistory(ctx, ts[:0], ys[:0], m.l); err != nil {
+				continue
+			}
+			for k, t := range ts {
+				if j := int((t - start) / e.step); j >= 0 && j < n {
+					f[j][m.signal] = maxNaN(f[j][m.signal], feature(ys[k], m.limit))
+				}
+			}
 		}
-		y := 0.0
-		if p.Failed {
-			y = 1
+		hist[i].Features, hist[i].Base = f, nanRow(n)
+		for _, p := range evidence[fl.names[i]] {
+			j := int((p.T - start) / e.step)
+			if j >= 0 && j < n {
+				hist[i].Base[j] = fl.calib.Apply(p.Cross, p.Anom)
+			}
+			// A row holds the evidence of the evaluation before it, as
+			// observeFeatures sees it.
+			if j++; j >= 0 && j < n {
+				f[j][len(e.signals)], f[j][len(e.signals)+1] = p.Cross, p.Anom
+			}
 		}
-		c := calib.Apply(rec.Cross, rec.Anom)
-		lstm += (p.P - y) * (p.P - y)
-		cal += (c - y) * (c - y)
-		st.HeldOut++
+		for _, inc := range fl.incidents {
+			if inc.Entity != fl.names[i] {
+				continue
+			}
+			s := int((inc.Start.UnixMilli() - start) / e.step)
+			en := max(int((inc.End.UnixMilli()-start)/e.step), s+1)
+			if en > 0 && s < n {
+				hist[i].Incidents = append(hist[i].Incidents, model.StepSpan{Start: max(s, 0), End: min(en, n)})
+			}
+		}
 	}
-	if st.HeldOut == 0 {
-		st.Note = "no recorded evidence on the held-out steps to compare with the calibration"
-		return e.opts.FailureModel == FailureModelLSTM
-	}
-	lstm, cal = lstm/float64(st.HeldOut), cal/float64(st.HeldOut)
-	st.Brier, st.CalibratedBrier = finitePtr(lstm), finitePtr(cal)
-	if e.opts.FailureModel == FailureModelAuto && !(lstm < cal) {
-		st.Note = fmt.Sprintf("held-out Brier %.5f does not beat the calibration's %.5f", lstm, cal)
-		return false
-	}
-	return true
+	return hist, nil
 }
 
 // learnedMode reports whether a learned failure model is configured.
@@ -279,10 +272,10 @@ func maxNaN(a, b float64) float64 {
 }
 
 // observeFeatures appends the entity's features at this evaluation to its
-// window and, with a learned model in use, sets its learned probability
+// window and, with a learned model in use, sets its learned correction
 // (NaN otherwise). The caller holds e.mu for writing.
 func (e *Engine) observeFeatures(st *entityState) {
-	st.learnedP = math.NaN()
+	st.correction = math.NaN()
 	if !e.learnedMode() {
 		return
 	}
@@ -307,18 +300,19 @@ func (e *Engine) observeFeatures(st *entityState) {
 	row[len(e.signals)], row[len(e.signals)+1] = st.prevCross, st.prevAnom
 	st.filled = min(st.filled+1, failureModelWindow)
 	if e.fm.use && e.fm.m != nil && st.filled == failureModelWindow && e.fm.m.In == len(row) {
-		st.learnedP = e.fm.m.Predict(st.rows)
+		st.correction = e.fm.m.Correction(st.rows)
 	}
 }
 
 // failureProbability is an entity's failure probability from its evidence:
-// the learned model's, where it is in use and has a prediction, else the
-// calibration's. The caller holds e.mu.
+// the calibration's, corrected by the learned model where it is in use
+// and has a prediction. The caller holds e.mu.
 func (e *Engine) failureProbability(entity string, cross, anom float64) float64 {
-	if st := e.entities[entity]; st != nil && !math.IsNaN(st.learnedP) {
-		return st.learnedP
+	p := e.calib.Apply(cross, anom)
+	if st := e.entities[entity]; st != nil && !math.IsNaN(st.correction) {
+		return model.Correct(p, st.correction)
 	}
-	return e.calib.Apply(cross, anom)
+	return p
 }
 
 // failureModelStatus describes the learned failure model; nil when the

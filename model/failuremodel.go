@@ -9,10 +9,13 @@ import (
 )
 
 // FailureHistory is one entity's history for training a FailureModel:
-// Features[t] holds the In features of step t (NaN where missing) and
-// Incidents its incidents in steps, Start inclusive, End exclusive.
+// Features[t] holds the In features of step t (NaN where missing), Base[t]
+// the probability the model corrects at step t (NaN where unknown: no
+// sample ends there) and Incidents its incidents in steps, Start
+// inclusive, End exclusive.
 type FailureHistory struct {
 	Features  [][]float64
+	Base      []float64
 	Incidents []StepSpan
 }
 
@@ -30,22 +33,26 @@ type FailureModelOptions struct {
 	// HoldOut is the most recent part of each entity's history kept out
 	// of training to evaluate the model [0.3].
 	HoldOut float64
-	// MinIncidents is the number of incidents that must start in the
-	// training part, and each must give a positive sample, for the model
-	// to be trained at all [5]; at least one must start in the held-out
-	// part to evaluate it.
+	// MinIncidents is the number of incidents that must give positive
+	// samples in the training part for the model to be trained at all
+	// [5]; at least one must give one in the held-out part to evaluate it.
 	MinIncidents int
-	// Calibration is the most recent part of each entity's training part
-	// whose predictions fit the recalibration of the outputs [0.25];
-	// negative for none.
-	Calibration float64
-	// MaxSamples bounds the training samples [2000]: all positives (up to
-	// half of it) and as many negatives drawn at random; the outputs are
-	// corrected for the negatives left out.
+	// Validation is the most recent part of each entity's training part
+	// whose samples decide when training stops and which epoch's weights
+	// are kept [0.25]; the network does not train on it.
+	Validation float64
+	// MaxSamples bounds the training samples [1000]: every positive (up
+	// to half of it) and negatives drawn by importance (see
+	// drawNegatives), weighted back to the population. The validation
+	// samples are bounded by half of it.
 	MaxSamples int
+	// Patience is the number of epochs without a better validation loss
+	// after which training stops [2].
+	Patience int
 	// LSTM configures the network: the seed's architecture by default
-	// (64 and 32 units, dropout 0.2, sigmoid output, MSE loss, i.e. the
-	// Brier score, Adam), 10 epochs at a learning rate of 3e-3.
+	// (64 and 32 units, dropout 0.2, Adam), at most 10 epochs at a
+	// learning rate of 3e-3. Its Sigmoid is ignored: the output is a
+	// correction of the base's logit.
 	LSTM LSTMOptions
 }
 
@@ -63,13 +70,13 @@ func (o FailureModelOptions) withDefaults() FailureModelOptions {
 		o.MinIncidents = 5
 	}
 	if o.MaxSamples <= 0 {
-		o.MaxSamples = 2000
+		o.MaxSamples = 1000
 	}
-	switch {
-	case o.Calibration == 0:
-		o.Calibration = 0.25
-	case o.Calibration < 0 || o.Calibration >= 1:
-		o.Calibration = 0
+	if !(o.Validation > 0 && o.Validation < 1) {
+		o.Validation = 0.25
+	}
+	if o.Patience <= 0 {
+		o.Patience = 2
 	}
 	if o.LSTM.Dropout == 0 {
 		o.LSTM.Dropout = 0.2
@@ -80,66 +87,75 @@ func (o FailureModelOptions) withDefaults() FailureModelOptions {
 	if o.LSTM.LearningRate <= 0 {
 		o.LSTM.LearningRate = 3e-3
 	}
-	o.LSTM.Sigmoid = true
+	o.LSTM.Sigmoid = false
 	return o
 }
 
-// HeldOutPrediction is the model's prediction for one held-out step, for
-// comparing it with another model on the same steps.
+// HeldOutPrediction is the model's prediction for one held-out step and
+// the base probability it corrected there.
 type HeldOutPrediction struct {
 	Entity, Step int
-	P            float64
+	P, Base      float64
 	Failed       bool // an incident starts within the horizon after Step
 }
 
 // FailureModel is the probability that an entity's incident starts within
-// the horizon, given the last Window steps of its features: a sequence
-// classifier (LSTM, the seed's architecture) trained on labelled windows of
-// a fleet's histories. A sample ends at step t and is positive when an
-// incident starts in (t, t+Horizon]; samples ending inside an incident are
-// left out (the entity has failed already). Features are standardised with
-// the training part's mean and standard deviation per feature, missing
-// ones set to the mean.
+// the horizon, given a base probability (the calibrated path's) and the
+// last Window steps of its features: the base corrected by a sequence
+// model (LSTM, the seed's architecture) on the logit scale,
 //
-// Negatives far outnumber positives, so training keeps every positive (at
-// most MaxSamples/2 of them) and as many random negatives as fill
-// MaxSamples; with q the share of negatives kept over the share of
-// positives kept, the output p of the network trained on that mix is
-// mapped back to the population by the prior correction
+//	p = σ(logit(base) + f(window)),
 //
-//	p' = q·p / (q·p + 1 − p)
+// trained on labelled windows of a fleet's histories by minimising the
+// log loss. A sample ends at step t and is positive when an incident
+// starts in (t, t+Horizon]; samples ending inside an incident are left out
+// (the entity has failed already). Features are standardised with the
+// training part's mean and standard deviation per feature, missing ones
+// set to the mean.
 //
-// (the odds scale by q; Elkan, "The Foundations of Cost-Sensitive
-// Learning", IJCAI 2001, theorem 2). With the MSE loss on a sigmoid the
-// network minimises the Brier score of the training mix.
+// A fleet knows a dozen incidents, too few for a network to learn the
+// failure probability from scratch (the base rate alone is 0.5 %), but
+// enough to learn where the base is wrong: residual learning, or stacking
+// (Wolpert, "Stacked Generalization", 1992). The dense layer starts at
+// zero, so the untrained model is the base; training stops when the loss
+// on the validation part stops falling, and keeps the best epoch's weights
+// — epoch 0, f = 0, when no epoch beats the base there. The model thus
+// moves away from the base only where the incidents show a pattern that
+// holds on data it did not train on.
 //
-// A network that separates failures well is still overconfident where a
-// precursor (a leak) lasts longer than the horizon, so the corrected
-// output is recalibrated as σ(a·logit(p') + b), Platt scaling fitted on
-// the predictions for the Calibration part of the training history, which
-// the network does not train on (see fitPlatt).
+// Negatives far outnumber positives and most are trivial (the base says
+// 0.001 and nothing happens); training keeps every positive and draws
+// negatives with probability proportional to their base probability
+// (their log loss's gradient), each weighted by the inverse of its
+// probability of being drawn, so the weighted loss is the population's.
 //
 // A FailureModel is not safe for concurrent use.
 type FailureModel struct {
 	// In, Window and Horizon describe the samples.
 	In, Window, Horizon int
-	// Incidents is the number of incidents in the training part.
-	Incidents int
+	// Incidents is the number of incidents in the training part; Epoch
+	// the epoch whose weights the model kept (0: none, the model is the
+	// base).
+	Incidents, Epoch int
 	// HeldOut holds the model's predictions on the held-out part (the
 	// steps after each entity's split that a sample can end at, evenly
-	// thinned to at most 2·MaxSamples), and
-	// Brier and BaseRateBrier the Brier scores there of the model and of
-	// the training part's rate of positives: the model is worth using
-	// where it beats both that and the model it would replace on the
-	// same steps.
-	HeldOut              []HeldOutPrediction
-	Brier, BaseRateBrier float64
+	// thinned to at most 2·MaxSamples), and Brier, BaseBrier and
+	// BaseRateBrier the Brier scores there of the model, of the base and
+	// of the training part's rate of positives.
+	HeldOut                         []HeldOutPrediction
+	Brier, BaseBrier, BaseRateBrier float64
 
 	net         *LSTM
 	mean, scale []float64
-	keep        float64 // q: the share of negatives trained on over that of positives
-	platt       [2]float64
-	x, out      []float64
+	x           []float64
+}
+
+// failureSample is one training or evaluation window: it ends at step end
+// of entity's history; base is the base's logit there, w its weight.
+type failureSample struct {
+	entity, end int
+	y           bool
+	base, w     float64
 }
 
 // TrainFailureModel trains a FailureModel on the histories of a fleet's
@@ -153,6 +169,9 @@ func TrainFailureModel(hist []FailureHistory, opts FailureModelOptions) (*Failur
 	}
 	in := -1
 	for e, h := range hist {
+		if len(h.Base) != len(h.Features) {
+			return nil, fmt.Errorf("cannot train a failure model: entity %d has %d steps of features and %d base probabilities", e, len(h.Features), len(h.Base))
+		}
 		for t, f := range h.Features {
 			if in < 0 {
 				in = len(f)
@@ -165,194 +184,261 @@ func TrainFailureModel(hist []FailureHistory, opts FailureModelOptions) (*Failur
 	if in <= 0 {
 		return nil, errors.New("cannot train a failure model on empty histories")
 	}
-	type sample struct{ entity, end int }
-	var pos, neg, held, calib []sample
-	trainIncidents, heldIncidents := 0, 0
+	var pos, neg, valPos, valNeg, held []failureSample
+	type incident struct{ entity, index int }
+	trainInc, heldInc := map[incident]bool{}, map[incident]bool{}
+	splits := make([]int, len(hist))
 	for e, h := range hist {
 		n := len(h.Features)
 		split := n - int(o.HoldOut*float64(n))
-		calSplit := split - int(o.Calibration*float64(split))
-		for _, inc := range h.Incidents {
-			switch {
-			case inc.Start >= split && inc.Start < n:
-				heldIncidents++
-			case inc.Start >= o.Window && inc.Start < split:
-				trainIncidents++
-			}
-		}
+		valSplit := split - int(o.Validation*float64(split))
+		splits[e] = split
 		for t := o.Window - 1; t < n; t++ {
-			if inIncident(h.Incidents, t) {
+			b := h.Base[t]
+			if !(b >= 0 && b <= 1) || inIncident(h.Incidents, t) {
 				continue
 			}
-			s := sample{e, t}
+			next := nextIncident(h.Incidents, t, o.Horizon)
+			s := failureSample{entity: e, end: t, y: next >= 0, base: logit(b), w: 1}
 			switch {
 			case t >= split:
 				held = append(held, s)
+				if s.y {
+					heldInc[incident{e, next}] = true
+				}
 			case t+o.Horizon >= split:
 				// Its label depends on the held-out part.
-			case t >= calSplit:
-				calib = append(calib, s)
-			case t+o.Horizon >= calSplit:
-				// Its label depends on the calibration part.
-			case failsWithin(h.Incidents, t, o.Horizon):
+			case t >= valSplit && s.y:
+				valPos = append(valPos, s)
+			case t >= valSplit:
+				valNeg = append(valNeg, s)
+			case t+o.Horizon >= valSplit:
+				// Its label depends on the validation part.
+			case s.y:
 				pos = append(pos, s)
+				trainInc[incident{e, next}] = true
 			default:
 				neg = append(neg, s)
 			}
 		}
 	}
-	if trainIncidents < o.MinIncidents || heldIncidents == 0 || len(pos) == 0 {
-		return nil, fmt.Errorf("%w: %d incidents in the training part (need %d), %d held out", ErrFewIncidents, trainIncidents, o.MinIncidents, heldIncidents)
+	if len(trainInc) < o.MinIncidents || len(heldInc) == 0 {
+		return nil, fmt.Errorf("%w: %d incidents in the training part (need %d), %d held out", ErrFewIncidents, len(trainInc), o.MinIncidents, len(heldInc))
 	}
 
-	m := &FailureModel{In: in, Window: o.Window, Horizon: o.Horizon, Incidents: trainIncidents,
+	m := &FailureModel{In: in, Window: o.Window, Horizon: o.Horizon, Incidents: len(trainInc),
 		mean: make([]float64, in), scale: make([]float64, in), x: make([]float64, o.Window*in)}
-	m.standardise(hist, func(e, t int) bool { return t < len(hist[e].Features)-int(o.HoldOut*float64(len(hist[e].Features))) })
+	m.standardise(hist, func(e, t int) bool { return t < splits[e] })
+	rate := float64(len(pos)) / float64(len(pos)+len(neg))
 
 	rng := rand.New(rand.NewPCG(o.LSTM.Seed, 0xfa11))
-	base := float64(len(pos)) / (float64(len(pos)) + float64(len(neg)))
-	rng.Shuffle(len(pos), func(i, j int) { pos[i], pos[j] = pos[j], pos[i] })
-	nPos := min(len(pos), o.MaxSamples/2)
-	rng.Shuffle(len(neg), func(i, j int) { neg[i], neg[j] = neg[j], neg[i] })
-	nNeg := min(len(neg), o.MaxSamples-nPos)
-	m.keep = 1
-	if len(neg) > 0 {
-		m.keep = (float64(nNeg) / float64(len(neg))) / (float64(nPos) / float64(len(pos)))
+	train := slices.Concat(drawPositives(pos, o.MaxSamples/2, rng), drawNegatives(neg, o.MaxSamples/2, rng))
+	val := slices.Concat(drawPositives(valPos, o.MaxSamples/4, rng), drawNegatives(valNeg, o.MaxSamples/4, rng))
+	// A mean weight of 1 keeps Adam's steps at the scale of one sample's.
+	var sum float64
+	for _, s := range train {
+		sum += s.w
 	}
-	pos = pos[:nPos]
-	xs := make([][]float64, 0, len(pos)+nNeg)
-	ys := make([][]float64, 0, len(pos)+nNeg)
-	one, zero := []float64{1}, []float64{0}
-	for _, s := range pos {
-		xs, ys = append(xs, m.sample(nil, hist[s.entity].Features, s.end)), append(ys, one)
+	for i := range train {
+		train[i].w *= float64(len(train)) / sum
 	}
-	for _, s := range neg[:nNeg] {
-		xs, ys = append(xs, m.sample(nil, hist[s.entity].Features, s.end)), append(ys, zero)
+	windows := func(ss []failureSample) [][]float64 {
+		xs := make([][]float64, len(ss))
+		for i, s := range ss {
+			xs[i] = m.sample(nil, hist[s.entity].Features, s.end)
+		}
+		return xs
 	}
 	m.net = NewLSTM(in, 1, o.LSTM)
-	if _, err := m.net.Train(xs, o.Window, ys); err != nil {
-		return nil, fmt.Errorf("cannot train the failure model: %w", err)
-	}
+	clear(m.net.v.Data)
+	clear(m.net.d)
+	m.Epoch = m.fit(train, windows(train), val, windows(val), o, rng)
 
 	// Evaluation costs a forward pass per step: at most 2·MaxSamples
-	// steps of each part, evenly spaced.
-	thin := func(ss []sample) []sample {
-		stride := (len(ss) + 2*o.MaxSamples - 1) / (2 * o.MaxSamples)
-		if stride <= 1 {
-			return ss
+	// steps, evenly spaced.
+	if stride := (len(held) + 2*o.MaxSamples - 1) / (2 * o.MaxSamples); stride > 1 {
+		kept := held[:0]
+		for i := 0; i < len(held); i += stride {
+			kept = append(kept, held[i])
 		}
-		kept := ss[:0]
-		for i := 0; i < len(ss); i += stride {
-			kept = append(kept, ss[i])
-		}
-		return kept
+		held = kept
 	}
-	m.platt = [2]float64{1, 0}
-	if calib = thin(calib); len(calib) > 0 {
-		ls := make([]float64, len(calib))
-		ys := make([]bool, len(calib))
-		for i, s := range calib {
-			h := hist[s.entity]
-			ls[i] = logit(m.predict(h.Features, s.end))
-			ys[i] = failsWithin(h.Incidents, s.end, o.Horizon)
-		}
-		m.platt = fitPlatt(ls, ys)
-	}
-	for _, s := range thin(held) {
+	for _, s := range held {
 		h := hist[s.entity]
-		y := failsWithin(h.Incidents, s.end, o.Horizon)
-		p := m.predict(h.Features, s.end)
-		m.HeldOut = append(m.HeldOut, HeldOutPrediction{Entity: s.entity, Step: s.end, P: p, Failed: y})
+		p := sigm(s.base + m.correction(h.Features, s.end))
+		m.HeldOut = append(m.HeldOut, HeldOutPrediction{Entity: s.entity, Step: s.end, P: p, Base: h.Base[s.end], Failed: s.y})
 		yv := 0.0
-		if y {
+		if s.y {
 			yv = 1
 		}
 		m.Brier += (p - yv) * (p - yv)
-		m.BaseRateBrier += (base - yv) * (base - yv)
+		m.BaseBrier += (h.Base[s.end] - yv) * (h.Base[s.end] - yv)
+		m.BaseRateBrier += (rate - yv) * (rate - yv)
 	}
-	if n := len(m.HeldOut); n > 0 {
-		m.Brier /= float64(n)
-		m.BaseRateBrier /= float64(n)
+	if n := float64(len(m.HeldOut)); n > 0 {
+		m.Brier /= n
+		m.BaseBrier /= n
+		m.BaseRateBrier /= n
 	}
 	return m, nil
 }
 
-// Predict returns the probability that an incident starts within the
-// horizon after the last of the steps (Window or more steps of In
-// features; the last Window are used).
-func (m *FailureModel) Predict(steps [][]float64) float64 {
-	if len(steps) < m.Window {
-		panic("model: FailureModel.Predict needs Window steps")
+// fit trains the network on the weighted log loss of the training samples
+// (windows xs) for at most Epochs epochs, stopping after Patience epochs
+// without a lower loss on the validation samples (windows vxs), and keeps
+// the weights of the epoch with the lowest. It returns that epoch, 0 for
+// the initial weights (whose correction is zero), also when there are no
+// validation samples.
+func (m *FailureModel) fit(train []failureSample, xs [][]float64, val []failureSample, vxs [][]float64, o FailureModelOptions, rng *rand.Rand) int {
+	net := m.net
+	if len(val) == 0 {
+		return 0
 	}
-	return m.predict(steps, len(steps)-1)
+	loss := func() float64 {
+		var l, w float64
+		for i, s := range val {
+			l += s.w * logLoss(s.base+net.forward(vxs[i], m.Window, nil)[0], s.y)
+			w += s.w
+		}
+		return l / w
+	}
+	bestLoss, bestEpoch := loss(), 0
+	best := slices.Clone(net.params)
+	net.startTraining()
+	order := make([]int, len(train))
+	for i := range order {
+		order[i] = i
+	}
+	bs := net.opts.BatchSize
+	dy := make([]float64, 1)
+	for epoch, bad := 1, 0; epoch <= net.opts.Epochs && bad < o.Patience; epoch++ {
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for start := 0; start < len(order); start += bs {
+			batch := order[start:min(start+bs, len(order))]
+			for _, i := range batch {
+				s := train[i]
+				p := sigm(s.base + net.forward(xs[i], m.Window, rng)[0])
+				y := 0.0
+				if s.y {
+					y = 1
+				}
+				dy[0] = s.w * (p - y) / float64(len(batch))
+				net.backward(dy, m.Window)
+			}
+			net.adamStep()
+		}
+		if l := loss(); l < bestLoss {
+			bestLoss, bestEpoch, bad = l, epoch, 0
+			copy(best, net.params)
+		} else {
+			bad++
+		}
+	}
+	copy(net.params, best)
+	return bestEpoch
 }
 
-func (m *FailureModel) predict(steps [][]float64, end int) float64 {
+// logLoss is the log loss of the probability σ(z) for outcome y, computed
+// without overflow as softplus(z) − y·z.
+func logLoss(z float64, y bool) float64 {
+	l := max(z, 0) + math.Log1p(math.Exp(-math.Abs(z)))
+	if y {
+		l -= z
+	}
+	return l
+}
+
+// drawPositives returns at most want of the samples, drawn at random and
+// weighted by the inverse of the share drawn.
+func drawPositives(ss []failureSample, want int, rng *rand.Rand) []failureSample {
+	if len(ss) <= want {
+		return slices.Clone(ss)
+	}
+	out := make([]failureSample, 0, want)
+	for _, i := range rng.Perm(len(ss))[:want] {
+		s := ss[i]
+		s.w = float64(len(ss)) / float64(want)
+		out = append(out, s)
+	}
+	return out
+}
+
+// drawNegatives draws about want of the negative samples, each with
+// probability π = min(1, k·max(p, p̄)), p its base probability, p̄ their
+// mean and k set by bisection so that the π sum to want, and weights each
+// drawn one by 1/π: an unbiased estimate of the negatives' loss, its
+// variance low where a negative's gradient (p) is large, the hard
+// negatives where the base raises a false alarm; the floor p̄ keeps the
+// ordinary minutes in view.
+func drawNegatives(ss []failureSample, want int, rng *rand.Rand) []failureSample {
+	if len(ss) <= want {
+		return slices.Clone(ss)
+	}
+	q := make([]float64, len(ss))
+	var mean float64
+	for i, s := range ss {
+		q[i] = sigm(s.base)
+		mean += q[i] / float64(len(ss))
+	}
+	lo, hi := 0.0, 1/max(mean, 1e-12)
+	for i := range q {
+		q[i] = max(q[i], mean, 1e-12)
+	}
+	kept := func(k float64) float64 {
+		var n float64
+		for _, v := range q {
+			n += min(1, k*v)
+		}
+		return n
+	}
+	for kept(hi) < float64(want) {
+		hi *= 2
+	}
+	for range 60 {
+		if mid := (lo + hi) / 2; kept(mid) < float64(want) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	var out []failureSample
+	for i, s := range ss {
+		if pi := min(1, hi*q[i]); rng.Float64() < pi {
+			s.w = 1 / pi
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Correction returns the model's correction of the base's logit after the
+// last of the steps (Window or more steps of In features; the last Window
+// are used): the failure probability is Correct(base, Correction(steps)).
+func (m *FailureModel) Correction(steps [][]float64) float64 {
+	if len(steps) < m.Window {
+		panic("model: FailureModel.Correction needs Window steps")
+	}
+	return m.correction(steps, len(steps)-1)
+}
+
+// Correct returns σ(logit(base) + correction), base clipped to
+// [1e-7, 1−1e-7].
+func Correct(base, correction float64) float64 {
+	return sigm(logit(base) + correction)
+}
+
+func (m *FailureModel) correction(steps [][]float64, end int) float64 {
+	if m.Epoch == 0 {
+		return 0 // the dense layer is zero
+	}
 	m.x = m.sample(m.x, steps, end)
-	m.out = m.net.Predict(m.out, m.x)
-	p := clamp01(m.out[0])
-	p = m.keep * p / (m.keep*p + 1 - p)
-	return sigm(m.platt[0]*logit(p) + m.platt[1])
+	return m.net.forward(m.x, m.Window, nil)[0]
 }
 
 // logit is ln(p/(1−p)), p clipped to [1e-7, 1−1e-7].
 func logit(p float64) float64 {
 	p = min(max(p, 1e-7), 1-1e-7)
 	return math.Log(p / (1 - p))
-}
-
-// fitPlatt fits σ(a·l + b) to outcomes y by Newton's method on the log
-// loss, with Platt's targets (N₊+1)/(N₊+2) and 1/(N₋+2) in place of 1
-// and 0 so that a few outcomes cannot make it certain (Platt,
-// "Probabilistic Outputs for Support Vector Machines", 1999). It returns
-// (1, 0), the identity, when y holds a single class.
-func fitPlatt(l []float64, y []bool) [2]float64 {
-	np, nn := 0.0, 0.0
-	for _, v := range y {
-		if v {
-			np++
-		} else {
-			nn++
-		}
-	}
-	if np == 0 || nn == 0 {
-		return [2]float64{1, 0}
-	}
-	hi, lo := (np+1)/(np+2), 1/(nn+2)
-	a, b := 1.0, 0.0
-	for range 50 {
-		var ga, gb, haa, hab, hbb float64
-		for i, x := range l {
-			t := lo
-			if y[i] {
-				t = hi
-			}
-			p := sigm(a*x + b)
-			d := p - t
-			w := max(p*(1-p), 1e-12)
-			ga += d * x
-			gb += d
-			haa += w * x * x
-			hab += w * x
-			hbb += w
-		}
-		haa += 1e-9
-		hbb += 1e-9
-		det := haa*hbb - hab*hab
-		if !(det > 0) {
-			break
-		}
-		da := (hbb*ga - hab*gb) / det
-		db := (haa*gb - hab*ga) / det
-		a, b = a-da, b-db
-		if math.Abs(da)+math.Abs(db) < 1e-9 {
-			break
-		}
-	}
-	if math.IsNaN(a) || math.IsNaN(b) {
-		return [2]float64{1, 0}
-	}
-	return [2]float64{a, b}
 }
 
 // sample writes the standardised window of steps ending at end into dst.
@@ -407,54 +493,61 @@ func inIncident(incs []StepSpan, t int) bool {
 	return false
 }
 
-// failsWithin reports whether an incident starts in (t, t+h].
-func failsWithin(incs []StepSpan, t, h int) bool {
-	for _, s := range incs {
+// nextIncident returns the index of the first incident that starts in
+// (t, t+h], −1 for none.
+func nextIncident(incs []StepSpan, t, h int) int {
+	for i, s := range incs {
 		if s.Start > t && s.Start <= t+h {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
+// failureModelKind names what a FailureModelState's network outputs, so
+// that the state of a model that output something else is refused.
+const failureModelKind = "logit-correction"
+
 // FailureModelState is what a trained FailureModel needs to predict, for
-// persisting it: its network's weights, the standardisation and the output
-// corrections. It encodes as JSON.
+// persisting it: its network's weights and the standardisation. It
+// encodes as JSON.
 type FailureModelState struct {
-	In, Window, Horizon, Incidents int
-	Brier, BaseRateBrier           float64
-	Hidden1, Hidden2               int
-	Mean, Scale                    []float64
-	Keep                           float64
-	Platt                          [2]float64
-	Params                         []float64
+	Kind                            string
+	In, Window, Horizon, Incidents  int
+	Epoch                           int
+	Brier, BaseBrier, BaseRateBrier float64
+	Hidden1, Hidden2                int
+	Mean, Scale                     []float64
+	Params                          []float64
 }
 
 // State returns the model's state; the model and the state share nothing.
 func (m *FailureModel) State() FailureModelState {
 	o := m.net.opts
 	return FailureModelState{
-		In: m.In, Window: m.Window, Horizon: m.Horizon, Incidents: m.Incidents,
-		Brier: m.Brier, BaseRateBrier: m.BaseRateBrier, Hidden1: o.Hidden1, Hidden2: o.Hidden2,
-		Mean: slices.Clone(m.mean), Scale: slices.Clone(m.scale), Keep: m.keep, Platt: m.platt,
-		Params: slices.Clone(m.net.params),
+		Kind: failureModelKind, In: m.In, Window: m.Window, Horizon: m.Horizon, Incidents: m.Incidents, Epoch: m.Epoch,
+		Brier: m.Brier, BaseBrier: m.BaseBrier, BaseRateBrier: m.BaseRateBrier, Hidden1: o.Hidden1, Hidden2: o.Hidden2,
+		Mean: slices.Clone(m.mean), Scale: slices.Clone(m.scale), Params: slices.Clone(m.net.params),
 	}
 }
 
 // NewFailureModelFromState rebuilds a model from State's output, checking
 // that its parts fit together.
 func NewFailureModelFromState(s FailureModelState) (*FailureModel, error) {
+	if s.Kind != failureModelKind {
+		return nil, fmt.Errorf("cannot restore a failure model of kind %q, want %q", s.Kind, failureModelKind)
+	}
 	if s.In < 1 || s.Window < 1 || s.Hidden1 < 1 || s.Hidden2 < 1 || len(s.Mean) != s.In || len(s.Scale) != s.In {
 		return nil, fmt.Errorf("cannot restore a failure model of %d features, window %d, %d×%d units from %d means and %d scales", s.In, s.Window, s.Hidden1, s.Hidden2, len(s.Mean), len(s.Scale))
 	}
-	net := NewLSTM(s.In, 1, LSTMOptions{Hidden1: s.Hidden1, Hidden2: s.Hidden2, Sigmoid: true})
+	net := NewLSTM(s.In, 1, LSTMOptions{Hidden1: s.Hidden1, Hidden2: s.Hidden2})
 	if len(s.Params) != len(net.params) {
 		return nil, fmt.Errorf("cannot restore a failure model: %d weights, want %d", len(s.Params), len(net.params))
 	}
 	copy(net.params, s.Params)
 	return &FailureModel{
-		In: s.In, Window: s.Window, Horizon: s.Horizon, Incidents: s.Incidents, Brier: s.Brier, BaseRateBrier: s.BaseRateBrier,
-		net: net, mean: slices.Clone(s.Mean), scale: slices.Clone(s.Scale), keep: s.Keep, platt: s.Platt,
-		x: make([]float64, s.Window*s.In),
+		In: s.In, Window: s.Window, Horizon: s.Horizon, Incidents: s.Incidents, Epoch: s.Epoch,
+		Brier: s.Brier, BaseBrier: s.BaseBrier, BaseRateBrier: s.BaseRateBrier,
+		net: net, mean: slices.Clone(s.Mean), scale: slices.Clone(s.Scale), x: make([]float64, s.Window*s.In),
 	}, nil
 }

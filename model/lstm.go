@@ -228,6 +228,23 @@ func backwardLayer(w blas64.General, gw blas64.General, gb []float64, dh []float
 // forward computes the outputs for one sample x (T × In); with train, it
 // draws dropout masks from rng.
 func (n *LSTM) forward(x []float64, T int, rng *rand.Rand) []float64 {
+	ws := &n.ws
+	h2 := n.hidden(x, T, rng)
+	ws.y = resize(ws.y, n.Out)
+	copy(ws.y, n.d)
+	blas64.Gemv(blas.NoTrans, 1, n.v, blas64.Vector{N: len(h2), Inc: 1, Data: h2}, 1, blas64.Vector{N: n.Out, Inc: 1, Data: ws.y})
+	if n.opts.Sigmoid {
+		for i, v := range ws.y {
+			ws.y[i] = sigm(v)
+		}
+	}
+	return ws.y
+}
+
+// hidden runs both LSTM layers over one sample x (T × In) and returns the
+// second layer's last h after dropout, the dense layer's input; with rng,
+// it draws dropout masks from it.
+func (n *LSTM) hidden(x []float64, T int, rng *rand.Rand) []float64 {
 	o := n.opts
 	ws := &n.ws
 	h1, h2 := o.Hidden1, o.Hidden2
@@ -262,15 +279,7 @@ func (n *LSTM) forward(x []float64, T int, rng *rand.Rand) []float64 {
 	for j := range h2 {
 		ws.h2[j] = last[j] * ws.mask2[j]
 	}
-	ws.y = resize(ws.y, n.Out)
-	copy(ws.y, n.d)
-	blas64.Gemv(blas.NoTrans, 1, n.v, blas64.Vector{N: h2, Inc: 1, Data: ws.h2}, 1, blas64.Vector{N: n.Out, Inc: 1, Data: ws.y})
-	if o.Sigmoid {
-		for i, v := range ws.y {
-			ws.y[i] = sigm(v)
-		}
-	}
-	return ws.y
+	return ws.h2
 }
 
 // gradViews returns the gradient buffer's blocks, laid out as params.
@@ -286,21 +295,31 @@ func (n *LSTM) gradViews() (gw1 blas64.General, gb1 []float64, gw2 blas64.Genera
 // scale, to ws.grad, after a forward pass with the same masks, and returns
 // the squared error.
 func (n *LSTM) accumulate(target []float64, T int, scale float64) float64 {
-	o := n.opts
 	ws := &n.ws
-	h1, h2 := o.Hidden1, o.Hidden2
-	gw1, gb1, gw2, gb2, gv, gd := n.gradViews()
 	ws.dy = resize(ws.dy, n.Out)
-	dy := ws.dy
 	var se float64
 	for i, y := range ws.y {
 		e := y - target[i]
 		se += e * e
-		dy[i] = 2 * e * scale
-		if o.Sigmoid {
-			dy[i] *= y * (1 - y)
+		ws.dy[i] = 2 * e * scale
+		if n.opts.Sigmoid {
+			ws.dy[i] *= y * (1 - y)
 		}
-		gd[i] += dy[i]
+	}
+	n.backward(ws.dy, T)
+	return se
+}
+
+// backward adds to ws.grad the gradient of a loss whose derivative with
+// respect to the dense layer's outputs (before the sigmoid) is dy, after a
+// forward pass over T steps with the same masks.
+func (n *LSTM) backward(dy []float64, T int) {
+	o := n.opts
+	ws := &n.ws
+	h1, h2 := o.Hidden1, o.Hidden2
+	gw1, gb1, gw2, gb2, gv, gd := n.gradViews()
+	for i, v := range dy {
+		gd[i] += v
 	}
 	blas64.Ger(1, blas64.Vector{N: n.Out, Inc: 1, Data: dy}, blas64.Vector{N: h2, Inc: 1, Data: ws.h2}, gv)
 	ws.dh2 = resize(ws.dh2, T*h2)
@@ -319,7 +338,43 @@ func (n *LSTM) accumulate(target []float64, T int, scale float64) float64 {
 		dh1[i] *= ws.mask1[i]
 	}
 	backwardLayer(n.w1, gw1, gb1, dh1, n.In, T, &ws.l1, nil)
-	return se
+}
+
+// startTraining sizes the gradient and Adam's moments.
+func (n *LSTM) startTraining() {
+	ws := &n.ws
+	ws.grad = resize(ws.grad, len(n.params))
+	clear(ws.grad)
+	if len(ws.m) != len(n.params) {
+		ws.m = make([]float64, len(n.params))
+		ws.v = make([]float64, len(n.params))
+	}
+}
+
+// adamStep applies ws.grad, clipped to a global norm of 5, by one step of
+// Adam with β = (0.9, 0.999), and clears it.
+func (n *LSTM) adamStep() {
+	const b1, b2, eps, maxNorm = 0.9, 0.999, 1e-8, 5.0
+	ws := &n.ws
+	var norm float64
+	for _, g := range ws.grad {
+		norm += g * g
+	}
+	clip := 1.0
+	if norm = math.Sqrt(norm); norm > maxNorm {
+		clip = maxNorm / norm
+	}
+	ws.step++
+	c1 := 1 - math.Pow(b1, float64(ws.step))
+	c2 := 1 - math.Pow(b2, float64(ws.step))
+	lr := n.opts.LearningRate
+	for k, g := range ws.grad {
+		g *= clip
+		ws.m[k] = b1*ws.m[k] + (1-b1)*g
+		ws.v[k] = b2*ws.v[k] + (1-b2)*g*g
+		n.params[k] -= lr * (ws.m[k] / c1) / (math.Sqrt(ws.v[k]/c2) + eps)
+	}
+	clear(ws.grad)
 }
 
 // Train fits the network to samples x[i] (steps × In values, step-major)
@@ -338,47 +393,24 @@ func (n *LSTM) Train(x [][]float64, steps int, y [][]float64) ([]float64, error)
 		}
 	}
 	o := n.opts
-	ws := &n.ws
-	ws.grad = resize(ws.grad, len(n.params))
-	if len(ws.m) != len(n.params) {
-		ws.m = make([]float64, len(n.params))
-		ws.v = make([]float64, len(n.params))
-	}
+	n.startTraining()
 	rng := rand.New(rand.NewPCG(o.Seed, 0xd20))
 	order := make([]int, len(x))
 	for i := range order {
 		order[i] = i
 	}
-	const b1, b2, eps, maxNorm = 0.9, 0.999, 1e-8, 5.0
 	losses := make([]float64, 0, o.Epochs)
 	for range o.Epochs {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		var sse float64
 		for start := 0; start < len(order); start += o.BatchSize {
 			batch := order[start:min(start+o.BatchSize, len(order))]
-			clear(ws.grad)
 			scale := 1 / float64(len(batch)*n.Out)
 			for _, i := range batch {
 				n.forward(x[i], steps, rng)
 				sse += n.accumulate(y[i], steps, scale)
 			}
-			var norm float64
-			for _, g := range ws.grad {
-				norm += g * g
-			}
-			clip := 1.0
-			if norm = math.Sqrt(norm); norm > maxNorm {
-				clip = maxNorm / norm
-			}
-			ws.step++
-			c1 := 1 - math.Pow(b1, float64(ws.step))
-			c2 := 1 - math.Pow(b2, float64(ws.step))
-			for k, g := range ws.grad {
-				g *= clip
-				ws.m[k] = b1*ws.m[k] + (1-b1)*g
-				ws.v[k] = b2*ws.v[k] + (1-b2)*g*g
-				n.params[k] -= o.LearningRate * (ws.m[k] / c1) / (math.Sqrt(ws.v[k]/c2) + eps)
-			}
+			n.adamStep()
 		}
 		losses = append(losses, sse/float64(len(x)*n.Out))
 	}

@@ -8,13 +8,19 @@ import (
 )
 
 // TestLSTMGradient checks backpropagation through time against central
-// differences of the loss, for every parameter of a small network, with and
-// without the output sigmoid.
+// differences of the loss, for every parameter of a small network: the
+// squared error with and without the output sigmoid, and the log loss of
+// σ(base + output) that the failure model trains on, whose gradient on
+// the output is p − y.
 func TestLSTMGradient(t *testing.T) {
-	for _, sig := range []bool{false, true} {
-		n := NewLSTM(2, 2, LSTMOptions{Hidden1: 3, Hidden2: 2, Dropout: -1, Seed: 1, Sigmoid: sig})
+	const T, base = 4, -2.0
+	for _, c := range []string{"mse", "mse sigmoid", "log loss"} {
+		out := 2
+		if c == "log loss" {
+			out = 1
+		}
+		n := NewLSTM(2, out, LSTMOptions{Hidden1: 3, Hidden2: 2, Dropout: -1, Seed: 1, Sigmoid: c == "mse sigmoid"})
 		rng := rand.New(rand.NewPCG(2, 2))
-		const T = 4
 		x := make([]float64, T*2)
 		for i := range x {
 			x[i] = rng.NormFloat64()
@@ -22,15 +28,22 @@ func TestLSTMGradient(t *testing.T) {
 		target := []float64{0.3, 0.8}
 		loss := func() float64 {
 			y := n.forward(x, T, nil)
+			if c == "log loss" {
+				return logLoss(base+y[0], true)
+			}
 			var s float64
 			for i, v := range y {
 				s += (v - target[i]) * (v - target[i])
 			}
 			return s
 		}
-		n.ws.grad = make([]float64, len(n.params))
-		n.forward(x, T, nil)
-		n.accumulate(target, T, 1)
+		n.startTraining()
+		y := n.forward(x, T, nil)
+		if c == "log loss" {
+			n.backward([]float64{sigm(base+y[0]) - 1}, T)
+		} else {
+			n.accumulate(target, T, 1)
+		}
 		const eps = 1e-6
 		for k := range n.params {
 			old := n.params[k]
@@ -41,7 +54,7 @@ func TestLSTMGradient(t *testing.T) {
 			n.params[k] = old
 			num := (up - dn) / (2 * eps)
 			if math.Abs(num-n.ws.grad[k]) > 1e-6*math.Max(1, math.Abs(num)) {
-				t.Errorf("sigmoid=%v: dL/dθ%d = %g, central difference %g", sig, k, n.ws.grad[k], num)
+				t.Errorf("%s: dL/dθ%d = %g, central difference %g", c, k, n.ws.grad[k], num)
 			}
 		}
 	}

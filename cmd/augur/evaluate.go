@@ -181,7 +181,7 @@ func printFailureModel(out io.Writer, fm *engine.FailureModelStatus, r, base eng
 	if fm.Trained == nil {
 		fmt.Fprintf(out, "not trained (%s)\n", fm.Note)
 	} else {
-		fmt.Fprintf(out, "LSTM trained at %s on %d incidents in %.1fs, in use: %v", fm.Trained.Format(time.RFC3339), fm.Incidents, fm.TrainSeconds, fm.InUse)
+		fmt.Fprintf(out, "LSTM correction of the calibration trained at %s on %d incidents in %.1fs (epoch %d kept), in use: %v", fm.Trained.Format(time.RFC3339), fm.Incidents, fm.TrainSeconds, fm.Epoch, fm.InUse)
 		if fm.Brier != nil && fm.CalibratedBrier != nil {
 			fmt.Fprintf(out, "; held-out Brier %.5f against the calibration's %.5f on %d predictions", *fm.Brier, *fm.CalibratedBrier, fm.HeldOut)
 		}
