@@ -94,12 +94,16 @@ func (o EntityOptions) withDefaults() EntityOptions {
 //
 // S is Cholesky-factorised every k steps, so a step costs O(k²) amortised
 // and allocates nothing. Shares explains a score: signal j's share
-// r̄_j² / Σ r̄², its part of the squared norm of the smoothed residuals
-// (the Mahalanobis terms r̄_j (S⁻¹r̄)_j spread blame over correlated
-// signals and can be negative, so they rank responsible signals worse).
+// Σ r̄_j² / Σ |r̄|² over the p steps the score rests on, its part of the
+// squared norm of their residuals (the Mahalanobis terms r̄_j (S⁻¹r̄)_j
+// spread blame over correlated signals and can be negative, and the terms
+// of each signal given the others, w_j²/(S⁻¹)_jj, share a common shift
+// among its signals, so both rank responsible signals worse; on ASD's
+// interpretation labels HitRate@150 % is 0.869 over the p = 2 steps, 0.851
+// over the latest alone).
 //
-// State: 4 + p + 3k + 2k² float64, 6.1 KiB for 19 signals (StateBytes).
-// Not safe for concurrent use.
+// State: 4 + p + (3 + p)k + 2k² float64, 6.4 KiB for 19 signals
+// (StateBytes). Not safe for concurrent use.
 type EntityDetector struct {
 	opts  EntityOptions
 	k, n  int
@@ -107,6 +111,7 @@ type EntityDetector struct {
 
 	rbar []float64 // smoothed residual vector
 	last []float64 // the last p distances, d² of step n at n mod p
+	past []float64 // the last p vectors r̄, p×k, that of step n in row n mod p
 	cov  []float64 // C, k×k row-major (lower triangle used)
 	chol []float64 // Cholesky factor L of S, k×k row-major lower triangle
 	w    []float64 // S⁻¹ r̄ scratch
@@ -128,6 +133,7 @@ func NewEntityDetector(signals int, opts EntityOptions) *EntityDetector {
 		alpha: 1 - math.Exp2(-1/o.HalfLife),
 		rbar:  make([]float64, signals),
 		last:  make([]float64, o.Persistence),
+		past:  make([]float64, o.Persistence*signals),
 		cov:   make([]float64, signals*signals),
 		chol:  make([]float64, signals*signals),
 		w:     make([]float64, signals),
@@ -177,25 +183,27 @@ func (d *EntityDetector) Update(r []float64) float64 {
 
 	p := len(d.last)
 	d.last[d.n%p] = d2
+	copy(d.past[d.n%p*k:], d.rbar)
 	if d.n <= d.opts.Warmup {
 		return 0
 	}
 	return 1 - math.Pow(d.chi2.Survival(slices.Min(d.last)), float64(p))
 }
 
-// Shares writes each signal's share of the latest step's evidence into dst
-// (resized to the number of signals) and returns it: r̄_j² / Σ r̄², summing
-// to 1 (all 0 when every residual is 0).
+// Shares writes each signal's share of the latest score's evidence into
+// dst (resized to the number of signals) and returns it: Σ r̄_j² / Σ |r̄|²
+// over the last p steps, summing to 1 (all 0 when every residual is 0).
 func (d *EntityDetector) Shares(dst []float64) []float64 {
 	dst = resize(dst, d.k)
+	clear(dst)
 	sum := 0.0
-	for _, v := range d.rbar {
+	for i, v := range d.past {
+		dst[i%d.k] += v * v
 		sum += v * v
 	}
-	for j, v := range d.rbar {
-		dst[j] = 0
-		if sum > 0 {
-			dst[j] = v * v / sum
+	if sum > 0 {
+		for j := range dst {
+			dst[j] /= sum
 		}
 	}
 	return dst
@@ -205,8 +213,8 @@ func (d *EntityDetector) Shares(dst []float64) []float64 {
 // persisting it: the steps it has taken, the smoothed residual vector r̄,
 // the covariance C, the Cholesky factor of S in use (k×k row-major, lower
 // triangles used; no factor when none is in use) and the last p
-// distances, so that a restored detector scores the next steps as the
-// original would have. It encodes as JSON.
+// distances and vectors r̄, so that a restored detector scores and
+// explains the next steps as the original would have. It encodes as JSON.
 type EntityDetectorState struct {
 	Steps      int
 	Smoothed   []float64
@@ -216,6 +224,9 @@ type EntityDetectorState struct {
 	// saved before persistence has none: the restored detector takes them
 	// as 0, so its next p−1 steps score 0.
 	Distances []float64 `json:",omitempty"`
+	// Recent are the vectors r̄ of the same steps, oldest first, p×k; a
+	// state saved before persistence has only Smoothed, the newest.
+	Recent []float64 `json:",omitempty"`
 }
 
 // State returns the detector's state; the detector and the state share
@@ -227,7 +238,9 @@ func (d *EntityDetector) State() EntityDetectorState {
 	}
 	p := len(d.last)
 	for i := range p {
-		s.Distances = append(s.Distances, d.last[(d.n+1+i)%p])
+		row := (d.n + 1 + i) % p
+		s.Distances = append(s.Distances, d.last[row])
+		s.Recent = append(s.Recent, d.past[row*d.k:(row+1)*d.k]...)
 	}
 	return s
 }
@@ -239,7 +252,7 @@ func NewEntityDetectorFromState(opts EntityOptions, s EntityDetectorState) (*Ent
 	if k < 1 || len(s.Covariance) != k*k || (s.Factor != nil && len(s.Factor) != k*k) || s.Steps < 0 {
 		return nil, fmt.Errorf("cannot restore an entity detector of %d signals from %d covariances and %d factor values after %d steps", k, len(s.Covariance), len(s.Factor), s.Steps)
 	}
-	for _, part := range [...][]float64{s.Smoothed, s.Covariance, s.Factor, s.Distances} {
+	for _, part := range [...][]float64{s.Smoothed, s.Covariance, s.Factor, s.Distances, s.Recent} {
 		for _, v := range part {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return nil, fmt.Errorf("cannot restore an entity detector: value %v", v)
@@ -248,8 +261,8 @@ func NewEntityDetectorFromState(opts EntityOptions, s EntityDetectorState) (*Ent
 	}
 	d := NewEntityDetector(k, opts)
 	p := len(d.last)
-	if s.Distances != nil && len(s.Distances) != p {
-		return nil, fmt.Errorf("cannot restore an entity detector persisting over %d steps from %d distances", p, len(s.Distances))
+	if s.Distances != nil && len(s.Distances) != p || s.Recent != nil && len(s.Recent) != p*k {
+		return nil, fmt.Errorf("cannot restore an entity detector of %d signals persisting over %d steps from %d distances and %d residuals", k, p, len(s.Distances), len(s.Recent))
 	}
 	d.n = s.Steps
 	copy(d.rbar, s.Smoothed)
@@ -258,11 +271,17 @@ func NewEntityDetectorFromState(opts EntityOptions, s EntityDetectorState) (*Ent
 	for i, v := range s.Distances {
 		d.last[(d.n+1+i)%p] = v
 	}
+	copy(d.past[d.n%p*k:], s.Smoothed)
+	for i := 0; i < len(s.Recent); i += k {
+		copy(d.past[(d.n+1+i/k)%p*k:], s.Recent[i:i+k])
+	}
 	return d, nil
 }
 
 // StateBytes is the memory the detector's state holds, in bytes.
-func (d *EntityDetector) StateBytes() int { return 8 * (4 + len(d.last) + 3*d.k + 2*d.k*d.k) }
+func (d *EntityDetector) StateBytes() int {
+	return 8 * (4 + len(d.last) + len(d.past) + 3*d.k + 2*d.k*d.k)
+}
 
 // factorize sets chol to the Cholesky factor of S = (1−λ)C + λ·diag(C)
 // (Cholesky–Banachiewicz). S is positive definite (a convex combination of

@@ -235,8 +235,8 @@ func TestEntityDetectorMissingValues(t *testing.T) {
 	}
 }
 
-// A detector restored from its State, through JSON, scores the next
-// steps as the original does; a state whose parts do not fit is refused.
+// A detector restored from its State, through JSON, scores and explains
+// the next steps as the original does; a state whose parts do not fit is refused.
 func TestEntityDetectorStateRoundTrip(t *testing.T) {
 	const n, k, cut = 2000, 4, 1203 // cut is not a multiple of k: the factor in use is older than the covariance
 	ts, ys := plantedEntity(5, n, k, n, nil)
@@ -266,6 +266,9 @@ func TestEntityDetectorStateRoundTrip(t *testing.T) {
 		if got := restored.Update(z); got != want {
 			t.Fatalf("step %d: restored detector scores %v, the original %v", i, got, want)
 		}
+		if got, want := restored.Shares(nil), det.Shares(nil); !slices.Equal(got, want) {
+			t.Fatalf("step %d: restored detector's shares %v, the original's %v", i, got, want)
+		}
 	}
 	for _, bad := range []EntityDetectorState{
 		{},
@@ -275,6 +278,7 @@ func TestEntityDetectorStateRoundTrip(t *testing.T) {
 		{Steps: 1, Smoothed: []float64{math.NaN()}, Covariance: []float64{1}},
 		{Steps: 1, Smoothed: []float64{0}, Covariance: []float64{1}, Distances: []float64{1, 2, 3}},
 		{Steps: 1, Smoothed: []float64{0}, Covariance: []float64{1}, Distances: []float64{1, math.Inf(1)}},
+		{Steps: 1, Smoothed: []float64{0}, Covariance: []float64{1}, Recent: []float64{0, 0, 0}},
 	} {
 		if _, err := NewEntityDetectorFromState(EntityOptions{}, bad); err == nil {
 			t.Errorf("NewEntityDetectorFromState(%+v): no error", bad)
@@ -289,8 +293,8 @@ func TestEntityStateBytes(t *testing.T) {
 	if got := res.StateBytes(); got < 43*1024 || got >= 44*1024 {
 		t.Errorf("SeasonalResiduals(19 signals, 5 min) state %d bytes, documented as 43 KiB", got)
 	}
-	if got := det.StateBytes(); got < 6*1024 || got >= 6*1024+205 {
-		t.Errorf("EntityDetector(19 signals) state %d bytes, documented as 6.1 KiB", got)
+	if got := det.StateBytes(); got < 6*1024+307 || got >= 6*1024+512 {
+		t.Errorf("EntityDetector(19 signals) state %d bytes, documented as 6.4 KiB", got)
 	}
 	// Without a step, the first observations' spacing sets it.
 	probed := NewSeasonalResiduals(19, 0)
