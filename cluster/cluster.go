@@ -92,6 +92,9 @@ func (s *Static) Owns(entity string) bool {
 	return HashMod(entity, s.total) == s.index
 }
 
+// Settle returns at once: a static split has nothing to wait for.
+func (s *Static) Settle(context.Context) {}
+
 // Changed never fires: a static split does not change while running.
 func (s *Static) Changed() <-chan struct{} { return nil }
 

@@ -276,6 +276,55 @@ func TestRingReplicationFactorTwo(t *testing.T) {
 	t.Logf("ownership moved %s after the kill", time.Since(began).Round(100*time.Millisecond))
 }
 
+// TestRingSettle starts a replica before the peer it is given, as a
+// StatefulSet's pods start in parallel: it sees itself alone until it
+// joins the peer, and Settle waits for that rather than for its lone view
+// to hold still.
+func TestRingSettle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("gossips for seconds")
+	}
+	peer := freeAddr(t)
+	b, err := NewRing(RingOptions{ID: "augur-1", ListenAddress: freeAddr(t), Peers: []string{peer}, ReplicationFactor: 1,
+		HeartbeatInterval: time.Second, HeartbeatTimeout: 3 * time.Second, SettleTimeout: 30 * time.Second, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Stop)
+	settled := make(chan time.Duration)
+	began := time.Now()
+	go func() {
+		b.Settle(context.Background())
+		settled <- time.Since(began)
+	}()
+	// Later than settlePolls polls of a lone view.
+	time.Sleep(time.Duration(settlePolls+1) * pollInterval)
+	a, err := NewRing(RingOptions{ID: "augur-0", ListenAddress: peer, ReplicationFactor: 1,
+		HeartbeatInterval: time.Second, HeartbeatTimeout: 3 * time.Second, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Stop)
+	took := <-settled
+	if got := b.healthyMembers(); len(got) != 2 {
+		t.Errorf("settled after %s seeing %v, want both members", took, got)
+	}
+	select {
+	case <-b.Changed():
+		t.Error("the change Settle waited for was sent on Changed too")
+	default:
+	}
+	t.Logf("settled %s after its start", took.Round(100*time.Millisecond))
+}
+
 // kill stops the ring's services without leaving (as a crashed replica
 // would not), for tests.
 func (r *Ring) kill() {

@@ -52,6 +52,8 @@ type RingOptions struct {
 	// ("https" when it serves TLS; default "http").
 	APIPort   int
 	APIScheme string
+	// SettleTimeout bounds Settle's wait.
+	SettleTimeout time.Duration
 	// TokensFile keeps this replica's tokens across restarts; "" keeps
 	// none.
 	TokensFile string
@@ -76,6 +78,9 @@ const (
 	// of ownership: a member past its heartbeat timeout changes none of
 	// the ring's state, only the clock does.
 	pollInterval = time.Second
+	// settlePolls is how many polls in a row must see the same members
+	// for Settle, as Alertmanager's gossip settles.
+	settlePolls = 3
 )
 
 // ownOp is the ring operation ownership is asked for: ACTIVE and LEAVING
@@ -275,6 +280,45 @@ func (r *Ring) Start(ctx context.Context) error {
 	r.polled.Add(1)
 	go r.poll(pctx)
 	return nil
+}
+
+// Settle waits until the ring's healthy members are the same for
+// settlePolls polls in a row and, when this replica was given peers,
+// include another member, or for SettleTimeout at most, as Alertmanager
+// waits for its gossip to settle before it notifies. A replica that
+// starts beside its peers (a StatefulSet's pods started in parallel)
+// sees itself alone until it joins them; had it fetched and fitted what
+// it owns then, it would have taken the history of the whole fleet and
+// fitted every series, to drop most of them a second later. Call it
+// before the first use of Owns; a change it saw is not sent on Changed.
+func (r *Ring) Settle(ctx context.Context) {
+	began := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, r.opts.SettleTimeout)
+	defer cancel()
+	members := r.healthyMembers()
+	for same := 0; same < settlePolls || len(r.opts.Peers) > 0 && len(members) < 2; {
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return // stopping
+			}
+			r.logger.Warn("cluster not settled; proceeding", "after", time.Since(began).Round(time.Millisecond), "members", members, "peers", r.opts.Peers)
+			return
+		case <-time.After(pollInterval):
+		}
+		h := r.healthyMembers()
+		if slices.Equal(h, members) {
+			same++
+		} else {
+			same = 0
+		}
+		members = h
+	}
+	select {
+	case <-r.changed:
+	default:
+	}
+	r.logger.Info("cluster settled", "after", time.Since(began).Round(time.Millisecond), "members", members)
 }
 
 // Stop leaves the cluster: this replica is removed from the ring and

@@ -319,6 +319,8 @@ func (e *Engine) reown() {
 	}
 	// What the TSDB held at start is not what the new entities need.
 	e.opts.AppendedUntil = time.Time{}
+	// The series it gained count once fitted; those it lost, now.
+	e.countSeries()
 	e.mu.Unlock()
 	for entity := range e.entityRefs {
 		if !e.opts.Owner.Owns(entity) {

@@ -255,13 +255,20 @@ func (e *Engine) installFits(ctx context.Context) {
 			}
 		}
 	}
-	if e.ready {
-		for _, sig := range e.signals {
-			e.metrics.series.WithLabelValues(sig.Name).Set(float64(len(sig.series)))
-		}
-	}
+	e.countSeries()
 	e.mu.Unlock()
 	e.commit(a)
+}
+
+// countSeries sets augur_series once the engine is ready. The caller
+// holds e.mu.
+func (e *Engine) countSeries() {
+	if !e.ready {
+		return
+	}
+	for _, sig := range e.signals {
+		e.metrics.series.WithLabelValues(sig.Name).Set(float64(len(sig.series)))
+	}
 }
 
 // compactor is what a store offers to pause its background compactions:

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/augur-sre/augur/history"
 	"github.com/augur-sre/augur/ingest"
 )
@@ -109,6 +111,10 @@ func TestOwnershipChange(t *testing.T) {
 	// An entity lost and gained again is fitted again.
 	o.set("api-1")
 	wait(slices.DeleteFunc(slices.Clone(all), func(h string) bool { return h == "api-1" }))
+	// augur_series counts what is left at once, no fit needed.
+	if got := testutil.ToFloat64(e.metrics.series.WithLabelValues("cpu")); got != 7 {
+		t.Errorf("augur_series{signal=\"cpu\"} %g with api-1 lost, want 7", got)
+	}
 	o.set()
 	wait(all)
 }

@@ -34,6 +34,7 @@ type clusterFlags struct {
 	id                string
 	heartbeat         time.Duration
 	heartbeatTimeout  time.Duration
+	settleTimeout     time.Duration
 	fanoutTimeout     time.Duration
 	shard             string
 	shardPeers        []string
@@ -48,6 +49,7 @@ func (f *clusterFlags) register(c *kingpin.CmdClause) {
 	c.Flag("cluster.instance-id", "This replica's name in the ring: unique, and the same across restarts so that a replica takes back its entities. Default: the hostname (a StatefulSet pod's name).").StringVar(&f.id)
 	c.Flag("cluster.heartbeat-interval", "How often this replica heartbeats in the ring.").Default("5s").DurationVar(&f.heartbeat)
 	c.Flag("cluster.heartbeat-timeout", "A replica silent this long is forgotten and its entities move to the others (whole seconds; at least twice --cluster.heartbeat-interval).").Default("30s").DurationVar(&f.heartbeatTimeout)
+	c.Flag("cluster.settle-timeout", "How long a replica may wait, before its first evaluation, for the members it sees to stop changing (and, given --cluster.peer, to include another), so that it does not fetch and fit the whole fleet while it sees itself alone.").Default("1m").DurationVar(&f.settleTimeout)
 	c.Flag("cluster.fanout-timeout", "How long /api/v1/failures, /api/v1/forecast, /api/v1/capacity and each read of a query (/api/v1/query, query_range, series, labels) wait for another replica's part of the fleet; a replica that does not answer in time is left out with a warning.").Default("10s").DurationVar(&f.fanoutTimeout)
 	c.Flag("cluster.peer-http-config.file", "Path to the HTTP client configuration (Prometheus' format: basic_auth, authorization, tls_config) with which this replica asks the others, when their --web.config.file requires TLS or a user.").StringVar(&f.peerHTTPConfig)
 	c.Flag("shard", "Static split: this replica is shard i of N (i/N, from 0) and owns the entities whose hashmod (Prometheus' hashmod relabelling of the entity label's value) is i. No gossip; see --shard.peer-url.").StringVar(&f.shard)
@@ -58,6 +60,8 @@ func (f *clusterFlags) register(c *kingpin.CmdClause) {
 // API consume it.
 type fleetShare interface {
 	engine.Owner
+	// Settle waits until the share is known (see cluster.Ring.Settle).
+	Settle(ctx context.Context)
 	Peers() []string
 	Status(ctx context.Context) (cluster.Status, error)
 }
@@ -106,7 +110,7 @@ func (f *clusterFlags) joinFleet(ctx context.Context, webListen, webConfig, stor
 	}
 	r, err := cluster.NewRing(cluster.RingOptions{
 		ID: id, ListenAddress: f.listen, AdvertiseAddress: f.advertise, Peers: f.peers,
-		ReplicationFactor: f.replication, HeartbeatInterval: f.heartbeat, HeartbeatTimeout: f.heartbeatTimeout,
+		ReplicationFactor: f.replication, HeartbeatInterval: f.heartbeat, HeartbeatTimeout: f.heartbeatTimeout, SettleTimeout: f.settleTimeout,
 		APIPort: apiPort, APIScheme: scheme, TokensFile: filepath.Join(storage, "ring-tokens.json"),
 		Logger: logger, Registerer: reg,
 	})

@@ -4,16 +4,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/augur-sre/augur/cluster"
+	"github.com/augur-sre/augur/internal/testservers"
 )
 
 // demoHosts is the embedded demo's fleet (config/demo.yml, entity "host").
@@ -22,22 +29,22 @@ var demoHosts = []string{"api-1", "api-2", "batch-1", "cache-1", "db-1", "db-2",
 // clusterArgs keep the replicas' start light: no calibration replay.
 var clusterArgs = []string{"--calibration.replay=0", "--demo.start=2026-03-02T12:00:00Z"}
 
-// metricsEntities returns the hosts whose failure probability a replica
-// exports on /metrics, which Prometheus scraping every replica reads.
-func metricsEntities(t *testing.T, url string) []string {
-	t.Helper()
+// metricsEntities returns the entities (values of label) whose failure
+// probability a replica exports on /metrics, which Prometheus scraping
+// every replica reads.
+func metricsEntities(url, label string) []string {
 	resp, err := http.Get(url + "/metrics")
 	if err != nil {
 		return nil
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	var hosts []string
-	for _, m := range regexp.MustCompile(`(?m)^augur_failure_probability\{[^}]*host="([^"]+)"`).FindAllStringSubmatch(string(b), -1) {
-		hosts = append(hosts, m[1])
+	var es []string
+	for _, m := range regexp.MustCompile(`(?m)^augur_failure_probability\{[^}]*\b`+label+`="([^"]+)"`).FindAllStringSubmatch(string(b), -1) {
+		es = append(es, m[1])
 	}
-	sort.Strings(hosts)
-	return slices.Compact(hosts)
+	sort.Strings(es)
+	return slices.Compact(es)
 }
 
 type failuresAnswer struct {
@@ -73,23 +80,52 @@ func failureEntities(url, query string) ([]string, []string, error) {
 	return es, a.Warnings, nil
 }
 
-// servedOnce reports how the replicas' /metrics split the fleet: "" when
-// every demo host is exported by exactly one, or what is wrong.
-func servedOnce(t *testing.T, urls []string) string {
-	owners := map[string][]string{}
+// servedOnce reports how the replicas' /metrics split the fleet (the
+// entities' values of label): "" when each is exported by exactly one
+// replica, or what is wrong.
+func servedOnce(urls, fleet []string, label string) string {
+	return split(owners(urls, func(u string) []string { return metricsEntities(u, label) }), fleet, urls, 1, false)
+}
+
+// owners returns, for each entity, the replicas that list it in
+// entities(url).
+func owners(urls []string, entities func(url string) []string) map[string][]string {
+	own := map[string][]string{}
 	for _, u := range urls {
-		for _, h := range metricsEntities(t, u) {
-			owners[h] = append(owners[h], u)
+		for _, e := range entities(u) {
+			own[e] = append(own[e], u)
 		}
 	}
+	return own
+}
+
+// split reports how the replicas share fleet: "" when each of its entities
+// has rf owners and no other entity has one, and, when balanced, each
+// replica owns rf/len(urls) of the fleet within ±30 %; or what is wrong.
+func split(own map[string][]string, fleet, urls []string, rf int, balanced bool) string {
 	var bad []string
-	for _, h := range demoHosts {
-		if len(owners[h]) != 1 {
-			bad = append(bad, fmt.Sprintf("%s on %v", h, owners[h]))
+	for _, e := range fleet {
+		if len(own[e]) != rf {
+			bad = append(bad, fmt.Sprintf("%s on %v", e, own[e]))
 		}
 	}
-	if len(owners) != len(demoHosts) {
-		bad = append(bad, fmt.Sprintf("%d hosts exported, want %d", len(owners), len(demoHosts)))
+	if len(own) != len(fleet) {
+		bad = append(bad, fmt.Sprintf("%d entities owned, want %d", len(own), len(fleet)))
+	}
+	if len(bad) > 5 {
+		bad = append(bad[:5], fmt.Sprintf("and %d more", len(bad)-5))
+	}
+	share := map[string]int{}
+	for _, us := range own {
+		for _, u := range us {
+			share[u]++
+		}
+	}
+	want := float64(rf*len(fleet)) / float64(len(urls))
+	for _, u := range urls {
+		if balanced && math.Abs(float64(share[u])/want-1) > 0.3 {
+			bad = append(bad, fmt.Sprintf("%s owns %d, not within 30 %% of %.0f", u, share[u], want))
+		}
 	}
 	return strings.Join(bad, "; ")
 }
@@ -108,18 +144,19 @@ func settle(t *testing.T, what string, within time.Duration, f func() string) {
 }
 
 // wholeFleet checks that a replica's /api/v1/failures answers for every
-// demo host, with no replica left out; with fitted, also that no warning
-// is left (series awaiting their first fit are warned of).
-func wholeFleet(url string, fitted bool) string {
+// entity of fleet (sorted) once, with no replica left out; with fitted,
+// also that no warning is left (series awaiting their first fit are
+// warned of).
+func wholeFleet(url string, fleet []string, fitted bool) string {
 	es, warns, err := failureEntities(url, "")
 	leftOut := slices.ContainsFunc(warns, func(w string) bool { return strings.Contains(w, "left out") })
 	switch {
 	case err != nil:
 		return err.Error()
 	case leftOut || fitted && len(warns) > 0:
-		return fmt.Sprintf("warnings %q", warns)
-	case !slices.Equal(es, demoHosts):
-		return fmt.Sprintf("%s answers %v", url, es)
+		return fmt.Sprintf("warnings %.500q", warns)
+	case !slices.Equal(es, fleet):
+		return fmt.Sprintf("%s answers %d entities, want the %d of the fleet: %.300v", url, len(es), len(fleet), es)
 	}
 	return ""
 }
@@ -135,13 +172,13 @@ func TestClusterStaticShards(t *testing.T) {
 		u, _, _ := startAugurAt(t, a, args...)
 		urls = append(urls, u)
 	}
-	settle(t, "each host exported by one shard", 90*time.Second, func() string { return servedOnce(t, urls) })
+	settle(t, "each host exported by one shard", 90*time.Second, func() string { return servedOnce(urls, demoHosts, "host") })
 	for _, u := range urls {
 		local, _, err := failureEntities(u, "?local=true")
 		if err != nil || len(local) == 0 || len(local) == len(demoHosts) {
 			t.Errorf("%s owns %v (%v): want a strict share", u, local, err)
 		}
-		if msg := wholeFleet(u, false); msg != "" {
+		if msg := wholeFleet(u, demoHosts, false); msg != "" {
 			t.Errorf("fan-out: %s", msg)
 		}
 	}
@@ -158,26 +195,27 @@ func TestClusterStaticShards(t *testing.T) {
 	}
 }
 
-func TestClusterGossipTakeover(t *testing.T) {
+// TestClusterGossip runs three gossiping replicas on the demo and asks
+// each the fleet's failures and PromQL over the ring. (A replica's death
+// and return: TestClusterPrometheusFleet.)
+func TestClusterGossip(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three replicas")
 	}
-	const timeout = 3 * time.Second
 	gossip := []string{freePort(t), freePort(t), freePort(t)}
 	var urls []string
-	var procs []interface{ Kill() error }
 	for i, g := range gossip {
 		args := append([]string{"--cluster.listen-address=" + g, fmt.Sprintf("--cluster.instance-id=augur-%d", i),
-			"--cluster.heartbeat-interval=1s", "--cluster.heartbeat-timeout=" + timeout.String()}, clusterArgs...)
+			"--cluster.heartbeat-interval=1s", "--cluster.heartbeat-timeout=3s"}, clusterArgs...)
 		if i > 0 {
 			args = append(args, "--cluster.peer="+gossip[0])
 		}
-		u, _, p := startAugurAt(t, freePort(t), args...)
-		urls, procs = append(urls, u), append(procs, p)
+		u, _, _ := startAugurAt(t, freePort(t), args...)
+		urls = append(urls, u)
 	}
-	settle(t, "each host exported by one replica", 2*time.Minute, func() string { return servedOnce(t, urls) })
+	settle(t, "each host exported by one replica", 2*time.Minute, func() string { return servedOnce(urls, demoHosts, "host") })
 	for _, u := range urls {
-		if msg := wholeFleet(u, false); msg != "" {
+		if msg := wholeFleet(u, demoHosts, false); msg != "" {
 			t.Errorf("fan-out: %s", msg)
 		}
 		// PromQL over the ring: every host's series once, though the
@@ -192,20 +230,173 @@ func TestClusterGossipTakeover(t *testing.T) {
 			t.Errorf("%s: failure probability series: %d %v %s, want %s (each once)", u, code, err, a.Data.Result, want)
 		}
 	}
+}
 
-	// SIGKILL: no goodbye; the survivors forget it after the heartbeat
-	// timeout, fetch its hosts' history and fit them.
-	killed, _, _ := failureEntities(urls[2], "?local=true")
-	if err := procs[2].Kill(); err != nil {
+// sumMetric adds the samples of the metric called name on a replica's
+// /metrics, whatever their labels.
+func sumMetric(t *testing.T, base, name string) float64 {
+	var sum float64
+	for _, line := range strings.Split(scrape(t, base), "\n") {
+		if rest, ok := strings.CutPrefix(line, name); ok && (strings.HasPrefix(rest, " ") || strings.HasPrefix(rest, "{")) {
+			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			if err != nil {
+				t.Fatalf("%s/metrics: %q: %v", base, line, err)
+			}
+			sum += v
+		}
+	}
+	return sum
+}
+
+// promFleet backfills a real Prometheus with two days of memory and disk
+// use at 5 m steps up to now for n hosts (instance host-i:9100), and
+// returns it and the hosts' instances, sorted.
+func promFleet(t *testing.T, n int) (*testservers.Prometheus, []string) {
+	t.Helper()
+	const step = 5 * time.Minute
+	end := time.Now().Truncate(step)
+	rng := rand.New(rand.NewPCG(13, 300))
+	var series []testservers.Series
+	var fleet []string
+	for i := range n {
+		inst := testservers.Instance(i)
+		fleet = append(fleet, inst)
+		for _, name := range []string{"node_memory_used_percent", "node_filesystem_used_percent"} {
+			s := testservers.Series{Name: name, Labels: map[string]string{"instance": inst, "job": "node"}}
+			base := 20 + float64(i%50)
+			for tm := end.Add(-2 * day); !tm.After(end); tm = tm.Add(step) {
+				s.T = append(s.T, tm.UnixMilli())
+				s.V = append(s.V, math.Round(100*(base+5*math.Sin(2*math.Pi*tm.Sub(end).Hours()/24)+rng.NormFloat64()))/100)
+			}
+			series = append(series, s)
+		}
+	}
+	sort.Strings(fleet)
+	dir := t.TempDir()
+	testservers.BackfillSeries(t, series, dir)
+	return testservers.StartPrometheus(t, testservers.PrometheusOptions{DataDir: dir}), fleet
+}
+
+// TestClusterPrometheusFleet runs three gossiping replicas over one real
+// Prometheus holding 300 hosts: with replication factor 1 each host has
+// one owner, each replica about a third, and any replica answers for the
+// fleet; a SIGKILLed replica's hosts are owned and served by the others,
+// and given back when it restarts; with replication factor 2 each host
+// has two owners.
+func TestClusterPrometheusFleet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Prometheus and three replicas")
+	}
+	prom, fleet := promFleet(t, 300)
+	cfg := filepath.Join(t.TempDir(), "augur.yml")
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, `global: {step: 5m, history: 2d, evaluation_interval: 10s, horizon: 1h}
+sources: [{name: prom, type: prometheus, url: %s}]
+signals:
+  - {name: memory, query: node_memory_used_percent, entity: instance, limit: 100}
+  - {name: disk, query: node_filesystem_used_percent, entity: instance, limit: 100}
+`, prom.URL), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	gossip := []string{freePort(t), freePort(t), freePort(t)}
+	var procs []*augurProc
+	var urls []string
+	for i, g := range gossip {
+		// The second and third know the first, which knows the second.
+		peer := gossip[0]
+		if i == 0 {
+			peer = gossip[1]
+		}
+		p := newAugurProc(t, freePort(t), t.TempDir(), "--config.file="+cfg, "--calibration.replay=0", "--cluster.listen-address="+g, "--cluster.peer="+peer,
+			fmt.Sprintf("--cluster.instance-id=augur-%d", i), "--cluster.heartbeat-interval=1s", "--cluster.heartbeat-timeout=5s")
+		procs, urls = append(procs, p), append(urls, p.base)
+	}
+	local := func(urls []string) map[string][]string {
+		return owners(urls, func(u string) []string { es, _, _ := failureEntities(u, "?local=true"); return es })
+	}
+	answerFleet := func(urls []string) string {
+		for _, u := range urls {
+			if msg := wholeFleet(u, fleet, false); msg != "" {
+				return msg
+			}
+		}
+		return ""
+	}
+
+	// The second and third start before the first, as a StatefulSet's
+	// pods may: each sees itself alone until the first is up.
+	for _, p := range procs[1:] {
+		p.start()
+		eventually(t, p.base+" healthy", time.Minute, func() bool { return status(t, p.base+"/-/healthy") == 200 })
+	}
+	procs[0].start()
+	settle(t, "each host owned by one replica, a third each, and exported by it", 3*time.Minute, func() string {
+		if msg := split(local(urls), fleet, urls, 1, true); msg != "" {
+			return msg
+		}
+		return servedOnce(urls, fleet, "exported_instance")
+	})
+	settle(t, "every replica answers for the fleet", 30*time.Second, func() string { return answerFleet(urls) })
+	split1 := local(urls)
+	perReplica := map[string]int{}
+	for _, us := range split1 {
+		perReplica[us[0]]++
+	}
+	t.Logf("hosts per replica: %v", perReplica)
+	for _, u := range urls {
+		// Had one fetched while it saw itself alone, it would have
+		// fitted the whole fleet's series.
+		if n := sumMetric(t, u, "augur_fit_duration_seconds_count"); n > 0.75*2*float64(len(fleet)) {
+			t.Errorf("%s fitted %g series, of the fleet's %d", u, n, 2*len(fleet))
+		}
+	}
+
+	procs[2].kill()
 	began := time.Now()
 	survivors := urls[:2]
-	settle(t, "the killed replica's hosts exported by a survivor", time.Minute, func() string { return servedOnce(t, survivors) })
-	t.Logf("the %d hosts of the killed replica (%v) served again after %s", len(killed), killed, time.Since(began).Round(time.Second))
-	settle(t, "fan-out after the kill", 10*time.Second, func() string { return wholeFleet(survivors[0], false) })
-	settle(t, "the killed replica's hosts fitted", 4*time.Minute, func() string { return wholeFleet(survivors[1], true) })
-	t.Logf("and fitted after %s", time.Since(began).Round(time.Second))
+	// No goodbye: the survivors forget it after the heartbeat timeout,
+	// fetch its hosts' history and serve them, warned of as warming up
+	// until fitted.
+	settle(t, "the killed replica's hosts owned, exported and served by the others", 2*time.Minute, func() string {
+		if msg := split(local(survivors), fleet, survivors, 1, false); msg != "" {
+			return msg
+		}
+		if msg := servedOnce(survivors, fleet, "exported_instance"); msg != "" {
+			return "/metrics: " + msg
+		}
+		return answerFleet(survivors)
+	})
+	t.Logf("the killed replica's hosts served by the others %s after the kill", time.Since(began).Round(time.Second))
+	settle(t, "the killed replica's hosts fitted", 3*time.Minute, func() string { return wholeFleet(survivors[1], fleet, true) })
+	t.Logf("and fitted %s after it", time.Since(began).Round(time.Second))
+
+	// Restarted with its tokens, it takes back the same hosts.
+	procs[2].start()
+	began = time.Now()
+	settle(t, "the restarted replica owns its hosts again", 2*time.Minute, func() string {
+		if msg := split(local(urls), fleet, urls, 1, true); msg != "" {
+			return msg
+		}
+		if now := local(urls); !maps.EqualFunc(now, split1, slices.Equal) {
+			return "ownership differs from before the kill"
+		}
+		return answerFleet(urls)
+	})
+	// The survivors count what they gave back at once.
+	for _, u := range urls {
+		if n, want := sumMetric(t, u, "augur_series"), 2*perReplica[u]; n != float64(want) {
+			t.Errorf("%s: augur_series %g, want %d for its %d hosts", u, n, want, perReplica[u])
+		}
+	}
+	t.Logf("rejoined and rebalanced %s after the restart", time.Since(began).Round(time.Second))
+
+	for _, p := range procs {
+		p.stop()
+	}
+	for _, p := range procs {
+		p.start("--cluster.replication-factor=2")
+	}
+	settle(t, "each host owned by two replicas", 3*time.Minute, func() string { return split(local(urls), fleet, urls, 2, true) })
+	settle(t, "every replica answers for the fleet, each host once", 30*time.Second, func() string { return answerFleet(urls) })
 }
 
 // TestClusterIncidents posts Alertmanager's notifications to the shard

@@ -187,6 +187,9 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	{
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error {
+			if share != nil {
+				share.Settle(ctx)
+			}
 			logger.Info("starting engine", "signals", len(opts.Signals), "history", opts.History, "step", opts.Step)
 			return eng.Run(ctx)
 		}, func(error) {
