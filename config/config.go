@@ -71,7 +71,9 @@ type GlobalConfig struct {
 	// ExternalLabels are added to every series augur remote-writes that
 	// does not have the label already, as Prometheus' external_labels are:
 	// what tells the series of two replicas or two sites apart in a
-	// shared store.
+	// shared store. Unlike Prometheus' they are not added to alerts: the
+	// owners of an entity (replication factor 2) send the same alerts,
+	// which Alertmanager deduplicates only when their labels are equal.
 	ExternalLabels map[string]string `yaml:"external_labels,omitempty"`
 }
 

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -468,4 +470,129 @@ func TestClusterIncidents(t *testing.T) {
 	if msg := listed(receiver.base, 2); msg != "" {
 		t.Error(msg)
 	}
+}
+
+// amNotification is what an Alertmanager webhook receiver gets.
+type amNotification struct {
+	GroupKey string `json:"groupKey"`
+	Status   string `json:"status"`
+	Alerts   []struct {
+		Status string            `json:"status"`
+		Labels map[string]string `json:"labels"`
+	} `json:"alerts"`
+}
+
+// TestClusterAlertmanagerDedup runs two replicas with replication factor
+// 2, both owners of every host, alerting one real Alertmanager, which
+// notifies a counting receiver and the first replica's webhook: both
+// replicas fire FailurePredicted for the leaking cache-1, Alertmanager
+// holds one alert of it and notifies it once, and the incident that
+// notification makes at the first replica is listed by the second.
+func TestClusterAlertmanagerDedup(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two replicas and Alertmanager for minutes")
+	}
+	var mu sync.Mutex
+	var got []amNotification
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n amNotification
+		if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		got = append(got, n)
+		mu.Unlock()
+	}))
+	defer sink.Close()
+	addrs, gossip := []string{freePort(t), freePort(t)}, []string{freePort(t), freePort(t)}
+	// A group_interval short enough that a second, differently labelled
+	// alert of cache-1 would be notified within the test.
+	am := testservers.StartAlertmanager(t, fmt.Sprintf(`
+route:
+  receiver: sink
+  group_by: [alertname, host]
+  group_wait: 1s
+  group_interval: 5s
+  repeat_interval: 1h
+receivers:
+  - name: sink
+    webhook_configs:
+      - url: %s
+      - url: http://%s/api/v1/alertmanager/webhook
+`, sink.URL, addrs[0]))
+	cfg := demoAlertingConfig(t, t.TempDir(), "augur.yml", am.URL, 0.5)
+	var urls []string
+	for i := range addrs {
+		// Each its own external URL, as replicas behind their own
+		// hostnames: generatorURL differs, the labels must not.
+		args := []string{"--config.file=" + cfg, "--calibration.replay=0", "--cluster.listen-address=" + gossip[i], fmt.Sprintf("--cluster.instance-id=augur-%d", i),
+			"--cluster.replication-factor=2", "--cluster.heartbeat-interval=1s", "--cluster.heartbeat-timeout=3s", fmt.Sprintf("--web.external-url=http://augur-%d:9477", i)}
+		if i > 0 {
+			args = append(args, "--cluster.peer="+gossip[0])
+		}
+		u, _, _ := startAugurAt(t, addrs[i], args...)
+		urls = append(urls, u)
+	}
+	settle(t, "both replicas own cache-1", time.Minute, func() string {
+		for _, u := range urls {
+			if local, _, _ := failureEntities(u, "?local=true"); !slices.Contains(local, "cache-1") {
+				return fmt.Sprintf("%s owns %v", u, local)
+			}
+		}
+		return ""
+	})
+	firing := func(u string) bool {
+		var own struct {
+			Alerts []struct {
+				Labels map[string]string `json:"labels"`
+				State  string            `json:"state"`
+			} `json:"alerts"`
+		}
+		get(t, u+"/api/v1/alerts", &own)
+		return slices.ContainsFunc(own.Alerts, func(a struct {
+			Labels map[string]string `json:"labels"`
+			State  string            `json:"state"`
+		}) bool {
+			return a.Labels["alertname"] == "FailurePredicted" && a.Labels["host"] == "cache-1" && a.State == "firing"
+		})
+	}
+	began := time.Now()
+	eventually(t, "both replicas fire FailurePredicted for cache-1", 4*time.Minute, func() bool { return firing(urls[0]) && firing(urls[1]) })
+	t.Logf("both replicas fire after %s", time.Since(began).Round(time.Second))
+	sent := regexp.MustCompile(`(?m)^augur_notifications_sent_total(\{[^}]*\})? [1-9]`)
+	for _, u := range urls {
+		if !sent.MatchString(scrape(t, u)) {
+			t.Errorf("%s sent no alert to Alertmanager", u)
+		}
+	}
+	// Both replicas' alerts reach Alertmanager at once when they fire;
+	// three group intervals let a duplicate be notified.
+	time.Sleep(15 * time.Second)
+	if fp := amtoolAlerts(t, am.URL, "alertname=FailurePredicted", "host=cache-1"); len(fp) != 1 {
+		t.Errorf("Alertmanager holds %d FailurePredicted alerts of cache-1, want 1: %+v", len(fp), fp)
+	}
+	mu.Lock()
+	var groups []amNotification
+	for _, n := range got {
+		for _, a := range n.Alerts {
+			if a.Labels["alertname"] == "FailurePredicted" && a.Labels["host"] == "cache-1" {
+				groups = append(groups, n)
+				break
+			}
+		}
+	}
+	mu.Unlock()
+	t.Logf("the receiver got %d notifications, %d of FailurePredicted for cache-1", len(got), len(groups))
+	if len(groups) != 1 || len(groups[0].Alerts) != 1 || groups[0].Status != "firing" {
+		t.Errorf("FailurePredicted of cache-1 notified %d times, want once with one alert: %+v", len(groups), groups)
+	}
+	settle(t, "the second replica lists the incident posted to the first", 30*time.Second, func() string {
+		for _, in := range incidents(t, urls[1]) {
+			if in.Name == "FailurePredicted" && in.Entity == "cache-1" && in.Source == "augur" {
+				return ""
+			}
+		}
+		return "not listed"
+	})
 }

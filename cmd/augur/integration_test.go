@@ -185,6 +185,23 @@ func amtoolAlerts(t *testing.T, amURL string, matchers ...string) []amAlert {
 	return got
 }
 
+// demoAlertingConfig writes to dir/name the demo's configuration with a
+// short for, threshold, and the Alertmanager at amURL, and returns its path.
+func demoAlertingConfig(t *testing.T, dir, name, amURL string, threshold float64) string {
+	t.Helper()
+	demo, err := exec.Command(augurBinary, "serve", "--config.print").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := regexp.MustCompile(`(?m)^alerting:\n(\s+.*\n)+`).ReplaceAllString(string(demo),
+		fmt.Sprintf("alerting:\n  failure_threshold: %v\n  for: 5s\n  alertmanagers:\n    - url: %s\n", threshold, amURL))
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // TestAlertmanagerRoundTrip runs augur with a real Alertmanager that routes
 // augur's alerts back to augur's webhook (bearer token), kills augur with
 // SIGKILL right after acknowledged webhooks, and checks every acknowledged
@@ -218,18 +235,8 @@ receivers:
 
 	// The demo with a short for, a threshold the leaking cache-1 exceeds,
 	// and the Alertmanager.
-	demo, err := exec.Command(augurBinary, "serve", "--config.print").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
 	writeConfig := func(name string, threshold float64) string {
-		cfg := regexp.MustCompile(`(?m)^alerting:\n(\s+.*\n)+`).ReplaceAllString(string(demo),
-			fmt.Sprintf("alerting:\n  failure_threshold: %v\n  for: 5s\n  alertmanagers:\n    - url: %s\n", threshold, am.URL))
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return path
+		return demoAlertingConfig(t, dir, name, am.URL, threshold)
 	}
 	firing := writeConfig("firing.yml", 0.5)
 	storage := filepath.Join(dir, "data")
