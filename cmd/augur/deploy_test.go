@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -34,16 +35,19 @@ func parseServeArgs(t *testing.T, where string, args []string) {
 	}
 }
 
-// loadsAsConfig loads an augur configuration as augur serve does.
-func loadsAsConfig(t *testing.T, where string, data []byte) {
+// loadsAsConfig loads an augur configuration as augur serve does; nil
+// when it does not load.
+func loadsAsConfig(t *testing.T, where string, data []byte) *config.Config {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "augur.yml")
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := config.Load(p); err != nil {
+	cfg, err := config.Load(p)
+	if err != nil {
 		t.Errorf("%s: %v", where, err)
 	}
+	return cfg
 }
 
 // TestKubernetesManifests decodes every object of deploy/kubernetes with
@@ -177,7 +181,13 @@ func TestComposeFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loadsAsConfig(t, "deploy/compose/augur.yml", cfg)
+	// augur remote-writes to the Prometheus whose receiver is on.
+	if ac := loadsAsConfig(t, "deploy/compose/augur.yml", cfg); ac != nil && (len(ac.RemoteWrite) != 1 || ac.RemoteWrite[0].URL.String() != "http://prometheus:9090/api/v1/write") {
+		t.Errorf("deploy/compose/augur.yml: remote_write %+v, want the compose file's Prometheus", ac.RemoteWrite)
+	}
+	if !slices.Contains(c.Services["prometheus"].Command, "--web.enable-remote-write-receiver") {
+		t.Errorf("prometheus: command %q has no remote-write receiver", c.Services["prometheus"].Command)
+	}
 }
 
 // TestDockerfile checks, where Docker is not at hand, that the image builds
