@@ -86,10 +86,10 @@ func (a *API) ServeIncidentLog(l IncidentLog) {
 }
 
 // PeerIncidentStore is where IncidentSync keeps what it copied and how
-// far it read each peer (*store.Store).
+// far it read each other store's log (*store.Store).
 type PeerIncidentStore interface {
-	PeerCursor(peer string) (store.Cursor, error)
-	AddPeerIncidents(peer string, c store.Cursor, incs []store.Incident) (added int, err error)
+	ReadTo(store string) (seq uint64, err error)
+	AddPeerIncidents(c store.Cursor, incs []store.Incident) (added int, err error)
 }
 
 // IncidentSyncOptions configures an IncidentSync.
@@ -110,7 +110,10 @@ type IncidentSyncOptions struct {
 // IncidentSync copies the other replicas' incident logs into this
 // replica's store (see IncidentLogPath), each from where it last read it.
 type IncidentSync struct {
-	opts    IncidentSyncOptions
+	opts IncidentSyncOptions
+	// stores are the IDs of the stores that last answered at the peers'
+	// URLs; Run's alone.
+	stores  map[string]string
 	copied  prometheus.Counter
 	failed  prometheus.Counter
 	failing map[string]bool
@@ -128,7 +131,7 @@ func NewIncidentSync(o IncidentSyncOptions) (*IncidentSync, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	o.Logger = o.Logger.With("component", "incident-sync")
-	s := &IncidentSync{opts: o, failing: map[string]bool{},
+	s := &IncidentSync{opts: o, stores: map[string]string{}, failing: map[string]bool{},
 		copied: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "augur_incident_sync_notifications_total",
 			Help: "Incident notifications copied from the other replicas' logs that this replica did not hold yet.",
@@ -176,28 +179,44 @@ func (s *IncidentSync) Run(ctx context.Context) error {
 	}
 }
 
-// read copies peer's log from its cursor to its end.
+// read copies the log of the store at peer from where this replica last
+// read that store's log to its end.
 func (s *IncidentSync) read(ctx context.Context, peer string) error {
-	cur, err := s.opts.Store.PeerCursor(peer)
-	if err != nil {
-		return err
+	id := s.stores[peer]
+	var seq uint64
+	if id != "" {
+		var err error
+		if seq, err = s.opts.Store.ReadTo(id); err != nil {
+			return err
+		}
 	}
 	for {
-		page, err := s.page(ctx, peer, cur.Seq)
+		page, err := s.page(ctx, peer, seq)
 		if err != nil {
 			return err
 		}
-		if page.Cursor.Store != cur.Store && cur.Seq != 0 {
-			// Another store answers at peer (its file was replaced):
-			// its log is read from the start.
-			s.opts.Logger.Info("another replica's store changed; reading its incidents from the start", "peer", peer, "store", page.Cursor.Store, "was", cur.Store)
-			cur = store.Cursor{Store: page.Cursor.Store}
-			continue
+		if page.Cursor.Store != id {
+			// The first answer from peer, or another store answers
+			// there (its file was replaced): read that store's log from
+			// where this replica left it, wherever it answered then.
+			if id != "" {
+				s.opts.Logger.Info("another store answers at a replica's address; reading its incidents", "peer", peer, "store", page.Cursor.Store, "was", id)
+			}
+			id = page.Cursor.Store
+			s.stores[peer] = id
+			next, err := s.opts.Store.ReadTo(id)
+			if err != nil {
+				return err
+			}
+			if next != seq {
+				seq = next
+				continue
+			}
 		}
-		if page.Cursor == cur {
+		if page.Cursor.Seq == seq {
 			return nil // nothing new: no write
 		}
-		added, err := s.opts.Store.AddPeerIncidents(peer, page.Cursor, page.Notifications)
+		added, err := s.opts.Store.AddPeerIncidents(page.Cursor, page.Notifications)
 		if err != nil {
 			return err
 		}
@@ -208,7 +227,7 @@ func (s *IncidentSync) read(ctx context.Context, peer string) error {
 		if len(page.Notifications) < defaultLogPage {
 			return nil
 		}
-		cur = page.Cursor
+		seq = page.Cursor.Seq
 	}
 }
 

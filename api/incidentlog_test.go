@@ -52,7 +52,8 @@ func post(t *testing.T, url, body string) {
 
 // TestIncidentSync copies what Alertmanager posted to one replica into
 // another: once, resolutions too, and from the start when the first
-// replica's store is replaced; a peer that is down is retried.
+// replica's store is replaced; a peer that is down is retried, and a
+// store at a new address is read on from where it was left.
 func TestIncidentSync(t *testing.T) {
 	a, b := newReplica(t), newReplica(t)
 	// peer serves whichever store is a's now, at one URL.
@@ -106,6 +107,23 @@ func TestIncidentSync(t *testing.T) {
 	current.Store(&a2)
 	post(t, peer.URL, strings.ReplaceAll(firingPayload, "a1b2c3d4e5f60718", "ffff"))
 	f("replaced store", false, 3, 3)
+
+	// The new store at another address (a pod's new IP), read by a new
+	// IncidentSync (b restarted): after its first answer, from where b
+	// left that store's log.
+	var asked []string
+	moved := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.URL.Query().Get("after"))
+		a2.h.ServeHTTP(w, r)
+	}))
+	defer moved.Close()
+	s, err = NewIncidentSync(IncidentSyncOptions{Store: b.st, Peers: func() []string { return []string{moved.URL} }, Interval: time.Hour, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.read(context.Background(), moved.URL); err != nil || strings.Join(asked, ",") != "0,1" {
+		t.Errorf("read of the moved store: %v; asked after %q, want 0 then 1", err, asked)
+	}
 	if n := testutil.CollectAndCount(reg); n != 2 {
 		t.Errorf("%d metrics registered, want 2", n)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -57,6 +58,9 @@ func (s *Store) Log(after uint64, limit int) (Cursor, []Incident, error) {
 		cur.Store = string(tx.Bucket(bucketMeta).Get(keyID))
 		incs := tx.Bucket(bucketIncidents)
 		c := tx.Bucket(bucketLog).Cursor()
+		if after == math.MaxUint64 {
+			return nil
+		}
 		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, after+1)); k != nil && len(out) < limit; k, v = c.Next() {
 			cur.Seq = binary.BigEndian.Uint64(k)
 			raw := incs.Get(v)
@@ -77,31 +81,32 @@ func (s *Store) Log(after uint64, limit int) (Cursor, []Incident, error) {
 	return cur, out, nil
 }
 
-// PeerCursor returns how far this store has read the log of the replica
-// at peer (a URL), the zero Cursor when it never did.
-func (s *Store) PeerCursor(peer string) (Cursor, error) {
-	var c Cursor
+// ReadTo returns how far this store has read the log of the store named
+// id (another replica's): the sequence number of the last notification
+// read, 0 when it never did.
+func (s *Store) ReadTo(id string) (uint64, error) {
+	var seq uint64
 	err := s.view(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketPeers).Get([]byte(peer)); v != nil {
-			return json.Unmarshal(v, &c)
+		if v := tx.Bucket(bucketPeers).Get([]byte(id)); len(v) == 8 {
+			seq = binary.BigEndian.Uint64(v)
 		}
 		return nil
 	})
 	if err != nil {
-		return Cursor{}, fmt.Errorf("cannot read the incident log cursor of %s: %w", peer, err)
+		return 0, fmt.Errorf("cannot read how far the incident log of store %s was read: %w", id, err)
 	}
-	return c, nil
+	return seq, nil
 }
 
-// AddPeerIncidents stores incidents read from the log of the replica at
-// peer, as AddIncidents does, and moves peer's cursor to c in the same
-// transaction, so that a crash never skips a notification.
-func (s *Store) AddPeerIncidents(peer string, c Cursor, incs []Incident) (added int, err error) {
-	v, err := json.Marshal(c)
-	if err != nil {
-		return 0, err
-	}
-	return s.addIncidents(incs, func(tx *bolt.Tx) error { return tx.Bucket(bucketPeers).Put([]byte(peer), v) })
+// AddPeerIncidents stores incidents read from another store's log, as
+// AddIncidents does, and records in the same transaction that its log was
+// read to c, so that a crash never skips a notification. The position is
+// the store's, not its replica's address, which can change (a pod's IP)
+// while it keeps its store.
+func (s *Store) AddPeerIncidents(c Cursor, incs []Incident) (added int, err error) {
+	return s.addIncidents(incs, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPeers).Put([]byte(c.Store), binary.BigEndian.AppendUint64(nil, c.Seq))
+	})
 }
 
 // pruneLog deletes the log's entries of pruned notifications.

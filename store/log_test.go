@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -37,15 +38,19 @@ func TestLogCopiesBetweenStores(t *testing.T) {
 		t.Helper()
 		added := 0
 		for {
-			c, err := dst.PeerCursor("src")
+			id, _, err := src.Log(math.MaxUint64, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			next, page, err := src.Log(c.Seq, 2)
+			seq, err := dst.ReadTo(id.Store)
 			if err != nil {
 				t.Fatal(err)
 			}
-			n, err := dst.AddPeerIncidents("src", next, page)
+			next, page, err := src.Log(seq, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := dst.AddPeerIncidents(next, page)
 			if err != nil {
 				t.Fatal(err)
 			}

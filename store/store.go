@@ -50,7 +50,7 @@ var (
 	bucketAlerts    = []byte("alerts")
 	bucketSnapshots = []byte("snapshots")
 	bucketLog       = []byte("incident_log")
-	bucketPeers     = []byte("peer_cursors")
+	bucketPeers     = []byte("peer_logs")
 	keyFormat       = []byte("format")
 	keyID           = []byte("id")
 )
