@@ -1,10 +1,12 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -37,7 +39,7 @@ const localParam = "local"
 // answer is kept) and the order of the merged list.
 type fleetList struct {
 	field string
-	key   func(item json.RawMessage) (string, error)
+	key   func(item *fleetFields) string
 	less  func(c echo.Context) func(a, b fleetItem) bool
 	// limit is the request's bound on the merged list, 0 for none.
 	limit func(c echo.Context) int
@@ -46,12 +48,15 @@ type fleetList struct {
 type fleetItem struct {
 	key  string
 	raw  json.RawMessage
-	sort fleetSortKeys
+	sort fleetFields
 }
 
-// fleetSortKeys are the fields the merged lists sort by.
-type fleetSortKeys struct {
-	FailureProbability *float64 `json:"failure_probability"`
+// fleetFields are the fields the merged lists identify and sort their
+// items by, decoded in one pass.
+type fleetFields struct {
+	Entity             string            `json:"entity"`
+	Labels             map[string]string `json:"labels"`
+	FailureProbability *float64          `json:"failure_probability"`
 	ETASeconds         struct {
 		P50 *float64 `json:"p50"`
 	} `json:"eta_seconds"`
@@ -149,7 +154,7 @@ func getPeer(ctx context.Context, client *http.Client, url string, maxBytes int6
 		Error    string          `json:"error"`
 		Warnings []string        `json:"warnings"`
 	}
-	if err := json.Unmarshal(body, &env); err != nil {
+	if err := wireJSON.Unmarshal(body, &env); err != nil {
 		return nil, nil, fmt.Errorf("cannot decode the answer (HTTP %d): %w", resp.StatusCode, err)
 	}
 	if resp.StatusCode != http.StatusOK || env.Status != statusOK {
@@ -159,75 +164,105 @@ func getPeer(ctx context.Context, client *http.Client, url string, maxBytes int6
 }
 
 // mergeAnswers merges the replicas' data objects: the first answer's
-// fields, with list.field the union of every answer's list.
+// fields, with list.field the union of every answer's list. The answers
+// are decoded with jsoniter, each item once, and the merged answer writes
+// the items as they came: encoding/json, which decoded the lists twice,
+// each item twice more and validated it again when encoding, merged a
+// 333-host fleet's answers at 11 MB/s (BenchmarkMergeFailures).
 func mergeAnswers(answers []json.RawMessage, list fleetList, c echo.Context) (any, error) {
-	var out map[string]json.RawMessage
+	m := &mergedAnswer{field: list.field}
 	seen := map[string]bool{}
-	var items []fleetItem
 	for i, ans := range answers {
 		if ans == nil {
 			continue
 		}
-		data := map[string]json.RawMessage{list.field: ans}
+		raw := ans
 		if list.field != "" {
-			if err := json.Unmarshal(ans, &data); err != nil {
+			var data map[string]json.RawMessage
+			if err := wireJSON.Unmarshal(ans, &data); err != nil {
 				return nil, fmt.Errorf("cannot merge answer %d: %w", i, err)
 			}
-		}
-		if out == nil {
-			out = data
+			if m.fields == nil {
+				m.fields = data
+			}
+			raw = data[list.field]
 		}
 		var raws []json.RawMessage
-		if err := json.Unmarshal(data[list.field], &raws); err != nil {
+		if err := wireJSON.Unmarshal(raw, &raws); err != nil {
 			return nil, fmt.Errorf("cannot merge answer %d: %q: %w", i, list.field, err)
 		}
 		for _, raw := range raws {
-			k, err := list.key(raw)
-			if err != nil {
+			it := fleetItem{raw: raw}
+			if err := wireJSON.Unmarshal(raw, &it.sort); err != nil {
 				return nil, fmt.Errorf("cannot merge answer %d: %w", i, err)
 			}
-			if seen[k] {
+			it.key = list.key(&it.sort)
+			if seen[it.key] {
 				continue
 			}
-			seen[k] = true
-			it := fleetItem{key: k, raw: raw}
-			if err := json.Unmarshal(raw, &it.sort); err != nil {
-				return nil, fmt.Errorf("cannot merge answer %d: %w", i, err)
-			}
-			items = append(items, it)
+			seen[it.key] = true
+			m.items = append(m.items, it)
 		}
 	}
 	less := list.less(c)
-	sort.SliceStable(items, func(i, j int) bool { return less(items[i], items[j]) })
-	if n := list.limit(c); n > 0 && len(items) > n {
-		items = items[:n]
+	sort.SliceStable(m.items, func(i, j int) bool { return less(m.items[i], m.items[j]) })
+	if n := list.limit(c); n > 0 && len(m.items) > n {
+		m.items = m.items[:n]
 	}
-	merged := make([]json.RawMessage, len(items))
-	for i, it := range items {
-		merged[i] = it.raw
+	return m, nil
+}
+
+// mergedAnswer is the data of a fan-out: fields (the first answer's, by
+// name) with field the merged items, or the items alone when field is "".
+type mergedAnswer struct {
+	fields map[string]json.RawMessage
+	field  string
+	items  []fleetItem
+}
+
+func (m *mergedAnswer) writeJSON(w *bufio.Writer) {
+	if m.field == "" {
+		m.writeItems(w)
+		return
 	}
-	b, err := json.Marshal(merged)
-	if err != nil {
-		return nil, err
+	names := slices.Sorted(maps.Keys(m.fields))
+	if _, ok := m.fields[m.field]; !ok {
+		names = append(names, m.field)
+		slices.Sort(names)
 	}
-	if list.field == "" {
-		return json.RawMessage(b), nil
+	_ = w.WriteByte('{')
+	for i, name := range names {
+		if i > 0 {
+			_ = w.WriteByte(',')
+		}
+		b, _ := wireJSON.Marshal(name) // a string always marshals
+		_, _ = w.Write(b)
+		_ = w.WriteByte(':')
+		if name == m.field {
+			m.writeItems(w)
+		} else {
+			_, _ = w.Write(m.fields[name])
+		}
 	}
-	out[list.field] = b
-	return out, nil
+	_ = w.WriteByte('}')
+}
+
+func (m *mergedAnswer) writeItems(w *bufio.Writer) {
+	_ = w.WriteByte('[')
+	for i, it := range m.items {
+		if i > 0 {
+			_ = w.WriteByte(',')
+		}
+		_, _ = w.Write(it.raw)
+	}
+	_ = w.WriteByte(']')
 }
 
 // failuresList merges /api/v1/failures: entities, most likely to fail
 // first, as the engine orders them.
 var failuresList = fleetList{
 	field: "entities",
-	key: func(raw json.RawMessage) (string, error) {
-		var e struct {
-			Entity string `json:"entity"`
-		}
-		err := json.Unmarshal(raw, &e)
-		return e.Entity, err
-	},
+	key:   func(f *fleetFields) string { return f.Entity },
 	less: func(echo.Context) func(a, b fleetItem) bool {
 		return func(a, b fleetItem) bool {
 			pa, pb := a.sort.FailureProbability, b.sort.FailureProbability
@@ -244,15 +279,7 @@ var failuresList = fleetList{
 }
 
 // labelsKey identifies a series of the merged lists by its labels.
-func labelsKey(raw json.RawMessage) (string, error) {
-	var s struct {
-		Labels map[string]string `json:"labels"`
-	}
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", err
-	}
-	return engine.LabelsKey(s.Labels), nil
-}
+func labelsKey(f *fleetFields) string { return engine.LabelsKey(f.Labels) }
 
 // forecastList merges /api/v1/forecast: series by their label set.
 var forecastList = fleetList{

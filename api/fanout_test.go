@@ -1,14 +1,19 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/augur-sre/augur/cluster"
 	"github.com/augur-sre/augur/engine"
@@ -47,6 +52,7 @@ func TestFanOut(t *testing.T) {
 
 	type answer struct {
 		Data struct {
+			Horizon  string `json:"horizon"`
 			Entities []struct {
 				Entity string `json:"entity"`
 			} `json:"entities"`
@@ -96,6 +102,9 @@ func TestFanOut(t *testing.T) {
 	if len(es) != len(risks) || len(slices.Compact(slices.Sorted(slices.Values(es)))) != len(es) {
 		t.Errorf("failures: %v, want the %d entities once each", es, len(risks))
 	}
+	if a.Data.Horizon != "1h" {
+		t.Errorf("failures: horizon %q, want the answers' 1h beside the merged entities", a.Data.Horizon)
+	}
 	if len(asked) != 1 || !strings.Contains(asked[0], "local=true") {
 		t.Errorf("the failing peer was asked %q, want once with local=true", asked)
 	}
@@ -123,5 +132,46 @@ func TestFanOut(t *testing.T) {
 	code, body := do(t, "GET", front.URL+"/api/v1/failures?local=true", "")
 	if code != 200 || strings.Contains(string(body), "warnings") {
 		t.Errorf("local: %d %s", code, body)
+	}
+}
+
+// BenchmarkMergeFailures merges the /api/v1/failures answers of three
+// replicas of 111 entities with three factors each, as a fan-out of a
+// 333-host fleet does, and writes the merged answer.
+func BenchmarkMergeFailures(b *testing.B) {
+	var answers []json.RawMessage
+	for r := range 3 {
+		var risks []engine.EntityRisk
+		for i := range 111 {
+			limit, p10, p50, p90 := 100.0, 3600.0, 7200.0, 14400.0
+			e := engine.EntityRisk{Entity: fmt.Sprintf("host-%d", 3*i+r), EntityLabel: "host", FailureProbability: float64(i) / 111, Severity: "ok",
+				ETASeconds: engine.Quantiles{P10: &p10, P50: &p50, P90: &p90}}
+			for _, sig := range []string{"cpu", "memory", "connections"} {
+				e.Factors = append(e.Factors, engine.Factor{Signal: sig, Labels: map[string]string{"host": e.Entity, "signal": sig}, Share: 0.3, Value: 42.5, Limit: &limit,
+					Band: &engine.Band{Lower: 40, Upper: 45}, AnomalyScore: 0.12, EntityShare: 0.3, CrossingProbability: 0.01, ETASeconds: e.ETASeconds})
+			}
+			risks = append(risks, e)
+		}
+		raw, err := wireJSON.Marshal(failuresData(time.Hour, time.Unix(1e9, 0), risks))
+		if err != nil {
+			b.Fatal(err)
+		}
+		answers = append(answers, raw)
+	}
+	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/api/v1/failures", nil), httptest.NewRecorder())
+	b.ReportAllocs()
+	b.SetBytes(int64(len(answers[0]) * len(answers)))
+	for b.Loop() {
+		merged, err := mergeAnswers(answers, failuresList, c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := bufio.NewWriter(io.Discard)
+		if jw, ok := merged.(jsonWriter); ok {
+			jw.writeJSON(w)
+		} else if err := wireJSON.NewEncoder(w).Encode(merged); err != nil {
+			b.Fatal(err)
+		}
+		w.Flush()
 	}
 }
