@@ -11,6 +11,13 @@
 #   bench/scale.sh                    # 1k, 10k, 100k series on the demo source
 #   SIZES="1k 10k" bench/scale.sh     # sizes: 1k, 10k, 100k or a number of series
 #   bench/scale.sh --prometheus       # 10k series backfilled into a real Prometheus with promtool
+#   bench/scale.sh --cluster          # 1k series shared by 1, 2 and 3 gossiping replicas (REPLICAS)
+#
+# --cluster starts REPLICAS (default "1 2 3") replicas on loopback for each
+# size (default 1k) and prints, per replica count, the time until the first
+# replica's fan-out /api/v1/failures answers for every host fitted, each
+# replica's evaluation cycle and resident memory, the p50/p99 of the
+# fan-out failures and capacity requests, and these against one replica.
 #
 # Environment: SIZES; REFIT_INTERVAL (the config's refit_interval, default
 # 10m: the full refit timed is the one after the first fit); REQUESTS per
@@ -19,22 +26,28 @@
 # READY_TIMEOUT and REFIT_TIMEOUT (default 30m each); MAX_SAMPLES (augur's
 # --query.max-samples, default Prometheus' 50000000); REPLAY (augur's
 # --calibration.replay, default 0: no second engine replaying the past);
-# MAX_RSS in bytes (default 70 % of the memory available at start); KEEP=1
-# keeps the work folder; RESULTS=FILE keeps the JSON lines.
+# MAX_RSS in bytes (default 70 % of the memory available at start);
+# EVALUATION_INTERVAL (default 1m); REPLICAS with --cluster; KEEP=1 keeps
+# the work folder; RESULTS=FILE keeps the JSON lines.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
 useprom=0
+cluster=0
 case "${1:-}" in
 --prometheus) useprom=1 ;;
+--cluster) cluster=1 ;;
 "") ;;
 *)
-	echo "usage: $0 [--prometheus]" >&2
+	echo "usage: $0 [--prometheus | --cluster]" >&2
 	exit 2
 	;;
 esac
-if ((useprom)); then
+if ((cluster)); then
+	SIZES=${SIZES:-1k}
+	REPLICAS=${REPLICAS:-"1 2 3"}
+elif ((useprom)); then
 	SIZES=${SIZES:-10k}
 	for bin in prometheus promtool; do
 		command -v "$bin" >/dev/null || {
@@ -128,9 +141,68 @@ global:
   step: 1m
   history: 14d
   refit_interval: $REFIT_INTERVAL
-  evaluation_interval: 1m
+  evaluation_interval: ${EVALUATION_INTERVAL:-1m}
 EOF
 }
+
+demoConfig() {
+	global
+	printf 'sources:\n  - {name: demo, type: demo, seed: 1, hosts: %d}\n' "$1"
+	signals demo
+	printf 'incidents:\n  source: demo\n'
+}
+
+# runCluster measures size $1 on $2 hosts shared by each count of REPLICAS
+# gossiping replicas (the fan-out and gossip on loopback).
+runCluster() {
+	local size=$1 hosts=$2 dir="$work/$1"
+	mkdir -p "$dir"
+	demoConfig "$hosts" >"$dir/augur.yml"
+	for n in $REPLICAS; do
+		local urls=() rpids=() gossip=() i
+		for ((i = 0; i < n; i++)); do
+			gossip+=("127.0.0.1:$("$work/scaleload" port)")
+		done
+		echo "== $size: $n replicas on $hosts hosts (demo source)" >&2
+		started=$(date +%s.%N)
+		for ((i = 0; i < n; i++)); do
+			local port peer=()
+			port=$("$work/scaleload" port)
+			((i == 0)) || peer=(--cluster.peer="${gossip[0]}")
+			"$work/augur" serve --config.file="$dir/augur.yml" --web.listen-address="127.0.0.1:$port" \
+				--storage.path="$dir/data-$n-$i" --calibration.replay="$REPLAY" --query.max-samples="$MAX_SAMPLES" \
+				--cluster.listen-address="${gossip[i]}" --cluster.instance-id="augur-$i" "${peer[@]}" \
+				>"$dir/augur-$n-$i.log" 2>&1 &
+			rpids+=($!)
+			pids+=($!)
+			urls+=("http://127.0.0.1:$port")
+		done
+		if ! "$work/scaleload" cluster -urls "$(IFS=,; echo "${urls[*]}")" -pids "$(IFS=,; echo "${rpids[*]}")" \
+			-size "$size" -hosts "$hosts" -started "$started" -requests "$REQUESTS" -budget "$BUDGET" \
+			-ready-timeout "$READY_TIMEOUT" -max-rss "$MAX_RSS" >>"$results"; then
+			echo "== $size, $n replicas: failed; the end of the first replica's log:" >&2
+			tail -20 "$dir/augur-$n-0.log" >&2
+			"$work/scaleload" clustertable "$results" 2>/dev/null || true
+			exit 1
+		fi
+		for p in "${rpids[@]}"; do
+			stop "$p"
+		done
+		rm -rf "$dir"/data-*
+	done
+}
+
+if ((cluster)); then
+	echo "== replicas: $REPLICAS, evaluation_interval ${EVALUATION_INTERVAL:-1m}, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	for size in $SIZES; do
+		n=$(series "$size")
+		runCluster "$size" $(((n + 1) / 3))
+	done
+	echo
+	"$work/scaleload" clustertable "$results"
+	echo "== load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+	exit 0
+fi
 
 for size in $SIZES; do
 	n=$(series "$size")
@@ -162,12 +234,7 @@ for size in $SIZES; do
 		} >"$dir/augur.yml"
 		source=prometheus
 	else
-		{
-			global
-			printf 'sources:\n  - {name: demo, type: demo, seed: 1, hosts: %d}\n' "$hosts"
-			signals demo
-			printf 'incidents:\n  source: demo\n'
-		} >"$dir/augur.yml"
+		demoConfig "$hosts" >"$dir/augur.yml"
 		source=demo
 	fi
 

@@ -1,12 +1,15 @@
 // Command scaleload is the measuring half of bench/scale.sh: it watches one
-// running `augur serve` on a demo fleet of a given size and reports what the
-// script tabulates, and it prepares the real-Prometheus variant.
+// running `augur serve` on a demo fleet of a given size, or the replicas
+// sharing one, and reports what the script tabulates, and it prepares the
+// real-Prometheus variant.
 //
 //	scaleload measure -url URL -pid PID -log FILE -storage DIR -size 10k   one JSON line of results
 //	scaleload table FILE                     the table of FILE's JSON lines and the ratios between sizes
 //	scaleload openmetrics -hosts N -out FILE the demo fleet's history as OpenMetrics, for promtool
 //	scaleload ingest -url URL -hosts N       samples/s read through augur's Prometheus source
 //	scaleload port                           a free TCP port on 127.0.0.1
+//	scaleload cluster -urls U1,U2 -pids P1,P2 -hosts N   one JSON line on replicas sharing a fleet
+//	scaleload clustertable FILE              their table and the costs against one replica
 //
 // Times come from augur itself where it says them (the "fitted models" log
 // line for a full refit; the mean of augur_evaluation_duration_seconds over
@@ -44,7 +47,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: scaleload measure|table|openmetrics|ingest|port [flags]")
+		fmt.Fprintln(os.Stderr, "usage: scaleload measure|table|openmetrics|ingest|port|cluster|clustertable [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -59,6 +62,10 @@ func main() {
 		err = ingestRate(args)
 	case "port":
 		err = freePort()
+	case "cluster":
+		err = clusterMeasure(args)
+	case "clustertable":
+		err = clusterTable(args)
 	default:
 		err = fmt.Errorf("unknown command %q", cmd)
 	}
@@ -113,32 +120,29 @@ func measure(args []string) error {
 	storage := fs.String("storage", "", "augur's --storage.path")
 	size := fs.String("size", "", "label of this size in the table")
 	source := fs.String("source", "demo", "label of the source in the table")
-	started := fs.Float64("started", 0, "Unix time augur was started, in seconds")
-	requests := fs.Int("requests", 200, "requests per endpoint")
-	budget := fs.Duration("budget", time.Minute, "time per endpoint: fewer requests when they are slow (at least 3)")
-	readyTimeout := fs.Duration("ready-timeout", 30*time.Minute, "how long augur may take to be ready")
+	var rf runFlags
+	rf.register(fs)
 	refitTimeout := fs.Duration("refit-timeout", 30*time.Minute, "how long to wait for a full refit after ready")
-	maxRSS := fs.Int64("max-rss", 16<<30, "kill augur and fail above this resident memory, in bytes")
 	ingestRate := fs.Float64("ingest-rate", 0, "samples/s measured by scaleload ingest, to print with this size")
 	planned := fs.Int("planned", 0, "the series the configuration asks for")
 	only := fs.String("probes", "failures capacity query_range", "the endpoints to time, space-separated")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	w := &watch{pid: *pid, maxRSS: *maxRSS, log: *logFile}
+	w := &watch{pid: *pid, maxRSS: rf.maxRSS, log: *logFile}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go w.guard(ctx)
-	start := time.Unix(0, int64(*started*1e9))
+	start := rf.start()
 	r := Result{Size: *size, Source: *source, Planned: *planned, IngestRate: *ingestRate}
 
 	progress("%s: waiting for /-/ready", *size)
-	err := w.until(*readyTimeout, func() (bool, error) { return get(*base+"/-/ready", 10*time.Second) == nil, nil })
+	err := w.until(rf.readyTimeout, func() (bool, error) { return get(*base+"/-/ready", 10*time.Second) == nil, nil })
 	if err != nil {
 		err = fmt.Errorf("not ready %.0fs after start: %w", time.Since(start).Seconds(), err)
 	} else {
 		r.ReadySec = time.Since(start).Seconds()
-		err = w.afterReady(&r, *base, *storage, strings.Fields(*only), *requests, *budget, *refitTimeout)
+		err = w.afterReady(&r, *base, *storage, strings.Fields(*only), rf.requests, rf.budget, *refitTimeout)
 	}
 	if f := w.fatal.Load(); f != nil {
 		// What failed in flight failed because augur was killed.
@@ -250,6 +254,26 @@ func (w *watch) afterReady(r *Result, base, storage string, only []string, reque
 	r.TSDBBytes, r.BlockBytes, r.BlockSample, err = tsdbDisk(filepath.Join(storage, "tsdb"))
 	return err
 }
+
+// runFlags are the flags of measure and cluster: when augur started, how
+// its requests are timed, how long it may take and how big it may grow.
+type runFlags struct {
+	started      float64
+	requests     int
+	budget       time.Duration
+	readyTimeout time.Duration
+	maxRSS       int64
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	fs.Float64Var(&f.started, "started", 0, "Unix time augur was started, in seconds")
+	fs.IntVar(&f.requests, "requests", 200, "requests per endpoint")
+	fs.DurationVar(&f.budget, "budget", time.Minute, "time per endpoint: fewer requests when they are slow (at least 3)")
+	fs.DurationVar(&f.readyTimeout, "ready-timeout", 30*time.Minute, "how long augur may take to be ready")
+	fs.Int64Var(&f.maxRSS, "max-rss", 16<<30, "kill augur and fail above this resident memory, in bytes")
+}
+
+func (f *runFlags) start() time.Time { return time.Unix(0, int64(f.started*1e9)) }
 
 // watch checks on augur while waiting: it fails as soon as the process is
 // gone or holds more than maxRSS.
@@ -648,24 +672,9 @@ func freePort() error {
 // consecutive sizes (per series, so 1.00 is linear) and the issue's
 // targets for the largest.
 func table(args []string) error {
-	if len(args) != 1 {
-		return errors.New("usage: scaleload table FILE")
-	}
-	b, err := os.ReadFile(args[0])
+	rs, err := readResults[Result](args, "table")
 	if err != nil {
 		return err
-	}
-	var rs []Result
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	for dec.More() {
-		var r Result
-		if err := dec.Decode(&r); err != nil {
-			return fmt.Errorf("cannot parse %s: %w", args[0], err)
-		}
-		rs = append(rs, r)
-	}
-	if len(rs) == 0 {
-		return fmt.Errorf("%s: no results", args[0])
 	}
 	slices.SortStableFunc(rs, func(a, b Result) int { return a.Planned - b.Planned })
 	tw := newTabWriter()
@@ -755,6 +764,31 @@ func table(args []string) error {
 	}
 	check("TSDB bytes per sample", float64(r.TSDBBytes)/r.TSDBSamples, 2, "B")
 	return nil
+}
+
+// readResults reads the JSON lines of the one file args names, for the
+// command cmd.
+func readResults[T any](args []string, cmd string) ([]T, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("usage: scaleload %s FILE", cmd)
+	}
+	f, err := os.Open(args[0])
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var rs []T
+	for dec := json.NewDecoder(f); dec.More(); {
+		var r T
+		if err := dec.Decode(&r); err != nil {
+			return nil, fmt.Errorf("cannot parse %s: %w", args[0], err)
+		}
+		rs = append(rs, r)
+	}
+	if len(rs) == 0 {
+		return nil, fmt.Errorf("%s: no results", args[0])
+	}
+	return rs, nil
 }
 
 // measured is s, or NaN for a time a failed run did not reach.
