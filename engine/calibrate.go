@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/augur-sre/augur/ingest"
@@ -96,7 +98,7 @@ func (e *Engine) calibrate() {
 	e.mu.Lock()
 	e.calibErr = err
 	if err == nil {
-		e.calib = c
+		e.setCalibration(c, e.evalTime.UnixMilli())
 	}
 	// Otherwise the mapping in use stays: the prior, or one restored from a
 	// snapshot or learnt by a replay while this engine's own history of
@@ -159,4 +161,35 @@ func (e *Engine) Calibration() Calibration {
 		c.Note = e.calibErr.Error()
 	}
 	return c
+}
+
+// datedCalibration is a calibration and the time (Unix ms) from which it
+// was in use.
+type datedCalibration struct {
+	from int64
+	c    model.Calibrator
+}
+
+// setCalibration installs c as the calibration in use from t on and
+// remembers it with those in use over the History before t: the learned
+// failure model corrects the probability each step was served, the
+// calibration of its day (calibrationAt), not today's, which was fitted on
+// those very steps. The caller holds e.mu for writing.
+func (e *Engine) setCalibration(c model.Calibrator, t int64) {
+	e.calib = c
+	cut := t - e.opts.History.Milliseconds()
+	for len(e.calibs) > 1 && e.calibs[1].from <= cut {
+		e.calibs = e.calibs[1:]
+	}
+	e.calibs = append(e.calibs, datedCalibration{t, c})
+}
+
+// calibrationAt returns the calibration of cs (setCalibration's) in use at
+// t: the prior before the first.
+func calibrationAt(cs []datedCalibration, t int64) model.Calibrator {
+	i, _ := slices.BinarySearchFunc(cs, t, func(d datedCalibration, t int64) int { return cmp.Compare(d.from, t+1) })
+	if i == 0 {
+		return model.Calibrator{}
+	}
+	return cs[i-1].c
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/augur-sre/augur/ingest"
+	"github.com/augur-sre/augur/model"
 )
 
 // windowLister lists the incidents that overlap [start, end], as a store
@@ -75,5 +76,29 @@ func TestCalibrateLeavesOutForgottenIncidents(t *testing.T) {
 	// Within the History every hour of strong evidence preceded an incident.
 	if p := e.calib.Apply(0.999, 0); p < 0.9 {
 		t.Errorf("raw 0.999 calibrated to %.3f, want >= 0.9: forgotten incidents counted as false alarms", p)
+	}
+}
+
+// TestCalibrationAt: the learned model's base at a step is the calibration
+// in use then, the prior before the first, and setCalibration forgets
+// those replaced more than a History ago.
+func TestCalibrationAt(t *testing.T) {
+	e := &Engine{opts: Options{History: 10 * time.Millisecond}}
+	cal := func(n int) model.Calibrator { return model.Calibrator{N: n} }
+	for _, at := range []int64{100, 105, 120, 125} {
+		e.setCalibration(cal(int(at)), at)
+	}
+	// The History before 125 starts at 115, when the one from 105 was in
+	// use.
+	if got := len(e.calibs); got != 3 || e.calibs[0].from != 105 {
+		t.Errorf("kept %d calibrations from %d, want the 3 from 105", got, e.calibs[0].from)
+	}
+	for _, c := range []struct {
+		t    int64
+		want int
+	}{{104, 0}, {105, 105}, {119, 105}, {120, 120}, {124, 120}, {125, 125}, {1000, 125}} {
+		if got := calibrationAt(e.calibs, c.t).N; got != c.want {
+			t.Errorf("calibrationAt(%d) is the one from %d, want %d", c.t, got, c.want)
+		}
 	}
 }

@@ -140,6 +140,9 @@ type Engine struct {
 	incidentsFailing bool
 	calib            model.Calibrator
 	calibErr         error
+	// calibs are the calibrations in use over the last History, oldest
+	// first (see setCalibration).
+	calibs []datedCalibration
 	// fm is the learned failure model (Options.FailureModel).
 	fm learned
 	// restored holds the snapshot's model choice for each series' first fit,

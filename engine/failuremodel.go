@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -70,12 +72,12 @@ type learned struct {
 const retrainIncidents = 3
 
 // learnedFleet is what training the learned failure model reads of the
-// engine under its lock: the entities, their series and the calibration
-// and incidents known.
+// engine under its lock: the entities, their series, the calibrations
+// in use over the History and the incidents known.
 type learnedFleet struct {
 	names     []string
 	members   [][]learnedMember
-	calib     model.Calibrator
+	calibs    []datedCalibration
 	incidents []ingest.Incident
 }
 
@@ -86,11 +88,14 @@ type learnedMember struct {
 	limit  float64
 }
 
-// fleet returns the entities, their series, the calibration and the known
-// failures. The caller holds e.mu.
+// fleet returns the entities, their series, the calibrations and the
+// known failures. The caller holds e.mu.
 func (e *Engine) fleet() learnedFleet {
-	f := learnedFleet{calib: e.calib, incidents: failures(e.incidents)}
-	for name, st := range e.entities {
+	f := learnedFleet{calibs: slices.Clone(e.calibs), incidents: failures(e.incidents)}
+	// In name order: the samples' order, and so the training, does not
+	// depend on the map's.
+	for _, name := range slices.Sorted(maps.Keys(e.entities)) {
+		st := e.entities[name]
 		f.names = append(f.names, name)
 		var ms []learnedMember
 		for _, s := range st.members {
@@ -165,7 +170,8 @@ func (e *Engine) trainFailureModel(ctx context.Context, wait bool) {
 			e.logger.Debug("cannot train the failure model yet", "err", err)
 			return
 		}
-		e.logger.Info("trained the failure model", "in_use", use, "incidents", st.Incidents, "epoch", st.Epoch, "held_out", st.HeldOut, "seconds", st.TrainSeconds)
+		e.logger.Info("trained the failure model", "in_use", use, "incidents", st.Incidents, "epoch", st.Epoch, "held_out", st.HeldOut,
+			"brier", m.Brier, "calibrated_brier", m.BaseBrier, "seconds", st.TrainSeconds)
 	}
 	if wait {
 		train()
@@ -180,7 +186,8 @@ func (e *Engine) trainFailureModel(ctx context.Context, wait bool) {
 // limit, or the value where there is no limit), and the crossing
 // probability and anomaly evidence of the evaluation before, NaN where
 // none was recorded; as the probability the model corrects, the
-// calibration applied to the evidence recorded at each step, so only the
+// calibration in use at each step (calibrationAt) applied to the evidence
+// recorded there, the probability the calibrated path served, so only the
 // steps an evaluation recorded are samples; labelled by the known
 // incidents.
 func (e *Engine) learnedHistories(ctx context.Context, fl learnedFleet, end int64) ([]model.FailureHistory, error) {
@@ -216,7 +223,7 @@ func (e *Engine) learnedHistories(ctx context.Context, fl learnedFleet, end int6
 		for _, p := range evidence[fl.names[i]] {
 			j := int((p.T - start) / e.step)
 			if j >= 0 && j < n {
-				hist[i].Base[j] = fl.calib.Apply(p.Cross, p.Anom)
+				hist[i].Base[j] = calibrationAt(fl.calibs, p.T).Apply(p.Cross, p.Anom)
 			}
 			// A row holds the evidence of the evaluation before it, as
 			// observeFeatures sees it.

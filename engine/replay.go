@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -58,12 +59,12 @@ func Replay(ctx context.Context, opts Options, start, end time.Time, setClock fu
 func (e *Engine) Adopt(ctx context.Context, r *Engine) {
 	e.adoptEntities(r)
 	r.mu.RLock()
-	calib, calibErr := r.calib, r.calibErr
+	calib, calibErr, calibs := r.calib, r.calibErr, slices.Clone(r.calibs)
 	end := r.evalTime
 	r.mu.RUnlock()
 	e.mu.Lock()
 	if calib.N > 0 {
-		e.calib, e.calibErr = calib, calibErr
+		e.calib, e.calibErr, e.calibs = calib, calibErr, calibs
 	}
 	e.replayed = end
 	e.mu.Unlock()

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/augur-sre/augur/model"
@@ -110,7 +111,10 @@ func (e *Engine) Restore(data []byte) (int, error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.calib = s.Calibration
+	// The past the snapshot's engine served is taken as served by its
+	// last calibration.
+	e.calibs = nil
+	e.setCalibration(s.Calibration, math.MinInt64)
 	e.replayed = s.Replayed
 	e.restored = s.Models
 	e.restoredEntities = entities

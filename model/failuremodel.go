@@ -119,7 +119,8 @@ type HeldOutPrediction struct {
 // (Wolpert, "Stacked Generalization", 1992). The dense layer starts at
 // zero, so the untrained model is the base; training stops when the loss
 // on the validation part stops falling, and keeps the best epoch's weights
-// — epoch 0, f = 0, when no epoch beats the base there. The model thus
+// — epoch 0, f = 0, when no epoch beats the base there by more than a
+// standard error (see fit). The model thus
 // moves away from the base only where the incidents show a pattern that
 // holds on data it did not train on.
 //
@@ -286,24 +287,42 @@ func TrainFailureModel(hist []FailureHistory, opts FailureModelOptions) (*Failur
 // fit trains the network on the weighted log loss of the training samples
 // (windows xs) for at most Epochs epochs, stopping after Patience epochs
 // without a lower loss on the validation samples (windows vxs), and keeps
-// the weights of the epoch with the lowest. It returns that epoch, 0 for
-// the initial weights (whose correction is zero), also when there are no
+// the weights of the epoch with the lowest, provided it beats the initial
+// weights (whose correction is zero: the base) by more than one standard
+// error of the paired per-sample difference. A dozen incidents make the
+// validation loss noisy, and an epoch that beats the base by chance there
+// moves the probabilities where nothing supports it; the one-standard-
+// error rule (Breiman et al., "Classification and Regression Trees", 1984,
+// §3.4.3) keeps the simpler model unless the data tell them apart. It
+// returns the epoch kept, 0 for the base, also when there are no
 // validation samples.
 func (m *FailureModel) fit(train []failureSample, xs [][]float64, val []failureSample, vxs [][]float64, o FailureModelOptions, rng *rand.Rand) int {
 	net := m.net
 	if len(val) == 0 {
 		return 0
 	}
-	loss := func() float64 {
-		var l, w float64
-		for i, s := range val {
-			l += s.w * logLoss(s.base+net.forward(vxs[i], m.Window, nil)[0], s.y)
-			w += s.w
-		}
-		return l / w
+	var wsum float64
+	base := make([]float64, len(val))
+	for i, s := range val {
+		wsum += s.w
+		base[i] = logLoss(s.base, s.y)
 	}
-	bestLoss, bestEpoch := loss(), 0
-	best := slices.Clone(net.params)
+	// gain returns the validation loss's mean decrease from the base's and
+	// its standard error, over the per-sample differences u_i (weighted so
+	// that their mean is the weighted mean).
+	n := float64(len(val))
+	gain := func() (mean, se float64) {
+		var sum, sq float64
+		for i, s := range val {
+			u := s.w * (base[i] - logLoss(s.base+net.forward(vxs[i], m.Window, nil)[0], s.y)) * n / wsum
+			sum += u
+			sq += u * u
+		}
+		mean = sum / n
+		return mean, math.Sqrt(max(sq/n-mean*mean, 0) / n)
+	}
+	bestGain, bestSE, bestEpoch := 0.0, 0.0, 0
+	initial, best := slices.Clone(net.params), make([]float64, len(net.params))
 	net.startTraining()
 	order := make([]int, len(train))
 	for i := range order {
@@ -327,12 +346,16 @@ func (m *FailureModel) fit(train []failureSample, xs [][]float64, val []failureS
 			}
 			net.adamStep()
 		}
-		if l := loss(); l < bestLoss {
-			bestLoss, bestEpoch, bad = l, epoch, 0
+		if g, se := gain(); g > bestGain {
+			bestGain, bestSE, bestEpoch, bad = g, se, epoch, 0
 			copy(best, net.params)
 		} else {
 			bad++
 		}
+	}
+	if bestEpoch == 0 || bestGain <= bestSE {
+		copy(net.params, initial)
+		return 0
 	}
 	copy(net.params, best)
 	return bestEpoch
