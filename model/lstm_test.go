@@ -182,3 +182,20 @@ func BenchmarkLSTMTrainEpoch(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSelectLSTM is the LSTM candidate's cost in Select on a series
+// the size of a NAB file at a five-minute step (4032 points, a daily
+// season under noise): its fit and its backtest, per series.
+func BenchmarkSelectLSTM(b *testing.B) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	y := make([]float64, 4032)
+	for i := range y {
+		y[i] = 50 + 10*math.Sin(2*math.Pi*float64(i)/288) + rng.NormFloat64()
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, sel, err := Select(y, SelectOptions{Periods: []int{288}, Horizon: 12, Candidates: []string{"lstm"}}); err != nil || sel.Model != "lstm" {
+			b.Fatalf("Select chose %q: %v", sel.Model, err)
+		}
+	}
+}

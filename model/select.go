@@ -175,7 +175,8 @@ type SelectOptions struct {
 	// backtest (default 250: neighbouring origins share most of their errors, so more
 	// cost time and add little); one-step errors use every held-out point.
 	MaxOrigins int
-	// Candidates restricts the models tried, by Name (nil: all that fit).
+	// Candidates restricts the models tried, by Name (nil: all that fit
+	// but "lstm", which is tried only when named: see candidates).
 	Candidates []string
 	// AdaptRate is the step η of the online interval adaptation (see
 	// Calibrated); 0 means 0.05, negative turns it off.
@@ -227,6 +228,8 @@ type candidate struct {
 	minLen   int // fewest points the fit needs
 	priority int // validation order, lowest first: the usual winners
 	fit      func(y []float64) (Forecaster, error)
+	// named: tried only when SelectOptions.Candidates names it.
+	named bool
 }
 
 // Select chooses a forecaster for y by rolling-origin backtest and returns it
@@ -257,7 +260,9 @@ type candidate struct {
 // changes of y). An AR on the levels themselves is not a candidate: it
 // reverts to the training mean, so a level shift after the fit (a host
 // drained, a disk filled) biases every forecast; on NAB's grok_asg_anomaly it
-// had 3.5 times ETS's error while winning the validation.
+// had 3.5 times ETS's error while winning the validation. "lstm" (the LSTM
+// forecaster within a fixed training budget, lstmCandidate) is tried only
+// when Candidates names it.
 //
 // When DetectPeriods finds no period, the shortest of Periods is still tried
 // by the seasonal candidates (when the fitted part holds two cycles) and the
@@ -332,10 +337,12 @@ func Select(y []float64, opts SelectOptions) (Forecaster, Selection, error) {
 		nVal = min(nVal, c)
 		nFit = n - nVal
 	}
-	cands := candidates(season)
-	if opts.Candidates != nil {
-		cands = slices.DeleteFunc(cands, func(c candidate) bool { return !slices.Contains(opts.Candidates, c.name) })
-	}
+	cands := slices.DeleteFunc(candidates(season), func(c candidate) bool {
+		if opts.Candidates == nil {
+			return c.named
+		}
+		return !slices.Contains(opts.Candidates, c.name)
+	})
 
 	scale := naiveMAE(y[:nFit])
 	from := 0
@@ -393,16 +400,27 @@ func Select(y []float64, opts SelectOptions) (Forecaster, Selection, error) {
 	return &Calibrated{Forecaster: best, cal: bestCal, level: opts.Level, eta: max(opts.AdaptRate, 0)}, sel, nil
 }
 
+// lstmCandidate is the LSTM forecaster as a candidate: smaller than the
+// seed's 64/32 units and trained on at most 1000 windows for 10 epochs,
+// about 3·10⁹ multiply-adds a series, a few seconds (BenchmarkSelectLSTM):
+// its time budget. It is not among the default candidates: on NAB's
+// real series it never won the backtest (see README, Known limitations).
+var lstmCandidate = LSTMForecastOptions{Window: 48, MaxSamples: 1000,
+	LSTMOptions: LSTMOptions{Hidden1: 16, Hidden2: 8, Epochs: 10, LearningRate: 3e-3, Seed: 1}}
+
 // candidates lists the model families for the given seasonal periods.
 func candidates(season []int) []candidate {
 	cs := []candidate{
-		{"naive", 2, 6, func(y []float64) (Forecaster, error) { return FitSeasonalNaive(y, 1) }},
+		{"naive", 2, 6, func(y []float64) (Forecaster, error) { return FitSeasonalNaive(y, 1) }, false},
 		{"holt_damped", 3, 4, func(y []float64) (Forecaster, error) {
 			return FitHoltWinters(y, HoltWintersOptions{Damped: true})
-		}},
+		}, false},
 		{"ari", minFitLen, 3, func(y []float64) (Forecaster, error) {
 			return FitAR(y, AROptions{Periods: season, Difference: true})
-		}},
+		}, false},
+		{"lstm", lstmCandidate.Window + 8, 7, func(y []float64) (Forecaster, error) {
+			return FitLSTMForecaster(y, lstmCandidate)
+		}, true},
 	}
 	if len(season) == 0 {
 		return cs
@@ -420,8 +438,8 @@ func candidates(season []int) []candidate {
 		return m, err
 	}
 	cs = append(cs,
-		candidate{"snaive", p + 1, 5, func(y []float64) (Forecaster, error) { return FitSeasonalNaive(y, p) }},
-		candidate{"holtwinters", 2 * p, 0, func(y []float64) (Forecaster, error) { return fitUndamped(y) }},
+		candidate{"snaive", p + 1, 5, func(y []float64) (Forecaster, error) { return FitSeasonalNaive(y, p) }, false},
+		candidate{"holtwinters", 2 * p, 0, func(y []float64) (Forecaster, error) { return fitUndamped(y) }, false},
 		candidate{"holtwinters_damped", 2 * p, 1, func(y []float64) (Forecaster, error) {
 			if undamped == nil {
 				if _, err := fitUndamped(y); err != nil {
@@ -430,13 +448,13 @@ func candidates(season []int) []candidate {
 			}
 			start := [4]float64{undamped.Alpha, undamped.Beta, undamped.Gamma, 0.95}
 			return FitHoltWinters(y, HoltWintersOptions{Period: p, Damped: true, Init: init, start: &start})
-		}},
+		}, false},
 	)
 	if len(season) > 1 {
 		long := season[len(season)-1]
 		cs = append(cs, candidate{"mstl", long + 2*p, 2, func(y []float64) (Forecaster, error) {
 			return FitMSTL(y, MSTLOptions{Periods: season})
-		}})
+		}, false})
 	}
 	return cs
 }

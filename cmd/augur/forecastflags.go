@@ -78,12 +78,12 @@ func (h *horizon) steps(stepMs int64) (int, error) {
 
 // modelNames are the candidates of model.Select, in its words
 // (TestModelNames checks that Select knows each).
-var modelNames = []string{"naive", "snaive", "holt_damped", "holtwinters", "holtwinters_damped", "mstl", "ari"}
+var modelNames = []string{"naive", "snaive", "holt_damped", "holtwinters", "holtwinters_damped", "mstl", "ari", "lstm"}
 
 // modelsFlag adds --model to a command; the value is nil (every candidate)
 // when the flag is not given.
 func modelsFlag(c *kingpin.CmdClause) func() []string {
-	models := c.Flag("model", "Restrict the selection to this model (repeatable): naive (the last value), snaive (the value a season ago), holt_damped (damped trend), holtwinters and holtwinters_damped (trend and additive season of a day or a week), mstl (two seasons), ari (ridge AR on the changes). Default: every one that fits the series, chosen by backtest.").Enums(modelNames...)
+	models := c.Flag("model", "Restrict the selection to this model (repeatable): naive (the last value), snaive (the value a season ago), holt_damped (damped trend), holtwinters and holtwinters_damped (trend and additive season of a day or a week), mstl (two seasons), ari (ridge AR on the changes), lstm (a small LSTM network, tried only when named). Default: every one that fits the series but lstm, chosen by backtest.").Enums(modelNames...)
 	return func() []string {
 		if len(*models) == 0 {
 			return nil
