@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 	"slices"
+	"sync"
 
 	"gonum.org/v1/gonum/dsp/fourier"
 )
@@ -248,12 +249,15 @@ func autocorrelation(d []float64, maxLag int) []float64 {
 		mean += v
 	}
 	mean /= float64(n)
-	buf := make([]float64, size)
+	sc := getFFT(size)
+	defer ffts.Put(sc)
+	buf := sc.buf
 	for i, v := range d {
 		buf[i] = v - mean
 	}
-	fft := fourier.NewFFT(size)
-	coef := fft.Coefficients(nil, buf)
+	clear(buf[n:])
+	fft := sc.fft
+	coef := fft.Coefficients(sc.coef, buf)
 	for i, c := range coef {
 		coef[i] = complex(real(c)*real(c)+imag(c)*imag(c), 0)
 	}
@@ -266,4 +270,27 @@ func autocorrelation(d []float64, maxLag int) []float64 {
 		acf[k] = acov[k] / acov[0]
 	}
 	return acf
+}
+
+// ffts holds autocorrelation's FFT plans and buffers for reuse: a plan's
+// twiddle factors cost more to compute than one transform of the sizes
+// DetectPeriods uses, and series are fitted one after another. A plan of
+// another size is reset (fourier.FFT.Reset keeps its storage when it is
+// large enough).
+var ffts = sync.Pool{New: func() any { return &fftScratch{fft: fourier.NewFFT(1)} }}
+
+type fftScratch struct {
+	fft  *fourier.FFT
+	buf  []float64
+	coef []complex128
+}
+
+func getFFT(n int) *fftScratch {
+	sc := ffts.Get().(*fftScratch)
+	if sc.fft.Len() != n {
+		sc.fft.Reset(n)
+		sc.buf = slices.Grow(sc.buf[:0], n)[:n]
+		sc.coef = slices.Grow(sc.coef[:0], n/2+1)[:n/2+1]
+	}
+	return sc
 }
