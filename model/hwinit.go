@@ -148,10 +148,19 @@ func circularMA(dst, x []float64, w int) float64 {
 	for d := -h; d <= h; d++ {
 		acc += x[((d%n)+n)%n]
 	}
+	// in and out are the indices entering and leaving the window, wrapped
+	// by a comparison rather than a division per phase (h < n).
+	in, out := (h+1)%n, ((-h)%n+n)%n
 	for i := range x {
 		dst[i] = acc / float64(w)
 		total += dst[i]
-		acc += x[(i+h+1)%n] - x[((i-h)%n+n)%n]
+		acc += x[in] - x[out]
+		if in++; in == n {
+			in = 0
+		}
+		if out++; out == n {
+			out = 0
+		}
 	}
 	return total / float64(n)
 }
