@@ -177,6 +177,10 @@ type Engine struct {
 	// against fetch's shards.
 	heldMu sync.Mutex
 	held   []*appender
+	// backfill takes the chunks' samples older than the head takes in
+	// order, backfilled of them so far; nil when the head takes them.
+	backfill   *history.Backfill
+	backfilled int
 
 	// state is the last evaluation's State; rounds counts the States
 	// built with capacity plans, which stagger the times to limit (see
@@ -414,13 +418,21 @@ func (e *Engine) evaluate(ctx context.Context) {
 		sig.report = fetchReport{}
 	}
 	chunk := max(fetchChunk.Milliseconds()/e.step, 1) * e.step
-	for cs := first; cs <= end; cs += chunk {
-		ce := min(cs+chunk-e.step, end)
+	cut := e.backfillCut()
+	// Chunks are aligned to multiples of their span, so that the blocks
+	// the backfills write fit the TSDB's compaction ranges.
+	for cs := first; cs <= end; cs = (cs/chunk + 1) * chunk {
+		ce := min((cs/chunk+1)*chunk-e.step, end)
 		fetched := false
 		for _, sig := range e.signals {
 			start := max(cs, sig.lastFetched+e.step)
 			if sig.report.err != nil || start > ce {
 				continue
+			}
+			// The series the chunks before showed are what the rest of
+			// the fetch likely holds.
+			if e.backfill == nil && start < cut {
+				e.backfill = e.newBackfill(len(e.byKey) * int((cut-cs)/e.step))
 			}
 			if err := e.fetch(ctx, sig, start, ce); err != nil {
 				sig.report.fetched, sig.report.err = true, err
@@ -439,11 +451,16 @@ func (e *Engine) evaluate(ctx context.Context) {
 			fetched = true
 		}
 		e.commitHeld()
-		// Only after a chunk that wrote something: an evaluation of the
-		// newest minute passes the history's chunks by, and mapping the
+		// Only after a chunk that wrote the head's past: an evaluation of
+		// the newest minute passes the history's chunks by, and mapping the
 		// whole head at each was a sixth of its CPU at 10k series.
-		if fetched && cs+chunk <= end {
+		if fetched && e.backfill == nil && ce < end {
 			e.mmapHead()
+		}
+		// A backfill holds its samples in memory until it writes them.
+		if e.backfilled >= backfillFlush || ce >= end {
+			e.flushBackfill(ctx, e.backfill)
+			e.backfill, e.backfilled = nil, 0
 		}
 	}
 	for _, sig := range e.signals {
@@ -529,6 +546,7 @@ func (e *Engine) owns(entity string) bool { return e.opts.Owner == nil || e.opts
 // of the first start's history down that path.
 func (e *Engine) commitHeld() {
 	for _, a := range e.held {
+		e.backfilled += a.backfilled
 		e.commit(a)
 	}
 	clear(e.held)
@@ -608,7 +626,7 @@ func (e *Engine) fetch(ctx context.Context, sig *signalState, start, end int64) 
 		feeds = append(feeds, feed{ref.s, in.Samples})
 	}
 	forShards(len(feeds), func(lo, hi int) {
-		a := e.newAppender(ctx)
+		a := e.newAppender(ctx, e.backfill)
 		var buf []ingest.Sample
 		for _, f := range feeds[lo:hi] {
 			s := f.s

@@ -120,7 +120,13 @@ func (e *Engine) startRefit(ctx context.Context, wait, onlyNew bool) {
 		if resume != nil {
 			defer resume()
 		}
-		e.fitBatch(ctx, jobs)
+		// The first fits' past outputs go into blocks of their own.
+		var past *pastWriter
+		if firsts > 0 {
+			past = e.newPastWriter(firsts * int(backfillSpan/e.opts.Step) * (len(pointMetrics) - 1))
+		}
+		e.fitBatch(ctx, jobs, past)
+		e.flushPast(ctx, past)
 		e.logger.Info("fitted models", "series", len(jobs), "duration", time.Since(start).Round(time.Millisecond))
 		e.metrics.refitDuration.Set(time.Since(start).Seconds())
 		e.fits.mu.Lock()
@@ -136,7 +142,7 @@ func (e *Engine) startRefit(ctx context.Context, wait, onlyNew bool) {
 }
 
 // fitBatch fits jobs with FitConcurrency workers.
-func (e *Engine) fitBatch(ctx context.Context, jobs []job) {
+func (e *Engine) fitBatch(ctx context.Context, jobs []job, past *pastWriter) {
 	work := make(chan job)
 	var wg sync.WaitGroup
 	for range e.opts.FitConcurrency {
@@ -154,9 +160,7 @@ func (e *Engine) fitBatch(ctx context.Context, jobs []job) {
 					r, r.err = fitSeries(&rf, ts, ys, e.step, e.horizon, j.keep)
 				}
 				if r.err == nil && j.first {
-					a := e.newAppender(ctx)
-					r.warm(a, j.s.refs, ts, ys)
-					e.commit(a)
+					e.writePast(ctx, past, func(a *appender) { r.warm(a, j.s.refs, ts, ys) })
 				}
 				r.s = j.s
 				e.metrics.fitDuration.Observe(time.Since(t0).Seconds())
@@ -236,7 +240,7 @@ func (e *Engine) installFits(ctx context.Context) {
 	if len(done) == 0 && (e.ready || e.lastFit.IsZero()) {
 		return
 	}
-	a := e.newAppender(ctx)
+	a := e.newAppender(ctx, nil)
 	now := e.now()
 	e.mu.Lock()
 	for _, r := range done {

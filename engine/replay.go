@@ -78,8 +78,14 @@ func (e *Engine) Adopt(ctx context.Context, r *Engine) {
 	}
 	horizon := model.Duration(e.opts.Horizon).String()
 	defer e.pauseCompactions()()
-	a := e.newAppender(ctx)
-	for _, h := range r.FailureHistory(time.Time{}, first.Add(-time.Millisecond)) {
+	hs := r.FailureHistory(time.Time{}, first.Add(-time.Millisecond))
+	n := 0
+	for _, h := range hs {
+		n += len(h.Points) * len(evidenceMetrics)
+	}
+	bf := e.newBackfill(n)
+	a := e.newAppender(ctx, bf)
+	for _, h := range hs {
 		var refs [len(evidenceMetrics)]storage.SeriesRef
 		var ls [len(evidenceMetrics)]labels.Labels
 		for k, name := range evidenceMetrics {
@@ -92,6 +98,7 @@ func (e *Engine) Adopt(ctx context.Context, r *Engine) {
 		}
 	}
 	e.commit(a)
+	e.flushBackfill(ctx, bf)
 }
 
 // Replayed returns the end of the calibration replay this engine adopted,

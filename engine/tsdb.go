@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"math"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
+
+	"github.com/augur-sre/augur/history"
 )
 
 // The names of the series the engine writes to its TSDB, as the Prometheus
@@ -70,20 +74,38 @@ type entityRefs struct {
 // reads better in PromQL than NaN), counts rather than fails on samples
 // the TSDB already holds (a restart refetches the source's recent past),
 // and keeps the first other error.
+//
+// With a backfill, samples older than cut go into the backfill's block
+// rather than the head (see history.Backfill).
 type appender struct {
 	app      storage.Appender
 	min      int64 // samples at or before it are already written
 	appended int
 	dup      int
 	err      error
+
+	old        storage.Appender
+	cut        int64
+	backfilled int
+	// oldRefs are the backfill's references of the series, keyed by where
+	// the caller keeps the head's: a Backfill has a head of its own.
+	oldRefs map[*storage.SeriesRef]storage.SeriesRef
 }
 
 func (a *appender) add(ref *storage.SeriesRef, l labels.Labels, t int64, v float64) {
 	if t <= a.min || math.IsNaN(v) || math.IsInf(v, 0) {
 		return
 	}
-	r, err := a.app.Append(*ref, l, t, v)
+	app, r0 := a.app, *ref
+	if t < a.cut && a.old != nil {
+		app, r0 = a.old, a.oldRefs[ref]
+	}
+	r, err := app.Append(r0, l, t, v)
 	switch {
+	case err == nil && app == a.old:
+		a.oldRefs[ref] = r
+		a.appended++
+		a.backfilled++
 	case err == nil:
 		*ref = r
 		a.appended++
@@ -144,9 +166,122 @@ func quantize(v float64) float64 {
 	return v
 }
 
-// newAppender returns an appender on the engine's store.
-func (e *Engine) newAppender(ctx context.Context) *appender {
-	return &appender{app: e.store.Appender(ctx), min: e.opts.AppendedUntil.UnixMilli()}
+// newAppender returns an appender on the engine's store; with a backfill
+// (nil for none), samples older than the head takes in order go into it.
+func (e *Engine) newAppender(ctx context.Context, bf *history.Backfill) *appender {
+	a := &appender{app: e.store.Appender(ctx), min: e.opts.AppendedUntil.UnixMilli()}
+	if bf != nil {
+		a.old, a.cut, a.oldRefs = bf.Appender(ctx), e.backfillCut(), map[*storage.SeriesRef]storage.SeriesRef{}
+	}
+	return a
+}
+
+// backfiller is what a store offers to write the past into blocks:
+// *history.DB's.
+type backfiller interface {
+	NewBackfill() (*history.Backfill, error)
+}
+
+// newBackfill returns a backfill into the store for about samples
+// samples, or nil when the head should take them: when the store has no
+// backfill to offer, or for fewer than backfillMin samples, which a block
+// costs more to write and load (a fixed tenth of a second or so, its files
+// synced to disk) than the head does to take out of order.
+func (e *Engine) newBackfill(samples int) *history.Backfill {
+	s, ok := e.store.(backfiller)
+	if !ok || samples < backfillMin {
+		return nil
+	}
+	bf, err := s.NewBackfill()
+	if err != nil {
+		e.logger.Warn("writing the past into the TSDB's head", "err", err)
+		return nil
+	}
+	return bf
+}
+
+// backfillMin is the fewest samples a backfill is worth, backfillFlush
+// how many a fetch's backfill holds in memory before writing its block
+// (about 2 bytes each in the TSDB's chunks): a first fetch of a fortnight
+// at one minute backfills from 30 series on, and writes a block every
+// twelve hours of it at 10k series. Half a million samples take the head
+// a quarter of a second out of order, more than a block costs.
+const (
+	backfillMin   = 1 << 19
+	backfillFlush = 1 << 22
+)
+
+// flushBackfill writes bf's block, if bf is not nil, counting and logging
+// a failure as commit does.
+func (e *Engine) flushBackfill(ctx context.Context, bf *history.Backfill) {
+	if bf == nil {
+		return
+	}
+	if err := bf.Flush(ctx); err != nil {
+		e.metrics.errors.WithLabelValues("tsdb").Inc()
+		e.logger.Warn("cannot append to the TSDB", "err", err)
+	}
+}
+
+// pastWriter gives concurrent writers of the past (the first fits of a
+// batch) appenders on a shared backfill, which it writes out and replaces
+// each time it holds backfillFlush samples: a backfill keeps its samples
+// in memory, about 10 bytes each, until it writes its block.
+type pastWriter struct {
+	mu sync.RWMutex // held for writing while bf is replaced
+	bf *history.Backfill
+	n  atomic.Int64 // samples in bf
+}
+
+// newPastWriter returns a pastWriter for about samples samples; nil (the
+// head takes them) when they are too few for a backfill.
+func (e *Engine) newPastWriter(samples int) *pastWriter {
+	bf := e.newBackfill(samples)
+	if bf == nil {
+		return nil
+	}
+	return &pastWriter{bf: bf}
+}
+
+// writePast runs f with an appender, on w's backfill when w is not nil,
+// and commits it.
+func (e *Engine) writePast(ctx context.Context, w *pastWriter, f func(a *appender)) {
+	if w == nil {
+		a := e.newAppender(ctx, nil)
+		f(a)
+		e.commit(a)
+		return
+	}
+	w.mu.RLock()
+	a := e.newAppender(ctx, w.bf)
+	f(a)
+	e.commit(a)
+	full := w.n.Add(int64(a.backfilled)) >= backfillFlush
+	w.mu.RUnlock()
+	if !full {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.n.Load() >= backfillFlush {
+		e.flushBackfill(ctx, w.bf)
+		w.bf = e.newBackfill(backfillMin)
+		w.n.Store(0)
+	}
+}
+
+// flushPast writes the last block of w, if w is not nil.
+func (e *Engine) flushPast(ctx context.Context, w *pastWriter) {
+	if w != nil {
+		e.flushBackfill(ctx, w.bf)
+	}
+}
+
+// backfillCut is the time before which a sample goes to a backfill: the
+// TSDB's head takes a series' samples in order down to half a block (an
+// hour) behind its newest sample, and the present is about that.
+func (e *Engine) backfillCut() int64 {
+	return e.alignDown(e.now()) - time.Hour.Milliseconds()
 }
 
 // commit commits a's samples, counting and logging a failure: the TSDB is
@@ -155,6 +290,11 @@ func (e *Engine) commit(a *appender) {
 	err := a.err
 	if cerr := a.app.Commit(); err == nil {
 		err = cerr
+	}
+	if a.old != nil {
+		if cerr := a.old.Commit(); err == nil {
+			err = cerr
+		}
 	}
 	e.metrics.appended.Add(float64(a.appended))
 	if err != nil {
@@ -187,7 +327,7 @@ func (e *Engine) appendOutputs(ctx context.Context, st *State) {
 		return
 	}
 	start := time.Now()
-	a := e.newAppender(ctx)
+	a := e.newAppender(ctx, nil)
 	now := st.At.UnixMilli()
 	for _, sc := range st.Series {
 		for k, q := range [...]*float64{sc.ETASeconds.P10, sc.ETASeconds.P50, sc.ETASeconds.P90} {

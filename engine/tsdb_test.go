@@ -176,7 +176,9 @@ func TestHeadMappedAfterWrites(t *testing.T) {
 // history reaches the TSDB in order: every signal's and shard's samples of
 // a chunk are committed together, so none falls behind a head another
 // commit has moved on and takes the out-of-order path (four times the
-// CPU of the whole fetch at 10k series).
+// CPU of the whole fetch at 10k series). The store here offers no
+// backfill, which would take most of them (TestFirstFetchBackfills), as a
+// fetch too small for one does.
 func TestHistoryFetchInOrder(t *testing.T) {
 	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Hosts: 100, Start: demoAnchor, History: 2 * day, Clock: func() time.Time { return demoAnchor }})
 	reg := prometheus.NewRegistry()
@@ -189,7 +191,11 @@ func TestHistoryFetchInOrder(t *testing.T) {
 	for _, name := range []string{"cpu", "memory", "connections"} {
 		sigs = append(sigs, Signal{Name: name, SourceName: "demo", Source: demo, Query: name, Entity: "host", Limit: 100})
 	}
-	e, err := New(Options{Signals: sigs, Step: time.Minute, History: 2 * day, Horizon: time.Hour, Now: demo.Now, Store: db})
+	headOnly := struct {
+		storage.Appendable
+		storage.Queryable
+	}{db, db}
+	e, err := New(Options{Signals: sigs, Step: time.Minute, History: 2 * day, Horizon: time.Hour, Now: demo.Now, Store: headOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,5 +219,75 @@ func TestHistoryFetchInOrder(t *testing.T) {
 	inOrder, ooo := sum("prometheus_tsdb_head_samples_appended_total"), sum("prometheus_tsdb_head_out_of_order_samples_appended_total")
 	if inOrder < 300*2*1440 || ooo > 0 {
 		t.Errorf("the fetch of two days of 300 series appended %g samples in order and %g out of order, want at least %d and none", inOrder, ooo, 300*2*1440)
+	}
+}
+
+// TestFirstFetchBackfills: a first start's fortnight of a fleet and the
+// first fits' past outputs go into blocks, not through the TSDB's head:
+// the head takes the first chunk (before the fleet's size is known) and the
+// last hour in order, nothing out of order, and every sample can be read
+// back, once, after a restart too.
+func TestFirstFetchBackfills(t *testing.T) {
+	const hosts, hist = 40, 14 * day
+	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Hosts: hosts, Start: demoAnchor, History: hist, Clock: func() time.Time { return demoAnchor }})
+	reg := prometheus.NewRegistry()
+	db, err := history.Open(t.TempDir(), history.Options{OutOfOrderWindow: 2 * day, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var sigs []Signal
+	for _, name := range []string{"cpu", "memory", "connections"} {
+		sigs = append(sigs, Signal{Name: name, SourceName: "demo", Source: demo, Query: name, Entity: "host", Limit: 100})
+	}
+	opts := Options{Signals: sigs, Step: time.Minute, History: hist, Horizon: time.Hour, Now: demo.Now, Store: db}
+	e, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.Evaluate(context.Background())
+
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := func(name string) float64 {
+		v := 0.0
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				for _, m := range mf.GetMetric() {
+					v += m.GetCounter().GetValue()
+				}
+			}
+		}
+		return v
+	}
+	const series = 3 * hosts
+	points := int(hist/time.Minute) + 1
+	got := countSamples(t, db)
+	if got[MetricInput] != series*points {
+		t.Errorf("%s: %d samples, want %d", MetricInput, got[MetricInput], series*points)
+	}
+	if got[MetricScore] < series*1440 {
+		t.Errorf("%s: %d samples, want at least a day of each series (%d)", MetricScore, got[MetricScore], series*1440)
+	}
+	inOrder, ooo := sum("prometheus_tsdb_head_samples_appended_total"), sum("prometheus_tsdb_head_out_of_order_samples_appended_total")
+	if inOrder > 0.1*float64(series*points) || ooo > 0 {
+		t.Errorf("the head took %g samples in order and %g out of order, want under a tenth of the %d of the history and none", inOrder, ooo, series*points)
+	}
+	if len(db.Blocks()) == 0 {
+		t.Error("no block written")
+	}
+
+	opts.AppendedUntil = db.MaxTime()
+	r, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.Evaluate(context.Background())
+	if again := countSamples(t, db); again[MetricInput] != got[MetricInput] || again[MetricScore] != got[MetricScore] {
+		t.Errorf("after a restart: %d input and %d score samples, want %d and %d", again[MetricInput], again[MetricScore], got[MetricInput], got[MetricScore])
 	}
 }

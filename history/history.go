@@ -45,7 +45,9 @@ type Options struct {
 type DB struct {
 	*tsdb.DB
 	// temp is the folder Close removes, for OpenTemp.
-	temp string
+	temp   string
+	ooo    bool // an out-of-order window is set
+	logger *slog.Logger
 }
 
 // OpenTemp opens a TSDB without a WAL in a new temporary folder that Close
@@ -114,7 +116,7 @@ func Open(storageDir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the TSDB in %s: %w", dir, err)
 	}
-	return &DB{DB: db}, nil
+	return &DB{DB: db, ooo: opts.OutOfOrderWindow > 0, logger: opts.Logger}, nil
 }
 
 // MaxTime returns the time of the newest sample the TSDB holds, in the head
