@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -69,6 +70,9 @@ func serveCommand(app *kingpin.Application) *command {
 	return c
 }
 
+// defaultGOGC is Prometheus' (config.DefaultGoGCPercentage).
+const defaultGOGC = 75
+
 func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	cfg := config.Default()
 	if f.configFile != "" {
@@ -83,6 +87,12 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	if f.configPrint {
 		fmt.Print(cfg.String())
 		return nil
+	}
+	// As Prometheus does: a GOGC of 75 unless the environment sets one.
+	// The heap then grows to 1.75 times what is live between collections,
+	// not twice, for a little more of the collector's CPU.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGOGC)
 	}
 	if f.demoSpeed < 0 || math.IsNaN(f.demoSpeed) || math.IsInf(f.demoSpeed, 0) {
 		return fmt.Errorf("--demo.speed must be a positive number, got %v", f.demoSpeed)
