@@ -190,12 +190,18 @@ func TestSelectDeterministicAndRestricted(t *testing.T) {
 // BenchmarkSelect is the engine's startup and hourly refit: two weeks of
 // one-minute data.
 func BenchmarkSelect(b *testing.B) {
-	for _, bc := range []struct{ n, p int }{{2016, 288}, {20160, 1440}} {
+	// h=288 is augur forecast's horizon in bench/forecast.sh: a day ahead,
+	// where the multi-step backtest dominates.
+	for _, bc := range []struct{ n, p, h int }{{2016, 288, 0}, {2016, 288, 288}, {20160, 1440, 0}} {
 		y := synthDaily(bc.n, bc.p, 0.01, 2, 8)
-		b.Run(fmt.Sprintf("n=%d/period=%d", bc.n, bc.p), func(b *testing.B) {
+		name := fmt.Sprintf("n=%d/period=%d", bc.n, bc.p)
+		if bc.h > 0 {
+			name += fmt.Sprintf("/h=%d", bc.h)
+		}
+		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, _, err := Select(y, SelectOptions{Periods: []int{bc.p, 7 * bc.p}}); err != nil {
+				if _, _, err := Select(y, SelectOptions{Periods: []int{bc.p, 7 * bc.p}, Horizon: bc.h}); err != nil {
 					b.Fatal(err)
 				}
 			}
