@@ -18,10 +18,7 @@ import (
 func fleetHeap(b *testing.B, hosts int) (uint64, int) {
 	anchor := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Hosts: hosts, Start: anchor, History: 14 * day, Clock: func() time.Time { return anchor }})
-	var sigs []Signal
-	for _, name := range []string{"cpu", "memory", "connections"} {
-		sigs = append(sigs, Signal{Name: name, SourceName: "demo", Source: demo, Query: name, Entity: "host", Limit: 100})
-	}
+	sigs := fleetSignals(demo)
 	// The TSDB as augur serve opens it (two-hour blocks).
 	db, err := history.Open(b.TempDir(), history.Options{OutOfOrderWindow: 2 * day})
 	if err != nil {

@@ -83,22 +83,22 @@ func (e *Engine) Adopt(ctx context.Context, r *Engine) {
 	for _, h := range hs {
 		n += len(h.Points) * len(evidenceMetrics)
 	}
-	bf := e.newBackfill(n)
-	a := e.newAppender(ctx, bf)
+	past := e.newPastWriter(n)
 	for _, h := range hs {
 		var refs [len(evidenceMetrics)]storage.SeriesRef
 		var ls [len(evidenceMetrics)]labels.Labels
 		for k, name := range evidenceMetrics {
 			ls[k] = labels.FromStrings(labels.MetricName, name, h.EntityLabel, h.Entity, "horizon", horizon)
 		}
-		for _, p := range h.Points {
-			for k, v := range [...]float64{p.P, p.Cross, p.Anom} {
-				a.addProb(&refs[k], ls[k], p.T, v)
+		e.writePast(ctx, past, func(a *appender) {
+			for _, p := range h.Points {
+				for k, v := range [...]float64{p.P, p.Cross, p.Anom} {
+					a.addProb(&refs[k], ls[k], p.T, v)
+				}
 			}
-		}
+		})
 	}
-	e.commit(a)
-	e.flushBackfill(ctx, bf)
+	e.flushPast(ctx, past)
 }
 
 // Replayed returns the end of the calibration replay this engine adopted,

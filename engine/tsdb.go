@@ -223,8 +223,8 @@ func (e *Engine) flushBackfill(ctx context.Context, bf *history.Backfill) {
 	}
 }
 
-// pastWriter gives concurrent writers of the past (the first fits of a
-// batch) appenders on a shared backfill, which it writes out and replaces
+// pastWriter gives writers of the past (the first fits of a batch,
+// concurrently; the adoption of a replay's probabilities) appenders on a shared backfill, which it writes out and replaces
 // each time it holds backfillFlush samples: a backfill keeps its samples
 // in memory, about 10 bytes each, until it writes its block.
 type pastWriter struct {

@@ -172,35 +172,19 @@ func TestHeadMappedAfterWrites(t *testing.T) {
 	}
 }
 
-// TestHistoryFetchInOrder checks that the first start's fetch of the
-// history reaches the TSDB in order: every signal's and shard's samples of
-// a chunk are committed together, so none falls behind a head another
-// commit has moved on and takes the out-of-order path (four times the
-// CPU of the whole fetch at 10k series). The store here offers no
-// backfill, which would take most of them (TestFirstFetchBackfills), as a
-// fetch too small for one does.
-func TestHistoryFetchInOrder(t *testing.T) {
-	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Hosts: 100, Start: demoAnchor, History: 2 * day, Clock: func() time.Time { return demoAnchor }})
-	reg := prometheus.NewRegistry()
-	db, err := history.Open(t.TempDir(), history.Options{OutOfOrderWindow: 2 * day, Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+// fleetSignals are the demo's three signals of each host from src.
+func fleetSignals(src *ingest.Demo) []Signal {
 	var sigs []Signal
 	for _, name := range []string{"cpu", "memory", "connections"} {
-		sigs = append(sigs, Signal{Name: name, SourceName: "demo", Source: demo, Query: name, Entity: "host", Limit: 100})
+		sigs = append(sigs, Signal{Name: name, SourceName: "demo", Source: src, Query: name, Entity: "host", Limit: 100})
 	}
-	headOnly := struct {
-		storage.Appendable
-		storage.Queryable
-	}{db, db}
-	e, err := New(Options{Signals: sigs, Step: time.Minute, History: 2 * day, Horizon: time.Hour, Now: demo.Now, Store: headOnly})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	e.evaluate(context.Background())
+	return sigs
+}
+
+// headAppended returns the samples the TSDB registered on reg appended to
+// its head in order and out of order.
+func headAppended(t *testing.T, reg *prometheus.Registry) (inOrder, ooo float64) {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +200,36 @@ func TestHistoryFetchInOrder(t *testing.T) {
 		}
 		return v
 	}
-	inOrder, ooo := sum("prometheus_tsdb_head_samples_appended_total"), sum("prometheus_tsdb_head_out_of_order_samples_appended_total")
+	return sum("prometheus_tsdb_head_samples_appended_total"), sum("prometheus_tsdb_head_out_of_order_samples_appended_total")
+}
+
+// TestHistoryFetchInOrder checks that the first start's fetch of the
+// history reaches the TSDB in order: every signal's and shard's samples of
+// a chunk are committed together, so none falls behind a head another
+// commit has moved on and takes the out-of-order path (four times the
+// CPU of the whole fetch at 10k series). The store here offers no
+// backfill, which would take most of them (TestFirstFetchBackfills), as a
+// fetch too small for one does.
+func TestHistoryFetchInOrder(t *testing.T) {
+	demo := ingest.NewDemo(ingest.DemoOptions{Seed: 1, Hosts: 100, Start: demoAnchor, History: 2 * day, Clock: func() time.Time { return demoAnchor }})
+	reg := prometheus.NewRegistry()
+	db, err := history.Open(t.TempDir(), history.Options{OutOfOrderWindow: 2 * day, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	sigs := fleetSignals(demo)
+	headOnly := struct {
+		storage.Appendable
+		storage.Queryable
+	}{db, db}
+	e, err := New(Options{Signals: sigs, Step: time.Minute, History: 2 * day, Horizon: time.Hour, Now: demo.Now, Store: headOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.evaluate(context.Background())
+	inOrder, ooo := headAppended(t, reg)
 	if inOrder < 300*2*1440 || ooo > 0 {
 		t.Errorf("the fetch of two days of 300 series appended %g samples in order and %g out of order, want at least %d and none", inOrder, ooo, 300*2*1440)
 	}
@@ -236,10 +249,7 @@ func TestFirstFetchBackfills(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var sigs []Signal
-	for _, name := range []string{"cpu", "memory", "connections"} {
-		sigs = append(sigs, Signal{Name: name, SourceName: "demo", Source: demo, Query: name, Entity: "host", Limit: 100})
-	}
+	sigs := fleetSignals(demo)
 	opts := Options{Signals: sigs, Step: time.Minute, History: hist, Horizon: time.Hour, Now: demo.Now, Store: db}
 	e, err := New(opts)
 	if err != nil {
@@ -248,21 +258,6 @@ func TestFirstFetchBackfills(t *testing.T) {
 	defer e.Close()
 	e.Evaluate(context.Background())
 
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := func(name string) float64 {
-		v := 0.0
-		for _, mf := range mfs {
-			if mf.GetName() == name {
-				for _, m := range mf.GetMetric() {
-					v += m.GetCounter().GetValue()
-				}
-			}
-		}
-		return v
-	}
 	const series = 3 * hosts
 	points := int(hist/time.Minute) + 1
 	got := countSamples(t, db)
@@ -272,7 +267,7 @@ func TestFirstFetchBackfills(t *testing.T) {
 	if got[MetricScore] < series*1440 {
 		t.Errorf("%s: %d samples, want at least a day of each series (%d)", MetricScore, got[MetricScore], series*1440)
 	}
-	inOrder, ooo := sum("prometheus_tsdb_head_samples_appended_total"), sum("prometheus_tsdb_head_out_of_order_samples_appended_total")
+	inOrder, ooo := headAppended(t, reg)
 	if inOrder > 0.1*float64(series*points) || ooo > 0 {
 		t.Errorf("the head took %g samples in order and %g out of order, want under a tenth of the %d of the history and none", inOrder, ooo, series*points)
 	}

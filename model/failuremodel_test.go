@@ -209,4 +209,3 @@ func TestFailureModelErrors(t *testing.T) {
 		t.Error("no histories: no error")
 	}
 }
-
