@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/relabel"
@@ -19,8 +20,9 @@ import (
 // problem of the file, instead of ending the decoding.
 type RelabelConfig relabel.Config
 
-// relabelFields are the YAML keys of relabel.Config.
-var relabelFields = func() map[string]bool {
+// relabelFields are the YAML keys of relabel.Config, found on first use
+// (see lazyRegexp).
+var relabelFields = sync.OnceValue(func() map[string]bool {
 	t := reflect.TypeFor[relabel.Config]()
 	m := map[string]bool{}
 	for i := range t.NumField() {
@@ -29,7 +31,7 @@ var relabelFields = func() map[string]bool {
 		}
 	}
 	return m
-}()
+})
 
 // UnmarshalYAML checks the rule's keys, its action and its regex, each at
 // its line, then decodes it with relabel.Config's own defaults. Names are
@@ -44,7 +46,7 @@ func (c *RelabelConfig) UnmarshalYAML(n *yaml.Node) error {
 		k, v := n.Content[i], n.Content[i+1]
 		var err error
 		switch {
-		case !relabelFields[k.Value]:
+		case !relabelFields()[k.Value]:
 			errs = append(errs, fmt.Sprintf("line %d: field %s not found in type relabel.Config", k.Line, k.Value))
 		case k.Value == "action":
 			var a relabel.Action

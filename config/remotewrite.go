@@ -299,7 +299,7 @@ func (v *validator) externalLabels(ls map[string]string) {
 	for _, k := range slices.Sorted(maps.Keys(ls)) {
 		p := "global.external_labels." + k
 		switch {
-		case !labelNameRE.MatchString(k):
+		case !labelNameRE().MatchString(k):
 			v.errorf(p, "invalid label name %q", k)
 		case strings.HasPrefix(k, "__"):
 			v.errorf(p, "label names starting with __ are reserved")

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/prometheus/promql/parser"
@@ -251,7 +252,7 @@ func (v *validator) signal(p string, sig *SignalConfig, c *Config) {
 	}
 	// An empty entity was defaulted from the source type, or the source is
 	// already reported.
-	if sig.Entity != "" && !labelNameRE.MatchString(sig.Entity) {
+	if sig.Entity != "" && !labelNameRE().MatchString(sig.Entity) {
 		v.errorf(p+".entity", "invalid label name %q", sig.Entity)
 	}
 	if sig.Limit != nil && sig.LimitQuery != "" {
@@ -273,7 +274,7 @@ func (v *validator) signal(p string, sig *SignalConfig, c *Config) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		switch {
-		case !labelNameRE.MatchString(k):
+		case !labelNameRE().MatchString(k):
 			v.errorf(p+".labels."+k, "invalid label name %q", k)
 		case strings.HasPrefix(k, "__"):
 			v.errorf(p+".labels."+k, "label names starting with __ are reserved")
@@ -340,7 +341,7 @@ func (v *validator) incidents(in *IncidentsConfig, c *Config) {
 		v.errorf("incidents.source", "source %q is of type %s: incidents come from a prometheus or demo source", in.Source, src.Type)
 	}
 	for i, a := range in.Alerts {
-		if !metricNameRE.MatchString(a) {
+		if !metricNameRE().MatchString(a) {
 			v.errorf(fmt.Sprintf("incidents.alerts[%d]", i), "invalid alert name %q", a)
 		}
 	}
@@ -393,18 +394,26 @@ func splitPath(path string) []string {
 // Label and alert names as Prometheus' classic (pre-UTF-8) rules have them,
 // which is what alert rules and PromQL without quoting accept.
 var (
-	labelNameRE  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-	metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+	labelNameRE  = lazyRegexp(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	metricNameRE = lazyRegexp(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
 )
 
 var (
-	lineRE         = regexp.MustCompile(`^line (\d+): (.*)$`)
-	syntaxRE       = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-	unknownFieldRE = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
-	fieldErrorRE   = regexp.MustCompile(`^field ([^\s:]+): (.*)$`)
-	quotedValueRE  = regexp.MustCompile("`([^`]*)`|\"([^\"]*)\"")
-	unmarshalRE    = regexp.MustCompile("^cannot unmarshal !!\\w+ `(.*)` into (\\S+)$")
+	lineRE         = lazyRegexp(`^line (\d+): (.*)$`)
+	syntaxRE       = lazyRegexp(`^yaml: line (\d+): (.*)$`)
+	unknownFieldRE = lazyRegexp(`^field (\S+) not found in type \S+$`)
+	fieldErrorRE   = lazyRegexp(`^field ([^\s:]+): (.*)$`)
+	quotedValueRE  = lazyRegexp("`([^`]*)`|\"([^\"]*)\"")
+	unmarshalRE    = lazyRegexp("^cannot unmarshal !!\\w+ `(.*)` into (\\S+)$")
 )
+
+// lazyRegexp compiles expr on first use rather than at package
+// initialisation: every augur command links this package, and most
+// (forecast, detect, version) never read a configuration file, so the
+// start of the process should not pay for its regexps.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // kindOf names a Go type the way a YAML author thinks of it.
 func kindOf(goType string) string {
@@ -429,7 +438,7 @@ func kindOf(goType string) string {
 // field path of the offending key.
 func decodeError(file string, err error) error {
 	msg := err.Error()
-	if m := syntaxRE.FindStringSubmatch(msg); m != nil {
+	if m := syntaxRE().FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		return &Error{File: file, Line: line, Msg: m[2]}
 	}
@@ -457,7 +466,7 @@ func typeErrors(data []byte, file string, te *yaml.TypeError) []*Error {
 	_ = yaml.Unmarshal(data, &root)
 	errs := make([]*Error, 0, len(te.Errors))
 	for _, s := range te.Errors {
-		m := lineRE.FindStringSubmatch(s)
+		m := lineRE().FindStringSubmatch(s)
 		if m == nil {
 			errs = append(errs, &Error{File: file, Msg: s})
 			continue
@@ -465,15 +474,15 @@ func typeErrors(data []byte, file string, te *yaml.TypeError) []*Error {
 		line, _ := strconv.Atoi(m[1])
 		msg := m[2]
 		key, value := "", ""
-		if u := unknownFieldRE.FindStringSubmatch(msg); u != nil {
+		if u := unknownFieldRE().FindStringSubmatch(msg); u != nil {
 			key = u[1]
 			msg = fmt.Sprintf("unknown field %q", key)
-		} else if u := fieldErrorRE.FindStringSubmatch(msg); u != nil {
+		} else if u := fieldErrorRE().FindStringSubmatch(msg); u != nil {
 			key, msg = u[1], u[2]
-		} else if u := unmarshalRE.FindStringSubmatch(msg); u != nil {
+		} else if u := unmarshalRE().FindStringSubmatch(msg); u != nil {
 			value = u[1]
 			msg = fmt.Sprintf("cannot parse %q as %s", value, kindOf(u[2]))
-		} else if q := quotedValueRE.FindStringSubmatch(msg); q != nil {
+		} else if q := quotedValueRE().FindStringSubmatch(msg); q != nil {
 			value = q[1] + q[2]
 		}
 		errs = append(errs, &Error{File: file, Line: line, Path: pathAt(&root, line, key, value), Msg: msg})
