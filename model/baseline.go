@@ -53,18 +53,19 @@ type BaselineOptions struct {
 // neither move the centre nor widen the band. A Baseline is immutable and
 // safe for concurrent use.
 //
-// The profile is fitted in float64 and kept in float32: a slot's median
-// and MAD come from a few dozen noisy points, so their sampling error is
-// orders of magnitude above float32's relative rounding of 6e-8, and the
-// profile then costs 8 bytes a slot (5.4 KB for a week of 15-minute slots).
+// The profile is fitted in float64 and kept in 16 bits a value (see
+// profile16): a slot's median and MAD come from a few dozen noisy points,
+// so their sampling error is orders of magnitude above the rounding (3e-5
+// of the profile's range), and the profile then costs 4 bytes a slot
+// (1.3 KiB for a week of 30-minute slots).
 type Baseline struct {
 	slotWidth int64
 	cycle     int64 // a day or a week, in ms
 	// node is where in a slot, in slot units from its start, the slot's
 	// centre and scale sit for the interpolation (see FitBaseline).
 	node   float64
-	center []float32
-	scale  []float32
+	center profile16
+	scale  profile16 // empty for a CenterOnly baseline
 	k      float64
 	// maxCenter is the largest of center, which MaxCenter serves to
 	// every sorted capacity request.
@@ -172,16 +173,16 @@ func FitBaseline(ts []int64, y []float64, opts BaselineOptions) (*Baseline, erro
 	}
 
 	if opts.CenterOnly {
-		b.center, b.k = toFloat32(center), math.NaN()
-		b.maxCenter = float64(slices.Max(b.center))
+		b.center, b.k = newProfile16(center), math.NaN()
+		b.maxCenter = b.center.max()
 		return b, nil
 	}
 
 	// Residuals from the interpolated centre, in bucket order.
 	res := vals // each value is read once, before its residual replaces it
 	for j, x := range xs {
-		c, _ := interpolate(x, center, nil)
-		res[j] = math.Abs(vals[j] - c)
+		i0, i1, w := slotNeighbours(x, nSlots)
+		res[j] = math.Abs(vals[j] - ((1-w)*center[i0] + w*center[i1]))
 	}
 	globalScale := absScale(sample(res))
 	floor := math.Max(0.01*globalScale, 1e-9*math.Max(1, math.Abs(globalCenter)))
@@ -194,13 +195,13 @@ func FitBaseline(ts []int64, y []float64, opts BaselineOptions) (*Baseline, erro
 		}
 		scale[s] = math.Max(sc, floor)
 	}
-	// K is calibrated on the stored (float32) profile that At serves.
-	b.center, b.scale = toFloat32(center), toFloat32(scale)
-	b.maxCenter = float64(slices.Max(b.center))
+	// K is calibrated on the stored (16-bit) profile that At serves.
+	b.center, b.scale = newProfile16(center), newProfile16(scale)
+	b.maxCenter = b.center.max()
 
 	z := scratch[:0]
 	for j, x := range xs {
-		_, sc := interpolate(x, b.center, b.scale)
+		_, sc := b.interpolate(x)
 		z = append(z, res[j]/sc)
 	}
 	b.k = math.Max(bandK(z, 1-opts.Outside), 1)
@@ -250,35 +251,38 @@ func (b *Baseline) phase(t int64) int64 {
 	return p
 }
 
-// interpolate returns the linear interpolation at x (see slotX) of the
-// per-slot values c (and s, when non-nil) placed where the slots' centres
-// sit, wrapping around the cycle.
-func interpolate[F float32 | float64](x float64, c, s []F) (float64, float64) {
+// slotNeighbours returns the slots i0 and i1 = i0+1 (wrapping around the
+// cycle of n slots) whose centres, placed where they sit, bracket x (see
+// slotX), and the weight w of i1 in the linear interpolation between them.
+func slotNeighbours(x float64, n int) (i0, i1 int, w float64) {
 	f := math.Floor(x)
-	w := x - f
-	i0 := int(f)
+	w = x - f
+	i0 = int(f)
 	if i0 < 0 {
-		i0 += len(c)
+		i0 += n
 	}
-	i1 := i0 + 1
-	if i1 == len(c) {
+	i1 = i0 + 1
+	if i1 == n {
 		i1 = 0
 	}
-	cv := (1-w)*float64(c[i0]) + w*float64(c[i1])
-	if s == nil {
-		return cv, 0
+	return i0, i1, w
+}
+
+// interpolate returns the linear interpolation at x (see slotX) of the
+// slots' centres and scales, the scale NaN for a CenterOnly baseline.
+func (b *Baseline) interpolate(x float64) (center, scale float64) {
+	i0, i1, w := slotNeighbours(x, b.center.len())
+	center = (1-w)*b.center.at(i0) + w*b.center.at(i1)
+	if b.scale.len() == 0 {
+		return center, math.NaN()
 	}
-	return cv, (1-w)*float64(s[i0]) + w*float64(s[i1])
+	return center, (1-w)*b.scale.at(i0) + w*b.scale.at(i1)
 }
 
 // At returns the robust centre and scale of the baseline at time t (Unix
 // ms); the scale is NaN for a CenterOnly baseline.
 func (b *Baseline) At(t int64) (center, scale float64) {
-	if b.scale == nil {
-		c, _ := interpolate(b.slotX(b.phase(t)), b.center, b.scale)
-		return c, math.NaN()
-	}
-	return interpolate(b.slotX(b.phase(t)), b.center, b.scale)
+	return b.interpolate(b.slotX(b.phase(t)))
 }
 
 // MaxCenter returns the highest centre At can return: the centres
@@ -287,16 +291,7 @@ func (b *Baseline) MaxCenter() float64 { return b.maxCenter }
 
 // Bytes returns the memory the baseline holds: its profile and header.
 func (b *Baseline) Bytes() int {
-	return int(unsafe.Sizeof(*b)) + 4*(cap(b.center)+cap(b.scale))
-}
-
-// toFloat32 returns v rounded to float32.
-func toFloat32(v []float64) []float32 {
-	out := make([]float32, len(v))
-	for i, x := range v {
-		out[i] = float32(x)
-	}
-	return out
+	return int(unsafe.Sizeof(*b)) + b.center.bytes() + b.scale.bytes()
 }
 
 // Band returns the dynamic threshold band at t: centre ± K·scale.

@@ -89,11 +89,12 @@ const dayMillis = 86400000
 // Detector is a streaming anomaly detector for one series. Each call to
 // Observe sees only the observations made so far, so scores are computed
 // online, in constant time and bounded memory per series (a daily and a
-// weekly profile of at most maxPeriod values each, 32 KiB; a daily one of
-// 1,440 values, 5.6 KiB, at one-minute steps, where the week does not fit).
-// The profiles are float32: each phase is an exponential average of a few
-// days' deviations from the level, and their float32 rounding (6e-8 of a
-// deviation) is far below the noise they average.
+// weekly profile of at most maxPeriod values each, 16 KiB; a daily one of
+// 1,440 values, 2.8 KiB, at one-minute steps, where the week does not fit).
+// The profiles keep 16 bits a phase (profile16): each phase is an
+// exponential average of a few days' deviations from the level, and their
+// rounding (3e-5 of the largest deviation) is far below the noise they
+// average.
 //
 // The detector combines several channels, each mapped to [0,1]:
 //
@@ -131,8 +132,8 @@ type Detector struct {
 
 	lastT, step int64     // last timestamp, smallest positive spacing seen
 	period      int       // points per day, 0 without a seasonal predictor
-	prof        []float32 // daily profile of the seasonal predictor
-	wprof       []float32 // weekly profile, nil unless 7·period ≤ maxPeriod
+	prof        profile16 // daily profile of the seasonal predictor
+	wprof       profile16 // weekly profile, empty unless 7·period ≤ maxPeriod
 	wLevel      float64   // the weekly predictor's deseasonalised level
 	errW        float64   // mean absolute error of the weekly predictor
 	errL, errS  float64   // mean absolute errors of level and seasonal predictors
@@ -208,9 +209,9 @@ func (d *Detector) Observe(t int64, y float64) float64 {
 	if d.n == 50 && d.step > 0 && dayMillis%d.step == 0 {
 		if p := int(dayMillis / d.step); p >= 12 && p <= maxPeriod {
 			d.period = p
-			d.prof = make([]float32, p)
+			d.prof = makeProfile16(p)
 			if 7*p <= maxPeriod {
-				d.wprof = make([]float32, 7*p)
+				d.wprof = makeProfile16(7 * p)
 				d.wLevel = y
 			}
 		}
@@ -248,7 +249,7 @@ func (d *Detector) Observe(t int64, y float64) float64 {
 		if ph < 0 {
 			ph += d.period
 		}
-		p := d.sSeason + float64(d.prof[ph])
+		p := d.sSeason + d.prof.at(ph)
 		rs := y - p
 		d.errL += errAlpha * (math.Abs(r) - d.errL)
 		d.errS += errAlpha * (math.Abs(rs) - d.errS)
@@ -260,21 +261,29 @@ func (d *Detector) Observe(t int64, y float64) float64 {
 		if ready && d.sErrS < d.sErrL {
 			susPred, susErr = p, d.sErrS
 		}
-		if pw := len(d.wprof); pw > 0 {
+		if pw := d.wprof.len(); pw > 0 {
 			phw := int((t % (7 * dayMillis)) / d.step % int64(pw))
 			if phw < 0 {
 				phw += pw
 			}
-			rw := y - d.wLevel - float64(d.wprof[phw])
+			wp := d.wprof.at(phw)
+			rw := y - d.wLevel - wp
 			d.errW += errAlpha * (math.Abs(rw) - d.errW)
 			if d.n > 2*pw+50 && d.errW < weekRatio*min(d.errL, d.errS) {
 				r, zscale = rw, d.errW
 			}
-			d.wLevel += (y - float64(d.wprof[phw]) - d.wLevel) / float64(pw)
-			d.wprof[phw] = float32(float64(d.wprof[phw]) + weekGamma*(y-d.wLevel-float64(d.wprof[phw])))
+			d.wLevel += (y - wp - d.wLevel) / float64(pw)
+			d.wprof.set(phw, wp+weekGamma*(y-d.wLevel-wp))
+			if d.n%pw == 0 {
+				d.wprof.tighten()
+			}
 		}
-		d.sSeason += (y - float64(d.prof[ph]) - d.sSeason) / float64(d.period)
-		d.prof[ph] = float32(float64(d.prof[ph]) + seasonGamma*(y-d.sSeason-float64(d.prof[ph])))
+		dp := d.prof.at(ph)
+		d.sSeason += (y - dp - d.sSeason) / float64(d.period)
+		d.prof.set(ph, dp+seasonGamma*(y-d.sSeason-dp))
+		if d.n%d.period == 0 {
+			d.prof.tighten()
+		}
 	}
 	z := math.Abs(r) / (zscale + 1e-9*math.Abs(d.level) + 1e-12)
 	d.level += levelAlpha * (y - d.level)
@@ -342,7 +351,7 @@ func (d *Detector) Observe(t int64, y float64) float64 {
 // Bytes returns the memory the detector holds: its profiles, the ring of
 // recent surprise values and its header.
 func (d *Detector) Bytes() int {
-	return int(unsafe.Sizeof(*d)) + 8*cap(d.short) + 4*(cap(d.prof)+cap(d.wprof))
+	return int(unsafe.Sizeof(*d)) + 8*cap(d.short) + d.prof.bytes() + d.wprof.bytes()
 }
 
 // clippedErr updates the mean absolute error e with residual r. After the

@@ -22,7 +22,7 @@ type SeriesOptions struct {
 // FittedSeries is everything FitSeries fits to one series.
 type FittedSeries struct {
 	// Forecaster is the model Select chose, updated through the last point,
-	// its seasonal state in float32 (see hwState.compact); Selection
+	// its seasonal state in 16 bits (see hwState.compact); Selection
 	// records the choice.
 	Forecaster Forecaster
 	Selection  Selection
@@ -64,13 +64,13 @@ const MinSeriesPoints = 10
 // Slots: the weekly baseline has 30-minute slots at steps up to 3 minutes
 // and the daily one 5-minute slots (and wider ones at coarser steps, so
 // that a slot gathers at least ten points over two weeks; see
-// baselineSlot). At one-minute steps that is 336 slots of centre and scale
-// and 288 of centre alone, 3.8 KB in float32 together, instead of 2,016
-// and 288 five-minute slots of both (36 KB in float64) fitted before. On
-// the demo's evaluation (`augur evaluate`) the weekly band at 30 or 15
-// minutes gives the same alarms and Brier score as at 5; the daily
-// profile, which places the capacity trend's seasonal correction, is kept
-// at 5 minutes: at 15 the Brier score rose from 0.00095 to 0.00119.
+// baselineSlot). At one-minute steps that is 336 slots of centre and scale,
+// 1.3 KiB in 16 bits a value (profile16), instead of 2,016 five-minute
+// slots of both (32 KB in float64) fitted before. On the demo's
+// evaluation (`augur evaluate`) the weekly band at 30 or 15 minutes gives
+// the same alarms and Brier score as at 5. The daily profile, which places
+// the capacity trend's seasonal correction, has a slot per step (see
+// dailySlot): at 15 minutes the Brier score rose from 0.00095 to 0.00119.
 func FitSeries(t []int64, y []float64, opts SeriesOptions) (*FittedSeries, error) {
 	if len(t) != len(y) {
 		return nil, fmt.Errorf("cannot fit %d timestamps and %d values", len(t), len(y))
@@ -126,7 +126,7 @@ func FitSeries(t []int64, y []float64, opts SeriesOptions) (*FittedSeries, error
 
 // dailySlot is the slot width of the daily profile that deseasonalises
 // the recent trends of the crossing model (FittedSeries.Daily) on two weeks
-// of history: the step, but at least a minute (1,440 slots, 5.6 KiB), so
+// of history: the step, but at least a minute (1,440 slots, 2.8 KiB), so
 // that each slot gathers a point a day at least, fourteen over two weeks,
 // enough for a median. A slot as wide as the band's (baselineSlot, five
 // minutes at one-minute steps) cuts the corners of a sharp daily pattern:

@@ -44,10 +44,9 @@ func demoLike(days int, seed uint64) ([]int64, []float64) {
 }
 
 // TestFitSeriesState: a fortnight at one minute keeps the forecaster,
-// both baselines and a warm detector within 21 KiB, as Bytes counts it
-// (16 KiB until the daily profile of the crossing model's trends moved
-// from five-minute slots to the step's, 4.5 KiB more, see dailySlot), and
-// Bytes agrees with the heap the fitted models retain.
+// both baselines and a warm detector within 12 KiB, as Bytes counts it
+// (21 KiB while the profiles were float32, see profile16), and Bytes
+// agrees with the heap the fitted models retain.
 func TestFitSeriesState(t *testing.T) {
 	ts, y := demoLike(14, 1)
 	f, err := FitSeries(ts, y, SeriesOptions{Step: minute, Horizon: 60})
@@ -64,8 +63,8 @@ func TestFitSeriesState(t *testing.T) {
 	total := f.Bytes() + d.Bytes()
 	t.Logf("%s: forecaster %d B, baselines %d + %d B, detector %d B, total %d B",
 		f.Selection.Model, ForecasterBytes(f.Forecaster), f.Baseline.Bytes(), f.Daily.Bytes(), d.Bytes(), total)
-	if total > 21<<10 {
-		t.Errorf("state of one series %d B, want ≤ 21 KiB", total)
+	if total > 12<<10 {
+		t.Errorf("state of one series %d B, want ≤ 12 KiB", total)
 	}
 	// The forecast of the compact model stays that of the float64 one.
 	fc, _, err := Select(y, SelectOptions{Periods: []int{1440}, Horizon: 60, Candidates: []string{f.Selection.Model}})

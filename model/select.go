@@ -684,7 +684,7 @@ func ForecasterBytes(f Forecaster) int {
 	return 0
 }
 
-// compact moves a fitted model's seasonal state to float32 where the model
+// compact moves a fitted model's seasonal state to 16 bits where the model
 // supports it (HoltWinters, MSTL's Holt-Winters part; see hwState.compact).
 func compact(f Forecaster) {
 	if c, ok := f.(interface{ compact() }); ok {
