@@ -32,6 +32,16 @@ func TestBestF1AndHitRate(t *testing.T) {
 	f(false, 0.8, 0.2)
 	// Point-adjusted: at 0.6 both segments are found, 4 TP, 0 FP.
 	f(true, 1, 0.6)
+	// A threshold per server: 0.2 on the first (3 TP, 1 FP), 0.6 on the
+	// second (1 TP): 8/9; point-adjusted, both segments at 0 FP: 1.
+	for _, c := range []struct {
+		adjust bool
+		want   float64
+	}{{false, 8.0 / 9}, {true, 1}} {
+		if got := bestF1PerServer(servers, score, c.adjust); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("adjust %v: F1 with a threshold per server %v, want %v", c.adjust, got, c.want)
+		}
+	}
 
 	// Top ⌈1·2⌉ of server 1's rows hold 1, 2 and 1 of {0, 2}; ⌈1·1⌉ of
 	// server 2's row holds 0 of {1}: (0.5+1+0.5+0)/4.
