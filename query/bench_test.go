@@ -8,8 +8,29 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/promqltest"
 )
+
+// runRangeQuery runs the query newQuery makes and returns the samples of
+// its matrix.
+func runRangeQuery(b *testing.B, newQuery func() (promql.Query, error)) int {
+	q, err := newQuery()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer q.Close()
+	r := q.Exec(context.Background())
+	if r.Err != nil {
+		b.Fatal(r.Err)
+	}
+	m, _ := r.Matrix()
+	samples := 0
+	for _, s := range m {
+		samples += len(s.Floats)
+	}
+	return samples
+}
 
 // BenchmarkRangeQuery is a Grafana panel over a day at a one-minute step
 // on 200 series (288,200 samples returned).
@@ -26,20 +47,9 @@ func BenchmarkRangeQuery(b *testing.B) {
 			b.ReportAllocs()
 			samples := 0
 			for b.Loop() {
-				q, err := e.NewRangeQuery(context.Background(), query, time.Unix(0, 0), end, time.Minute)
-				if err != nil {
-					b.Fatal(err)
-				}
-				r := q.Exec(context.Background())
-				if r.Err != nil {
-					b.Fatal(r.Err)
-				}
-				m, _ := r.Matrix()
-				samples = 0
-				for _, s := range m {
-					samples += len(s.Floats)
-				}
-				q.Close()
+				samples = runRangeQuery(b, func() (promql.Query, error) {
+					return e.NewRangeQuery(context.Background(), query, time.Unix(0, 0), end, time.Minute)
+				})
 			}
 			b.ReportMetric(float64(samples), "samples")
 		})

@@ -92,20 +92,7 @@ func BenchmarkFleetRangeQuery(b *testing.B) {
 			samples := 0
 			cpu0 := cpuTime()
 			for b.Loop() {
-				q, err := c.new()
-				if err != nil {
-					b.Fatal(err)
-				}
-				r := q.Exec(context.Background())
-				if r.Err != nil {
-					b.Fatal(r.Err)
-				}
-				m, _ := r.Matrix()
-				samples = 0
-				for _, s := range m {
-					samples += len(s.Floats)
-				}
-				q.Close()
+				samples = runRangeQuery(b, c.new)
 			}
 			b.ReportMetric(float64(samples), "samples")
 			b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
