@@ -6,7 +6,8 @@
 # 24 h query_range of max by (host) (augur_anomaly_score), and the embedded
 # TSDB's bytes per sample. It prints a table, the per-series cost ratios
 # between sizes and the issue's targets, and exits non-zero when augur fails
-# (exits, answers anything but 200, is not ready in time or outgrows MAX_RSS).
+# (exits, answers anything but 200, is not ready in time or its anonymous
+# memory outgrows MAX_RSS).
 #
 #   bench/scale.sh                    # 1k, 10k, 100k series on the demo source
 #   SIZES="1k 10k" bench/scale.sh     # sizes: 1k, 10k, 100k or a number of series
@@ -26,7 +27,9 @@
 # READY_TIMEOUT and REFIT_TIMEOUT (default 30m each); MAX_SAMPLES (augur's
 # --query.max-samples, default Prometheus' 50000000); REPLAY (augur's
 # --calibration.replay, default 0: no second engine replaying the past);
-# MAX_RSS in bytes (default 70 % of the memory available at start);
+# MAX_RSS in bytes, the cap on augur's anonymous resident memory (RssAnon:
+# VmRSS also counts the TSDB's mmapped files, reclaimable page cache;
+# default 70 % of the memory available at start);
 # EVALUATION_INTERVAL (default 1m); REPLICAS with --cluster; KEEP=1 keeps
 # the work folder; RESULTS=FILE keeps the JSON lines.
 set -euo pipefail
@@ -91,7 +94,7 @@ results=${RESULTS:-$work/results.jsonl}
 : >"$results"
 
 echo "== $(nproc) CPU(s): $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); $(go env GOVERSION); augur $(git rev-parse --short HEAD)$(git diff --quiet || echo +dirty)"
-echo "== refit_interval $REFIT_INTERVAL, --calibration.replay=$REPLAY, $REQUESTS requests or $BUDGET per endpoint, memory cap $((MAX_RSS >> 20)) MB"
+echo "== refit_interval $REFIT_INTERVAL, --calibration.replay=$REPLAY, $REQUESTS requests or $BUDGET per endpoint, anonymous memory cap $((MAX_RSS >> 20)) MB"
 
 # series converts 1k, 10k, 100k or a plain number to a number of series.
 series() {

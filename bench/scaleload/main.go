@@ -91,6 +91,7 @@ type Result struct {
 	// The anonymous part of the resident memory (RssAnon): VmRSS also
 	// counts the pages of the TSDB's memory-mapped chunk and block files
 	// that were read, page cache the kernel reclaims under pressure.
+	AnonReady   int64    `json:"rss_anon_ready_bytes"`
 	AnonRefit   int64    `json:"rss_anon_refit_bytes"`
 	AnonPeak    int64    `json:"rss_anon_peak_bytes"`
 	Latency     []Probe  `json:"latency"`
@@ -170,6 +171,7 @@ func (w *watch) afterReady(r *Result, base, storage string, only []string, reque
 	if r.RSSReady, err = w.rss(); err != nil {
 		return err
 	}
+	r.AnonReady = w.anon.Load()
 	m, err := scrape(base)
 	if err != nil {
 		return err
@@ -178,7 +180,7 @@ func (w *watch) afterReady(r *Result, base, storage string, only []string, reque
 	// The evaluations up to ready include the first, which loads the
 	// whole history: the cycle is timed from the evaluations after it.
 	evalSum, evalCount := m.sum("augur_evaluation_duration_seconds_sum"), m.sum("augur_evaluation_duration_seconds_count")
-	progress("%s: ready in %.1fs, %d series, first fit %.1fs, RSS %d MB", size, r.ReadySec, r.Series, r.FitSec, r.RSSReady>>20)
+	progress("%s: ready in %.1fs, %d series, first fit %.1fs, RSS %d MB, anonymous %d MB", size, r.ReadySec, r.Series, r.FitSec, r.RSSReady>>20, r.AnonReady>>20)
 
 	now := time.Now()
 	rangeQuery := func(q string) string {
@@ -270,13 +272,13 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.requests, "requests", 200, "requests per endpoint")
 	fs.DurationVar(&f.budget, "budget", time.Minute, "time per endpoint: fewer requests when they are slow (at least 3)")
 	fs.DurationVar(&f.readyTimeout, "ready-timeout", 30*time.Minute, "how long augur may take to be ready")
-	fs.Int64Var(&f.maxRSS, "max-rss", 16<<30, "kill augur and fail above this resident memory, in bytes")
+	fs.Int64Var(&f.maxRSS, "max-rss", 16<<30, "kill augur and fail above this anonymous resident memory (RssAnon), in bytes")
 }
 
 func (f *runFlags) start() time.Time { return time.Unix(0, int64(f.started*1e9)) }
 
 // watch checks on augur while waiting: it fails as soon as the process is
-// gone or holds more than maxRSS.
+// gone or holds more than maxRSS of anonymous memory.
 type watch struct {
 	pid    int
 	maxRSS int64
@@ -325,14 +327,18 @@ func (w *watch) until(timeout time.Duration, done func() (bool, error)) error {
 	}
 }
 
-// rss returns augur's resident memory (VmRSS) and kills it above maxRSS, so
-// that a size this machine cannot hold fails instead of exhausting it.
+// rss returns augur's resident memory (VmRSS), records its anonymous part
+// (RssAnon) and kills augur when that part exceeds maxRSS, so that a size
+// this machine cannot hold fails instead of exhausting it. The cap is on
+// RssAnon because VmRSS also counts the pages of the TSDB's memory-mapped
+// chunk and block files that were read: page cache the kernel reclaims under
+// pressure, which grew a 100k run's VmRSS gigabytes past its heap.
 func (w *watch) rss() (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.pid))
 	if err != nil {
 		return 0, fmt.Errorf("augur (pid %d) is gone: %w", w.pid, err)
 	}
-	var rss int64 = -1
+	rss, anon := int64(-1), int64(-1)
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
 		if len(f) != 3 || (f[0] != "VmRSS:" && f[0] != "RssAnon:") {
@@ -343,26 +349,27 @@ func (w *watch) rss() (int64, error) {
 			return 0, fmt.Errorf("cannot parse %q: %w", line, err)
 		}
 		if f[0] == "RssAnon:" {
-			w.anon.Store(kb << 10)
-			raise(&w.anonPeak, kb<<10)
-			continue
+			anon = kb << 10
+		} else {
+			rss = kb << 10
 		}
-		rss = kb << 10
 	}
-	if rss >= 0 {
-		raise(&w.peak, rss)
-		if rss > w.maxRSS {
-			if p, err := os.FindProcess(w.pid); err == nil {
-				_ = p.Kill()
-			}
-			return 0, fmt.Errorf("augur's resident memory %d MB exceeds the cap of %d MB: killed", rss>>20, w.maxRSS>>20)
+	if rss < 0 || anon < 0 {
+		if strings.Contains(string(b), "State:\tZ") {
+			return 0, fmt.Errorf("augur (pid %d) exited", w.pid)
 		}
-		return rss, nil
+		return 0, fmt.Errorf("no VmRSS or RssAnon in /proc/%d/status", w.pid)
 	}
-	if strings.Contains(string(b), "State:\tZ") {
-		return 0, fmt.Errorf("augur (pid %d) exited", w.pid)
+	raise(&w.peak, rss)
+	w.anon.Store(anon)
+	raise(&w.anonPeak, anon)
+	if anon > w.maxRSS {
+		if p, err := os.FindProcess(w.pid); err == nil {
+			_ = p.Kill()
+		}
+		return 0, fmt.Errorf("augur's anonymous resident memory (RssAnon) %d MB exceeds the cap of %d MB (VmRSS %d MB): killed", anon>>20, w.maxRSS>>20, rss>>20)
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", w.pid)
+	return rss, nil
 }
 
 // raise raises peak to b.
@@ -678,7 +685,7 @@ func table(args []string) error {
 	}
 	slices.SortStableFunc(rs, func(a, b Result) int { return a.Planned - b.Planned })
 	tw := newTabWriter()
-	tw.row("size", "source", "series", "ready", "fit", "refit", "eval", "RSS ready", "RSS refit", "RSS peak", "KB/series", "anon refit/peak", "anon KB/series",
+	tw.row("size", "source", "series", "ready", "fit", "refit", "eval", "RSS ready", "RSS refit", "RSS peak", "KB/series", "anon ready/refit/peak", "anon KB/series",
 		"failures p50/p99", "capacity p50/p99", "query_range p50/p99", "TSDB B/sample", "blocks B/sample", "ingest/s")
 	for _, r := range rs {
 		lat := map[string]string{}
@@ -691,7 +698,7 @@ func table(args []string) error {
 		}
 		tw.row(r.Size, r.Source, strconv.Itoa(r.Series), sec(measured(r.ReadySec)), sec(measured(r.FitSec)), sec(opt(r.RefitSec)), sec(opt(r.EvalSec)),
 			mb(r.RSSReady), mb(r.RSSRefit), mb(r.RSSPeak), ratio(float64(max(r.RSSReady, r.RSSRefit))/1024, float64(r.Series)),
-			mb(r.AnonRefit)+"/"+mb(r.AnonPeak), ratio(float64(r.AnonRefit)/1024, float64(r.Series)),
+			mb(r.AnonReady)+"/"+mb(r.AnonRefit)+"/"+mb(r.AnonPeak), ratio(float64(r.AnonRefit)/1024, float64(r.Series)),
 			lat["failures"], lat["capacity"], lat["query_range"],
 			ratio(float64(r.TSDBBytes), r.TSDBSamples), ratio(float64(r.BlockBytes), float64(r.BlockSample)), ingest)
 	}
