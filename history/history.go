@@ -101,6 +101,13 @@ func Open(storageDir string, opts Options) (*DB, error) {
 	// evaluation's samples are read after it commits, and the ring of
 	// open transactions it keeps costs memory per series.
 	o.IsolationDisabled = true
+	// The TSDB's default keeps the two-hour blocks the head writes and
+	// never compacts them into longer ones: a read of a series' fortnight
+	// (each refit's) then visits 168 blocks, each a postings lookup, a
+	// series entry and a merge step. A tenth of the retention is
+	// Prometheus' own default (cmd/prometheus), which compacts a fortnight
+	// into 18-hour blocks.
+	o.MaxBlockDuration = max(o.MinBlockDuration, o.RetentionDuration/10)
 	if opts.NoWAL {
 		// A temporary TSDB serves one replay: day-long blocks spare it
 		// the compactions of two-hour ones.
