@@ -281,13 +281,27 @@ func TestQuantileMatchesSorting(t *testing.T) {
 	}
 }
 
+// BenchmarkFitBaseline fits a one-minute fortnight: with the default
+// hourly slots, and as FitSeries does, weekly 30-minute slots and the
+// daily one-minute centres.
 func BenchmarkFitBaseline(b *testing.B) {
 	ts, y := minuteSeries(0, 14, 2, 7)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := FitBaseline(ts, y, BaselineOptions{}); err != nil {
-			b.Fatal(err)
-		}
+	for _, c := range []struct {
+		name string
+		opts BaselineOptions
+	}{
+		{"hourly", BaselineOptions{}},
+		{"weekly30m", BaselineOptions{SlotWidth: 30 * minute, Weekly: true}},
+		{"daily1m-centre", BaselineOptions{SlotWidth: minute, CenterOnly: true}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := FitBaseline(ts, y, c.opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
