@@ -273,13 +273,18 @@ func (f *RegimeFitter) hourly(y []float64, last, step int64) ([]float64, int64, 
 }
 
 // midmean returns the mean of v's values between its first and third
-// quartiles, sorting v; NaN when v is empty.
+// quartiles, reordering v; NaN when v is empty. Two selections gather the
+// middle values in v[lo:hi], in expected O(len(v)) time rather than a
+// sort's O(len(v)·log len(v)).
 func midmean(v []float64) float64 {
 	if len(v) == 0 {
 		return math.NaN()
 	}
-	slices.Sort(v)
 	lo, hi := len(v)/4, len(v)-len(v)/4
+	nthElement(v, lo)
+	if hi < len(v) {
+		nthElement(v[lo:], hi-lo)
+	}
 	sum := 0.0
 	for _, x := range v[lo:hi] {
 		sum += x
