@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scale.sh measures augur serve on demo fleets of 1k, 10k and 100k series
 # (hosts × cpu, memory, connections; 14 days of history at 1 m): time to
-# ready, first and full refit, one evaluation cycle, resident memory, p50/p99
+# ready, first and full refit, one evaluation cycle, time to ready after a
+# restart on the same storage, resident memory, p50/p99
 # of /api/v1/failures, /api/v1/capacity?sort=eta&limit=20&horizon=30d and a
 # 24 h query_range of max by (host) (augur_anomaly_score), and the embedded
 # TSDB's bytes per sample. It prints a table, the per-series cost ratios
@@ -30,7 +31,9 @@
 # MAX_RSS in bytes, the cap on augur's anonymous resident memory (RssAnon:
 # VmRSS also counts the TSDB's mmapped files, reclaimable page cache;
 # default 70 % of the memory available at start);
-# EVALUATION_INTERVAL (default 1m); REPLICAS with --cluster; KEEP=1 keeps
+# EVALUATION_INTERVAL (default 1m); RESTART=0 skips the restart of each
+# size on its storage (timed to ready: the warm TSDB and the models file
+# augur saved when it stopped); REPLICAS with --cluster; KEEP=1 keeps
 # the work folder; RESULTS=FILE keeps the JSON lines.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -251,13 +254,34 @@ for size in $SIZES; do
 	if ! "$work/scaleload" measure -url "http://127.0.0.1:$port" -pid "$apid" -log "$dir/augur.log" \
 		-storage "$dir/data" -size "$size" -source "$source" -started "$started" \
 		-requests "$REQUESTS" -budget "$BUDGET" -ready-timeout "$READY_TIMEOUT" -refit-timeout "$REFIT_TIMEOUT" \
-		-max-rss "$MAX_RSS" -ingest-rate "$ingestRate" -probes "$PROBES" -planned $((hosts * 3)) >>"$results"; then
+		-max-rss "$MAX_RSS" -ingest-rate "$ingestRate" -probes "$PROBES" -planned $((hosts * 3)) >"$dir/result.json"; then
+		cat "$dir/result.json" >>"$results"
 		echo "== $size: augur failed; the end of its log:" >&2
 		tail -20 "$dir/augur.log" >&2
 		"$work/scaleload" table "$results" 2>/dev/null || true
 		exit 1
 	fi
 	stop "$apid"
+	if [[ "${RESTART:-1}" == 1 ]]; then
+		# The same storage: a warm TSDB, and the models file augur wrote
+		# when it stopped.
+		echo "== $size: restarting augur on the same storage" >&2
+		started=$(date +%s.%N)
+		"$work/augur" serve --config.file="$dir/augur.yml" --web.listen-address="127.0.0.1:$port" \
+			--storage.path="$dir/data" --calibration.replay="$REPLAY" --query.max-samples="$MAX_SAMPLES" >"$dir/augur-restart.log" 2>&1 &
+		apid=$!
+		pids+=("$apid")
+		if ! "$work/scaleload" restart -url "http://127.0.0.1:$port" -pid "$apid" -log "$dir/augur-restart.log" \
+			-result "$dir/result.json" -started "$started" -ready-timeout "$READY_TIMEOUT" -max-rss "$MAX_RSS" >>"$results"; then
+			echo "== $size: the restarted augur failed; the end of its log:" >&2
+			tail -20 "$dir/augur-restart.log" >&2
+			"$work/scaleload" table "$results" 2>/dev/null || true
+			exit 1
+		fi
+		stop "$apid"
+	else
+		cat "$dir/result.json" >>"$results"
+	fi
 	if ((useprom)); then
 		stop "$ppid"
 	fi

@@ -150,6 +150,9 @@ type Engine struct {
 	// all their series (see resumeEntity).
 	restored         map[string]string
 	restoredEntities map[string]restoredChannel
+	// restoredModels are the models file's fits (ReadModels), installed
+	// at the series' first fits instead of fitting them.
+	restoredModels map[string]*fitResult
 	// replayed is the end of the calibration replay adopted by this
 	// engine or the one whose snapshot it restored; zero when none was.
 	replayed time.Time

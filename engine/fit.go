@@ -84,6 +84,7 @@ func (e *Engine) startRefit(ctx context.Context, wait, onlyNew bool) {
 	e.fits.running = true
 	e.fits.mu.Unlock()
 	var jobs []job
+	var restored []fitResult
 	e.mu.Lock()
 	firsts := 0
 	round := e.fits.round
@@ -91,6 +92,14 @@ func (e *Engine) startRefit(ctx context.Context, wait, onlyNew bool) {
 	for _, s := range e.selectSeries(nil) {
 		if onlyNew && !s.dueFirstFit() {
 			continue
+		}
+		if s.det == nil {
+			if r, ok := e.restoredFit(s); ok {
+				r.s = s
+				restored = append(restored, r)
+				s.pending = true
+				continue
+			}
 		}
 		keep := e.restored[s.key]
 		if keep == "" && s.sel.Model != "" && !reselect(s.key, round) {
@@ -104,10 +113,17 @@ func (e *Engine) startRefit(ctx context.Context, wait, onlyNew bool) {
 	}
 	e.unfitted = 0
 	if !onlyNew {
-		e.restored = nil // the snapshot serves the first fit only
+		// The snapshot and the models file serve the first fits only.
+		e.restored, e.restoredModels = nil, nil
 		e.lastFit = e.now()
 	}
 	e.mu.Unlock()
+	if len(restored) > 0 {
+		e.fits.mu.Lock()
+		e.fits.done = append(e.fits.done, restored...)
+		e.fits.mu.Unlock()
+		e.logger.Info("installing models from the models file", "series", len(restored), "to_fit", len(jobs))
+	}
 	// The first evaluation paused compactions before its fetch (see
 	// evaluateOnce); a later batch with first fits pauses them itself.
 	resume := e.resumeCompactions

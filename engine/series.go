@@ -240,6 +240,15 @@ type fitResult struct {
 	upTo int64
 	took time.Duration
 	err  error
+	// recent are the detector's scores of the last points up to upTo,
+	// oldest first (see recentScores).
+	recent []float32
+	// Set when the models come from the models file (ReadModels): when
+	// they were fitted, the time of the oldest point of the series then,
+	// and whether it looked like a counter.
+	fitted      time.Time
+	first       int64
+	counterLike bool
 }
 
 // fitSeries fits the series' models on the history ts, ys (the step grid,
@@ -283,9 +292,13 @@ func (r *fitResult) warm(a *appender, refs *seriesRefs, ts []int64, ys []float64
 	}
 	var one model.Forecast
 	from := r.upTo - backfillSpan.Milliseconds()
+	r.recent = r.recent[:0]
 	for i, t := range ts {
 		v := ys[i]
 		ds := r.det.Observe(t, v)
+		if i >= len(ts)-recentScores {
+			r.recent = append(r.recent, float32(ds))
+		}
 		lo, hi := r.base.Band(t)
 		x := [...]float64{math.NaN(), math.NaN(), math.NaN(), lo, hi, min(ds, bandScore(r.base, t, v))}
 		if m != nil && i >= k {
@@ -321,9 +334,21 @@ func (s *series) install(a *appender, r fitResult, now time.Time) {
 	if r.det != nil {
 		s.det = r.det
 	}
+	if !r.fitted.IsZero() {
+		s.fitted, s.counterLike = r.fitted, s.counterLike || r.counterLike
+		s.first = min(s.first, r.first)
+		// The window's points up to the models' last one were fed to
+		// them before the restart.
+		s.lastT = max(s.lastT, r.upTo)
+	}
 	for i := range s.win.n {
 		t := s.win.t(i)
 		if t <= r.upTo {
+			// The scores of the last points the detector saw, which
+			// the anomaly evidence of the next evaluations reads.
+			if j := len(r.recent) - 1 - int((r.upTo-t)/s.win.step); first && j >= 0 {
+				s.win.ds[s.win.index(i)] = r.recent[j]
+			}
 			continue
 		}
 		v := s.win.at(i)

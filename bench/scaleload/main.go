@@ -4,6 +4,7 @@
 // real-Prometheus variant.
 //
 //	scaleload measure -url URL -pid PID -log FILE -storage DIR -size 10k   one JSON line of results
+//	scaleload restart -url URL -pid PID -log FILE -result FILE   FILE's result with the time to ready after a restart
 //	scaleload table FILE                     the table of FILE's JSON lines and the ratios between sizes
 //	scaleload openmetrics -hosts N -out FILE the demo fleet's history as OpenMetrics, for promtool
 //	scaleload ingest -url URL -hosts N       samples/s read through augur's Prometheus source
@@ -54,6 +55,8 @@ func main() {
 	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
 	case "measure":
 		err = measure(args)
+	case "restart":
+		err = restart(args)
 	case "table":
 		err = table(args)
 	case "openmetrics":
@@ -100,6 +103,12 @@ type Result struct {
 	BlockBytes  int64    `json:"block_bytes"`   // in compacted blocks
 	BlockSample int64    `json:"block_samples"` // their meta.json numSamples
 	IngestRate  float64  `json:"ingest_samples_per_s,omitempty"`
+	// A restart on the same storage (warm TSDB, models file): the time to
+	// ready and how many series it installed from the models file and
+	// had to fit.
+	RestartReadySec *float64 `json:"restart_ready_s,omitempty"`
+	RestartModels   int      `json:"restart_models,omitempty"`
+	RestartFits     int      `json:"restart_fits,omitempty"`
 	Notes       []string `json:"notes,omitempty"`
 }
 
@@ -156,6 +165,65 @@ func measure(args []string) error {
 		return err
 	}
 	return json.NewEncoder(os.Stdout).Encode(r)
+}
+
+// restart adds to a result of measure the time a restarted augur, on the
+// storage of the measured one, took to get ready.
+func restart(args []string) error {
+	fs := flag.NewFlagSet("restart", flag.ExitOnError)
+	base := fs.String("url", "", "augur's base URL")
+	pid := fs.Int("pid", 0, "augur's process id")
+	logFile := fs.String("log", "", "augur's log file (logfmt)")
+	result := fs.String("result", "", "the file of measure's result")
+	var rf runFlags
+	rf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rs, err := readResults[Result]([]string{*result}, "restart")
+	if err != nil {
+		return err
+	}
+	r := rs[len(rs)-1]
+	w := &watch{pid: *pid, maxRSS: rf.maxRSS, log: *logFile}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go w.guard(ctx)
+	start := rf.start()
+	progress("%s: waiting for /-/ready after a restart", r.Size)
+	err = w.until(rf.readyTimeout, func() (bool, error) { return get(*base+"/-/ready", 10*time.Second) == nil, nil })
+	if f := w.fatal.Load(); f != nil {
+		err = *f
+	}
+	if err != nil {
+		r.Notes = append(r.Notes, fmt.Sprintf("restart: not ready %.0fs after start: %v", time.Since(start).Seconds(), err))
+	} else {
+		d := time.Since(start).Seconds()
+		r.RestartReadySec = &d
+		r.RestartModels, r.RestartFits = w.installed()
+		progress("%s: ready %.1fs after a restart, %d series' models installed, %d fitted", r.Size, d, r.RestartModels, r.RestartFits)
+	}
+	if e := json.NewEncoder(os.Stdout).Encode(r); err == nil {
+		err = e
+	}
+	return err
+}
+
+// installedLine is augur's log line of the series whose models a start
+// installed from its models file, and those it had to fit.
+var installedLine = regexp.MustCompile(`msg="installing models from the models file" series=(\d+) to_fit=(\d+)`)
+
+// installed returns what the log's installedLine says, zeros without one.
+func (w *watch) installed() (models, fits int) {
+	b, err := os.ReadFile(w.log)
+	if err != nil {
+		return 0, 0
+	}
+	if m := installedLine.FindSubmatch(b); m != nil {
+		models, _ = strconv.Atoi(string(m[1]))
+		fits, _ = strconv.Atoi(string(m[2]))
+	}
+	return models, fits
 }
 
 func (w *watch) afterReady(r *Result, base, storage string, only []string, requests int, budget, refitTimeout time.Duration) error {
@@ -685,7 +753,7 @@ func table(args []string) error {
 	}
 	slices.SortStableFunc(rs, func(a, b Result) int { return a.Planned - b.Planned })
 	tw := newTabWriter()
-	tw.row("size", "source", "series", "ready", "fit", "refit", "eval", "RSS ready", "RSS refit", "RSS peak", "KB/series", "anon ready/refit/peak", "anon KB/series",
+	tw.row("size", "source", "series", "ready", "fit", "refit", "eval", "restart ready (models/fits)", "RSS ready", "RSS refit", "RSS peak", "KB/series", "anon ready/refit/peak", "anon KB/series",
 		"failures p50/p99", "capacity p50/p99", "query_range p50/p99", "TSDB B/sample", "blocks B/sample", "ingest/s")
 	for _, r := range rs {
 		lat := map[string]string{}
@@ -696,7 +764,11 @@ func table(args []string) error {
 		if r.IngestRate > 0 {
 			ingest = fmt.Sprintf("%.2fM", r.IngestRate/1e6)
 		}
-		tw.row(r.Size, r.Source, strconv.Itoa(r.Series), sec(measured(r.ReadySec)), sec(measured(r.FitSec)), sec(opt(r.RefitSec)), sec(opt(r.EvalSec)),
+		restarted := "-"
+		if r.RestartReadySec != nil {
+			restarted = fmt.Sprintf("%s (%d/%d)", sec(*r.RestartReadySec), r.RestartModels, r.RestartFits)
+		}
+		tw.row(r.Size, r.Source, strconv.Itoa(r.Series), sec(measured(r.ReadySec)), sec(measured(r.FitSec)), sec(opt(r.RefitSec)), sec(opt(r.EvalSec)), restarted,
 			mb(r.RSSReady), mb(r.RSSRefit), mb(r.RSSPeak), ratio(float64(max(r.RSSReady, r.RSSRefit))/1024, float64(r.Series)),
 			mb(r.AnonReady)+"/"+mb(r.AnonRefit)+"/"+mb(r.AnonPeak), ratio(float64(r.AnonRefit)/1024, float64(r.Series)),
 			lat["failures"], lat["capacity"], lat["query_range"],
@@ -762,6 +834,7 @@ func table(args []string) error {
 	check("resident memory (peak)", rss/(1<<30), 2.5, "GB")
 	check("anonymous memory (peak)", float64(r.AnonPeak)/(1<<30), 2.5, "GB")
 	check("ready after start", measured(r.ReadySec), 180, "s")
+	check("ready after a restart (warm TSDB)", opt(r.RestartReadySec), 180, "s")
 	check("full refit", opt(r.RefitSec), 120, "s")
 	check("evaluation cycle", opt(r.EvalSec), 5, "s")
 	for _, p := range r.Latency {

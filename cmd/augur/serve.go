@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -177,6 +179,7 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 		return fmt.Errorf("cannot start the engine: %w", err)
 	}
 	resumed := restoreSnapshot(st, eng, logger)
+	restoreModels(f.storage, eng, logger)
 	a := api.New(api.Options{Engine: eng, Logger: logger, Registry: reg, MaxExportedSeries: cfg.Global.MaxExportedSeries,
 		Cluster: fleet, FanoutTimeout: f.cluster.fanoutTimeout, FanoutClient: peerClient,
 		Query: f.query.engine(hist, eng, opts, f.cluster.peerStorage(share, peerClient, f.query.maxSamples), logger, reg)})
@@ -234,7 +237,7 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	{
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error {
-			saveSnapshots(ctx, st, eng, logger)
+			saveSnapshots(ctx, st, f.storage, eng, logger)
 			return nil
 		}, func(error) { cancel() })
 	}
@@ -426,10 +429,13 @@ func restoreSnapshot(st *store.Store, eng *engine.Engine, logger *slog.Logger) b
 	return !c.Prior || !replayed.IsZero()
 }
 
-// saveSnapshots saves the engine's snapshot every five minutes and once
-// more when ctx ends, so a restart resumes where the service stopped.
-func saveSnapshots(ctx context.Context, st *store.Store, eng *engine.Engine, logger *slog.Logger) {
-	save := func() {
+// saveSnapshots saves the engine's snapshot every five minutes and its
+// models every modelsEvery, and both once more when ctx ends, so that a
+// restart resumes where the service stopped. Nothing is saved before the
+// engine is ready: its first fits may still hold the models a restart
+// read.
+func saveSnapshots(ctx context.Context, st *store.Store, dir string, eng *engine.Engine, logger *slog.Logger) {
+	save := func(models bool) {
 		if !eng.Ready() {
 			return
 		}
@@ -440,16 +446,75 @@ func saveSnapshots(ctx context.Context, st *store.Store, eng *engine.Engine, log
 		if err != nil {
 			logger.Warn("cannot save the engine snapshot", "err", err)
 		}
+		if models {
+			saveModels(dir, eng, logger)
+		}
 	}
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
+	lastModels := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
-			save()
+			save(true)
 			return
 		case <-t.C:
-			save()
+			due := time.Since(lastModels) >= modelsEvery
+			if due {
+				lastModels = time.Now()
+			}
+			save(due)
 		}
 	}
+}
+
+// modelsFile is the file of the series' models in --storage.path, and
+// modelsEvery how often it is written while augur runs: a restart installs
+// the models a series had at its last save and feeds them the points its
+// window fetched since (see engine.ReadModels), so that they go on as if
+// augur had not stopped as long as the window, a few hours, covers the
+// time since that save. Writing it costs about the models' size (10-12 KB a
+// series).
+const (
+	modelsFile  = "models.bin"
+	modelsEvery = 30 * time.Minute
+)
+
+// saveModels writes the engine's models to the models file, through a
+// temporary file renamed over it, so that a failed write leaves the last
+// one.
+func saveModels(dir string, eng *engine.Engine, logger *slog.Logger) {
+	start := time.Now()
+	path := filepath.Join(dir, modelsFile)
+	var n int
+	err := writeFile(path, func(w io.Writer) (err error) {
+		n, err = eng.WriteModels(w)
+		return err
+	})
+	if err != nil {
+		logger.Warn("cannot save the models", "file", path, "err", err)
+		return
+	}
+	logger.Info("saved the models", "series", n, "duration", time.Since(start).Round(time.Millisecond))
+}
+
+// restoreModels reads the models file, if there is one, for the engine's
+// first fits; a file that cannot be read is reported, and every series is
+// fitted.
+func restoreModels(dir string, eng *engine.Engine, logger *slog.Logger) {
+	path := filepath.Join(dir, modelsFile)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	if err == nil {
+		defer f.Close()
+		start := time.Now()
+		var n int
+		if n, err = eng.ReadModels(f); err == nil {
+			logger.Info("read the models file", "file", path, "series", n, "duration", time.Since(start).Round(time.Millisecond))
+			return
+		}
+	}
+	logger.Warn("cannot read the models file; fitting every series", "file", path, "err", err)
 }
