@@ -94,22 +94,22 @@ type Result struct {
 	// The anonymous part of the resident memory (RssAnon): VmRSS also
 	// counts the pages of the TSDB's memory-mapped chunk and block files
 	// that were read, page cache the kernel reclaims under pressure.
-	AnonReady   int64    `json:"rss_anon_ready_bytes"`
-	AnonRefit   int64    `json:"rss_anon_refit_bytes"`
-	AnonPeak    int64    `json:"rss_anon_peak_bytes"`
-	Latency     []Probe  `json:"latency"`
-	TSDBBytes   int64    `json:"tsdb_bytes"`
-	TSDBSamples float64  `json:"tsdb_samples"`  // appended, per augur_tsdb_appended_samples_total
-	BlockBytes  int64    `json:"block_bytes"`   // in compacted blocks
-	BlockSample int64    `json:"block_samples"` // their meta.json numSamples
-	IngestRate  float64  `json:"ingest_samples_per_s,omitempty"`
+	AnonReady   int64   `json:"rss_anon_ready_bytes"`
+	AnonRefit   int64   `json:"rss_anon_refit_bytes"`
+	AnonPeak    int64   `json:"rss_anon_peak_bytes"`
+	Latency     []Probe `json:"latency"`
+	TSDBBytes   int64   `json:"tsdb_bytes"`
+	TSDBSamples float64 `json:"tsdb_samples"`  // appended, per augur_tsdb_appended_samples_total
+	BlockBytes  int64   `json:"block_bytes"`   // in compacted blocks
+	BlockSample int64   `json:"block_samples"` // their meta.json numSamples
+	IngestRate  float64 `json:"ingest_samples_per_s,omitempty"`
 	// A restart on the same storage (warm TSDB, models file): the time to
 	// ready and how many series it installed from the models file and
 	// had to fit.
 	RestartReadySec *float64 `json:"restart_ready_s,omitempty"`
 	RestartModels   int      `json:"restart_models,omitempty"`
 	RestartFits     int      `json:"restart_fits,omitempty"`
-	Notes       []string `json:"notes,omitempty"`
+	Notes           []string `json:"notes,omitempty"`
 }
 
 // Probe is the latency of one endpoint over N sequential requests.
