@@ -211,7 +211,7 @@ func restart(args []string) error {
 
 // installedLine is augur's log line of the series whose models a start
 // installed from its models file, and those it had to fit.
-var installedLine = regexp.MustCompile(`msg="installing models from the models file" series=(\d+) to_fit=(\d+)`)
+var installedLine = regexp.MustCompile(`msg="installing models from the models file".* series=(\d+) to_fit=(\d+)`)
 
 // installed returns what the log's installedLine says, zeros without one.
 func (w *watch) installed() (models, fits int) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +17,9 @@ import (
 // TestRestartResumesFromSnapshot stops augur gracefully once its replay has
 // learnt a calibration, starts it again on the same --storage.path, and
 // checks it resumes from the snapshot: calibrated as soon as it is ready,
-// with the entity channels the replay warmed up scoring every entity, and
-// without replaying the past again.
+// with the entity channels the replay warmed up scoring every entity,
+// without replaying the past again and without fitting a series: their
+// models come from the models file.
 func TestRestartResumesFromSnapshot(t *testing.T) {
 	storage := t.TempDir()
 	logs := t.TempDir()
@@ -95,6 +97,10 @@ func TestRestartResumesFromSnapshot(t *testing.T) {
 	log, _ := os.ReadFile(filepath.Join(logs, "second.log"))
 	if !strings.Contains(string(log), "resuming from snapshot") || strings.Contains(string(log), "replaying the past") {
 		t.Errorf("second start did not resume from the snapshot:\n%s", log)
+	}
+	// Every series' models come from the models file: none is fitted.
+	if !regexp.MustCompile(`msg="installing models from the models file".* series=24 to_fit=0\n`).Match(log) {
+		t.Errorf("second start did not install the 24 series' models from the models file:\n%s", log)
 	}
 }
 
