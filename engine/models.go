@@ -97,7 +97,9 @@ func (e *Engine) WriteModels(w io.Writer) (int, error) {
 type modelsRecord struct {
 	UpTo, First, Fitted, Took int64 // ms, ms, Unix ms, ns
 	Period, Points            uint32
-	Flags                     uint8 // 1: counter-like, 2: has a forecaster
+	// Flags: 1 counter-like, 2 has a forecaster, 4 the daily baseline is
+	// the baseline.
+	Flags uint8
 	// Recent is how many of the detector's scores of the window's last
 	// points up to UpTo follow, oldest first.
 	Recent uint8
@@ -115,6 +117,9 @@ func (s *series) appendModels(dst []byte) ([]byte, error) {
 	}
 	if s.fc != nil {
 		h.Flags |= 2
+	}
+	if s.daily == s.base {
+		h.Flags |= 4 // a history too short for a weekly baseline
 	}
 	if s.win.n > 0 && s.win.newest == s.lastT {
 		h.Recent = uint8(min(s.win.n, recentScores))
@@ -137,8 +142,10 @@ func (s *series) appendModels(dst []byte) ([]byte, error) {
 	if dst, err = s.base.AppendBinary(dst); err != nil {
 		return nil, err
 	}
-	if dst, err = s.daily.AppendBinary(dst); err != nil {
-		return nil, err
+	if h.Flags&4 == 0 {
+		if dst, err = s.daily.AppendBinary(dst); err != nil {
+			return nil, err
+		}
 	}
 	if dst, err = s.regime.AppendBinary(dst); err != nil {
 		return nil, err
@@ -253,8 +260,11 @@ func decodeModels(b []byte) (string, *fitResult, error) {
 	if r.base, b, err = model.DecodeBaseline(b); err != nil {
 		return "", nil, fmt.Errorf("%s: baseline: %w", key, err)
 	}
-	if r.daily, b, err = model.DecodeBaseline(b); err != nil {
-		return "", nil, fmt.Errorf("%s: daily baseline: %w", key, err)
+	r.daily = r.base
+	if h.Flags&4 == 0 {
+		if r.daily, b, err = model.DecodeBaseline(b); err != nil {
+			return "", nil, fmt.Errorf("%s: daily baseline: %w", key, err)
+		}
 	}
 	if r.regime, b, err = model.DecodeRegimeTrend(b); err != nil {
 		return "", nil, fmt.Errorf("%s: %w", key, err)

@@ -81,6 +81,11 @@ func TestModelsFileResumes(t *testing.T) {
 	if !b.Ready() {
 		t.Fatal("the restored engine is not ready after its first evaluation")
 	}
+	for i, s := range b.byKey {
+		if (s.daily == s.base) != (a.byKey[i].daily == a.byKey[i].base) {
+			t.Errorf("%s: the daily baseline is the baseline: %v before the restart, %v after", s.key, a.byKey[i].daily == a.byKey[i].base, s.daily == s.base)
+		}
+	}
 	ta, tb := a.Targets(), b.Targets()
 	for i := range ta {
 		for j, sa := range ta[i].Series {
