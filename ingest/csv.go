@@ -102,33 +102,35 @@ func readAll(r io.Reader) (string, error) {
 	return unsafe.String(unsafe.SliceData(buf), len(buf)), nil
 }
 
-// records yields a CSV file's records and the line each starts on, io.EOF
-// after the last. The slice returned is reused by the next call.
+// records yields a CSV file's records: next advances to the next one and
+// says how many fields it has and the line it starts on, io.EOF after the
+// last; field(i) is its field i, valid until the next call of next.
 type records interface {
-	next() ([]string, int, error)
+	next() (fields, line int, err error)
+	field(i int) string
 }
 
 // readRecords builds a Table from recs; rows is a guess of the number of
 // rows, to size the columns once.
 func readRecords(recs records, name string, rows int) (*Table, error) {
-	header, _, err := recs.next()
+	nFields, _, err := recs.next()
 	if errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s: empty file, expected a header row like timestamp,value", name)
 	}
 	if err != nil {
 		return nil, csvError(name, err)
 	}
-	if len(header) < 2 {
-		return nil, fmt.Errorf("%s:1: header has %d column, expected a timestamp column and at least one value column", name, len(header))
+	if nFields < 2 {
+		return nil, fmt.Errorf("%s:1: header has %d column, expected a timestamp column and at least one value column", name, nFields)
 	}
-	timeColumn := strings.TrimSpace(strings.TrimPrefix(header[0], "\ufeff")) // Excel's byte-order mark
+	timeColumn := strings.TrimSpace(strings.TrimPrefix(recs.field(0), "\ufeff")) // Excel's byte-order mark
 	if _, ok := parseTimestamp(timeColumn); ok {
 		return nil, fmt.Errorf("%s:1: missing header row, expected e.g. timestamp,value", name)
 	}
-	timeColumn = strings.Clone(timeColumn) // header is reused, and must not pin the file
-	t := &Table{Name: name, Columns: make([]string, len(header)-1), Times: make([]int64, 0, rows)}
-	for i, h := range header[1:] {
-		h = strings.TrimSpace(h)
+	timeColumn = strings.Clone(timeColumn) // the field is reused, and must not pin the file
+	t := &Table{Name: name, Columns: make([]string, nFields-1), Times: make([]int64, 0, rows)}
+	for i := range t.Columns {
+		h := strings.TrimSpace(recs.field(i + 1))
 		switch {
 		case h == "":
 			return nil, fmt.Errorf("%s:1: column %d has an empty name", name, i+2)
@@ -141,26 +143,25 @@ func readRecords(recs records, name string, rows int) (*Table, error) {
 	for i := range t.Values {
 		t.Values[i] = make([]float64, 0, rows)
 	}
-	nFields := len(header)
 	for {
-		rec, line, err := recs.next()
+		n, line, err := recs.next()
 		if errors.Is(err, io.EOF) {
 			return t, nil
 		}
 		if err != nil {
 			return nil, csvError(name, err)
 		}
-		if len(rec) != nFields {
-			return nil, fmt.Errorf("%s:%d: expected %d fields as in the header, got %d", name, line, nFields, len(rec))
+		if n != nFields {
+			return nil, fmt.Errorf("%s:%d: expected %d fields as in the header, got %d", name, line, nFields, n)
 		}
-		ts := strings.TrimSpace(rec[0])
+		ts := strings.TrimSpace(recs.field(0))
 		ms, ok := parseTimestamp(ts)
 		if !ok {
 			return nil, fmt.Errorf("%s:%d: column %q: cannot parse %q as a timestamp (RFC 3339, YYYY-MM-DD HH:MM:SS or Unix seconds)", name, line, timeColumn, ts)
 		}
 		t.Times = append(t.Times, ms)
-		for i, f := range rec[1:] {
-			f = strings.TrimSpace(f)
+		for i := range t.Columns {
+			f := strings.TrimSpace(recs.field(i + 1))
 			v, ok := parseValue(f)
 			if !ok {
 				return nil, fmt.Errorf("%s:%d: column %q: cannot parse %q as a number", name, line, t.Columns[i], f)
@@ -171,62 +172,86 @@ func readRecords(recs records, name string, rows int) (*Table, error) {
 }
 
 // csvReader reads records with encoding/csv, for files with quotes.
-type csvReader struct{ *csv.Reader }
+type csvReader struct {
+	r   *csv.Reader
+	rec []string
+}
 
-func csvRecords(r io.Reader) csvReader {
+func csvRecords(r io.Reader) *csvReader {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	cr.TrimLeadingSpace = true
-	return csvReader{cr}
+	return &csvReader{r: cr}
 }
 
-func (r csvReader) next() ([]string, int, error) {
-	rec, err := r.Read()
+func (r *csvReader) next() (int, int, error) {
+	rec, err := r.r.Read()
 	if err != nil {
-		return nil, 0, err
+		return 0, 0, err
 	}
-	line, _ := r.FieldPos(0)
-	return rec, line, nil
+	r.rec = rec
+	line, _ := r.r.FieldPos(0)
+	return len(rec), line, nil
 }
+
+func (r *csvReader) field(i int) string { return r.rec[i] }
 
 // lineRecords splits a file without double quotes as encoding/csv does
 // (with TrimLeadingSpace and FieldsPerRecord -1): a record per line, "\r\n"
 // read as "\n", empty lines skipped, fields split at every comma and their
 // leading white space trimmed. Without quotes a record cannot span lines
-// nor fail to parse. The fields are substrings of data.
+// nor fail to parse. The fields are substrings of data. The current record
+// is held as offsets into data (of the record and of its commas), not as
+// strings: each string stored would cost a write barrier while the
+// collector marks, which in a short-lived process with a small heap is
+// much of the time.
 type lineRecords struct {
-	data   string
-	line   int
-	fields []string
+	data     string
+	pos      int   // start of the rest of data
+	line     int   // line number of the current record
+	from, to int   // the current record is data[from:to]
+	commas   []int // offsets of its commas in data
 }
 
-func (r *lineRecords) next() ([]string, int, error) {
-	for len(r.data) > 0 {
-		line := r.data
-		if i := strings.IndexByte(line, '\n'); i >= 0 {
-			line, r.data = line[:i], line[i+1:]
-		} else {
-			r.data = ""
+func (r *lineRecords) next() (int, int, error) {
+	for r.pos < len(r.data) {
+		from, to := r.pos, len(r.data)
+		if i := strings.IndexByte(r.data[from:], '\n'); i >= 0 {
+			to = from + i
 		}
+		r.pos = to + 1
 		r.line++
 		// encoding/csv drops the \r of a \r\n, and a last line's trailing \r.
-		if line = strings.TrimSuffix(line, "\r"); line == "" {
+		if to > from && r.data[to-1] == '\r' {
+			to--
+		}
+		if to == from {
 			continue
 		}
-		r.fields = r.fields[:0]
-		for {
-			i := strings.IndexByte(line, ',')
+		r.from, r.to, r.commas = from, to, r.commas[:0]
+		for off := from; ; off++ {
+			i := strings.IndexByte(r.data[off:to], ',')
 			if i < 0 {
-				r.fields = append(r.fields, strings.TrimLeftFunc(line, unicode.IsSpace))
 				break
 			}
-			r.fields = append(r.fields, strings.TrimLeftFunc(line[:i], unicode.IsSpace))
-			line = line[i+1:]
+			off += i
+			r.commas = append(r.commas, off)
 		}
-		return r.fields, r.line, nil
+		return len(r.commas) + 1, r.line, nil
 	}
-	return nil, 0, io.EOF
+	return 0, 0, io.EOF
+}
+
+func (r *lineRecords) field(i int) string {
+	start, end := r.from, r.to
+	if i > 0 {
+		start = r.commas[i-1] + 1
+	}
+	if i < len(r.commas) {
+		end = r.commas[i]
+	}
+	return strings.TrimLeftFunc(r.data[start:end], unicode.IsSpace)
 }
 
 func csvError(name string, err error) error {
@@ -360,9 +385,16 @@ func daysFromCivil(y, m, d int) int64 {
 	return int64(era*146097 + doe - 719468)
 }
 
+// parseValue reads a value field: empty, NaN and ±Inf are missing (NaN).
+// A plain decimal of at most 19 digits, the usual case, is read by
+// parseDecimal; anything else, or a decimal it cannot convert exactly, by
+// strconv.ParseFloat.
 func parseValue(s string) (float64, bool) {
 	if s == "" {
 		return math.NaN(), true
+	}
+	if v, ok := parseDecimal(s); ok {
+		return v, true
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
@@ -370,6 +402,51 @@ func parseValue(s string) (float64, bool) {
 	}
 	if math.IsInf(v, 0) {
 		return math.NaN(), true
+	}
+	return v, true
+}
+
+// float64pow10 are the powers of ten that float64 holds exactly.
+var float64pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseDecimal reads [+-]digits[.digits] (digits on at least one side of
+// the point, at most 19 in all) as m/10^k, and says false for anything
+// else or when m ≥ 2^53 or k > 22. Then m and 10^k are exact in float64
+// and their quotient, one IEEE division, is the correctly rounded value,
+// which is what strconv.ParseFloat returns (Clinger's fast path, "How to
+// read floating point numbers accurately", PLDI 1990; strconv's
+// atof64exact): FuzzParseValue checks that the two agree.
+func parseDecimal(s string) (float64, bool) {
+	i, neg := 0, false
+	if s[0] == '+' || s[0] == '-' {
+		neg, i = s[0] == '-', 1
+	}
+	var m uint64
+	nd, frac, point := 0, 0, false
+	for ; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if nd == 19 {
+				return 0, false
+			}
+			m = m*10 + uint64(c-'0')
+			nd++
+			if point {
+				frac++
+			}
+		case c == '.' && !point:
+			point = true
+		default:
+			return 0, false
+		}
+	}
+	if nd == 0 || m >= 1<<53 || frac >= len(float64pow10) {
+		return 0, false
+	}
+	v := float64(m) / float64pow10[frac]
+	if neg {
+		v = -v
 	}
 	return v, true
 }

@@ -307,6 +307,62 @@ func FuzzParseTimestamp(f *testing.F) {
 	})
 }
 
+// FuzzParseValue checks parseValue against strconv.ParseFloat, which its
+// fast path (parseDecimal) must agree with bit for bit.
+func FuzzParseValue(f *testing.F) {
+	for _, s := range []string{
+		"27.4923", "-0", "-0.0", "+1.5", ".5", "5.", ".", "-", "1e5", "0x1p-2", "1_000", "NaN", "-Inf",
+		"9007199254740991", "9007199254740993", "1234567890123456789", "12345678901234567890",
+		"0.0000000000000000000001", "0.1234567890123456789", "00000000000000000001.5", " 1", "1..2",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseValue(s)
+		want, err := strconv.ParseFloat(s, 64)
+		switch {
+		case s == "" || err == nil && (math.IsNaN(want) || math.IsInf(want, 0)):
+			if !ok || !math.IsNaN(got) {
+				t.Fatalf("parseValue(%q) = %v, %v; want missing", s, got, ok)
+			}
+		case err != nil:
+			if ok {
+				t.Fatalf("parseValue(%q) = %v, true; strconv: %v", s, got, err)
+			}
+		case !ok || math.Float64bits(got) != math.Float64bits(want):
+			t.Fatalf("parseValue(%q) = %v (%#x), %v; strconv reads %v (%#x)", s, got, math.Float64bits(got), ok, want, math.Float64bits(want))
+		}
+	})
+}
+
+// TestParseDecimal compares the fast path with strconv.ParseFloat on
+// random decimals of its shape, up to and past its limits (FuzzParseValue
+// rarely builds long digit strings by itself), and checks that it takes
+// the usual ones.
+func TestParseDecimal(t *testing.T) {
+	rng := rand.New(rand.NewPCG(754, 1990))
+	fast := 0
+	for range 200_000 {
+		digits := strconv.FormatUint(rng.Uint64(), 10) + strconv.FormatUint(rng.Uint64(), 10)
+		s := digits[:1+rng.IntN(22)]
+		if p := rng.IntN(len(s) + 1); p < len(s) || rng.IntN(2) == 0 {
+			s = s[:p] + "." + s[p:]
+		}
+		s = []string{"", "-", "+"}[rng.IntN(3)] + s
+		want, err := strconv.ParseFloat(s, 64)
+		got, ok := parseValue(s)
+		if err != nil || !ok || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("parseValue(%q) = %v, %v; strconv reads %v, %v", s, got, ok, want, err)
+		}
+		if _, ok := parseDecimal(s); ok {
+			fast++
+		}
+	}
+	if fast < 100_000 {
+		t.Errorf("only %d of 200,000 decimals took the fast path", fast)
+	}
+}
+
 // TestReadCSVAllocations: reading a file allocates per file and per
 // column, not per row.
 func TestReadCSVAllocations(t *testing.T) {
