@@ -237,11 +237,16 @@ func removeProfile(d []float64, q int) {
 // autocorrelation returns the sample autocorrelation of d at lags 0..maxLag,
 // r_k = Σ_t (d_t - d̄)(d_{t+k} - d̄) / Σ_t (d_t - d̄)², computed as the
 // inverse FFT of the zero-padded periodogram (Wiener-Khinchin); nil when d
-// is constant.
+// is constant. The transform's length is a power of two of at least
+// n+maxLag, not 2n: the circular autocovariance at lag k adds the products
+// of points k apart and of points size-k apart, and with that padding the
+// second have none for k ≤ maxLag (no two of the n points are size-k ≥ n
+// apart), so it is the linear one; for DetectPeriods' lags (a period, at
+// most a third of n) that is half the 2n transform.
 func autocorrelation(d []float64, maxLag int) []float64 {
 	n := len(d)
 	size := 1
-	for size < 2*n {
+	for size < n+maxLag {
 		size <<= 1
 	}
 	var mean float64
