@@ -84,46 +84,59 @@ func smoothSeason(s, y []float64, a, b float64) []float64 {
 			return s // a phase seen once cannot be left out
 		}
 	}
+	nw := 1 // the widths tried
+	for nw < len(seasonWidths) && seasonWidths[nw] <= period/4 {
+		nw++
+	}
+	// Period by period, the phase means without it and its centred
+	// residuals are computed once and scored against every width's moving
+	// average of those means (cv[w]); the residuals' own squares (cv0) are
+	// the error of a flat profile.
+	var cv [len(seasonWidths)]float64
+	var cv0 float64
 	loo := make([]float64, period) // phase means without period j
+	res := make([]float64, period) // period j's residuals minus their mean, NaN where missing
 	ma := make([]float64, period)
-	bestW, bestErr := 0, math.Inf(1) // width 0: no season at all
-	for _, w := range seasonWidths {
-		if w > 1 && w > period/4 {
-			break
+	for j := range k {
+		r := y[j*period : (j+1)*period]
+		var rm float64
+		var rc int
+		for i, v := range r {
+			loo[i] = sum[i] / cnt[i]
+			if finite(v) {
+				d := v - a - b*float64(j*period+i)
+				loo[i] = (sum[i] - d) / (cnt[i] - 1)
+				rm += d
+				rc++
+			}
 		}
-		var cv, cv0 float64
-		for j := range k {
-			r := y[j*period : (j+1)*period]
-			var rm float64
-			var rc int
-			for i, v := range r {
-				loo[i] = sum[i] / cnt[i]
-				if finite(v) {
-					d := v - a - b*float64(j*period+i)
-					loo[i] = (sum[i] - d) / (cnt[i] - 1)
-					rm += d
-					rc++
-				}
+		if rc == 0 {
+			continue
+		}
+		rm /= float64(rc)
+		for i, v := range r {
+			res[i] = math.NaN()
+			if finite(v) {
+				res[i] = v - a - b*float64(j*period+i) - rm
+				cv0 += res[i] * res[i]
 			}
-			if rc == 0 {
-				continue
-			}
-			rm /= float64(rc)
+		}
+		for wi, w := range seasonWidths[:nw] {
 			mean := circularMA(ma, loo, w)
-			for i, v := range r {
-				if finite(v) {
-					d := v - a - b*float64(j*period+i) - rm
+			acc := cv[wi]
+			for i, d := range res {
+				if finite(d) {
 					e := d - (ma[i] - mean)
-					cv += e * e
-					cv0 += d * d
+					acc += e * e
 				}
 			}
+			cv[wi] = acc
 		}
-		if w == 1 {
-			bestErr = cv0
-		}
-		if cv < bestErr {
-			bestW, bestErr = w, cv
+	}
+	bestW, bestErr := 0, cv0 // width 0: no season at all
+	for wi, w := range seasonWidths[:nw] {
+		if cv[wi] < bestErr {
+			bestW, bestErr = w, cv[wi]
 		}
 	}
 	switch bestW {

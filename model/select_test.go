@@ -191,17 +191,26 @@ func TestSelectDeterministicAndRestricted(t *testing.T) {
 // one-minute data.
 func BenchmarkSelect(b *testing.B) {
 	// h=288 is augur forecast's horizon in bench/forecast.sh: a day ahead,
-	// where the multi-step backtest dominates.
-	for _, bc := range []struct{ n, p, h int }{{2016, 288, 0}, {2016, 288, 288}, {20160, 1440, 0}} {
+	// where the multi-step backtest dominates; only=holtwinters is its
+	// --model=holtwinters row.
+	for _, bc := range []struct {
+		n, p, h int
+		only    string
+	}{{2016, 288, 0, ""}, {2016, 288, 288, ""}, {2016, 288, 288, "holtwinters"}, {20160, 1440, 0, ""}} {
 		y := synthDaily(bc.n, bc.p, 0.01, 2, 8)
 		name := fmt.Sprintf("n=%d/period=%d", bc.n, bc.p)
 		if bc.h > 0 {
 			name += fmt.Sprintf("/h=%d", bc.h)
 		}
+		var only []string
+		if bc.only != "" {
+			name += "/only=" + bc.only
+			only = []string{bc.only}
+		}
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, _, err := Select(y, SelectOptions{Periods: []int{bc.p, 7 * bc.p}, Horizon: bc.h}); err != nil {
+				if _, _, err := Select(y, SelectOptions{Periods: []int{bc.p, 7 * bc.p}, Horizon: bc.h, Candidates: only}); err != nil {
 					b.Fatal(err)
 				}
 			}
