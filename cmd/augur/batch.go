@@ -148,38 +148,123 @@ func readTable(path string) (*ingest.Table, error) {
 	return ingest.ReadCSV(f, path)
 }
 
-// outputBuffers hold writeFile's buffers, reused from file to file: one
-// large enough for a usual output (a day at 5 minutes with intervals is
-// about 20 KB) turns it into one write, not one per 4 KB.
-var outputBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+// maxInPlace is the largest output that writeFile holds in memory, and so
+// may rewrite in place (a day at 5 minutes with intervals is about 20 KB);
+// a larger one streams through a temporary file.
+const maxInPlace = 4 << 20
 
-// writeFile writes through a temporary file renamed into place, so a failed
-// run never leaves a truncated output behind.
+// outputs hold writeFile's buffers, reused from file to file.
+var outputs = sync.Pool{New: func() any { return &output{bw: bufio.NewWriterSize(nil, 64<<10)} }}
+
+// writeFile writes fn's output to path. The output is collected in memory
+// (up to maxInPlace) before path is touched, so a failed fn leaves an
+// existing file as it was. An existing regular file (one link, not a
+// symbolic link) is then overwritten in place and truncated to the new
+// length, as R's write.csv rewrites its outputs; any other output is
+// written to a temporary file renamed into place. Replacing an existing
+// file by a rename costs ext4 a new inode, the old one's blocks freed and
+// the new one's write-back started at once (auto_da_alloc): for 200 files
+// of 20 KB, 33-54 ms of system time against 4-5 ms to overwrite them in
+// place, most of the kernel's time in a rerun of forecast into the same
+// folder. A failed write in place removes the file, so that no mix of old
+// and new output is left behind (a kill during the write can still leave
+// one: the price of not paying the rename).
 func writeFile(path string, fn func(io.Writer) error) error {
-	tmp, err := createTemp(filepath.Dir(path))
-	if err != nil {
+	o := outputs.Get().(*output)
+	defer o.release()
+	o.dir = filepath.Dir(path)
+	err := fn(o)
+	if o.tmp == nil && err == nil {
+		var done bool
+		if done, err = overwrite(path, o.buf); done {
+			return err
+		}
+		err = o.spill()
+	}
+	if o.tmp == nil {
 		return err
 	}
-	bw := outputBuffers.Get().(*bufio.Writer)
-	bw.Reset(tmp)
-	defer func() {
-		bw.Reset(nil) // so that the pool does not hold the file
-		outputBuffers.Put(bw)
-	}()
-	err = fn(bw)
 	if err == nil {
-		err = bw.Flush()
+		err = o.bw.Flush()
 	}
-	if cerr := tmp.Close(); err == nil {
+	if cerr := o.tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), path)
+		err = os.Rename(o.tmp.Name(), path)
 	}
 	if err != nil {
-		os.Remove(tmp.Name()) // after a rename there is nothing to remove
+		os.Remove(o.tmp.Name()) // after a rename there is nothing to remove
 	}
 	return err
+}
+
+// output is an io.Writer that keeps what is written in buf while it fits
+// in maxInPlace, and then moves it to a temporary file in dir and streams
+// the rest there through bw.
+type output struct {
+	dir string
+	buf []byte
+	tmp *os.File
+	bw  *bufio.Writer
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	if o.tmp == nil {
+		if len(o.buf)+len(p) <= maxInPlace {
+			o.buf = append(o.buf, p...)
+			return len(p), nil
+		}
+		if err := o.spill(); err != nil {
+			return 0, err
+		}
+	}
+	return o.bw.Write(p)
+}
+
+// spill creates the temporary file and moves buf to it.
+func (o *output) spill() error {
+	tmp, err := createTemp(o.dir)
+	if err != nil {
+		return err
+	}
+	o.tmp = tmp
+	o.bw.Reset(tmp)
+	_, err = o.bw.Write(o.buf)
+	o.buf = o.buf[:0]
+	return err
+}
+
+// release returns o to outputs, without its file.
+func (o *output) release() {
+	o.buf, o.tmp = o.buf[:0], nil
+	o.bw.Reset(nil)
+	outputs.Put(o)
+}
+
+// overwrite writes data over the existing regular file path and truncates
+// it to len(data); done is false, and nothing is written, when path is
+// missing, not a regular file, a symbolic link or has other links.
+func overwrite(path string, data []byte) (done bool, err error) {
+	f, err := openFile(path, os.O_WRONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return false, nil
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Sys().(*syscall.Stat_t).Nlink != 1 {
+		f.Close()
+		return false, nil
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Truncate(int64(len(data)))
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return true, err
 }
 
 // openFile opens path as os.OpenFile does, but without offering the

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/csv"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -219,4 +221,73 @@ func TestBatchErrors(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "bad.csv")); err == nil {
 		t.Error("a failed detect left a partial output file")
 	}
+}
+
+// TestWriteFile checks writeFile's cases: a new file, an existing one
+// rewritten shorter in place, a failed write that leaves the old output
+// as it was, a symbolic link and a hard link replaced rather than written
+// through, and an output larger than maxInPlace streamed to a new file.
+func TestWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.csv")
+	write := func(s string) error {
+		return writeFile(path, func(w io.Writer) error { _, err := io.WriteString(w, s); return err })
+	}
+	check := func(what, want string) {
+		t.Helper()
+		got, err := os.ReadFile(path)
+		if err != nil || string(got) != want {
+			t.Fatalf("%s: %q, %v; want %q", what, got, err, want)
+		}
+		if tmp, _ := filepath.Glob(filepath.Join(dir, ".augur-*")); len(tmp) > 0 {
+			t.Fatalf("%s: temporary files left: %v", what, tmp)
+		}
+	}
+	if err := write("a long first output\n"); err != nil {
+		t.Fatal(err)
+	}
+	check("new file", "a long first output\n")
+	before, _ := os.Stat(path)
+	if err := write("short\n"); err != nil {
+		t.Fatal(err)
+	}
+	check("rewritten", "short\n")
+	if after, _ := os.Stat(path); !os.SameFile(before, after) {
+		t.Error("an existing output was replaced, not rewritten in place")
+	}
+	failed := errors.New("no forecast")
+	if err := writeFile(path, func(w io.Writer) error { io.WriteString(w, "partial"); return failed }); err != failed {
+		t.Fatalf("failed write: %v, want %v", err, failed)
+	}
+	check("after a failure", "short\n")
+
+	other := filepath.Join(dir, "other.csv")
+	for _, link := range []func() error{
+		func() error { return os.Symlink(other, path) },
+		func() error { return os.Link(other, path) },
+	} {
+		if err := os.WriteFile(other, []byte("keep\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(path)
+		if err := link(); err != nil {
+			t.Fatal(err)
+		}
+		if err := write("new\n"); err != nil {
+			t.Fatal(err)
+		}
+		check("over a link", "new\n")
+		if got, _ := os.ReadFile(other); string(got) != "keep\n" {
+			t.Errorf("writing over a link changed its target: %q", got)
+		}
+		if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("the output is not a regular file after writing over a link: %v, %v", fi, err)
+		}
+	}
+
+	large := strings.Repeat("0123456789abcdef", maxInPlace/16+1)
+	if err := write(large); err != nil {
+		t.Fatal(err)
+	}
+	check("large", large)
 }
