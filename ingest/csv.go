@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unsafe"
@@ -60,46 +61,61 @@ var timeLayouts = []string{
 // encoding/csv would give, so that nothing is allocated per row; one with
 // quotes goes through encoding/csv.
 func ReadCSV(r io.Reader, name string) (*Table, error) {
-	data, err := readAll(r)
+	bp, _ := readBuffers.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	buf, err := readAll(r, *bp)
+	defer func() {
+		if cap(buf) <= maxPooledRead {
+			*bp = buf[:0]
+			readBuffers.Put(bp)
+		}
+	}()
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", name, err)
 	}
+	// The bytes are not written while data is in use, and nothing that
+	// ReadCSV returns points into them (names are cloned, messages quote
+	// copies): viewed as a string without a copy, they can be reused.
+	data := unsafe.String(unsafe.SliceData(buf), len(buf))
 	if strings.IndexByte(data, '"') >= 0 {
 		return readRecords(csvRecords(strings.NewReader(data)), name, 0)
 	}
 	return readRecords(&lineRecords{data: data}, name, strings.Count(data, "\n")+1)
 }
 
-// readAll reads r to its end. A regular file is read into one buffer of
-// its size, in two reads (the second sees the end), rather than through
-// io.Copy's 32 KB buffer into a builder; the bytes are never written again,
-// so they are viewed as a string without a copy.
-func readAll(r io.Reader) (string, error) {
-	st, ok := r.(interface{ Stat() (os.FileInfo, error) })
-	var fi os.FileInfo
-	if ok {
-		fi, _ = st.Stat()
+// readBuffers hold ReadCSV's file buffers for reuse, those of files up to
+// maxPooledRead bytes: a command reading many files then allocates about
+// one per worker rather than one per file.
+var readBuffers sync.Pool
+
+const maxPooledRead = 16 << 20
+
+// readAll reads r to its end into buf's storage, growing it as needed. A
+// regular file is read into a buffer of its size, in two reads (the
+// second sees the end), rather than through io.Copy's 32 KB buffer.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	size := 4096
+	if st, ok := r.(interface{ Stat() (os.FileInfo, error) }); ok {
+		if fi, err := st.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = int(fi.Size()) + 1
+		}
 	}
-	if fi == nil || !fi.Mode().IsRegular() {
-		var sb strings.Builder
-		_, err := io.Copy(&sb, r)
-		return sb.String(), err
-	}
-	buf := make([]byte, 0, fi.Size()+1)
+	buf = slices.Grow(buf[:0], size)
 	for {
 		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, cap(buf)) // the file grew since Stat
+			buf = slices.Grow(buf, cap(buf)) // the file grew since Stat, or is not a file
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if errors.Is(err, io.EOF) {
-			break
+			return buf, nil
 		}
 		if err != nil {
-			return "", err
+			return buf, err
 		}
 	}
-	return unsafe.String(unsafe.SliceData(buf), len(buf)), nil
 }
 
 // records yields a CSV file's records: next advances to the next one and

@@ -287,6 +287,37 @@ func sameTable(a, b *Table) bool {
 	return true
 }
 
+// TestReadCSVReusesBuffers: ReadCSV reuses its file buffers, so a table
+// must not point into the bytes it was read from: reading other files
+// (with other column names, and one that fails) leaves it as it was.
+func TestReadCSVReusesBuffers(t *testing.T) {
+	read := func(data string) (*Table, error) { return ReadCSV(strings.NewReader(data), "t.csv") }
+	first := "timestamp,cpu,memory\n2024-01-01 00:00:00,1.5,2\n2024-01-01 00:05:00,,3\n"
+	tab, err := read(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := readRecords(csvRecords(strings.NewReader(first)), "t.csv", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, other := range []string{
+		"timestamp,xyz,abcdef\n2025-06-01 12:00:00,9,9\n2025-06-01 12:05:00,8,8\n",
+		"zzzzzzzzz,yyy,xxxxxx\n2025-06-01 12:00:00,bad,9\n",
+		strings.Repeat("#", 200),
+	} {
+		read(other)
+		if !sameTable(tab, want) {
+			t.Fatalf("after reading %.20q: table %+v, want %+v", other, tab, want)
+		}
+	}
+	if _, err := read("timestamp,value\n2024-01-01 00:00:00,abc\n"); err == nil || !strings.Contains(err.Error(), `"abc"`) {
+		t.Fatalf("error %v, want one quoting \"abc\"", err)
+	} else if read(strings.Repeat("x", 100)); !strings.Contains(err.Error(), `"abc"`) {
+		t.Fatalf("an error message changed when the buffer was reused: %v", err)
+	}
+}
+
 // FuzzParseTimestamp checks that the ISO 8601 fast path reads what it
 // accepts as time.Parse does.
 func FuzzParseTimestamp(f *testing.F) {
