@@ -726,8 +726,19 @@ func (m *HoltWinters) PredictInto(dst *Forecast, h int, level float64) error {
 // predictPoints writes the point forecasts of leads 1..len(dst) (see
 // PredictInto).
 func (m *HoltWinters) predictPoints(dst []float64) {
-	phiSum, pw := 0.0, 1.0
 	si, n := m.pos, m.ringLen()
+	if m.Phi == 1 && m.season != nil {
+		// Undamped, φ_j is j exactly: no running sum, which would chain
+		// the leads, nor seasonAt's test per lead.
+		for j := range dst {
+			dst[j] = m.level + float64(j+1)*m.trend + m.season[si]
+			if si++; si == n {
+				si = 0
+			}
+		}
+		return
+	}
+	phiSum, pw := 0.0, 1.0
 	for j := range dst {
 		pw *= m.Phi
 		phiSum += pw

@@ -48,9 +48,11 @@ const (
 // FFT of a one-minute fortnight then costs a twenty-fifth (k = 15 for a
 // daily period at one-minute steps).
 func DetectPeriods(y []float64, candidates []int) []int {
-	x := fillGaps(y)
-	if x == nil {
-		return nil
+	x := y // only read below: without a gap, no copy is needed
+	if slices.ContainsFunc(y, func(v float64) bool { return !finite(v) }) {
+		if x = fillGaps(y); x == nil {
+			return nil
+		}
 	}
 	cands := slices.Clone(candidates)
 	cands = slices.DeleteFunc(cands, func(p int) bool { return p < 2 || len(x)/minCycles < p })

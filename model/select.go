@@ -498,18 +498,29 @@ type pointPredictor interface {
 func backtest(m Forecaster, val []float64, h, maxOrigins int, level, limit float64) (mae float64, cal calibration) {
 	lastOrigin := max(0, len(val)-h) // the last origin with all h leads inside
 	stride := max(1, (lastOrigin+maxOrigins)/maxOrigins)
-	// The final counts of the one-step and the multi-step errors.
+	// The final counts of the one-step and the multi-step errors, the
+	// latter those in each origin's window val[i:i+h], counted as the
+	// window slides (lo..hi holds nIn finite values).
 	var n1All, nHAll int
-	for i, v := range val {
+	for _, v := range val {
 		if finite(v) {
 			n1All++
 		}
-		if h > 1 && i%stride == 0 && i <= lastOrigin {
-			for _, w := range val[i:min(i+h, len(val))] {
-				if finite(w) {
-					nHAll++
+	}
+	if h > 1 {
+		lo, hi, nIn := 0, 0, 0
+		for i := 0; i <= lastOrigin; i += stride {
+			for end := min(i+h, len(val)); hi < end; hi++ {
+				if finite(val[hi]) {
+					nIn++
 				}
 			}
+			for ; lo < i; lo++ {
+				if finite(val[lo]) {
+					nIn--
+				}
+			}
+			nHAll += nIn
 		}
 	}
 	bound := func(sum1, sumH float64) float64 {
