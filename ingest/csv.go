@@ -159,6 +159,7 @@ func readRecords(recs records, name string, rows int) (*Table, error) {
 	for i := range t.Values {
 		t.Values[i] = make([]float64, 0, rows)
 	}
+	var times timestamps
 	for {
 		n, line, err := recs.next()
 		if errors.Is(err, io.EOF) {
@@ -171,7 +172,7 @@ func readRecords(recs records, name string, rows int) (*Table, error) {
 			return nil, fmt.Errorf("%s:%d: expected %d fields as in the header, got %d", name, line, nFields, n)
 		}
 		ts := strings.TrimSpace(recs.field(0))
-		ms, ok := parseTimestamp(ts)
+		ms, ok := times.parse(ts)
 		if !ok {
 			return nil, fmt.Errorf("%s:%d: column %q: cannot parse %q as a timestamp (RFC 3339, YYYY-MM-DD HH:MM:SS or Unix seconds)", name, line, timeColumn, ts)
 		}
@@ -282,7 +283,20 @@ func csvError(name string, err error) error {
 // ISO 8601 form is read by parseISOTime without time.Parse, which costs
 // several failed layouts (and their error values) per row.
 func parseTimestamp(s string) (int64, bool) {
-	if ms, ok := parseISOTime(s); ok {
+	var ts timestamps
+	return ts.parse(s)
+}
+
+// timestamps reads a file's timestamps as parseTimestamp does, remembering
+// the date of the last ISO 8601 one: consecutive rows mostly share it, and
+// its digits, validation and day count are then skipped.
+type timestamps struct {
+	date string // YYYY-MM-DD of the last ISO timestamp read, valid
+	days int64  // its days since 1970-01-01
+}
+
+func (ts *timestamps) parse(s string) (int64, bool) {
+	if ms, ok := ts.parseISO(s); ok {
 		return ms, true
 	}
 	return parseTimestampLayouts(s)
@@ -312,16 +326,31 @@ func parseTimestampLayouts(s string) (int64, bool) {
 // (FuzzParseTimestamp checks that), and says false for anything else,
 // which parseTimestampLayouts then reads or rejects.
 func parseISOTime(s string) (int64, bool) {
+	var ts timestamps
+	return ts.parseISO(s)
+}
+
+// parseISO is parseISOTime, with the date taken from ts when it is the
+// last one read.
+func (ts *timestamps) parseISO(s string) (int64, bool) {
 	if len(s) < len("2006-01-02T15:04:05") || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':' {
 		return 0, false
 	}
-	year, ok1 := digits(s[0:4])
-	month, ok2 := digits(s[5:7])
-	day, ok3 := digits(s[8:10])
+	days := ts.days
+	if s[:10] != ts.date {
+		year, ok1 := digits(s[0:4])
+		month, ok2 := digits(s[5:7])
+		day, ok3 := digits(s[8:10])
+		if !(ok1 && ok2 && ok3) || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) {
+			return 0, false
+		}
+		days = daysFromCivil(year, month, day)
+		ts.date, ts.days = s[:10], days
+	}
 	hour, ok4 := digits(s[11:13])
 	minute, ok5 := digits(s[14:16])
 	sec, ok6 := digits(s[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
+	if !(ok4 && ok5 && ok6) || hour > 23 || minute > 59 || sec > 59 {
 		return 0, false
 	}
 	rest := s[19:]
@@ -356,7 +385,7 @@ func parseISOTime(s string) (int64, bool) {
 	default:
 		return 0, false
 	}
-	unix := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
+	unix := days*86400 + int64(hour*3600+minute*60+sec-offset)
 	return unix*1000 + ms, true
 }
 

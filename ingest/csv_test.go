@@ -464,9 +464,14 @@ func BenchmarkReadCSV(b *testing.B) {
 // rarely finds the shape by itself).
 func TestParseTimestampFastPath(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3339, 8601))
-	fast := 0
-	for range 200_000 {
-		s := fmt.Sprintf("%04d-%02d-%02d%c%02d:%02d:%02d", rng.IntN(10000), rng.IntN(14), rng.IntN(33), " T"[rng.IntN(2)], rng.IntN(26), rng.IntN(61), rng.IntN(61))
+	fast, cached := 0, 0
+	var ts timestamps // shared, as by the rows of a file
+	date := ""
+	for i := range 200_000 {
+		if i%2 == 0 { // else the last date again, as in a file, for ts' cache
+			date = fmt.Sprintf("%04d-%02d-%02d", rng.IntN(10000), rng.IntN(14), rng.IntN(33))
+		}
+		s := fmt.Sprintf("%s%c%02d:%02d:%02d", date, " T"[rng.IntN(2)], rng.IntN(26), rng.IntN(61), rng.IntN(61))
 		if rng.IntN(2) == 0 {
 			s += "." + strconv.FormatUint(rng.Uint64(), 10)[:1+rng.IntN(12)]
 		}
@@ -486,8 +491,15 @@ func TestParseTimestampFastPath(t *testing.T) {
 		if _, ok := parseISOTime(s); ok {
 			fast++
 		}
+		hit := len(s) >= 10 && s[:10] == ts.date
+		if got, ok := ts.parse(s); got != want || ok != wok {
+			t.Fatalf("after %q, parse(%q) = %d, %v; time.Parse reads %d, %v", ts.date, s, got, ok, want, wok)
+		}
+		if hit {
+			cached++
+		}
 	}
-	if fast < 50_000 {
-		t.Errorf("only %d of 200,000 strings took the fast path", fast)
+	if fast < 50_000 || cached < 10_000 {
+		t.Errorf("only %d of 200,000 strings took the fast path, %d with a cached date", fast, cached)
 	}
 }
