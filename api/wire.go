@@ -187,17 +187,21 @@ type wireCalibration struct {
 }
 
 type wireFailureModel struct {
-	Mode            string     `json:"mode"`
-	InUse           bool       `json:"in_use"`
-	Trained         *time.Time `json:"trained,omitempty"`
-	Incidents       int        `json:"incidents"`
-	Epoch           int        `json:"epoch"`
-	HeldOut         int        `json:"held_out"`
-	Brier           *float64   `json:"brier,omitempty"`
-	CalibratedBrier *float64   `json:"calibrated_brier,omitempty"`
-	BaseRateBrier   *float64   `json:"base_rate_brier,omitempty"`
-	TrainSeconds    float64    `json:"train_seconds"`
-	Note            string     `json:"note,omitempty"`
+	Mode              string     `json:"mode"`
+	InUse             bool       `json:"in_use"`
+	Trained           *time.Time `json:"trained,omitempty"`
+	Incidents         int        `json:"incidents"`
+	Epochs            []int      `json:"epochs"`
+	Alpha             float64    `json:"alpha"`
+	LogLoss           *float64   `json:"log_loss,omitempty"`
+	CalibratedLogLoss *float64   `json:"calibrated_log_loss,omitempty"`
+	FullLogLoss       *float64   `json:"full_log_loss,omitempty"`
+	HeldOut           int        `json:"held_out"`
+	Brier             *float64   `json:"brier,omitempty"`
+	CalibratedBrier   *float64   `json:"calibrated_brier,omitempty"`
+	BaseRateBrier     *float64   `json:"base_rate_brier,omitempty"`
+	TrainSeconds      float64    `json:"train_seconds"`
+	Note              string     `json:"note,omitempty"`
 }
 
 func toCalibration(c engine.Calibration) wireCalibration {

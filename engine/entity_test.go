@@ -2,11 +2,13 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -191,15 +193,20 @@ func TestLearnedFailureModelServes(t *testing.T) {
 	if fm == nil || fm.Trained == nil || !fm.InUse || fm.Incidents < 3 || fm.HeldOut == 0 || fm.Brier == nil || fm.CalibratedBrier == nil {
 		t.Fatalf("failure model %+v, want trained, compared and in use", fm)
 	}
+	t.Logf("failure model: epochs %v, weight α %v, held-out Brier %.6f against the calibration's %.6f (%s)", fm.Epochs, fm.Alpha, *fm.Brier, *fm.CalibratedBrier, fm.Note)
 	st := e.State()
 	if len(st.Entities) == 0 {
 		t.Fatal("no entities")
 	}
+	corrected := 0
 	for _, r := range st.Entities {
 		es := e.entities[r.Entity]
 		if math.IsNaN(es.correction) {
 			t.Errorf("%s: no correction from the learned model", r.Entity)
 			continue
+		}
+		if es.correction != 0 {
+			corrected++
 		}
 		if want := model.Correct(e.calib.Apply(r.CrossingProbability, r.AnomalyEvidence), es.correction); r.FailureProbability != want {
 			t.Errorf("%s: failure probability %v, want the corrected calibration's %v", r.Entity, r.FailureProbability, want)
@@ -207,6 +214,9 @@ func TestLearnedFailureModelServes(t *testing.T) {
 		if r.FailureProbability < 0 || r.FailureProbability > 1 {
 			t.Errorf("%s: failure probability %v outside [0,1]", r.Entity, r.FailureProbability)
 		}
+	}
+	if corrected == 0 {
+		t.Error("the learned model corrects no entity's probability: the test shows no prediction from it")
 	}
 
 	// A restart restores the model from the snapshot instead of training
@@ -223,13 +233,37 @@ func TestLearnedFailureModelServes(t *testing.T) {
 	if _, err := b.Restore(data); err != nil {
 		t.Fatal(err)
 	}
-	if got := b.Calibration().FailureModel; got == nil || !got.InUse || got.Trained == nil || !got.Trained.Equal(*fm.Trained) || got.Epoch != fm.Epoch {
+	if got := b.Calibration().FailureModel; got == nil || !got.InUse || got.Trained == nil || !got.Trained.Equal(*fm.Trained) || !slices.Equal(got.Epochs, fm.Epochs) || got.Alpha != fm.Alpha {
 		t.Fatalf("restored failure model %+v, want the one trained at %v in use", got, fm.Trained)
 	}
 	for name, es := range e.entities {
 		if got := b.fm.m.Correction(es.rows); got != es.correction {
 			t.Errorf("%s: restored model corrects by %v, the trained one by %v", name, got, es.correction)
 		}
+	}
+
+	// A snapshot whose failure model has the layout before the weight α
+	// (one network's Params, no Version) restores all but the model,
+	// which is retrained.
+	var snap map[string]json.RawMessage
+	if err := json.Unmarshal(data, &snap); err != nil {
+		t.Fatal(err)
+	}
+	snap["failure_model"] = json.RawMessage(`{"state": {"Kind": "logit-correction", "In": 5, "Window": 30, "Epoch": 1, "Hidden1": 8, "Hidden2": 4, "Params": [0.5]}, "status": {"Mode": "lstm", "InUse": true, "Epoch": 1}}`)
+	old, err := json.Marshal(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Restore(old); err != nil {
+		t.Fatalf("a snapshot with an old failure model is refused: %v", err)
+	}
+	if got := c.Calibration(); c.fm.m != nil || got.FailureModel == nil || got.FailureModel.InUse || got.Examples != e.Calibration().Examples {
+		t.Errorf("restored from an old failure model: model %v, calibration %+v; want no model and the snapshot's calibration", c.fm.m, got)
 	}
 }
 
@@ -239,7 +273,8 @@ func TestLearnedFailureModelServes(t *testing.T) {
 // does at its end: the histories the engine reads from its TSDB after a
 // calibrated replay of the fortnight (not timed), and the training. It
 // reports the held-out Brier scores of the model, of the calibration it
-// corrects and of the base rate, and the epoch kept.
+// corrects and of the base rate, the weight α and each network's epoch
+// kept.
 func BenchmarkTrainFailureModelOnDemo(b *testing.B) {
 	anchor := time.Date(2026, 1, 19, 0, 0, 0, 0, time.UTC)
 	var sim time.Time
@@ -267,6 +302,9 @@ func BenchmarkTrainFailureModelOnDemo(b *testing.B) {
 	b.ReportMetric(m.Brier, "brier")
 	b.ReportMetric(m.BaseBrier, "calibrated-brier")
 	b.ReportMetric(m.BaseRateBrier, "base-rate-brier")
-	b.ReportMetric(float64(m.Epoch), "epoch")
+	b.ReportMetric(m.Alpha, "alpha")
+	for k, ep := range m.Epochs {
+		b.ReportMetric(float64(ep), fmt.Sprintf("epoch-%d", k))
+	}
 	b.ReportMetric(float64(m.Incidents), "train-incidents")
 }

@@ -23,8 +23,9 @@ const (
 	// FailureModelLSTM uses the learned model (model.FailureModel, a
 	// correction of the calibration's logit) once it is trained.
 	FailureModelLSTM = "lstm"
-	// FailureModelAuto uses the learned model where its held-out Brier
-	// score beats the calibration's on the same steps.
+	// FailureModelAuto uses the learned model where its correction's
+	// weight α is above 0 and its held-out Brier score beats the
+	// calibration's on the same steps.
 	FailureModelAuto = "auto"
 )
 
@@ -38,19 +39,26 @@ type FailureModelStatus struct {
 	Mode    string
 	InUse   bool
 	Trained *time.Time
-	// Incidents is the number of incidents the model trained on; Epoch
-	// the training epoch whose weights it kept (0: none beat the
-	// calibration on the validation part, and the model is the
-	// calibration); HeldOut the held-out steps it was compared on, where
-	// Brier is its Brier score, CalibratedBrier the calibration's and
-	// BaseRateBrier the training part's base rate's.
-	Incidents       int
-	Epoch           int
-	HeldOut         int
-	Brier           *float64
-	CalibratedBrier *float64
-	BaseRateBrier   *float64
-	TrainSeconds    float64
+	// Incidents is the number of incidents the model trained on; Epochs
+	// the training epoch whose weights each of its networks kept (0: none
+	// beat the calibration on the validation part, and the network's
+	// correction is 0); Alpha the weight of their mean correction, chosen
+	// on the held-out part (0: the model is the calibration), where
+	// LogLoss is its mean log loss, CalibratedLogLoss the calibration's
+	// and FullLogLoss the model's at α = 1; HeldOut the held-out steps it
+	// was compared on, where Brier is its Brier score, CalibratedBrier the
+	// calibration's and BaseRateBrier the training part's base rate's.
+	Incidents         int
+	Epochs            []int
+	Alpha             float64
+	LogLoss           *float64
+	CalibratedLogLoss *float64
+	FullLogLoss       *float64
+	HeldOut           int
+	Brier             *float64
+	CalibratedBrier   *float64
+	BaseRateBrier     *float64
+	TrainSeconds      float64
 	// Note says why the model is not in use.
 	Note string
 }
@@ -144,11 +152,17 @@ func (e *Engine) trainFailureModel(ctx context.Context, wait bool) {
 		use := false
 		if err == nil {
 			at := time.UnixMilli(end).UTC()
-			st.Trained, st.Incidents, st.Epoch, st.HeldOut = &at, m.Incidents, m.Epoch, len(m.HeldOut)
+			st.Trained, st.Incidents, st.Epochs, st.Alpha, st.HeldOut = &at, m.Incidents, m.Epochs, m.Alpha, len(m.HeldOut)
+			st.LogLoss, st.CalibratedLogLoss, st.FullLogLoss = finitePtr(m.Loss), finitePtr(m.BaseLoss), finitePtr(m.FullLoss)
 			st.Brier, st.CalibratedBrier, st.BaseRateBrier = finitePtr(m.Brier), finitePtr(m.BaseBrier), finitePtr(m.BaseRateBrier)
-			use = e.opts.FailureModel == FailureModelLSTM || m.Brier < m.BaseBrier
-			if !use {
-				st.Note = fmt.Sprintf("held-out Brier %.5f does not beat the calibration's %.5f", m.Brier, m.BaseBrier)
+			use = e.opts.FailureModel == FailureModelLSTM || m.Alpha > 0 && m.Brier < m.BaseBrier
+			switch {
+			case slices.Max(m.Epochs) == 0:
+				st.Note = "α = 0, the calibration: no network's correction beat it on the validation part by more than a standard error (each kept epoch 0)"
+			case m.Alpha == 0:
+				st.Note = fmt.Sprintf("α = 0, the calibration: the networks' correction does not beat it on the held-out part by more than a standard error (log loss %.6f at full weight against its %.6f)", m.FullLoss, m.BaseLoss)
+			case !use:
+				st.Note = fmt.Sprintf("held-out Brier %.6f does not beat the calibration's %.6f", m.Brier, m.BaseBrier)
 			}
 		} else {
 			st.Note = err.Error()
@@ -170,8 +184,8 @@ func (e *Engine) trainFailureModel(ctx context.Context, wait bool) {
 			e.logger.Debug("cannot train the failure model yet", "err", err)
 			return
 		}
-		e.logger.Info("trained the failure model", "in_use", use, "incidents", st.Incidents, "epoch", st.Epoch, "held_out", st.HeldOut,
-			"brier", m.Brier, "calibrated_brier", m.BaseBrier, "seconds", st.TrainSeconds)
+		e.logger.Info("trained the failure model", "at", st.Trained, "in_use", use, "incidents", st.Incidents, "epochs", st.Epochs, "alpha", st.Alpha, "held_out", st.HeldOut,
+			"brier", m.Brier, "calibrated_brier", m.BaseBrier, "log_loss", m.Loss, "calibrated_log_loss", m.BaseLoss, "full_log_loss", m.FullLoss, "seconds", st.TrainSeconds)
 	}
 	if wait {
 		train()

@@ -42,9 +42,12 @@ type entitySnapshot struct {
 }
 
 // learnedSnapshot is the learned failure model and whether it is in use.
+// The model's state is decoded on its own, so that a state of another
+// layout (model.FailureModelState's version) is refused, and the model
+// retrained, without the rest of the snapshot.
 type learnedSnapshot struct {
-	State  model.FailureModelState `json:"state"`
-	Status FailureModelStatus      `json:"status"`
+	State  json.RawMessage    `json:"state"`
+	Status FailureModelStatus `json:"status"`
 }
 
 // Snapshot encodes the engine's learnt state.
@@ -63,7 +66,11 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		s.Entities[name] = es
 	}
 	if e.fm.m != nil {
-		s.FailureModel = &learnedSnapshot{State: e.fm.m.State(), Status: e.fm.status}
+		state, err := json.Marshal(e.fm.m.State())
+		if err != nil {
+			return nil, fmt.Errorf("cannot encode the failure model: %w", err)
+		}
+		s.FailureModel = &learnedSnapshot{State: state, Status: e.fm.status}
 	}
 	for _, sig := range e.signals {
 		for key, se := range sig.series {
@@ -93,9 +100,13 @@ func (e *Engine) Restore(data []byte) (int, error) {
 	}
 	var fm *model.FailureModel
 	if l := s.FailureModel; l != nil && e.learnedMode() {
-		var err error
-		if fm, err = model.NewFailureModelFromState(l.State); err != nil {
-			return 0, fmt.Errorf("engine snapshot: %w", err)
+		var st model.FailureModelState
+		err := json.Unmarshal(l.State, &st)
+		if err == nil {
+			fm, err = model.NewFailureModelFromState(st)
+		}
+		if err != nil {
+			e.logger.Warn("the snapshot's failure model is refused; it will be retrained", "err", err)
 		}
 	}
 	entities := make(map[string]restoredChannel, len(s.Entities))

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 )
 
 // FailureHistory is one entity's history for training a FailureModel:
@@ -31,7 +32,8 @@ type FailureModelOptions struct {
 	// incident starts within it [60].
 	Horizon int
 	// HoldOut is the most recent part of each entity's history kept out
-	// of training to evaluate the model [0.3].
+	// of the networks' training, where the correction's weight α is
+	// fitted and the model evaluated [0.3].
 	HoldOut float64
 	// MinIncidents is the number of incidents that must give positive
 	// samples in the training part for the model to be trained at all
@@ -49,6 +51,10 @@ type FailureModelOptions struct {
 	// Patience is the number of epochs without a better validation loss
 	// after which training stops [2].
 	Patience int
+	// Members is the number of networks trained, each from its own seed
+	// (LSTM.Seed, LSTM.Seed+1, …) on its own draw of the samples, whose
+	// corrections are averaged [3].
+	Members int
 	// LSTM configures the network: the seed's architecture by default
 	// (64 and 32 units, dropout 0.2, Adam), at most 10 epochs at a
 	// learning rate of 3e-3. Its Sigmoid is ignored: the output is a
@@ -78,6 +84,9 @@ func (o FailureModelOptions) withDefaults() FailureModelOptions {
 	if o.Patience <= 0 {
 		o.Patience = 2
 	}
+	if o.Members <= 0 {
+		o.Members = 3
+	}
 	if o.LSTM.Dropout == 0 {
 		o.LSTM.Dropout = 0.2
 	}
@@ -101,28 +110,35 @@ type HeldOutPrediction struct {
 
 // FailureModel is the probability that an entity's incident starts within
 // the horizon, given a base probability (the calibrated path's) and the
-// last Window steps of its features: the base corrected by a sequence
-// model (LSTM, the seed's architecture) on the logit scale,
+// last Window steps of its features: the base corrected by sequence
+// models (LSTMs, the seed's architecture) on the logit scale,
 //
-//	p = σ(logit(base) + f(window)),
+//	p = σ(logit(base) + α·f(window)),  f = (1/K)·Σₖ fₖ(window),
 //
-// trained on labelled windows of a fleet's histories by minimising the
-// log loss. A sample ends at step t and is positive when an incident
-// starts in (t, t+Horizon]; samples ending inside an incident are left out
-// (the entity has failed already). Features are standardised with the
-// training part's mean and standard deviation per feature, missing ones
-// set to the mean.
+// the mean correction of K networks trained on labelled windows of a
+// fleet's histories by minimising the log loss, weighted by α ∈ [0, 1]. A
+// sample ends at step t and is positive when an incident starts in
+// (t, t+Horizon]; samples ending inside an incident are left out (the
+// entity has failed already), and so are those whose horizon reaches
+// past the history's end (their label is not known yet). Features are
+// standardised with the training part's mean and standard deviation per
+// feature, missing ones set to the mean.
 //
 // A fleet knows a dozen incidents, too few for a network to learn the
 // failure probability from scratch (the base rate alone is 0.5 %), but
 // enough to learn where the base is wrong: residual learning, or stacking
-// (Wolpert, "Stacked Generalization", 1992). The dense layer starts at
-// zero, so the untrained model is the base; training stops when the loss
-// on the validation part stops falling, and keeps the best epoch's weights
-// — epoch 0, f = 0, when no epoch beats the base there by more than a
-// standard error (see fit). The model thus
-// moves away from the base only where the incidents show a pattern that
-// holds on data it did not train on.
+// (Wolpert, "Stacked Generalization", 1992). Each network's dense layer
+// starts at zero, so an untrained network is the base; its training stops
+// when the loss on the validation part stops falling, and keeps the best
+// epoch's weights — epoch 0, f = 0, when no epoch beats the base there by
+// more than a standard error (see fit). On so few incidents one
+// network's correction depends much on its seed; the mean of K (bagging,
+// Breiman, "Bagging Predictors", 1996) has less variance. The weight α is
+// the stacking's level-1 fit, on the held-out part, which no network
+// trained or stopped on (see chooseAlpha): 0, the base, unless the
+// correction beats it there by more than a standard error. The model
+// thus moves away from the base only as far as the incidents show a
+// pattern that holds on data it did not train on.
 //
 // Negatives far outnumber positives and most are trivial (the base says
 // 0.001 and nothing happens); training keeps every positive and draws
@@ -134,10 +150,16 @@ type HeldOutPrediction struct {
 type FailureModel struct {
 	// In, Window and Horizon describe the samples.
 	In, Window, Horizon int
-	// Incidents is the number of incidents in the training part; Epoch
-	// the epoch whose weights the model kept (0: none, the model is the
-	// base).
-	Incidents, Epoch int
+	// Incidents is the number of incidents in the training part.
+	Incidents int
+	// Epochs holds the epoch whose weights each network kept (0: none,
+	// the network's correction is 0).
+	Epochs []int
+	// Alpha is the correction's weight; BaseLoss, Loss and FullLoss the
+	// mean log loss on the held-out sample it was chosen on (see
+	// chooseAlpha) of the base, of the model and of the model at α = 1.
+	Alpha                    float64
+	BaseLoss, Loss, FullLoss float64
 	// HeldOut holds the model's predictions on the held-out part (the
 	// steps after each entity's split that a sample can end at, evenly
 	// thinned to at most 2·MaxSamples), and Brier, BaseBrier and
@@ -146,7 +168,7 @@ type FailureModel struct {
 	HeldOut                         []HeldOutPrediction
 	Brier, BaseBrier, BaseRateBrier float64
 
-	net         *LSTM
+	nets        []*LSTM
 	mean, scale []float64
 	x           []float64
 }
@@ -157,6 +179,12 @@ type failureSample struct {
 	entity, end int
 	y           bool
 	base, w     float64
+}
+
+// failureSamples are a history's samples by part: training, validation
+// and held-out, each positives and negatives.
+type failureSamples struct {
+	pos, neg, valPos, valNeg, heldPos, heldNeg []failureSample
 }
 
 // TrainFailureModel trains a FailureModel on the histories of a fleet's
@@ -185,7 +213,7 @@ func TrainFailureModel(hist []FailureHistory, opts FailureModelOptions) (*Failur
 	if in <= 0 {
 		return nil, errors.New("cannot train a failure model on empty histories")
 	}
-	var pos, neg, valPos, valNeg, held []failureSample
+	var ss failureSamples
 	type incident struct{ entity, index int }
 	trainInc, heldInc := map[incident]bool{}, map[incident]bool{}
 	splits := make([]int, len(hist))
@@ -194,7 +222,7 @@ func TrainFailureModel(hist []FailureHistory, opts FailureModelOptions) (*Failur
 		split := n - int(o.HoldOut*float64(n))
 		valSplit := split - int(o.Validation*float64(split))
 		splits[e] = split
-		for t := o.Window - 1; t < n; t++ {
+		for t := o.Window - 1; t+o.Horizon < n; t++ {
 			b := h.Base[t]
 			if !(b >= 0 && b <= 1) || inIncident(h.Incidents, t) {
 				continue
@@ -202,24 +230,24 @@ func TrainFailureModel(hist []FailureHistory, opts FailureModelOptions) (*Failur
 			next := nextIncident(h.Incidents, t, o.Horizon)
 			s := failureSample{entity: e, end: t, y: next >= 0, base: logit(b), w: 1}
 			switch {
+			case t >= split && s.y:
+				ss.heldPos = append(ss.heldPos, s)
+				heldInc[incident{e, next}] = true
 			case t >= split:
-				held = append(held, s)
-				if s.y {
-					heldInc[incident{e, next}] = true
-				}
+				ss.heldNeg = append(ss.heldNeg, s)
 			case t+o.Horizon >= split:
 				// Its label depends on the held-out part.
 			case t >= valSplit && s.y:
-				valPos = append(valPos, s)
+				ss.valPos = append(ss.valPos, s)
 			case t >= valSplit:
-				valNeg = append(valNeg, s)
+				ss.valNeg = append(ss.valNeg, s)
 			case t+o.Horizon >= valSplit:
 				// Its label depends on the validation part.
 			case s.y:
-				pos = append(pos, s)
+				ss.pos = append(ss.pos, s)
 				trainInc[incident{e, next}] = true
 			default:
-				neg = append(neg, s)
+				ss.neg = append(ss.neg, s)
 			}
 		}
 	}
@@ -228,35 +256,37 @@ func TrainFailureModel(hist []FailureHistory, opts FailureModelOptions) (*Failur
 	}
 
 	m := &FailureModel{In: in, Window: o.Window, Horizon: o.Horizon, Incidents: len(trainInc),
-		mean: make([]float64, in), scale: make([]float64, in), x: make([]float64, o.Window*in)}
+		mean: make([]float64, in), scale: make([]float64, in), x: make([]float64, o.Window*in),
+		nets: make([]*LSTM, o.Members), Epochs: make([]int, o.Members)}
 	m.standardise(hist, func(e, t int) bool { return t < splits[e] })
-	rate := float64(len(pos)) / float64(len(pos)+len(neg))
+	rate := float64(len(ss.pos)) / float64(len(ss.pos)+len(ss.neg))
 
-	rng := rand.New(rand.NewPCG(o.LSTM.Seed, 0xfa11))
-	train := slices.Concat(drawPositives(pos, o.MaxSamples/2, rng), drawNegatives(neg, o.MaxSamples/2, rng))
-	val := slices.Concat(drawPositives(valPos, o.MaxSamples/4, rng), drawNegatives(valNeg, o.MaxSamples/4, rng))
-	// A mean weight of 1 keeps Adam's steps at the scale of one sample's.
-	var sum float64
-	for _, s := range train {
-		sum += s.w
+	// The networks train independently, each on its own goroutine.
+	var wg sync.WaitGroup
+	for k := range m.nets {
+		wg.Go(func() { m.nets[k], m.Epochs[k] = m.trainMember(hist, ss, o, o.LSTM.Seed+uint64(k)) })
 	}
-	for i := range train {
-		train[i].w *= float64(len(train)) / sum
-	}
-	windows := func(ss []failureSample) [][]float64 {
-		xs := make([][]float64, len(ss))
-		for i, s := range ss {
-			xs[i] = m.sample(nil, hist[s.entity].Features, s.end)
+	wg.Wait()
+
+	rng := rand.New(rand.NewPCG(o.LSTM.Seed, 0xa1fa))
+	sel := slices.Concat(drawPositives(ss.heldPos, o.MaxSamples/2, rng), drawNegatives(ss.heldNeg, o.MaxSamples/2, rng))
+	f := make([]float64, len(sel))
+	if slices.Max(m.Epochs) > 0 {
+		for i, s := range sel {
+			f[i] = m.ensemble(hist[s.entity].Features, s.end)
 		}
-		return xs
 	}
-	m.net = NewLSTM(in, 1, o.LSTM)
-	clear(m.net.v.Data)
-	clear(m.net.d)
-	m.Epoch = m.fit(train, windows(train), val, windows(val), o, rng)
+	m.Alpha, m.BaseLoss, m.Loss, m.FullLoss = chooseAlpha(sel, f)
 
-	// Evaluation costs a forward pass per step: at most 2·MaxSamples
+	// Evaluation costs K forward passes per step: at most 2·MaxSamples
 	// steps, evenly spaced.
+	held := slices.Concat(ss.heldPos, ss.heldNeg)
+	slices.SortFunc(held, func(a, b failureSample) int {
+		if a.entity != b.entity {
+			return a.entity - b.entity
+		}
+		return a.end - b.end
+	})
 	if stride := (len(held) + 2*o.MaxSamples - 1) / (2 * o.MaxSamples); stride > 1 {
 		kept := held[:0]
 		for i := 0; i < len(held); i += stride {
@@ -284,42 +314,61 @@ func TrainFailureModel(hist []FailureHistory, opts FailureModelOptions) (*Failur
 	return m, nil
 }
 
-// fit trains the network on the weighted log loss of the training samples
-// (windows xs) for at most Epochs epochs, stopping after Patience epochs
-// without a lower loss on the validation samples (windows vxs), and keeps
-// the weights of the epoch with the lowest, provided it beats the initial
-// weights (whose correction is zero: the base) by more than one standard
-// error of the paired per-sample difference. A dozen incidents make the
-// validation loss noisy, and an epoch that beats the base by chance there
-// moves the probabilities where nothing supports it; the one-standard-
-// error rule (Breiman et al., "Classification and Regression Trees", 1984,
-// §3.4.3) keeps the simpler model unless the data tell them apart. It
-// returns the epoch kept, 0 for the base, also when there are no
-// validation samples.
-func (m *FailureModel) fit(train []failureSample, xs [][]float64, val []failureSample, vxs [][]float64, o FailureModelOptions, rng *rand.Rand) int {
-	net := m.net
+// trainMember trains one network from seed on its own draw of the
+// training and validation samples and returns it and the epoch it kept.
+func (m *FailureModel) trainMember(hist []FailureHistory, ss failureSamples, o FailureModelOptions, seed uint64) (*LSTM, int) {
+	rng := rand.New(rand.NewPCG(seed, 0xfa11))
+	train := slices.Concat(drawPositives(ss.pos, o.MaxSamples/2, rng), drawNegatives(ss.neg, o.MaxSamples/2, rng))
+	val := slices.Concat(drawPositives(ss.valPos, o.MaxSamples/4, rng), drawNegatives(ss.valNeg, o.MaxSamples/4, rng))
+	// A mean weight of 1 keeps Adam's steps at the scale of one sample's.
+	var sum float64
+	for _, s := range train {
+		sum += s.w
+	}
+	for i := range train {
+		train[i].w *= float64(len(train)) / sum
+	}
+	windows := func(ss []failureSample) [][]float64 {
+		xs := make([][]float64, len(ss))
+		for i, s := range ss {
+			xs[i] = m.sample(nil, hist[s.entity].Features, s.end)
+		}
+		return xs
+	}
+	lo := o.LSTM
+	lo.Seed = seed
+	net := NewLSTM(m.In, 1, lo)
+	clear(net.v.Data)
+	clear(net.d)
+	return net, fit(net, m.Window, train, windows(train), val, windows(val), o.Patience, rng)
+}
+
+// fit trains net on the weighted log loss of the training samples
+// (windows xs of T steps) for at most Epochs epochs, stopping after
+// patience epochs without a lower loss on the validation samples (windows
+// vxs), and keeps the weights of the epoch with the lowest, provided it
+// beats the initial weights (whose correction is zero: the base) by more
+// than one standard error of the paired per-sample difference. A dozen
+// incidents make the validation loss noisy, and an epoch that beats the
+// base by chance there moves the probabilities where nothing supports
+// it; the one-standard-error rule (Breiman et al., "Classification and
+// Regression Trees", 1984, §3.4.3) keeps the simpler model unless the
+// data tell them apart. It returns the epoch kept, 0 for the base, also
+// when there are no validation samples.
+func fit(net *LSTM, T int, train []failureSample, xs [][]float64, val []failureSample, vxs [][]float64, patience int, rng *rand.Rand) int {
 	if len(val) == 0 {
 		return 0
 	}
-	var wsum float64
 	base := make([]float64, len(val))
 	for i, s := range val {
-		wsum += s.w
 		base[i] = logLoss(s.base, s.y)
 	}
-	// gain returns the validation loss's mean decrease from the base's and
-	// its standard error, over the per-sample differences u_i (weighted so
-	// that their mean is the weighted mean).
-	n := float64(len(val))
+	loss := make([]float64, len(val))
 	gain := func() (mean, se float64) {
-		var sum, sq float64
 		for i, s := range val {
-			u := s.w * (base[i] - logLoss(s.base+net.forward(vxs[i], m.Window, nil)[0], s.y)) * n / wsum
-			sum += u
-			sq += u * u
+			loss[i] = logLoss(s.base+net.forward(vxs[i], T, nil)[0], s.y)
 		}
-		mean = sum / n
-		return mean, math.Sqrt(max(sq/n-mean*mean, 0) / n)
+		return pairedGain(val, base, loss)
 	}
 	bestGain, bestSE, bestEpoch := 0.0, 0.0, 0
 	initial, best := slices.Clone(net.params), make([]float64, len(net.params))
@@ -330,19 +379,19 @@ func (m *FailureModel) fit(train []failureSample, xs [][]float64, val []failureS
 	}
 	bs := net.opts.BatchSize
 	dy := make([]float64, 1)
-	for epoch, bad := 1, 0; epoch <= net.opts.Epochs && bad < o.Patience; epoch++ {
+	for epoch, bad := 1, 0; epoch <= net.opts.Epochs && bad < patience; epoch++ {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for start := 0; start < len(order); start += bs {
 			batch := order[start:min(start+bs, len(order))]
 			for _, i := range batch {
 				s := train[i]
-				p := sigm(s.base + net.forward(xs[i], m.Window, rng)[0])
+				p := sigm(s.base + net.forward(xs[i], T, rng)[0])
 				y := 0.0
 				if s.y {
 					y = 1
 				}
 				dy[0] = s.w * (p - y) / float64(len(batch))
-				net.backward(dy, m.Window)
+				net.backward(dy, T)
 			}
 			net.adamStep()
 		}
@@ -359,6 +408,70 @@ func (m *FailureModel) fit(train []failureSample, xs [][]float64, val []failureS
 	}
 	copy(net.params, best)
 	return bestEpoch
+}
+
+// pairedGain returns the weighted mean of a − b over the samples (their
+// weights w) and its standard error, over the per-sample differences
+// u_i = w_i·(a_i − b_i)·n/Σw, whose plain mean is the weighted mean.
+func pairedGain(ss []failureSample, a, b []float64) (mean, se float64) {
+	var wsum float64
+	for _, s := range ss {
+		wsum += s.w
+	}
+	n := float64(len(ss))
+	if n == 0 || wsum <= 0 {
+		return 0, 0
+	}
+	var sum, sq float64
+	for i, s := range ss {
+		u := s.w * (a[i] - b[i]) * n / wsum
+		sum += u
+		sq += u * u
+	}
+	mean = sum / n
+	return mean, math.Sqrt(max(sq/n-mean*mean, 0) / n)
+}
+
+// alphaSteps is the resolution of the grid chooseAlpha searches α on.
+const alphaSteps = 20
+
+// chooseAlpha returns the weight α ∈ {0, 1/alphaSteps, …, 1} of the
+// correction f[i] at the samples ss, and the weighted mean log loss there
+// of the base (α = 0), at α and at α = 1: the smallest α whose loss is
+// within one standard error (of its paired difference) of the lowest's,
+// the one-standard-error rule (see fit) with α as the complexity, so 0
+// unless the correction beats the base by more than its noise. The
+// samples are the held-out part's, no network's training or early
+// stopping having seen them: α is fitted as a stacking's level-1 weight
+// is, on data the level-0 models did not fit (Wolpert 1992; Breiman,
+// "Stacked Regressions", 1996, who also constrains the weights to be
+// non-negative).
+func chooseAlpha(ss []failureSample, f []float64) (alpha, baseLoss, loss, fullLoss float64) {
+	if len(ss) == 0 {
+		return 0, 0, 0, 0
+	}
+	losses := make([][]float64, alphaSteps+1)
+	means := make([]float64, alphaSteps+1)
+	zero := make([]float64, len(ss))
+	best := 0
+	for k := range losses {
+		a := float64(k) / alphaSteps
+		l := make([]float64, len(ss))
+		for i, s := range ss {
+			l[i] = logLoss(s.base+a*f[i], s.y)
+		}
+		losses[k] = l
+		means[k], _ = pairedGain(ss, l, zero)
+		if means[k] < means[best] {
+			best = k
+		}
+	}
+	for k := range losses {
+		if d, se := pairedGain(ss, losses[k], losses[best]); d <= se {
+			return float64(k) / alphaSteps, means[0], means[k], means[alphaSteps]
+		}
+	}
+	return float64(best) / alphaSteps, means[0], means[best], means[alphaSteps]
 }
 
 // logLoss is the log loss of the probability σ(z) for outcome y, computed
@@ -445,17 +558,32 @@ func (m *FailureModel) Correction(steps [][]float64) float64 {
 }
 
 // Correct returns σ(logit(base) + correction), base clipped to
-// [1e-7, 1−1e-7].
+// [1e-7, 1−1e-7]; base itself where the correction is 0, so that a model
+// whose weight α is 0 serves the base exactly.
 func Correct(base, correction float64) float64 {
+	if correction == 0 {
+		return base
+	}
 	return sigm(logit(base) + correction)
 }
 
 func (m *FailureModel) correction(steps [][]float64, end int) float64 {
-	if m.Epoch == 0 {
-		return 0 // the dense layer is zero
+	if m.Alpha == 0 {
+		return 0
 	}
+	return m.Alpha * m.ensemble(steps, end)
+}
+
+// ensemble returns the networks' mean correction f after the step end.
+func (m *FailureModel) ensemble(steps [][]float64, end int) float64 {
 	m.x = m.sample(m.x, steps, end)
-	return m.net.forward(m.x, m.Window, nil)[0]
+	var f float64
+	for k, net := range m.nets {
+		if m.Epochs[k] > 0 { // else its dense layer is zero
+			f += net.forward(m.x, m.Window, nil)[0]
+		}
+	}
+	return f / float64(len(m.nets))
 }
 
 // logit is ln(p/(1−p)), p clipped to [1e-7, 1−1e-7].
@@ -527,31 +655,45 @@ func nextIncident(incs []StepSpan, t, h int) int {
 	return -1
 }
 
-// failureModelKind names what a FailureModelState's network outputs, so
-// that the state of a model that output something else is refused.
-const failureModelKind = "logit-correction"
+// failureModelKind names what a FailureModelState's networks output, and
+// failureModelVersion the layout of the state, so that the state of a
+// model that output something else, or of an older layout (version 1,
+// before Version was recorded: one network and no weight α), is refused.
+const (
+	failureModelKind    = "logit-correction"
+	failureModelVersion = 2
+)
 
 // FailureModelState is what a trained FailureModel needs to predict, for
-// persisting it: its network's weights and the standardisation. It
-// encodes as JSON.
+// persisting it: its networks' weights, the correction's weight and the
+// standardisation. It encodes as JSON.
 type FailureModelState struct {
 	Kind                            string
+	Version                         int
 	In, Window, Horizon, Incidents  int
-	Epoch                           int
+	Epochs                          []int
+	Alpha                           float64
+	BaseLoss, Loss, FullLoss        float64
 	Brier, BaseBrier, BaseRateBrier float64
 	Hidden1, Hidden2                int
 	Mean, Scale                     []float64
-	Params                          []float64
+	// Networks holds each network's weights.
+	Networks [][]float64
 }
 
 // State returns the model's state; the model and the state share nothing.
 func (m *FailureModel) State() FailureModelState {
-	o := m.net.opts
-	return FailureModelState{
-		Kind: failureModelKind, In: m.In, Window: m.Window, Horizon: m.Horizon, Incidents: m.Incidents, Epoch: m.Epoch,
+	o := m.nets[0].opts
+	s := FailureModelState{
+		Kind: failureModelKind, Version: failureModelVersion, In: m.In, Window: m.Window, Horizon: m.Horizon, Incidents: m.Incidents,
+		Epochs: slices.Clone(m.Epochs), Alpha: m.Alpha, BaseLoss: m.BaseLoss, Loss: m.Loss, FullLoss: m.FullLoss,
 		Brier: m.Brier, BaseBrier: m.BaseBrier, BaseRateBrier: m.BaseRateBrier, Hidden1: o.Hidden1, Hidden2: o.Hidden2,
-		Mean: slices.Clone(m.mean), Scale: slices.Clone(m.scale), Params: slices.Clone(m.net.params),
+		Mean: slices.Clone(m.mean), Scale: slices.Clone(m.scale),
 	}
+	for _, net := range m.nets {
+		s.Networks = append(s.Networks, slices.Clone(net.params))
+	}
+	return s
 }
 
 // NewFailureModelFromState rebuilds a model from State's output, checking
@@ -560,17 +702,28 @@ func NewFailureModelFromState(s FailureModelState) (*FailureModel, error) {
 	if s.Kind != failureModelKind {
 		return nil, fmt.Errorf("cannot restore a failure model of kind %q, want %q", s.Kind, failureModelKind)
 	}
+	if s.Version != failureModelVersion {
+		return nil, fmt.Errorf("cannot restore a failure model of version %d, want %d", max(s.Version, 1), failureModelVersion)
+	}
 	if s.In < 1 || s.Window < 1 || s.Hidden1 < 1 || s.Hidden2 < 1 || len(s.Mean) != s.In || len(s.Scale) != s.In {
 		return nil, fmt.Errorf("cannot restore a failure model of %d features, window %d, %d×%d units from %d means and %d scales", s.In, s.Window, s.Hidden1, s.Hidden2, len(s.Mean), len(s.Scale))
 	}
-	net := NewLSTM(s.In, 1, LSTMOptions{Hidden1: s.Hidden1, Hidden2: s.Hidden2})
-	if len(s.Params) != len(net.params) {
-		return nil, fmt.Errorf("cannot restore a failure model: %d weights, want %d", len(s.Params), len(net.params))
+	if len(s.Networks) == 0 || len(s.Epochs) != len(s.Networks) || !(s.Alpha >= 0 && s.Alpha <= 1) {
+		return nil, fmt.Errorf("cannot restore a failure model of %d networks, %d epochs and weight %v", len(s.Networks), len(s.Epochs), s.Alpha)
 	}
-	copy(net.params, s.Params)
-	return &FailureModel{
-		In: s.In, Window: s.Window, Horizon: s.Horizon, Incidents: s.Incidents, Epoch: s.Epoch,
+	m := &FailureModel{
+		In: s.In, Window: s.Window, Horizon: s.Horizon, Incidents: s.Incidents, Epochs: slices.Clone(s.Epochs),
+		Alpha: s.Alpha, BaseLoss: s.BaseLoss, Loss: s.Loss, FullLoss: s.FullLoss,
 		Brier: s.Brier, BaseBrier: s.BaseBrier, BaseRateBrier: s.BaseRateBrier,
-		net: net, mean: slices.Clone(s.Mean), scale: slices.Clone(s.Scale), x: make([]float64, s.Window*s.In),
-	}, nil
+		mean: slices.Clone(s.Mean), scale: slices.Clone(s.Scale), x: make([]float64, s.Window*s.In),
+	}
+	for k, p := range s.Networks {
+		net := NewLSTM(s.In, 1, LSTMOptions{Hidden1: s.Hidden1, Hidden2: s.Hidden2})
+		if len(p) != len(net.params) {
+			return nil, fmt.Errorf("cannot restore a failure model: network %d has %d weights, want %d", k, len(p), len(net.params))
+		}
+		copy(net.params, p)
+		m.nets = append(m.nets, net)
+	}
+	return m, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -68,8 +69,11 @@ func TestFailureModelLearnsPrecursor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Epoch == 0 {
-		t.Fatal("no epoch kept: the model is the base")
+	if slices.Max(m.Epochs) == 0 || m.Alpha == 0 {
+		t.Fatalf("epochs %v kept, weight %v: the model is the base", m.Epochs, m.Alpha)
+	}
+	if !(m.Loss < m.BaseLoss) {
+		t.Errorf("held-out log loss %.4f at α = %v, the base's %.4f", m.Loss, m.Alpha, m.BaseLoss)
 	}
 	if !(m.Brier < 0.7*m.BaseBrier) {
 		t.Errorf("held-out Brier %.4f, the base's %.4f: want the model clearly better", m.Brier, m.BaseBrier)
@@ -102,8 +106,14 @@ func TestFailureModelLearnsPrecursor(t *testing.T) {
 		t.Errorf("restored model predicts %v, the trained one %v", p, last.P)
 	}
 	for name, mutate := range map[string]func(*FailureModelState){
-		"a weight missing": func(s *FailureModelState) { s.Params = s.Params[1:] },
-		"another kind":     func(s *FailureModelState) { s.Kind = "" },
+		"a weight missing": func(s *FailureModelState) {
+			s.Networks = slices.Clone(s.Networks)
+			s.Networks[0] = s.Networks[0][1:]
+		},
+		"an epoch missing":     func(s *FailureModelState) { s.Epochs = s.Epochs[1:] },
+		"a weight α above 1":   func(s *FailureModelState) { s.Alpha = 1.5 },
+		"another kind":         func(s *FailureModelState) { s.Kind = "" },
+		"the version before α": func(s *FailureModelState) { s.Version = 0 },
 	} {
 		bad := st
 		mutate(&bad)
@@ -207,5 +217,60 @@ func TestFailureModelErrors(t *testing.T) {
 	}
 	if _, err := TrainFailureModel(nil, FailureModelOptions{}); err == nil {
 		t.Error("no histories: no error")
+	}
+}
+
+// chooseAlpha keeps the base (α = 0) unless the correction beats it by
+// more than a standard error, and weights an informative correction.
+func TestChooseAlpha(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	samples := func(n int, f func(y bool) float64) ([]failureSample, []float64) {
+		ss := make([]failureSample, n)
+		fs := make([]float64, n)
+		for i := range ss {
+			y := i%10 == 0
+			ss[i] = failureSample{y: y, base: logit(0.1), w: 1 + rng.Float64()}
+			fs[i] = f(y)
+		}
+		return ss, fs
+	}
+	for _, tc := range []struct {
+		name     string
+		n        int
+		f        func(y bool) float64
+		min, max float64
+	}{
+		{"informative", 2000, func(y bool) float64 {
+			if y {
+				return 3 + rng.NormFloat64()
+			}
+			return -3 + rng.NormFloat64()
+		}, 0.5, 1},
+		{"harmful", 2000, func(y bool) float64 {
+			if y {
+				return -2
+			}
+			return 2
+		}, 0, 0},
+		{"noise", 2000, func(bool) float64 { return 0.3 * rng.NormFloat64() }, 0, 0},
+		{"zero", 2000, func(bool) float64 { return 0 }, 0, 0},
+		{"no samples", 0, nil, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ss, fs := samples(tc.n, tc.f)
+			alpha, base, loss, full := chooseAlpha(ss, fs)
+			if alpha < tc.min || alpha > tc.max {
+				t.Errorf("α %v, want in [%v, %v]", alpha, tc.min, tc.max)
+			}
+			if alpha == 0 && loss != base {
+				t.Errorf("α 0 with log loss %v, the base's %v", loss, base)
+			}
+			if alpha > 0 && !(loss < base) {
+				t.Errorf("α %v with log loss %v, no better than the base's %v", alpha, loss, base)
+			}
+			if tc.name == "harmful" && !(full > base) {
+				t.Errorf("a harmful correction's log loss %v at full weight, the base's %v", full, base)
+			}
+		})
 	}
 }

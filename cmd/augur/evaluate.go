@@ -29,6 +29,7 @@ type evaluateFlags struct {
 	category   string
 	asd        string
 	failure    string
+	seed       uint64
 }
 
 func evaluateCommand(app *kingpin.Application, out io.Writer) *command {
@@ -47,6 +48,7 @@ func evaluateCommand(app *kingpin.Application, out io.Writer) *command {
 	c.clause.Flag("nab.category", "NAB category evaluated with --nab.").Default("realKnownCause").StringVar(&f.category)
 	c.clause.Flag("failure.model", "What maps the evidence to the failure probability in the replay: calibrated, lstm or auto (default: the config's global.failure_model). With lstm or auto, a calibrated replay runs too and a line compares both.").EnumVar(&f.failure, config.FailureModelCalibrated, config.FailureModelLSTM, config.FailureModelAuto)
 	c.clause.Flag("failure-model", "Another name of --failure.model.").Hidden().EnumVar(&f.failure, config.FailureModelCalibrated, config.FailureModelLSTM, config.FailureModelAuto)
+	c.clause.Flag("failure.seed", "Seed of the learned failure model's networks (network k starts from seed+k), to see how much its score depends on it.").Default("0").Uint64Var(&f.seed)
 	c.clause.Flag("asd", "Instead of a configuration, evaluate on the ASD dataset at this path (data/, labels/, interpretation/): each server is an entity, run over its training then test rows by detect's entity pipeline.").StringVar(&f.asd)
 	c.run = func(ctx context.Context, logger *slog.Logger) error {
 		th := f.threshold
@@ -151,6 +153,7 @@ func replayAndScore(ctx context.Context, logger *slog.Logger, cfg *config.Config
 		return scoredReplay{}, err
 	}
 	opts.RefitInterval, opts.FailureThreshold, opts.Logger = f.refit, threshold, logger
+	opts.Learned.LSTM.Seed = f.seed
 	began := time.Now()
 	logger.Info("replaying", "from", replayFrom, "scored_from", start, "to", end, "step", opts.EvaluationInterval, "failure_model", opts.FailureModel)
 	eng, err := engine.Replay(ctx, opts, replayFrom, end, func(t time.Time) { sim = t }, func(day int) {
@@ -181,9 +184,10 @@ func printFailureModel(out io.Writer, fm *engine.FailureModelStatus, r, base eng
 	if fm.Trained == nil {
 		fmt.Fprintf(out, "not trained (%s)\n", fm.Note)
 	} else {
-		fmt.Fprintf(out, "LSTM correction of the calibration trained at %s on %d incidents in %.1fs (epoch %d kept), in use: %v", fm.Trained.Format(time.RFC3339), fm.Incidents, fm.TrainSeconds, fm.Epoch, fm.InUse)
+		fmt.Fprintf(out, "LSTM correction of the calibration trained at %s on %d incidents in %.1fs (%d networks, epochs %v kept, weight α %.2f), in use: %v",
+			fm.Trained.Format(time.RFC3339), fm.Incidents, fm.TrainSeconds, len(fm.Epochs), fm.Epochs, fm.Alpha, fm.InUse)
 		if fm.Brier != nil && fm.CalibratedBrier != nil {
-			fmt.Fprintf(out, "; held-out Brier %.5f against the calibration's %.5f on %d predictions", *fm.Brier, *fm.CalibratedBrier, fm.HeldOut)
+			fmt.Fprintf(out, "; held-out Brier %.6f against the calibration's %.6f on %d predictions", *fm.Brier, *fm.CalibratedBrier, fm.HeldOut)
 		}
 		if fm.Note != "" {
 			fmt.Fprintf(out, " (%s)", fm.Note)
@@ -196,7 +200,7 @@ func printFailureModel(out io.Writer, fm *engine.FailureModelStatus, r, base eng
 		name string
 		r    engine.Report
 	}{{"failure_model " + fm.Mode, r}, {"failure_model calibrated", base}} {
-		fmt.Fprintf(tw, "%s\t%.5f\t%.3f (%d alarms)\t%.3f\t%s\n", c.name, c.r.Brier, c.r.Precision, len(c.r.Alarms), c.r.Recall, c.r.MedianLead)
+		fmt.Fprintf(tw, "%s\t%#.6g\t%.3f (%d alarms)\t%.3f\t%s\n", c.name, c.r.Brier, c.r.Precision, len(c.r.Alarms), c.r.Recall, c.r.MedianLead)
 	}
 	tw.Flush()
 }
