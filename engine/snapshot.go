@@ -99,14 +99,15 @@ func (e *Engine) Restore(data []byte) (int, error) {
 		return 0, fmt.Errorf("engine snapshot: calibration has %d points and %d values", len(s.Calibration.X), len(s.Calibration.Y))
 	}
 	var fm *model.FailureModel
+	var refused error
 	if l := s.FailureModel; l != nil && e.learnedMode() {
 		var st model.FailureModelState
-		err := json.Unmarshal(l.State, &st)
-		if err == nil {
-			fm, err = model.NewFailureModelFromState(st)
+		refused = json.Unmarshal(l.State, &st)
+		if refused == nil {
+			fm, refused = model.NewFailureModelFromState(st)
 		}
-		if err != nil {
-			e.logger.Warn("the snapshot's failure model is refused; it will be retrained", "err", err)
+		if refused != nil {
+			e.logger.Warn("the snapshot's failure model is refused; it will be retrained", "err", refused)
 		}
 	}
 	entities := make(map[string]restoredChannel, len(s.Entities))
@@ -129,6 +130,9 @@ func (e *Engine) Restore(data []byte) (int, error) {
 	e.replayed = s.Replayed
 	e.restored = s.Models
 	e.restoredEntities = entities
+	if refused != nil {
+		e.fm.status = FailureModelStatus{Mode: e.opts.FailureModel, Note: fmt.Sprintf("not trained yet: the snapshot's model was refused (%v)", refused)}
+	}
 	if fm != nil {
 		st := s.FailureModel.Status
 		// auto decided on the held-out comparison; lstm uses any model.
