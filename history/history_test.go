@@ -114,3 +114,36 @@ func TestMaxTimeAfterOutOfOrderCompaction(t *testing.T) {
 		t.Errorf("MaxTime = %d, want the newest sample's %d", got, newest)
 	}
 }
+
+// TestCompactsBeyondTwoHours: the two-hour blocks the head writes are
+// compacted into longer ones (up to a tenth of the retention), so that a
+// read of a fortnight visits a few blocks rather than 168.
+func TestCompactsBeyondTwoHours(t *testing.T) {
+	db, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	l := labels.FromStrings(labels.MetricName, "augur_input", "host", "a", "signal", "cpu")
+	const t0, step = int64(1_700_006_400_000), int64(60_000) // a midnight UTC
+	n := int64(2*24*60) + 1                                  // two days at one minute
+	app := db.Appender(context.Background())
+	for i := range n {
+		if _, err := app.Append(0, l, t0+i*step, float64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Compact(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var longest int64
+	for _, b := range db.Blocks() {
+		longest = max(longest, b.Meta().MaxTime-b.Meta().MinTime)
+	}
+	if longest <= (2 * time.Hour).Milliseconds() {
+		t.Errorf("%d blocks, the longest %v: the two-hour blocks were not compacted", len(db.Blocks()), time.Duration(longest)*time.Millisecond)
+	}
+}
