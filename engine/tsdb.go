@@ -226,7 +226,7 @@ func (e *Engine) flushBackfill(ctx context.Context, bf *history.Backfill) {
 // pastWriter gives writers of the past (the first fits of a batch,
 // concurrently; the adoption of a replay's probabilities) appenders on a shared backfill, which it writes out and replaces
 // each time it holds backfillFlush samples: a backfill keeps its samples
-// in memory, about 10 bytes each, until it writes its block.
+// in memory, in the TSDB's chunks, until it writes its block.
 type pastWriter struct {
 	mu sync.RWMutex // held for writing while bf is replaced
 	bf *history.Backfill
