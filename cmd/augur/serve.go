@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/alecthomas/units"
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -43,6 +44,8 @@ type serveFlags struct {
 	replaySpan    time.Duration
 	flushDeadline time.Duration
 	failure       string
+	memoryLimit   units.Base2Bytes
+	memoryLimitOn bool // --memory.limit was given
 	alerting      alertingFlags
 	cluster       clusterFlags
 	query         queryFlags
@@ -57,6 +60,7 @@ func serveCommand(app *kingpin.Application) *command {
 	c.clause.Flag("web.config.file", "Path to a configuration file that can enable TLS or authentication (Prometheus' exporter-toolkit format).").Default("").StringVar(&f.webConfig)
 	c.clause.Flag("web.read-timeout", "Maximum duration before timing out read of the request (of its headers: the lesser of this and 30s), and closing idle connections.").Default("5m").DurationVar(&f.readTimeout)
 	c.clause.Flag("storage.path", "Folder of augur's own data: the embedded TSDB of inputs and outputs (tsdb/) and the store of incidents, alert state and model snapshots (augur.db).").Default("data/").StringVar(&f.storage)
+	c.clause.Flag("memory.limit", "Soft limit of the Go runtime's memory (debug.SetMemoryLimit, as GOMEMLIMIT), e.g. 2GiB: near it the garbage collector runs more often rather than let the heap grow by GOGC's headroom; 0 for none. Default: 90% of the cgroup's memory limit when one is set (as Prometheus' --auto-gomemlimit), else GOMEMLIMIT's or none.").IsSetByUser(&f.memoryLimitOn).BytesVar(&f.memoryLimit)
 	c.clause.Flag("fit.concurrency", "Goroutines that fit models, off the evaluation path. Default: GOMAXPROCS.").Default("0").IntVar(&f.fitWorkers)
 	c.clause.Flag("storage.retention", "How long the embedded TSDB keeps samples. Default: the longer of the configured history and 15d.").Default("0s").DurationVar(&f.retention)
 	c.clause.Flag("storage.remote.flush-deadline", "How long to wait, at shutdown, for the remote_write queues to send what they hold.").Default("1m").DurationVar(&f.flushDeadline)
@@ -95,6 +99,16 @@ func serve(ctx context.Context, logger *slog.Logger, f serveFlags) error {
 	// not twice, for a little more of the collector's CPU.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGOGC)
+	}
+	limit, from, ok, err := memoryLimit(int64(f.memoryLimit), f.memoryLimitOn, os.Getenv("GOMEMLIMIT"), os.DirFS("/"))
+	switch {
+	case err != nil && f.memoryLimitOn:
+		return err
+	case err != nil:
+		logger.Warn("no memory limit", "err", err)
+	case ok:
+		debug.SetMemoryLimit(limit)
+		logger.Info("memory limit", "bytes", limit, "from", from)
 	}
 	if f.demoSpeed < 0 || math.IsNaN(f.demoSpeed) || math.IsInf(f.demoSpeed, 0) {
 		return fmt.Errorf("--demo.speed must be a positive number, got %v", f.demoSpeed)
