@@ -257,7 +257,7 @@ func New(opts Options) (*Engine, error) {
 		entities:   map[string]*entityState{},
 		entityRefs: map[string]*entityRefs{},
 		store:      opts.Store,
-		fits:       fitter{wake: make(chan struct{}, 1)},
+		fits:       fitter{wake: make(chan struct{}, 1), install: make(chan struct{}, 1)},
 	}
 	e.window = recentWindow(e.horizon)
 	if e.store == nil {
@@ -275,7 +275,8 @@ func New(opts Options) (*Engine, error) {
 
 // Run loads history, fits every series and then evaluates every Tick until
 // ctx is done. Fits run in the background: an evaluation installs the
-// models fitted since the previous one, and the end of a batch of fits
+// models fitted since the previous one, Run installs them between
+// evaluations too once installEvery wait, and the end of a batch of fits
 // starts an evaluation at once. It returns nil on cancellation.
 //
 // When the Owner's share changes, the series of entities no longer owned
@@ -295,6 +296,9 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		case <-ticker.C:
 		case <-e.fits.wake:
+		case <-e.fits.install:
+			e.installFits(ctx)
+			continue
 		case <-changed:
 			e.reown()
 		}

@@ -29,9 +29,34 @@ type fitter struct {
 	// results at once rather than at the next tick, and when a replay is
 	// adopted, so that Run publishes what it learnt (see wakeRun).
 	wake chan struct{}
+	// install receives a value when installEvery results wait in done, so
+	// that Run installs them between evaluations: a refit's new models
+	// would otherwise wait beside the old ones until the next evaluation,
+	// a whole batch's when it takes less than an evaluation interval.
+	install chan struct{}
 	// round counts the batches queued, which staggers the reselections
 	// (see reselect).
 	round uint32
+}
+
+// installEvery is how many fit results wait before Run installs them
+// without waiting for the next evaluation: a few MB of models, installed
+// under the engine's lock in well under a millisecond.
+const installEvery = 256
+
+// add queues r for installFits, and has Run install the queue once it
+// holds installEvery results.
+func (f *fitter) add(r fitResult) {
+	f.mu.Lock()
+	f.done = append(f.done, r)
+	full := len(f.done) >= installEvery
+	f.mu.Unlock()
+	if full {
+		select {
+		case f.install <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // wakeRun makes Run evaluate now, if it is not about to already.
@@ -188,9 +213,7 @@ func (e *Engine) fitBatch(ctx context.Context, jobs []job, past *pastWriter) {
 					e.metrics.errors.WithLabelValues("fit").Inc()
 					e.logger.Warn("cannot fit series", "series", j.s.key, "err", r.err)
 				}
-				e.fits.mu.Lock()
-				e.fits.done = append(e.fits.done, r)
-				e.fits.mu.Unlock()
+				e.fits.add(r)
 			}
 		}()
 	}
