@@ -96,7 +96,19 @@ go build -o "$work/scaleload" ./bench/scaleload
 results=${RESULTS:-$work/results.jsonl}
 : >"$results"
 
-echo "== $(nproc) CPU(s): $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); $(go env GOVERSION); augur $(git rev-parse --short HEAD)$(git diff --quiet || echo +dirty)"
+# revision is the commit measured, +dirty with local changes; a copy
+# outside git (git archive) says so.
+revision() {
+	local h
+	h=$(git rev-parse --short HEAD 2>/dev/null) || {
+		echo "(not a git checkout)"
+		return
+	}
+	git diff --quiet || h+=+dirty
+	echo "$h"
+}
+
+echo "== $(nproc) CPU(s): $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); $(go env GOVERSION); augur $(revision)"
 echo "== refit_interval $REFIT_INTERVAL, --calibration.replay=$REPLAY, $REQUESTS requests or $BUDGET per endpoint, anonymous memory cap $((MAX_RSS >> 20)) MB"
 
 # series converts 1k, 10k, 100k or a plain number to a number of series.
