@@ -373,16 +373,19 @@ func tableStep(t *ingest.Table) (int64, error) {
 	if len(t.Times) < 3 {
 		return 0, fmt.Errorf("need at least 3 rows to forecast, have %d", len(t.Times))
 	}
-	d := make([]int64, len(t.Times)-1)
-	regular := true
-	for i := range d {
-		d[i] = t.Times[i+1] - t.Times[i]
-		regular = regular && d[i] == d[0]
+	step := t.Times[1] - t.Times[0]
+	for i := 2; i < len(t.Times); i++ {
+		if t.Times[i]-t.Times[i-1] != step { // not a regular grid, the usual case
+			d := make([]int64, len(t.Times)-1)
+			for i := range d {
+				d[i] = t.Times[i+1] - t.Times[i]
+			}
+			slices.Sort(d)
+			step = d[len(d)/2]
+			break
+		}
 	}
-	if !regular { // a regular grid, the usual case, needs no sort
-		slices.Sort(d)
-	}
-	if step := d[len(d)/2]; step > 0 {
+	if step > 0 {
 		return step, nil
 	}
 	return 0, fmt.Errorf("timestamps do not advance")

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/augur-sre/augur/ingest"
 )
 
 // nabFile is a real NAB series: a daily cycle of CPU with labelled anomalies.
@@ -290,4 +292,26 @@ func TestWriteFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("large", large)
+}
+
+// TestTableStep checks the median step of a table's timestamps: on a
+// regular grid, with gaps and jitter, and the errors.
+func TestTableStep(t *testing.T) {
+	for _, c := range []struct {
+		times []int64
+		want  int64
+		err   bool
+	}{
+		{[]int64{0, 300, 600, 900}, 300, false},
+		{[]int64{0, 300, 600, 1500, 1800, 2100}, 300, false}, // a gap
+		{[]int64{0, 290, 590, 900, 1200}, 300, false},        // jitter: steps 290, 300, 310, 300
+		{[]int64{0, 60, 120, 120, 120, 120}, 0, true},        // duplicates: median step 0
+		{[]int64{600, 300, 0}, 0, true},
+		{[]int64{0, 300}, 0, true},
+	} {
+		got, err := tableStep(&ingest.Table{Times: c.times})
+		if got != c.want || (err != nil) != c.err {
+			t.Errorf("tableStep(%v) = %d, %v; want %d, error %v", c.times, got, err, c.want, c.err)
+		}
+	}
 }
