@@ -536,8 +536,16 @@ func backtest(m Forecaster, val []float64, h, maxOrigins int, level, limit float
 		w1, wh = pp.halfWidth(1, level), pp.halfWidth(h, level)
 	}
 	var f Forecast
-	f.Resize(h)
-	var s1, sH []float64
+	if fixed {
+		f.Point = make([]float64, h) // the intervals are not needed
+	} else {
+		f.Resize(h)
+	}
+	s1 := make([]float64, 0, n1All)
+	var sH []float64
+	if h > 1 {
+		sH = make([]float64, 0, lastOrigin/stride+1)
+	}
 	var sum1, sumH float64
 	var n1, nH int
 	for i, v := range val {
