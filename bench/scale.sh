@@ -222,6 +222,16 @@ if ((cluster)); then
 	exit 0
 fi
 
+# serve starts augur on $dir's configuration and storage, logging to
+# $dir/$1, and sets started and apid.
+serve() {
+	started=$(date +%s.%N)
+	"$work/augur" serve --config.file="$dir/augur.yml" --web.listen-address="127.0.0.1:$port" \
+		--storage.path="$dir/data" --calibration.replay="$REPLAY" --query.max-samples="$MAX_SAMPLES" >"$dir/$1" 2>&1 &
+	apid=$!
+	pids+=("$apid")
+}
+
 for size in $SIZES; do
 	n=$(series "$size")
 	hosts=$(((n + 1) / 3))
@@ -258,11 +268,7 @@ for size in $SIZES; do
 
 	port=$("$work/scaleload" port)
 	echo "== $size: augur serve on $hosts hosts ($source source)" >&2
-	started=$(date +%s.%N)
-	"$work/augur" serve --config.file="$dir/augur.yml" --web.listen-address="127.0.0.1:$port" \
-		--storage.path="$dir/data" --calibration.replay="$REPLAY" --query.max-samples="$MAX_SAMPLES" >"$dir/augur.log" 2>&1 &
-	apid=$!
-	pids+=("$apid")
+	serve augur.log
 	if ! "$work/scaleload" measure -url "http://127.0.0.1:$port" -pid "$apid" -log "$dir/augur.log" \
 		-storage "$dir/data" -size "$size" -source "$source" -started "$started" \
 		-requests "$REQUESTS" -budget "$BUDGET" -ready-timeout "$READY_TIMEOUT" -refit-timeout "$REFIT_TIMEOUT" \
@@ -278,11 +284,7 @@ for size in $SIZES; do
 		# The same storage: a warm TSDB, and the models file augur wrote
 		# when it stopped.
 		echo "== $size: restarting augur on the same storage" >&2
-		started=$(date +%s.%N)
-		"$work/augur" serve --config.file="$dir/augur.yml" --web.listen-address="127.0.0.1:$port" \
-			--storage.path="$dir/data" --calibration.replay="$REPLAY" --query.max-samples="$MAX_SAMPLES" >"$dir/augur-restart.log" 2>&1 &
-		apid=$!
-		pids+=("$apid")
+		serve augur-restart.log
 		if ! "$work/scaleload" restart -url "http://127.0.0.1:$port" -pid "$apid" -log "$dir/augur-restart.log" \
 			-result "$dir/result.json" -started "$started" -ready-timeout "$READY_TIMEOUT" -max-rss "$MAX_RSS" >>"$results"; then
 			echo "== $size: the restarted augur failed; the end of its log:" >&2
