@@ -42,8 +42,7 @@ const modelsChunk = 512
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // WriteModels writes the models of every series fitted with an encodable
-// forecaster (all but the LSTM's) to w, a chunk of series at a time, and
-// returns how many it wrote.
+// forecaster (all but the LSTM's) to w and returns how many it wrote.
 // The series are encoded a chunk at a time under the read lock, so
 // evaluations wait for one chunk at most.
 func (e *Engine) WriteModels(w io.Writer) (int, error) {
@@ -78,17 +77,12 @@ func (e *Engine) WriteModels(w io.Writer) (int, error) {
 			n++
 		}
 		e.mu.RUnlock()
-		if lo+modelsChunk >= len(all) {
-			buf = append(buf, 0) // the end
-		}
 		if _, err := w.Write(buf); err != nil {
 			return n, fmt.Errorf("cannot write models: %w", err)
 		}
 	}
-	if len(all) == 0 {
-		if _, err := w.Write([]byte{0}); err != nil {
-			return n, fmt.Errorf("cannot write models: %w", err)
-		}
+	if _, err := w.Write([]byte{0}); err != nil { // the end
+		return n, fmt.Errorf("cannot write models: %w", err)
 	}
 	return n, nil
 }
