@@ -44,11 +44,11 @@ type fitter struct {
 // under the engine's lock in well under a millisecond.
 const installEvery = 256
 
-// add queues r for installFits, and has Run install the queue once it
+// add queues rs for installFits, and has Run install the queue once it
 // holds installEvery results.
-func (f *fitter) add(r fitResult) {
+func (f *fitter) add(rs ...fitResult) {
 	f.mu.Lock()
-	f.done = append(f.done, r)
+	f.done = append(f.done, rs...)
 	full := len(f.done) >= installEvery
 	f.mu.Unlock()
 	if full {
@@ -144,9 +144,7 @@ func (e *Engine) startRefit(ctx context.Context, wait, onlyNew bool) {
 	}
 	e.mu.Unlock()
 	if len(restored) > 0 {
-		e.fits.mu.Lock()
-		e.fits.done = append(e.fits.done, restored...)
-		e.fits.mu.Unlock()
+		e.fits.add(restored...)
 		e.logger.Info("installing models from the models file", "series", len(restored), "to_fit", len(jobs))
 	}
 	// The first evaluation paused compactions before its fetch (see
