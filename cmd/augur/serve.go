@@ -501,10 +501,15 @@ func saveModels(dir string, eng *engine.Engine, logger *slog.Logger) {
 	start := time.Now()
 	path := filepath.Join(dir, modelsFile)
 	var n int
-	err := writeFile(path, func(w io.Writer) (err error) {
+	// writeFile may rewrite an existing file in place: the rename of its
+	// output is what makes the replacement of the models atomic.
+	err := writeFile(path+".tmp", func(w io.Writer) (err error) {
 		n, err = eng.WriteModels(w)
 		return err
 	})
+	if err == nil {
+		err = os.Rename(path+".tmp", path)
+	}
 	if err != nil {
 		logger.Warn("cannot save the models", "file", path, "err", err)
 		return
