@@ -366,7 +366,8 @@ func (p *capacityPlan) medianBound(sc *scratch, threshold float64, h int64, g mo
 }
 
 // Capacity answers q from the plans of the last evaluation, outside any
-// lock. Warnings say when the history is too short to support the
+// lock, or from their capacity index when it holds the answer (see
+// capacityIndex). Warnings say when the history is too short to support the
 // horizon.
 func (e *Engine) Capacity(q CapacityQuery) ([]Capacity, []string, error) {
 	if _, _, err := e.steps(q.Horizon, 0); err != nil {
@@ -376,7 +377,15 @@ func (e *Engine) Capacity(q CapacityQuery) ([]Capacity, []string, error) {
 	if !st.Ready {
 		return nil, nil, ErrNotReady
 	}
-	out, short := capacity(st.plans, q, capacityGrid(e.step, e.horizon))
+	g := capacityGrid(e.step, e.horizon)
+	var out []Capacity
+	var short bool
+	if x := e.indexed(st, q); x != nil {
+		var sc scratch
+		out, short = x.soonest(&sc, q.Match, q.Limit, g)
+	} else {
+		out, short = capacity(st.plans, q, g)
+	}
 	var warnings []string
 	if short {
 		warnings = append(warnings, fmt.Sprintf("some series have less history than the horizon %s: their forecasts extrapolate beyond what they have shown", q.Horizon))
@@ -404,15 +413,23 @@ func capacity(plans []capacityPlan, q CapacityQuery, g model.Grid) (out []Capaci
 		if math.IsNaN(th) {
 			continue
 		}
-		short = short || (p.first != 0 && p.lastT-p.first < h)
+		short = short || p.shortOf(h)
 		items = append(items, capacityItem{p, th})
 	}
 	if q.SortByETA && q.Limit > 0 && q.Limit < len(items) {
 		var sc scratch
-		return soonest(&sc, items, q.Limit, g, h), short
+		return soonest(&sc, items, medianOrder(&sc, items, g, h), q.Limit, g, h), short
 	}
+	return answerAll(items, q, g, h), short
+}
+
+// shortOf reports whether the plan's history is shorter than h ms.
+func (p *capacityPlan) shortOf(h int64) bool { return p.first != 0 && p.lastT-p.first < h }
+
+// answerAll answers every item within h ms, sorted and limited as q asks.
+func answerAll(items []capacityItem, q CapacityQuery, g model.Grid, h int64) []Capacity {
 	// The answers, independent across plans, are computed in parallel.
-	out = make([]Capacity, len(items))
+	out := make([]Capacity, len(items))
 	forShards(len(items), func(lo, hi int) {
 		var sc scratch
 		for i := lo; i < hi; i++ {
@@ -425,7 +442,7 @@ func capacity(plans []capacityPlan, q CapacityQuery, g model.Grid) (out []Capaci
 	if q.Limit > 0 && len(out) > q.Limit {
 		out = out[:q.Limit]
 	}
-	return out, short
+	return out
 }
 
 // CompareETA orders times to a threshold soonest first, unknown (beyond
@@ -442,19 +459,17 @@ func CompareETA(a, b *float64) int {
 	return cmp.Compare(*a, *b)
 }
 
-// soonest returns the first k answers of items in ETA order (CompareETA,
-// then label order), answering as few as it can, as a top-k search with
-// bounds does: items are answered in the order of a lower bound on their
-// median ETA (medianBound), and the search stops once k answers have a
-// median before the next bound; once k are found, an item's curve is
-// first computed only as far as the k-th median. When fewer than k have
-// a median within the horizon, the rest are the first of the others in
-// label order.
-func soonest(sc *scratch, items []capacityItem, k int, g model.Grid, h int64) []Capacity {
-	type bounded struct {
-		i  int
-		lb int64
-	}
+// bounded is an item (its index) with a lower bound on its median ETA
+// (ms, see medianBound).
+type bounded struct {
+	i  int
+	lb int64
+}
+
+// medianOrder returns the items whose median ETA can fall within h, by
+// the lower bound on it (medianBound), then in label order: the order
+// soonest answers them in.
+func medianOrder(sc *scratch, items []capacityItem, g model.Grid, h int64) []bounded {
 	var order []bounded
 	for i, it := range items {
 		if lb, ok := it.p.medianBound(sc, it.threshold, h, g); ok {
@@ -462,13 +477,45 @@ func soonest(sc *scratch, items []capacityItem, k int, g model.Grid, h int64) []
 		}
 	}
 	slices.SortFunc(order, func(a, b bounded) int { return cmp.Or(cmp.Compare(a.lb, b.lb), cmp.Compare(a.i, b.i)) })
-	type found struct {
-		i   int
-		c   Capacity
-		p50 float64 // ms
+	return order
+}
+
+// found is the answer of an item (its index) and its median ETA, p50 ms,
+// when it has one within the horizon.
+type found struct {
+	i   int
+	c   Capacity
+	p50 float64
+}
+
+// soonest returns the first k answers of items in ETA order (CompareETA,
+// then label order), answering as few as it can (see searchTop) in order,
+// medianOrder's. When fewer than k have a median within the horizon, the
+// rest are the first of the others in label order.
+func soonest(sc *scratch, items []capacityItem, order []bounded, k int, g model.Grid, h int64) []Capacity {
+	top, without := searchTop(sc, items, order, k, g, h)
+	inTop := make(map[int]bool, len(top))
+	out := make([]Capacity, 0, k)
+	for _, f := range top {
+		inTop[f.i] = true
+		out = append(out, f.c)
 	}
-	var top []found // by (p50, i), at most k
-	without := map[int]Capacity{}
+	for _, f := range others(sc, items, func(i int) bool { return inTop[i] }, without, k-len(top), g, h) {
+		out = append(out, f.c)
+	}
+	return out
+}
+
+// searchTop returns the first k items with a median ETA within h in
+// (median, index) order, with their answers, as a top-k search with
+// bounds does: items are answered in order, medianOrder's, and the search
+// stops once k answers have a median before the next bound; once k are
+// found, an item's curve is first computed only as far as the k-th
+// median. without holds the answers it computed that have no median
+// within h. Fewer than k in top means every item in order was answered.
+func searchTop(sc *scratch, items []capacityItem, order []bounded, k int, g model.Grid, h int64) (top []found, without map[int]Capacity) {
+	// top is by (p50, i), at most k.
+	without = map[int]Capacity{}
 	for _, b := range order {
 		if len(top) == k {
 			if last := top[k-1]; last.p50 < float64(b.lb) || (last.p50 == float64(b.lb) && last.i < b.i) {
@@ -502,21 +549,24 @@ func soonest(sc *scratch, items []capacityItem, k int, g model.Grid, h int64) []
 			top = top[:k]
 		}
 	}
-	out := make([]Capacity, 0, k)
-	inTop := map[int]bool{}
-	for _, f := range top {
-		out = append(out, f.c)
-		inTop[f.i] = true
-	}
-	// Fewer than k in top means every bounded item was answered.
-	for i := 0; i < len(items) && len(out) < k; i++ {
-		switch c, ok := without[i]; {
-		case inTop[i]:
-		case ok:
-			out = append(out, c)
-		default:
-			out = append(out, items[i].p.answer(sc, g, items[i].threshold, h))
+	return top, without
+}
+
+// others returns the answers of the first n items in label order that
+// skip does not leave out (their p50 unset), taken from known where it
+// has them: what follows searchTop's items when every item with a median
+// within h is among them.
+func others(sc *scratch, items []capacityItem, skip func(i int) bool, known map[int]Capacity, n int, g model.Grid, h int64) []found {
+	var out []found
+	for i := 0; i < len(items) && len(out) < n; i++ {
+		if skip(i) {
+			continue
 		}
+		c, ok := known[i]
+		if !ok {
+			c = items[i].p.answer(sc, g, items[i].threshold, h)
+		}
+		out = append(out, found{i: i, c: c})
 	}
 	return out
 }

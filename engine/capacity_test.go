@@ -359,21 +359,7 @@ func TestCapacityLeakAfterQuietFortnight(t *testing.T) {
 func TestCapacitySoonestMatchesSort(t *testing.T) {
 	fx := newEvalFixture(t, 30)
 	defer fx.close()
-	plans := slices.Clone(fx.e.State().plans)
-	steep := 0
-	for i := range plans {
-		p := &plans[i]
-		if i%7 != 0 || len(p.trends) == 0 || !(p.limit > p.v) {
-			continue
-		}
-		p.trends = slices.Clone(p.trends)
-		tr := &p.trends[len(p.trends)-1]
-		tr.Slope = (p.limit - tr.Level) / float64(30+5*i)
-		steep++
-	}
-	if steep < 3 {
-		t.Fatalf("only %d plans made to cross on a recent trend", steep)
-	}
+	plans := steepPlans(t, fx.e.State().plans)
 	g := capacityGrid(fx.e.step, fx.e.horizon)
 	for _, th := range []*Threshold{nil, {Value: 90}, {Value: 60}, {Value: 0.7, Fraction: true}} {
 		for _, h := range []time.Duration{time.Hour, 6 * time.Hour, day, 30 * day} {
@@ -391,6 +377,107 @@ func TestCapacitySoonestMatchesSort(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// steepPlans returns a copy of plans in which every seventh with a recent
+// trend under its limit gets one steep enough to cross it within the
+// hours it is projected on, which the regime model has not seen.
+func steepPlans(t *testing.T, plans []capacityPlan) []capacityPlan {
+	t.Helper()
+	plans = slices.Clone(plans)
+	steep := 0
+	for i := range plans {
+		p := &plans[i]
+		if i%7 != 0 || len(p.trends) == 0 || !(p.limit > p.v) {
+			continue
+		}
+		p.trends = slices.Clone(p.trends)
+		tr := &p.trends[len(p.trends)-1]
+		tr.Slope = (p.limit - tr.Level) / float64(30+5*i)
+		steep++
+	}
+	if steep < 3 {
+		t.Fatalf("only %d plans made to cross on a recent trend", steep)
+	}
+	return plans
+}
+
+// TestCapacityIndexMatchesDirect checks that the requests a capacity index
+// answers (sorted by ETA against the limits, limited, with or without a
+// matcher) get what the direct search over every plan answers, whether
+// the index's first items hold the answer or not: on a demo fleet's plans,
+// some made to cross on a recent trend, with indexes of 5, 20 and 100
+// first items at both indexed horizons. Then that the engine answers from
+// its index once built, the same.
+func TestCapacityIndexMatchesDirect(t *testing.T) {
+	fx := newEvalFixture(t, 30)
+	defer fx.close()
+	plans := steepPlans(t, fx.e.State().plans)
+	g := capacityGrid(fx.e.step, fx.e.horizon)
+	eq := func(name, value string) Matcher { return func(l map[string]string) bool { return l[name] == value } }
+	matchers := []struct {
+		name string
+		m    Matcher
+	}{
+		{"all", nil},
+		{"memory", eq("signal", "memory")},
+		{"connections", eq("signal", "connections")},
+		{"one host", eq("host", plans[len(plans)/2].labels["host"])},
+		{"cpu or memory", func(l map[string]string) bool { return l["signal"] == "cpu" || l["signal"] == "memory" }},
+		{"none", eq("signal", "disk")},
+	}
+	check := func(what string, got, want []Capacity, gotShort, wantShort bool) {
+		t.Helper()
+		if len(got) != len(want) || gotShort != wantShort {
+			t.Fatalf("%s: %d answers (short %t), want %d (short %t)", what, len(got), gotShort, len(want), wantShort)
+		}
+		for i := range want {
+			if err := sameAnswer(got[i], want[i]); err != nil {
+				t.Errorf("%s: answer %d differs from the direct search's: %v", what, i, err)
+			}
+		}
+	}
+	complete := map[bool]int{}
+	for _, h := range indexedHorizons {
+		for _, n := range []int{5, 20, 100} {
+			x := newHorizonIndex(plans, g, h.Milliseconds(), n)
+			complete[x.complete]++
+			for _, m := range matchers {
+				for _, k := range []int{1, 3, 5, 20, 50, 1000} {
+					q := CapacityQuery{Match: m.m, Horizon: h, SortByETA: true, Limit: k}
+					want, wantShort := capacity(plans, q, g)
+					var sc scratch
+					got, gotShort := x.soonest(&sc, m.m, k, g)
+					check(fmt.Sprintf("horizon %s, %d indexed, %s, limit %d", h, n, m.name, k), got, want, gotShort, wantShort)
+				}
+			}
+		}
+	}
+	if complete[true] == 0 || complete[false] == 0 {
+		t.Errorf("indexes complete: %d, not complete: %d; the test needs both", complete[true], complete[false])
+	}
+
+	e := fx.e
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		if x := e.capIndex.Load(); x != nil && x.st == e.State() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no capacity index of the State a minute after it was published")
+		}
+	}
+	for _, m := range matchers {
+		q := CapacityQuery{Match: m.m, Horizon: 30 * day, SortByETA: true, Limit: 20}
+		if e.indexed(e.State(), q) == nil {
+			t.Fatal("the engine does not answer from its index")
+		}
+		got, _, err := e.Capacity(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := capacity(e.State().plans, q, g)
+		check("engine, "+m.name, got, want, false, false)
 	}
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -146,29 +147,39 @@ func BenchmarkCapacityFleet(b *testing.B) {
 
 // BenchmarkCapacityEngine answers bench/scale.sh's capacity request,
 // /api/v1/capacity?sort=eta&limit=20&horizon=30d (each series against
-// its own limit), from the State of an engine on 1k demo series at one
-// minute, whose plans carry the recent trends fleetPlans leaves out.
+// its own limit), with a matcher and against a threshold, from the State
+// of an engine on 1k and 10k demo series at one minute, whose plans carry
+// the recent trends fleetPlans leaves out, once the State is indexed.
+// index is the cost of the State's capacity index, computed once after
+// each evaluation (newCapacityIndex).
 func BenchmarkCapacityEngine(b *testing.B) {
-	fx := newEvalFixture(b, 333)
-	defer fx.close()
-	for _, c := range []struct {
-		name string
-		q    CapacityQuery
-	}{
-		{"sort=eta,limit=20,horizon=30d", CapacityQuery{Horizon: 30 * day, SortByETA: true, Limit: 20}},
-		{"threshold=90,sort=eta,limit=20,horizon=30d", CapacityQuery{Threshold: &Threshold{Value: 90}, Horizon: 30 * day, SortByETA: true, Limit: 20}},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			cpu0 := cpuNow()
-			for b.Loop() {
-				if _, _, err := fx.e.Capacity(c.q); err != nil {
-					b.Fatal(err)
+	for _, hosts := range []int{333, 3333} {
+		fx := newEvalFixture(b, hosts)
+		waitIndexed(b, fx.e)
+		n := len(fx.e.State().Series)
+		for _, c := range []struct {
+			name string
+			q    CapacityQuery
+		}{
+			{"sort=eta,limit=20,horizon=30d", CapacityQuery{Horizon: 30 * day, SortByETA: true, Limit: 20}},
+			{"match=memory,sort=eta,limit=20,horizon=30d", CapacityQuery{Match: func(l map[string]string) bool { return l["signal"] == "memory" }, Horizon: 30 * day, SortByETA: true, Limit: 20}},
+			{"sort=eta,limit=20", CapacityQuery{Horizon: DefaultCapacityHorizon, SortByETA: true, Limit: 20}},
+			{"threshold=90,sort=eta,limit=20,horizon=30d", CapacityQuery{Threshold: &Threshold{Value: 90}, Horizon: 30 * day, SortByETA: true, Limit: 20}},
+		} {
+			b.Run(fmt.Sprintf("series=%d/%s", n, c.name), func(b *testing.B) {
+				b.ReportAllocs()
+				cpu0 := cpuNow()
+				for b.Loop() {
+					if _, _, err := fx.e.Capacity(c.q); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			cpu := float64(cpuNow()-cpu0) / float64(b.N)
-			b.ReportMetric(cpu, "cpu-ns/op")
-			b.ReportMetric(cpu/float64(len(fx.e.State().Series)), "cpu-ns/series")
-		})
+				cpu := float64(cpuNow()-cpu0) / float64(b.N)
+				b.ReportMetric(cpu, "cpu-ns/op")
+				b.ReportMetric(cpu/float64(n), "cpu-ns/series")
+			})
+		}
+		benchIndex(b, fx.e, n)
+		fx.close()
 	}
 }

@@ -190,6 +190,10 @@ type Engine struct {
 	// timesToLimit). Only the Run goroutine uses rounds.
 	state  atomic.Pointer[State]
 	rounds int
+	// capIndex is the capacity index of the last State indexed, which
+	// pub builds after each State is published.
+	capIndex atomic.Pointer[capacityIndex]
+	pub      publisher
 	// replay is set on Replay's engines, whose States carry no capacity
 	// plans: nothing asks a replay for them.
 	replay bool
@@ -386,7 +390,7 @@ func (e *Engine) evaluateOnce(ctx context.Context, wait bool) {
 	// is published, so a query after a reader sees it finds them.
 	st := e.buildState()
 	e.appendOutputs(ctx, st)
-	e.state.Store(st)
+	e.publish(st)
 }
 
 // recentWindow is the number of recent points a series keeps: the longest
