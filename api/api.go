@@ -44,6 +44,9 @@ type Engine interface {
 	Calibration() engine.Calibration
 	State() *engine.State
 	Incidents() []ingest.Incident
+	// OnPublish registers a function called with each State after it is
+	// published, off the requests' path.
+	OnPublish(f func(*engine.State))
 }
 
 // Options configures the API.
@@ -85,7 +88,9 @@ type API struct {
 	// encodedFailures is the encoded answer of /api/v1/failures at the
 	// configured horizon for one State: a fleet's answer is megabytes of
 	// JSON, and every request between two evaluations would encode the
-	// same entities again.
+	// same entities again. It is encoded once each State is published
+	// (see New), so that no request waits for it but those that come
+	// before.
 	encodedFailures atomic.Pointer[encodedFailures]
 }
 
@@ -247,6 +252,17 @@ func New(opts Options) *API {
 		e.POST(path, wrap(h))
 	}
 	a.registerPrometheusAPI(e)
+	opts.Engine.OnPublish(func(st *engine.State) {
+		if !st.Ready {
+			return
+		}
+		// An error is the request's to report; a request's encoding of a
+		// newer State, stored meanwhile, stays.
+		old := a.encodedFailures.Load()
+		if f, err := encodeFailures(st); err == nil {
+			a.encodedFailures.CompareAndSwap(old, f)
+		}
+	})
 	// The replicas' series, read by the others' queries; Prometheus'
 	// remote_read can read them too.
 	e.POST(remoteread.Path, a.remoteRead)
@@ -377,11 +393,10 @@ func (a *API) failures(c echo.Context) result {
 	if st := a.opts.Engine.State(); h == st.Horizon && st.Ready {
 		f := a.encodedFailures.Load()
 		if f == nil || f.st != st {
-			body, err := wireJSON.Marshal(failuresData(h, st.At, st.Entities))
-			if err != nil {
-				return result{err: &apiError{kind: kindInternal, err: fmt.Errorf("cannot encode the answer: %w", err)}}
+			var err error
+			if f, err = encodeFailures(st); err != nil {
+				return result{err: &apiError{kind: kindInternal, err: err}}
 			}
-			f = &encodedFailures{st, body}
 			a.encodedFailures.Store(f)
 		}
 		return result{data: f.body, warnings: a.signalWarnings()}
@@ -391,6 +406,15 @@ func (a *API) failures(c echo.Context) result {
 		return result{err: ferr, warnings: a.signalWarnings()}
 	}
 	return result{data: failuresData(h, a.opts.Engine.Now(), risks), warnings: a.signalWarnings()}
+}
+
+// encodeFailures encodes the answer of /api/v1/failures at st's horizon.
+func encodeFailures(st *engine.State) (*encodedFailures, error) {
+	body, err := wireJSON.Marshal(failuresData(st.Horizon, st.At, st.Entities))
+	if err != nil {
+		return nil, fmt.Errorf("cannot encode the answer: %w", err)
+	}
+	return &encodedFailures{st, body}, nil
 }
 
 // failuresData is the data of /api/v1/failures.

@@ -141,17 +141,7 @@ func TestFanOut(t *testing.T) {
 func BenchmarkMergeFailures(b *testing.B) {
 	var answers []json.RawMessage
 	for r := range 3 {
-		var risks []engine.EntityRisk
-		for i := range 111 {
-			limit, p10, p50, p90 := 100.0, 3600.0, 7200.0, 14400.0
-			e := engine.EntityRisk{Entity: fmt.Sprintf("host-%d", 3*i+r), EntityLabel: "host", FailureProbability: float64(i) / 111, Severity: "ok",
-				ETASeconds: engine.Quantiles{P10: &p10, P50: &p50, P90: &p90}}
-			for _, sig := range []string{"cpu", "memory", "connections"} {
-				e.Factors = append(e.Factors, engine.Factor{Signal: sig, Labels: map[string]string{"host": e.Entity, "signal": sig}, Share: 0.3, Value: 42.5, Limit: &limit,
-					Band: &engine.Band{Lower: 40, Upper: 45}, AnomalyScore: 0.12, EntityShare: 0.3, CrossingProbability: 0.01, ETASeconds: e.ETASeconds})
-			}
-			risks = append(risks, e)
-		}
+		risks := benchRisks(111, func(i int) string { return fmt.Sprintf("host-%d", 3*i+r) })
 		raw, err := wireJSON.Marshal(failuresData(time.Hour, time.Unix(1e9, 0), risks))
 		if err != nil {
 			b.Fatal(err)
@@ -174,4 +164,20 @@ func BenchmarkMergeFailures(b *testing.B) {
 		}
 		w.Flush()
 	}
+}
+
+// benchRisks returns n entities, named by host, with three factors each.
+func benchRisks(n int, host func(i int) string) []engine.EntityRisk {
+	var risks []engine.EntityRisk
+	for i := range n {
+		limit, p10, p50, p90 := 100.0, 3600.0, 7200.0, 14400.0
+		e := engine.EntityRisk{Entity: host(i), EntityLabel: "host", FailureProbability: float64(i) / float64(n), Severity: "ok",
+			ETASeconds: engine.Quantiles{P10: &p10, P50: &p50, P90: &p90}}
+		for _, sig := range []string{"cpu", "memory", "connections"} {
+			e.Factors = append(e.Factors, engine.Factor{Signal: sig, Labels: map[string]string{"host": e.Entity, "signal": sig}, Share: 0.3, Value: 42.5, Limit: &limit,
+				Band: &engine.Band{Lower: 40, Upper: 45}, AnomalyScore: 0.12, EntityShare: 0.3, CrossingProbability: 0.01, ETASeconds: e.ETASeconds})
+		}
+		risks = append(risks, e)
+	}
+	return risks
 }
