@@ -175,6 +175,7 @@ func (p *capacityPlan) answer(sc *scratch, g model.Grid, threshold float64, h in
 	n := g.Points(h)
 	sc.curve = sc.curve[:0]
 	var cr crossing
+	var o *model.Outlook
 	if m := p.regime; m != nil {
 		mean, sd := m.LevelMoments(p.t + h)
 		c.AtHorizon.Forecast, c.AtHorizon.Lower, c.AtHorizon.Upper = mean, mean-z95*sd, mean+z95*sd
@@ -185,26 +186,46 @@ func (p *capacityPlan) answer(sc *scratch, g model.Grid, threshold float64, h in
 		case len(p.trends) == 0 && threshold >= m.Reach(p.t, p.t+g.At(n-1)):
 			return c // a curve of zeros
 		}
-		m.OutlookInto(&sc.o, threshold, p.t, g, n)
-		sc.curve = append(sc.curve, sc.o.Curve...)
+		// Only a few points of the curve are read: its first and last,
+		// and those ETAOf bisects on.
+		m.OutlookLazyInto(&sc.o, threshold, p.t, g, n)
+		o = &sc.o
 	}
+	// sc.curve is the trends' curve, which the regime model's joins point
+	// by point (a trend shorter than n holds its last probability).
 	for _, tr := range p.trends {
 		if sc.projectTrend(tr, p.daily, g, p.t, n); len(sc.mean2) > 0 {
 			sc.mergeCurve(&cr, sc.mean2, sc.sd2, threshold, n)
 		}
 	}
+	size, trend := len(sc.curve), sc.curve
+	if o != nil {
+		size = n
+	}
+	at := func(k int) float64 {
+		switch {
+		case len(trend) == 0:
+			return o.At(k)
+		case o == nil:
+			return trend[k]
+		}
+		return max(trend[min(k, len(trend)-1)], o.At(k))
+	}
 	if p.regime == nil && cr.hasAtHorizon {
 		c.AtHorizon.Forecast, c.AtHorizon.Lower, c.AtHorizon.Upper = cr.atHorizon[0], cr.atHorizon[1], cr.atHorizon[2]
 	}
-	if p.v >= threshold && (len(sc.curve) == 0 || sc.curve[0] >= 0.5) {
+	if p.v >= threshold && (size == 0 || at(0) >= 0.5) {
 		return c.reached()
 	}
-	if len(sc.curve) == 0 {
+	if size == 0 {
 		return c
 	}
-	c.CrossingProbability = sc.curve[len(sc.curve)-1]
+	c.CrossingProbability = at(size - 1)
 	eta := func(q float64) *float64 {
-		x, ok := model.ETA(sc.curve, q)
+		if c.CrossingProbability < q {
+			return nil // the curve's last point is its highest
+		}
+		x, ok := model.ETAOf(size, at, q)
 		if !ok {
 			return nil
 		}

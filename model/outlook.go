@@ -66,23 +66,61 @@ type Outlook struct {
 	// Reached is set when the level at From is already at or over the
 	// threshold: every horizon answers "reached", ETA 0.
 	Reached bool
-	Curve   []float64
-	run     []float64
-	live    []int
-	cyc     [][2]float64 // the cycles' mean and variance over a week
+	// Curve is the curve OutlookInto fills; OutlookLazyInto leaves it
+	// empty unless it had to fill it (see At).
+	Curve []float64
+	run   []float64
+	live  []int
+	cyc   [][2]float64 // the cycles' mean and variance over a week
+	// lazy is set when At computes the curve's points from zs: each live
+	// component's nearest standardised approach after every point, row k
+	// for point k, +Inf before its first (see OutlookLazyInto); w are the
+	// live components' weights and n the curve's length.
+	lazy bool
+	zs   []float64
+	w    []float64
+	n    int
+}
+
+// Len returns the number of points of the curve.
+func (o *Outlook) Len() int {
+	if o.lazy {
+		return o.n
+	}
+	return len(o.Curve)
+}
+
+// At returns the curve's point k, Curve[k] as OutlookInto computes it:
+// from the components' nearest approaches by point k when the outlook is
+// lazy, one normal tail per live component.
+func (o *Outlook) At(k int) float64 {
+	if !o.lazy {
+		return o.Curve[k]
+	}
+	L := len(o.w)
+	f := 0.0
+	for i, z := range o.zs[k*L : (k+1)*L] {
+		if z <= -regimeMaxZ {
+			f += o.w[i]
+			continue
+		}
+		run := 0.5 * math.Erfc(z/math.Sqrt2) // 0 for +Inf
+		f += o.w[i] * run
+	}
+	return math.Min(f, 1)
 }
 
 // Prob returns the probability that the level reaches the threshold within
 // h ms of From (at most the curve's span); 1 when it has been reached.
 func (o *Outlook) Prob(h int64) float64 {
-	n := min(o.Grid.Points(h), len(o.Curve))
+	n := min(o.Grid.Points(h), o.Len())
 	switch {
 	case o.Reached:
 		return 1
 	case n <= 0:
 		return 0
 	}
-	return o.Curve[n-1]
+	return o.At(n - 1)
 }
 
 // ETA returns the q-quantile of the time to reach the threshold, in ms
@@ -93,7 +131,7 @@ func (o *Outlook) ETA(q float64, h int64) (ms float64, ok bool) {
 	if o.Reached {
 		return 0, true
 	}
-	x, ok := ETA(o.Curve[:min(o.Grid.Points(h), len(o.Curve))], q)
+	x, ok := ETAOf(min(o.Grid.Points(h), o.Len()), o.At, q)
 	return o.Grid.Offset(x), ok
 }
 
@@ -101,14 +139,46 @@ func (o *Outlook) ETA(q float64, h int64) (ms float64, ok bool) {
 // first n points of grid after from (normally the time of the newest raw
 // sample, at or after the model's last point), reusing dst's buffers.
 func (m *RegimeTrend) OutlookInto(dst *Outlook, threshold float64, from int64, grid Grid, n int) {
+	m.outlook(dst, threshold, from, grid, n, false)
+}
+
+// OutlookLazyInto sets dst up to answer for the same curve as OutlookInto,
+// for a caller that reads a few of its points (At, ETAOf), not all: a
+// normal tail per live component at each point read, where OutlookInto
+// computes one at every new nearest approach of every component, which
+// for a series growing towards the threshold is nearly every point.
+//
+// The points At computes are OutlookInto's to the bit: the same tails of
+// the same nearest approaches, summed in the same order. OutlookInto also
+// keeps the curve non-decreasing against rounding, which At cannot
+// without every point before; it need not when each component's tail
+// never decreases from one nearest approach to the next (a sum of
+// non-decreasing terms rounds to non-decreasing sums), and that holds
+// when each approach is nearer than the last by more than 1e-7 (in z, at
+// least 1e-7·|z|): the normal tail's derivative relative to itself is at
+// least √(2/π) on z ≥ 0, and on z < 0 its complement's is, so its
+// change over such a step is far beyond the few ulps math.Erfc may err
+// by. A closer step's two tails are computed and compared; when one
+// decreases, dst.Curve is filled as OutlookInto fills it.
+func (m *RegimeTrend) OutlookLazyInto(dst *Outlook, threshold float64, from int64, grid Grid, n int) {
+	if !m.outlook(dst, threshold, from, grid, n, true) {
+		m.outlook(dst, threshold, from, grid, n, false)
+	}
+}
+
+// outlook fills dst as OutlookInto does, or, when lazy, as
+// OutlookLazyInto does, and then reports whether At's points are
+// OutlookInto's.
+func (m *RegimeTrend) outlook(dst *Outlook, threshold float64, from int64, grid Grid, n int, lazy bool) bool {
 	dst.Threshold, dst.From, dst.Grid = threshold, from, grid
+	dst.lazy, dst.n = false, n
 	dst.Curve = resize(dst.Curve, n)
 	if mean, _, _ := m.Level(from, 0); mean >= threshold {
 		dst.Reached = true
 		for i := range dst.Curve {
 			dst.Curve[i] = 1
 		}
-		return
+		return true
 	}
 	dst.Reached = false
 	// Each component's running maximum changes only when its standardised
@@ -128,6 +198,19 @@ func (m *RegimeTrend) OutlookInto(dst *Outlook, threshold float64, from int64, g
 		}
 	}
 	dst.live = live
+	// In lazy mode, set marks the components that have had a nearest
+	// approach: before it, a component's tail is 0, not its bound's.
+	var set []bool
+	monotone := true
+	if lazy {
+		dst.lazy, dst.Curve = true, dst.Curve[:0]
+		dst.w = dst.w[:0]
+		for _, j := range live {
+			dst.w = append(dst.w, m.comps[j].w)
+		}
+		dst.zs = resize(dst.zs, n*len(live))
+		set = make([]bool, len(live))
+	}
 	// The cycles repeat every week: on a grid whose spacing divides a
 	// week, the sparse points' cycles are computed for one week of them
 	// and read back after.
@@ -164,11 +247,14 @@ func (m *RegimeTrend) OutlookInto(dst *Outlook, threshold float64, from int64, g
 		}
 		u := m.days(t)
 		f := 0.0
-		for _, j := range live {
+		for i, j := range live {
 			c := m.comps[j]
 			if zmin[j] <= -regimeMaxZ {
 				// Crossed with certainty: nothing can raise its maximum.
 				f += c.w
+				if lazy {
+					dst.zs[k*len(live)+i] = zmin[j]
+				}
 				continue
 			}
 			// z = gap/√v reaches a new minimum when z < zmin, compared
@@ -179,12 +265,33 @@ func (m *RegimeTrend) OutlookInto(dst *Outlook, threshold float64, from int64, g
 			case v > 0:
 				if zm := zmin[j]; gap*math.Abs(gap) < zm*math.Abs(zm)*v {
 					z := gap / math.Sqrt(v)
-					zmin[j], run[j] = z, 0.5*math.Erfc(z/math.Sqrt2)
+					if !lazy {
+						zmin[j], run[j] = z, 0.5*math.Erfc(z/math.Sqrt2)
+						break
+					}
+					if set[i] && !(zm-z > 1e-7*max(1, math.Abs(zm))) && math.Erfc(z/math.Sqrt2) < math.Erfc(zm/math.Sqrt2) {
+						monotone = false
+					}
+					zmin[j], set[i] = z, true
 				}
 			case gap <= 0:
 				zmin[j], run[j] = math.Inf(-1), 1
+				if lazy {
+					set[i] = true
+				}
+			}
+			if lazy {
+				z := math.Inf(1)
+				if set[i] {
+					z = zmin[j]
+				}
+				dst.zs[k*len(live)+i] = z
+				continue
 			}
 			f += c.w * run[j]
+		}
+		if lazy {
+			continue
 		}
 		if k > 0 {
 			// Rounding of the weighted sum must not break monotonicity.
@@ -192,6 +299,7 @@ func (m *RegimeTrend) OutlookInto(dst *Outlook, threshold float64, from int64, g
 		}
 		dst.Curve[k] = math.Min(f, 1)
 	}
+	return monotone
 }
 
 // days returns t (Unix ms) in days from the model's last point.

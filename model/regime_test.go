@@ -349,3 +349,47 @@ func TestRegimeTooShort(t *testing.T) {
 		t.Errorf("47 hours: err %v, want ErrTooFewPoints", err)
 	}
 }
+
+// TestRegimeOutlookLazy checks that OutlookLazyInto's points are
+// OutlookInto's to the bit, and that ETAOf bisecting on them finds ETA's
+// quantiles, on the planted leaks of TestRegimeOutlookConsistent with
+// thresholds below, near and above their levels.
+func TestRegimeOutlookLazy(t *testing.T) {
+	var f RegimeFitter
+	var full, lazy Outlook
+	for seed := range 100 {
+		rng := rand.New(rand.NewPCG(uint64(seed), 7))
+		var p plant.Series
+		if seed%2 == 0 {
+			p = plant.LeakAfterQuiet(rng)
+		} else {
+			p, _ = plant.Leak(rng)
+		}
+		y, last := aggregate(p.Values, p.Now, raw, 12)
+		m, err := f.Fit(y, last, 12*raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		level, _, _ := m.Level(p.Now, 0)
+		g := Grid{Step: raw, Dense: 288, Sparse: 12}
+		n := g.Points(60 * msPerDay)
+		for _, threshold := range []float64{level - 1, level + 0.5, level + 5, level + 20, level + 60} {
+			m.OutlookInto(&full, threshold, p.Now, g, n)
+			m.OutlookLazyInto(&lazy, threshold, p.Now, g, n)
+			if lazy.Len() != len(full.Curve) {
+				t.Fatalf("seed %d, threshold %g: %d points, want %d", seed, threshold, lazy.Len(), len(full.Curve))
+			}
+			for k, want := range full.Curve {
+				if got := lazy.At(k); math.Float64bits(got) != math.Float64bits(want) {
+					t.Fatalf("seed %d, threshold %g: point %d %v, want %v", seed, threshold, k, got, want)
+				}
+			}
+			for _, q := range []float64{0.1, 0.5, 0.9} {
+				want, wok := ETA(full.Curve, q)
+				if got, ok := ETAOf(lazy.Len(), lazy.At, q); ok != wok || math.Float64bits(got) != math.Float64bits(want) {
+					t.Fatalf("seed %d, threshold %g: ETAOf(%g) %v %v, want %v %v", seed, threshold, q, got, ok, want, wok)
+				}
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package model
 
 import (
 	"math"
+	"sort"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -50,14 +51,35 @@ func ETA(curve []float64, q float64) (steps float64, ok bool) {
 	prev := 0.0
 	for i, f := range curve {
 		if f >= q {
-			if f == prev {
-				return float64(i + 1), true
-			}
-			return float64(i) + (q-prev)/(f-prev), true
+			return etaBetween(i, prev, f, q), true
 		}
 		prev = f
 	}
 	return math.Inf(1), false
+}
+
+// ETAOf is ETA of the non-decreasing curve of n points whose point i is
+// at(i), found by bisection: from about log₂ n points of it rather than
+// all, for a curve whose points are costly (Outlook.At).
+func ETAOf(n int, at func(int) float64, q float64) (steps float64, ok bool) {
+	i := sort.Search(n, func(i int) bool { return at(i) >= q })
+	if i == n {
+		return math.Inf(1), false
+	}
+	prev := 0.0
+	if i > 0 {
+		prev = at(i - 1)
+	}
+	return etaBetween(i, prev, at(i), q), true
+}
+
+// etaBetween interpolates ETA's quantile q between point i-1 of a curve,
+// prev (0 before the first), and point i, f >= q.
+func etaBetween(i int, prev, f, q float64) float64 {
+	if f == prev {
+		return float64(i + 1)
+	}
+	return float64(i) + (q-prev)/(f-prev)
 }
 
 // AnyOf returns the probability that at least one of several independent
