@@ -134,6 +134,45 @@ type scratch struct {
 	mean2, sd2, curve2, rs []float64
 	// o is a capacity plan's regime outlook.
 	o model.Outlook
+	// ahead and behind are the daily baseline's centres at the points a
+	// series' trends are projected on and fitted to, which its three
+	// windows share: ahead[j] at point j of grid aheadGrid after aheadT,
+	// behind[k] at the k-th newest point of window behindWin (see
+	// centreAhead, centreBehind).
+	ahead      []float64
+	aheadOf    *model.Baseline
+	aheadT     int64
+	aheadGrid  model.Grid
+	behind     []float64
+	behindOf   *model.Baseline
+	behindWin  *window
+	behindLast int64
+}
+
+// centreAhead returns daily's centre at point j of g after t, computed
+// once for every trend of a series projected from t on g.
+func (sc *scratch) centreAhead(daily *model.Baseline, g model.Grid, t int64, j int) float64 {
+	if sc.aheadOf != daily || sc.aheadT != t || sc.aheadGrid != g {
+		sc.ahead, sc.aheadOf, sc.aheadT, sc.aheadGrid = sc.ahead[:0], daily, t, g
+	}
+	for len(sc.ahead) <= j {
+		center, _ := daily.At(t + g.At(len(sc.ahead)))
+		sc.ahead = append(sc.ahead, center)
+	}
+	return sc.ahead[j]
+}
+
+// centreBehind returns daily's centre at the k-th newest point of w
+// (0 the newest), computed once for every trend fitted to w.
+func (sc *scratch) centreBehind(daily *model.Baseline, w *window, k int) float64 {
+	if sc.behindOf != daily || sc.behindWin != w || sc.behindLast != w.newest {
+		sc.behind, sc.behindOf, sc.behindWin, sc.behindLast = sc.behind[:0], daily, w, w.newest
+	}
+	for len(sc.behind) <= k {
+		center, _ := daily.At(w.t(w.n - 1 - len(sc.behind)))
+		sc.behind = append(sc.behind, center)
+	}
+	return sc.behind[k]
 }
 
 // shortTermSteps is the horizon up to which Holt-Winters' own forecast
@@ -213,8 +252,7 @@ func (sc *scratch) projectTrend(tr model.LinearTrend, daily *model.Baseline, g m
 		}
 		m, d := tr.MeanSD(float64(k))
 		if daily != nil {
-			center, _ := daily.At(t + off)
-			m += center
+			m += sc.centreAhead(daily, g, t, j)
 		}
 		sc.mean2 = append(sc.mean2, m)
 		sc.sd2 = append(sc.sd2, d)
@@ -273,8 +311,7 @@ func (s *series) trend(sc *scratch, w int, resetAt float64) (model.LinearTrend, 
 	for i := from; i < n; i++ {
 		r := s.win.at(i)
 		if s.daily != nil {
-			center, _ := s.daily.At(s.win.t(i))
-			r -= center
+			r -= sc.centreBehind(s.daily, &s.win, n-1-i)
 		}
 		sc.rs = append(sc.rs, r)
 	}
