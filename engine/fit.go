@@ -34,8 +34,9 @@ type fitter struct {
 	// would otherwise wait beside the old ones until the next evaluation,
 	// a whole batch's when it takes less than an evaluation interval.
 	install chan struct{}
-	// round counts the batches queued, which staggers the reselections
-	// (see reselect).
+	// round counts the batches of every series queued, which staggers
+	// the full refits (see reselect); the batches of new series alone do
+	// not count, else a series' turn could fall in one that skips it.
 	round uint32
 }
 
@@ -75,13 +76,61 @@ func (f *fitter) wakeRun() {
 // refit, each series is reselected daily, a 24th of them at each batch.
 const reselectEvery = 24
 
+// fullRefitEvery is how often a series gets a full refit: a read of the
+// whole history and the fits of everything on it, the seasonal baselines
+// and the regime model of capacity plans besides the forecaster (and the
+// selection, at its reselect rounds). The refits in between read only the
+// recent span of the history that the kept kind of forecaster fits and is
+// validated on (model.RecentSpan, five days and a half of a fortnight)
+// and refit the forecaster alone, at about a third of a full refit's
+// cost (BenchmarkRefitCycle). With the default hourly refit, a 24th of the
+// series get theirs at each batch, staggered as the reselections are; a
+// refit interval of a day or more (the replays') makes every refit full.
+//
+// What is kept between full refits:
+//   - the weekly and daily baselines: each slot's centre and scale are
+//     order statistics of the fortnight's points at that time of week or
+//     day, and a day replaces a fourteenth of a daily slot's points, half
+//     of a weekly slot's in a seventh of the slots and none in the rest;
+//     an hour's points alone would change no more than one slot of each.
+//     Kept for longer, they went stale: refitted every 24th daily refit,
+//     the replay's (`augur evaluate`) Brier score rose from 0.00093 to
+//     0.00107, with two more false alarms;
+//   - the periods the forecaster's kind was fitted with (see
+//     model.SelectOptions.Kept), detected again at the full refit.
+//
+// What follows the data at every refit: the forecaster, refitted on its
+// recent span, besides its update at every point; at every point, the
+// detector and the window that the crossing model's trends and the
+// anomaly evidence read, which no refit touches.
+const fullRefitEvery = 24 * time.Hour
+
+// regimeEvery is how often the regime model is refitted, on the whole
+// history, between full refits. What it has not seen, a leak's newest
+// growth, only the window's recent trends carry into a capacity plan
+// (see series.plan), and those span two hours. A regime must last
+// regimeMinSegment (six hours) to be selected, so a refit every six hours
+// delays a new regime's selection by as much again at most, where a daily
+// one would by a day; the full read it takes adds about a tenth to an
+// average refit's cost (BenchmarkRefitCycle).
+const regimeEvery = 6 * time.Hour
+
 // reselect reports whether the refit of round for the series key runs the
 // full selection: once every reselectEvery rounds, at a round that the
 // key's hash staggers so that no batch reselects every series at once.
-func reselect(key string, round uint32) bool {
+func reselect(key string, round uint32) bool { return turn(key, round, reselectEvery) }
+
+// refitsIn is how many refits of a series pass in d, at least one.
+func (e *Engine) refitsIn(d time.Duration) uint32 {
+	return uint32(max(1, d/e.opts.RefitInterval))
+}
+
+// turn reports whether round is the key's turn among every rounds, the
+// stagger its hash gives.
+func turn(key string, round, every uint32) bool {
 	h := fnv.New32a()
 	h.Write([]byte(key))
-	return (h.Sum32()+round)%reselectEvery == 0
+	return (h.Sum32()+round)%every == 0
 }
 
 // job is one series to fit, with what the fit needs of it, copied by the
@@ -93,6 +142,37 @@ type job struct {
 	// snapshot's at a first fit, the current one between reselections.
 	keep  string
 	first bool
+	// span, when positive, is how many of the history's last points a
+	// refit between full refits reads, to refit the forecaster of kept
+	// alone; points and fullUpTo are the series' and kept, and regime
+	// too unless fitRegime, when the whole history is read to refit it.
+	span      int
+	kept      *model.FittedSeries
+	regime    *model.RegimeTrend
+	fitRegime bool
+	points    int
+	fullUpTo  int64
+}
+
+// recentJob makes j a refit of the forecaster alone on the recent span of
+// the history, keeping the rest of the series' last full refit, unless the
+// series is due a full refit (see fullRefitEvery): at its staggered round,
+// or when its last full refit is older than fullRefitEvery and a refit
+// interval (a restart changed the stagger, or a full refit failed).
+// The caller holds e.mu.
+func (e *Engine) recentJob(j *job, round uint32, end int64) {
+	s := j.s
+	if j.first || j.keep != s.sel.Model || s.base == nil || turn(s.key, round, e.refitsIn(fullRefitEvery)) ||
+		end-s.fullUpTo >= (fullRefitEvery+e.opts.RefitInterval).Milliseconds() {
+		return
+	}
+	span, ok := model.RecentSpan(s.points, e.step, s.sel)
+	if !ok {
+		return
+	}
+	j.span, j.points, j.fullUpTo, j.regime = span, s.points, s.fullUpTo, s.regime
+	j.fitRegime = turn(s.key, round, e.refitsIn(regimeEvery))
+	j.kept = &model.FittedSeries{Selection: s.sel, Baseline: s.base, Daily: s.daily, Period: s.period}
 }
 
 // startRefit queues every series for a refit in a batch of its own (with
@@ -113,7 +193,10 @@ func (e *Engine) startRefit(ctx context.Context, wait, onlyNew bool) {
 	e.mu.Lock()
 	firsts := 0
 	round := e.fits.round
-	e.fits.round++
+	if !onlyNew {
+		e.fits.round++
+	}
+	end := e.alignDown(e.now())
 	for _, s := range e.selectSeries(nil) {
 		if onlyNew && !s.dueFirstFit() {
 			continue
@@ -130,7 +213,9 @@ func (e *Engine) startRefit(ctx context.Context, wait, onlyNew bool) {
 		if keep == "" && s.sel.Model != "" && !reselect(s.key, round) {
 			keep = s.sel.Model
 		}
-		jobs = append(jobs, job{s: s, labels: s.refs.labels[0], keep: keep, first: s.det == nil})
+		j := job{s: s, labels: s.refs.labels[0], keep: keep, first: s.det == nil}
+		e.recentJob(&j, round, end)
+		jobs = append(jobs, j)
 		s.pending = true
 		if s.det == nil {
 			firsts++
@@ -194,9 +279,16 @@ func (e *Engine) fitBatch(ctx context.Context, jobs []job, past *pastWriter) {
 			for j := range work {
 				t0 := time.Now()
 				var r fitResult
-				ts, ys, r.err = e.readHistory(ctx, ts[:0], ys[:0], j.labels)
-				if r.err == nil {
-					r, r.err = fitSeries(&rf, ts, ys, e.step, e.horizon, j.keep)
+				if j.span > 0 {
+					ts, ys, r, r.err = e.refitRecent(ctx, &rf, ts[:0], ys[:0], j)
+				}
+				if j.span == 0 || r.err != nil {
+					// A recent span that cannot be fitted (all missing,
+					// a source down for days) gets the full refit.
+					ts, ys, r.err = e.readHistory(ctx, ts[:0], ys[:0], j.labels)
+					if r.err == nil {
+						r, r.err = fitSeries(&rf, ts, ys, e.step, e.horizon, j.keep)
+					}
 				}
 				if r.err == nil && j.first {
 					e.writePast(ctx, past, func(a *appender) { r.warm(a, j.s.refs, ts, ys) })
@@ -225,12 +317,48 @@ func (e *Engine) fitBatch(ctx context.Context, jobs []job, past *pastWriter) {
 	wg.Wait()
 }
 
+// refitRecent reads the last j.span points of the history of j's series
+// (all of it with j.fitRegime) and refits its forecaster on them
+// (model.SeriesOptions.Kept), and the regime model with j.fitRegime,
+// keeping the rest of its last full refit; it appends the points read to
+// ts and ys.
+func (e *Engine) refitRecent(ctx context.Context, rf *model.RegimeFitter, ts []int64, ys []float64, j job) ([]int64, []float64, fitResult, error) {
+	start := time.Now()
+	// An hour more than the span, for a series whose newest point is
+	// some minutes old: the span counts back from it.
+	span := time.Duration(j.span)*e.opts.Step + time.Hour
+	if j.fitRegime {
+		span = e.opts.History
+	}
+	ts, ys, err := e.readSpan(ctx, ts, ys, j.labels, span)
+	if err != nil {
+		return ts, ys, fitResult{}, err
+	}
+	n, k := len(ts), max(0, len(ts)-j.span)
+	f, err := model.FitSeries(ts[k:], ys[k:], model.SeriesOptions{Step: e.step, Horizon: e.horizon, Kept: j.kept})
+	if err != nil {
+		return ts, ys, fitResult{}, fmt.Errorf("cannot refit: %w", err)
+	}
+	r := fitResult{fc: f.Forecaster, sel: f.Selection, base: f.Baseline, daily: f.Daily, regime: j.regime, period: f.Period,
+		points: j.points, upTo: ts[n-1], fullUpTo: j.fullUpTo}
+	if j.fitRegime {
+		r.regime, _ = rf.Fit(ys, ts[n-1], e.step) // nil on less than two days
+	}
+	r.took = time.Since(start)
+	return ts, ys, r, nil
+}
+
 // readHistory reads the input series l over the history window ending at
 // the TSDB's newest sample of it onto the step grid (NaN for missing
 // points), appending to ts and ys.
 func (e *Engine) readHistory(ctx context.Context, ts []int64, ys []float64, l labels.Labels) ([]int64, []float64, error) {
+	return e.readSpan(ctx, ts, ys, l, e.opts.History)
+}
+
+// readSpan is readHistory over the last span of the window.
+func (e *Engine) readSpan(ctx context.Context, ts []int64, ys []float64, l labels.Labels, span time.Duration) ([]int64, []float64, error) {
 	end := e.alignDown(e.now())
-	start := end - e.opts.History.Milliseconds()
+	start := end - min(span, e.opts.History).Milliseconds()
 	q, err := e.store.Querier(start, end)
 	if err != nil {
 		return ts, ys, fmt.Errorf("cannot read history: %w", err)

@@ -46,18 +46,31 @@ func cpuNow() time.Duration {
 // BenchmarkRefit times the engine's refit of every series of a demo fleet
 // (8 hosts, 24 series of a fortnight at one minute) on one worker: the
 // read of each series' history from the TSDB, the model fits, and their
-// installation. cpu-ms/series is the process CPU time per series.
-func BenchmarkRefit(b *testing.B) {
+// installation. cpu-ms/series is the process CPU time per series. A refit
+// is a full one for a 24th of the series (see fullRefitEvery): its cost
+// varies from round to round, which BenchmarkRefitCycle averages.
+func BenchmarkRefit(b *testing.B) { benchRefits(b, 1) }
+
+// BenchmarkRefitCycle times BenchmarkRefit's refits over a day of hourly
+// refits (reselectEvery rounds), in which each series gets its full refit
+// once: cpu-ms/series is the process CPU time per series and round, what
+// an hourly refit costs on average.
+func BenchmarkRefitCycle(b *testing.B) { benchRefits(b, reselectEvery) }
+
+// benchRefits times rounds refits of refitFleet's series per iteration.
+func benchRefits(b *testing.B, rounds int) {
 	e := refitFleet(b, 8)
 	ctx := context.Background()
 	n := len(e.State().Series)
 	b.ReportAllocs()
 	c0 := cpuNow()
 	for b.Loop() {
-		e.startRefit(ctx, true, false)
-		e.installFits(ctx)
+		for range rounds {
+			e.startRefit(ctx, true, false)
+			e.installFits(ctx)
+		}
 	}
-	b.ReportMetric(float64(cpuNow()-c0)/float64(time.Millisecond)/float64(b.N*n), "cpu-ms/series")
+	b.ReportMetric(float64(cpuNow()-c0)/float64(time.Millisecond)/float64(b.N*rounds*n), "cpu-ms/series")
 }
 
 // BenchmarkRefitParts splits BenchmarkRefit's cost per series: the read of

@@ -27,7 +27,7 @@ import (
 // zero length, so that a file cut short is told from a complete one.
 const (
 	modelsMagic   = "augur models\n"
-	modelsVersion = 1
+	modelsVersion = 2 // 2: FullUpTo
 )
 
 // recentScores is how many of the detector's last scores a series keeps
@@ -90,7 +90,10 @@ func (e *Engine) WriteModels(w io.Writer) (int, error) {
 // modelsRecord is the fixed part of a series' record, after its key.
 type modelsRecord struct {
 	UpTo, First, Fitted, Took int64 // ms, ms, Unix ms, ns
-	Period, Points            uint32
+	// FullUpTo is the last point of the last full refit (ms), the age of
+	// the baselines, regime model and selection (see reselectEvery).
+	FullUpTo       int64
+	Period, Points uint32
 	// Flags: 1 counter-like, 2 has a forecaster, 4 the daily baseline is
 	// the baseline.
 	Flags uint8
@@ -105,7 +108,7 @@ func (s *series) appendModels(dst []byte) ([]byte, error) {
 	if s.det == nil || s.fitErr != nil {
 		return dst, nil
 	}
-	h := modelsRecord{UpTo: s.lastT, First: s.first, Fitted: s.fitted.UnixMilli(), Took: int64(s.fitTook), Period: uint32(s.period), Points: uint32(s.points)}
+	h := modelsRecord{UpTo: s.lastT, First: s.first, Fitted: s.fitted.UnixMilli(), Took: int64(s.fitTook), FullUpTo: s.fullUpTo, Period: uint32(s.period), Points: uint32(s.points)}
 	if s.counterLike {
 		h.Flags |= 1
 	}
@@ -237,7 +240,7 @@ func decodeModels(b []byte) (string, *fitResult, error) {
 	if h.Recent > recentScores || len(b) < 4*int(h.Recent) {
 		return "", nil, fmt.Errorf("%s: %d recent scores", key, h.Recent)
 	}
-	r := &fitResult{upTo: h.UpTo, first: h.First, fitted: time.UnixMilli(h.Fitted), took: time.Duration(h.Took),
+	r := &fitResult{upTo: h.UpTo, fullUpTo: h.FullUpTo, first: h.First, fitted: time.UnixMilli(h.Fitted), took: time.Duration(h.Took),
 		period: int(h.Period), points: int(h.Points), counterLike: h.Flags&1 != 0, recent: make([]float32, h.Recent)}
 	for i := range r.recent {
 		r.recent[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))

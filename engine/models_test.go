@@ -85,6 +85,10 @@ func TestModelsFileResumes(t *testing.T) {
 		if (s.daily == s.base) != (a.byKey[i].daily == a.byKey[i].base) {
 			t.Errorf("%s: the daily baseline is the baseline: %v before the restart, %v after", s.key, a.byKey[i].daily == a.byKey[i].base, s.daily == s.base)
 		}
+		// The age of the baselines, which decides the next full refit.
+		if s.fullUpTo != a.byKey[i].fullUpTo || s.fullUpTo == 0 {
+			t.Errorf("%s: last full refit up to %d after the restart, want %d", s.key, s.fullUpTo, a.byKey[i].fullUpTo)
+		}
 	}
 	ta, tb := a.Targets(), b.Targets()
 	for i := range ta {
@@ -155,7 +159,9 @@ func TestModelsFileRefusals(t *testing.T) {
 		{"cut mid-record", good[:len(good)/2], "unexpected EOF"},
 		{"damaged", flipped, "checksum"},
 		{"other version", append([]byte(modelsMagic), 9, 0, 0), "version 9"},
-		{"other step", append(binary.AppendUvarint(append([]byte(modelsMagic), 1), 300_000), 0), "step of 5m0s and a horizon of 0 steps, not 1m0s and 60"},
+		// A file from before the full refits' age was kept (fullUpTo).
+		{"version 1", append([]byte(modelsMagic), 1, 0, 0), "version 1, want 2"},
+		{"other step", append(binary.AppendUvarint(append([]byte(modelsMagic), modelsVersion), 300_000), 0), "step of 5m0s and a horizon of 0 steps, not 1m0s and 60"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b := steppedDemoEngine(t, demo, 3*day)

@@ -49,6 +49,10 @@ type series struct {
 	// piecewise-linear trend with cycles fitted on the whole history at
 	// each refit; nil on less than two days.
 	regime *model.RegimeTrend
+	// fullUpTo is the time of the last point of the last full refit's
+	// history (ms): the baselines and the regime model are as old as that
+	// at most (see fullRefitEvery).
+	fullUpTo int64
 
 	// det is nil until the first fit, which warms it on the history.
 	det      *model.Detector
@@ -56,7 +60,7 @@ type series struct {
 	fitErr   error
 	fitTook  time.Duration
 	period   int
-	points   int // points of history the last fit read
+	points   int // points of history the last full refit read
 	pending  bool
 	observed int
 
@@ -240,6 +244,8 @@ type fitResult struct {
 	upTo int64
 	took time.Duration
 	err  error
+	// fullUpTo is the series' (see series): upTo after a full refit.
+	fullUpTo int64
 	// recent are the detector's scores of the last points up to upTo,
 	// oldest first (see recentScores).
 	recent []float32
@@ -266,7 +272,7 @@ func fitSeries(rf *model.RegimeFitter, ts []int64, ys []float64, stepMs int64, h
 	}
 	n := len(ys)
 	regime, _ := rf.Fit(ys, ts[n-1], stepMs) // nil on less than two days
-	return fitResult{fc: f.Forecaster, sel: f.Selection, base: f.Baseline, daily: f.Daily, regime: regime, period: f.Period, points: n, upTo: ts[n-1], took: time.Since(start)}, nil
+	return fitResult{fc: f.Forecaster, sel: f.Selection, base: f.Baseline, daily: f.Daily, regime: regime, period: f.Period, points: n, upTo: ts[n-1], fullUpTo: ts[n-1], took: time.Since(start)}, nil
 }
 
 // backfillSpan is how much of the past a first fit writes the outputs of:
@@ -331,6 +337,7 @@ func (s *series) install(a *appender, r fitResult, now time.Time) {
 	}
 	first := s.det == nil
 	s.fc, s.sel, s.base, s.daily, s.regime, s.period, s.fitTook, s.points = r.fc, r.sel, r.base, r.daily, r.regime, r.period, r.took, r.points
+	s.fullUpTo = r.fullUpTo
 	if r.det != nil {
 		s.det = r.det
 	}

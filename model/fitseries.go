@@ -17,6 +17,12 @@ type SeriesOptions struct {
 	// restored from a snapshot): only it is fitted, and the full selection
 	// runs when it cannot be.
 	Restored string
+	// Kept, when set, is the last fit on the whole history, whose
+	// baselines and selection are kept: t and y need be only the last
+	// RecentSpan points of the history, and only the forecaster is fitted
+	// again, of the kept kind with the kept periods (SelectOptions.Kept),
+	// as it would be on the whole history. Restored is ignored.
+	Kept *FittedSeries
 }
 
 // FittedSeries is everything FitSeries fits to one series.
@@ -88,13 +94,15 @@ func FitSeries(t []int64, y []float64, opts SeriesOptions) (*FittedSeries, error
 		return nil, fmt.Errorf("%w: %d points", ErrShortHistory, valid)
 	}
 	n := len(y)
-	var periods []int
-	for _, p := range []time.Duration{24 * time.Hour, 7 * 24 * time.Hour} {
-		if k := int(p.Milliseconds() / opts.Step); k > 1 && n >= 2*k {
-			periods = append(periods, k)
+	sopts := SelectOptions{Periods: seriesPeriods(n, opts.Step), Horizon: opts.Horizon}
+	if k := opts.Kept; k != nil {
+		fc, sel, err := Select(y, SelectOptions{Periods: sopts.Periods, Horizon: opts.Horizon, Kept: &k.Selection})
+		if err != nil {
+			return nil, fmt.Errorf("cannot refit the forecaster: %w", err)
 		}
+		compact(fc)
+		return &FittedSeries{Forecaster: fc, Selection: sel, Baseline: k.Baseline, Daily: k.Daily, Period: k.Period}, nil
 	}
-	sopts := SelectOptions{Periods: periods, Horizon: opts.Horizon}
 	if opts.Restored != "" {
 		sopts.Candidates = []string{opts.Restored}
 	}
@@ -122,6 +130,33 @@ func FitSeries(t []int64, y []float64, opts SeriesOptions) (*FittedSeries, error
 		}
 	}
 	return f, nil
+}
+
+// seriesPeriods returns the candidate periods of a history of n points at
+// step ms: a day and a week, each when the history spans it twice.
+func seriesPeriods(n int, stepMs int64) []int {
+	var periods []int
+	for _, p := range []time.Duration{24 * time.Hour, 7 * 24 * time.Hour} {
+		if k := int(p.Milliseconds() / stepMs); k > 1 && n >= 2*k {
+			periods = append(periods, k)
+		}
+	}
+	return periods
+}
+
+// RecentSpan returns how many of the last points of a history of n points
+// at step ms the forecaster of a fit on it with selection sel needs to be
+// refitted alone (SeriesOptions.Kept), and false when that is the whole
+// history or its holdout is not yet at Select's cap (see Select). A fit
+// that kept a period of a week fits on four weeks, and so always needs
+// the whole of a fortnight.
+//
+// The span's shortest candidate period is the whole history's (a day):
+// the span covers four cycles of the longest kept period, and when none
+// was detected the fallback period is the shortest, which the span
+// covers four times over too, so Select falls back to the same one.
+func RecentSpan(n int, stepMs int64, sel Selection) (int, bool) {
+	return recentSpan(n, sel, seriesPeriods(n, stepMs))
 }
 
 // dailySlot is the slot width of the daily profile that deseasonalises

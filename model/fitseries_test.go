@@ -168,3 +168,56 @@ func retained(b *testing.B, ts []int64, y []float64, k int) int {
 	runtime.KeepAlive(keep)
 	return int(m1.HeapAlloc-m0.HeapAlloc) / k
 }
+
+// TestFitSeriesKeptRecentSpan: a refit of a kept kind on the recent span
+// that RecentSpan gives forecasts exactly what the same refit on the whole
+// fortnight does, and that is what a refit of the kind (Restored) on the
+// whole fortnight does when it detects the same periods; the baselines are
+// the kept ones.
+func TestFitSeriesKeptRecentSpan(t *testing.T) {
+	ts, y := demoLike(14, 2)
+	n := len(y)
+	for _, kind := range []string{"holtwinters", "holtwinters_damped", "holt_damped", "ari", "snaive", "naive"} {
+		full, err := FitSeries(ts, y, SeriesOptions{Step: minute, Horizon: 60, Restored: kind})
+		if err != nil || full.Selection.Model != kind {
+			t.Fatalf("%s: fitted %q, %v", kind, full.Selection.Model, err)
+		}
+		span, ok := RecentSpan(n, minute, full.Selection)
+		if !ok || span != 2016+4*1440 {
+			t.Fatalf("%s: recent span %d, %v; want %d, true", kind, span, ok, 2016+4*1440)
+		}
+		kept, err := FitSeries(ts, y, SeriesOptions{Step: minute, Horizon: 60, Kept: full})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recent, err := FitSeries(ts[n-span:], y[n-span:], SeriesOptions{Step: minute, Horizon: 60, Kept: full})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if recent.Baseline != full.Baseline || recent.Daily != full.Daily || recent.Selection.Model != kind {
+			t.Errorf("%s: refitted %q, baselines kept %v", kind, recent.Selection.Model, recent.Baseline == full.Baseline && recent.Daily == full.Daily)
+		}
+		var a, b, c Forecast
+		for _, x := range []struct {
+			f *FittedSeries
+			d *Forecast
+		}{{full, &a}, {kept, &b}, {recent, &c}} {
+			if err := x.f.Forecaster.PredictInto(x.d, 120, 0.95); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for h := range a.Point {
+			if a.Point[h] != b.Point[h] || b.Point[h] != c.Point[h] || a.Upper[h] != c.Upper[h] || a.Lower[h] != c.Lower[h] {
+				t.Fatalf("%s: lead %d: %v (restored) %v (kept) %v (recent span), intervals %v/%v", kind, h+1, a.Point[h], b.Point[h], c.Point[h], a.Upper[h], c.Upper[h])
+			}
+		}
+	}
+	// A weekly period is fitted on four weeks: the whole fortnight.
+	if _, ok := RecentSpan(n, minute, Selection{Model: "mstl", Periods: []int{1440, 10080}}); ok {
+		t.Error("a recent span for a weekly period")
+	}
+	// A week is too short for the holdout's cap by its fraction.
+	if _, ok := RecentSpan(6*1440, minute, Selection{Model: "holtwinters", Periods: []int{1440}}); ok {
+		t.Error("a recent span on six days")
+	}
+}

@@ -181,6 +181,15 @@ type SelectOptions struct {
 	// AdaptRate is the step η of the online interval adaptation (see
 	// Calibrated); 0 means 0.05, negative turns it off.
 	AdaptRate float64
+	// Kept, when set, is an earlier selection on a longer history whose
+	// kind is refitted alone (Candidates is ignored), with its periods
+	// instead of DetectPeriods' and the holdout capped as on that history:
+	// y may then be only the last recentSpan points of it, too short to
+	// detect a weekly period or to reach the cap by the Holdout fraction,
+	// and the fit is the one Select would make of the same kind and
+	// periods on the whole history (the validation error MASE is scaled
+	// by the naive forecast's error on the points read).
+	Kept *Selection
 }
 
 // Selection records Select's choice, for /api/v1/targets.
@@ -221,6 +230,53 @@ const (
 	maxFitCycles = 4
 	maxFitPoints = 4032
 )
+
+// cleanPeriods returns the periods of at least two steps, sorted, without
+// repeats, in a new slice.
+func cleanPeriods(periods []int) []int {
+	periods = slices.DeleteFunc(slices.Clone(periods), func(p int) bool { return p < 2 })
+	slices.Sort(periods)
+	return slices.Compact(periods)
+}
+
+// selectSeason returns the periods Select's seasonal candidates use: those
+// detected or, when none is, the shortest candidate period.
+func selectSeason(detected, periods []int) []int {
+	if len(detected) == 0 && len(periods) > 0 {
+		return periods[:1]
+	}
+	return detected
+}
+
+// holdoutCap is the most points Select holds out given the season: the
+// shortest period validates at least one whole cycle.
+func holdoutCap(season []int) int {
+	if len(season) > 0 {
+		return max(maxHoldout, season[0])
+	}
+	return maxHoldout
+}
+
+// fitSpan is how many points before the holdout Select fits on.
+func fitSpan(season []int) int {
+	if len(season) > 0 {
+		return max(maxFitCycles*season[len(season)-1], maxFitPoints)
+	}
+	return maxFitPoints
+}
+
+// recentSpan returns how many of the last points of a history of n
+// points Select uses when it refits the kind sel chose with the same
+// periods (SelectOptions.Kept): the fit's span and the holdout. ok is
+// false when the holdout is not at its cap on n points (a shorter read
+// would hold out fewer), or when the span is the whole history.
+// periods are the candidate periods Select was given.
+func recentSpan(n int, sel Selection, periods []int) (span int, ok bool) {
+	season := selectSeason(sel.Periods, cleanPeriods(periods))
+	c := holdoutCap(season)
+	span = c + fitSpan(season)
+	return span, int(float64(n)*0.2) >= c && span < n
+}
 
 // candidate is one model family that Select can try.
 type candidate struct {
@@ -297,10 +353,7 @@ func Select(y []float64, opts SelectOptions) (Forecaster, Selection, error) {
 	if opts.MaxOrigins <= 0 {
 		opts.MaxOrigins = 250
 	}
-	periods := slices.Clone(opts.Periods)
-	periods = slices.DeleteFunc(periods, func(p int) bool { return p < 2 })
-	slices.Sort(periods)
-	periods = slices.Compact(periods)
+	periods := cleanPeriods(opts.Periods)
 	if opts.Horizon <= 0 {
 		opts.Horizon = 1
 		if len(periods) > 0 {
@@ -325,32 +378,32 @@ func Select(y []float64, opts SelectOptions) (Forecaster, Selection, error) {
 
 	// Periods: those detected; when none is, the shortest candidate as a
 	// hypothesis for the backtest to confirm or reject.
-	sel.Periods = DetectPeriods(y, periods)
-	season := sel.Periods
-	if len(season) == 0 && len(periods) > 0 {
-		season = periods[:1]
+	want := opts.Candidates
+	if k := opts.Kept; k != nil {
+		sel.Periods, want = slices.Clone(k.Periods), []string{k.Model}
+	} else {
+		sel.Periods = DetectPeriods(y, periods)
 	}
-	if c := maxHoldout; nVal > c {
-		if len(season) > 0 {
-			c = max(c, season[0])
-		}
+	season := selectSeason(sel.Periods, periods)
+	if c := holdoutCap(season); nVal > c || opts.Kept != nil {
 		nVal = min(nVal, c)
+		if opts.Kept != nil {
+			nVal = c
+		}
 		nFit = n - nVal
+		if nFit < minFitLen {
+			return nil, sel, fmt.Errorf("cannot refit %s on %d points: %w", opts.Kept.Model, n, ErrTooShort)
+		}
 	}
 	cands := slices.DeleteFunc(candidates(season), func(c candidate) bool {
-		if opts.Candidates == nil {
+		if want == nil {
 			return c.named
 		}
-		return !slices.Contains(opts.Candidates, c.name)
+		return !slices.Contains(want, c.name)
 	})
 
 	scale := naiveMAE(y[:nFit])
-	from := 0
-	if len(season) > 0 {
-		from = max(0, nFit-max(maxFitCycles*season[len(season)-1], maxFitPoints))
-	} else {
-		from = max(0, nFit-maxFitPoints)
-	}
+	from := max(0, nFit-fitSpan(season))
 	// The likely winners are validated first, so that the others can be
 	// abandoned early (see backtest); ties still go to the earlier of
 	// candidates' order.
