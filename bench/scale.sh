@@ -26,7 +26,8 @@
 # endpoint (default 200) within BUDGET (default 60s, at least 3 requests);
 # PROBES, the endpoints timed (default "failures capacity query_range");
 # READY_TIMEOUT and REFIT_TIMEOUT (default 30m each); MAX_SAMPLES (augur's
-# --query.max-samples, default Prometheus' 50000000); REPLAY (augur's
+# --query.max-samples, default Prometheus' 50000000, or 1,500 a series
+# when that is more); REPLAY (augur's
 # --calibration.replay, default 0: no second engine replaying the past);
 # MAX_RSS in bytes, the cap on augur's anonymous resident memory (RssAnon:
 # VmRSS also counts the TSDB's mmapped files, reclaimable page cache;
@@ -73,8 +74,13 @@ REPLAY=${REPLAY:-0}
 PROBES=${PROBES:-"failures capacity query_range"}
 # The 24 h query_range over every host reads 1,441 points of each series:
 # 14.4 M samples at 10k series, over augur's default --query.max-samples
-# (1.5 M, 64 MiB a query); a fleet this size runs with Prometheus' default.
-MAX_SAMPLES=${MAX_SAMPLES:-50000000}
+# (1.5 M, 64 MiB a query); a fleet this size runs with Prometheus' default,
+# and a larger one with room for its 1,441 points a series (144 M at 100k,
+# which Prometheus' default refuses with a 422).
+maxSamples() {
+	local n=$1
+	echo "${MAX_SAMPLES:-$((n * 1500 > 50000000 ? n * 1500 : 50000000))}"
+}
 MAX_RSS=${MAX_RSS:-$(awk '/^MemAvailable:/ {printf "%.0f", $2 * 1024 * 0.7}' /proc/meminfo)}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/augur-scale.XXXXXX")
@@ -188,7 +194,7 @@ runCluster() {
 			port=$("$work/scaleload" port)
 			((i == 0)) || peer=(--cluster.peer="${gossip[0]}")
 			"$work/augur" serve --config.file="$dir/augur.yml" --web.listen-address="127.0.0.1:$port" \
-				--storage.path="$dir/data-$n-$i" --calibration.replay="$REPLAY" --query.max-samples="$MAX_SAMPLES" \
+				--storage.path="$dir/data-$n-$i" --calibration.replay="$REPLAY" --query.max-samples="$(maxSamples $((hosts * 3)))" \
 				--cluster.listen-address="${gossip[i]}" --cluster.instance-id="augur-$i" "${peer[@]}" \
 				>"$dir/augur-$n-$i.log" 2>&1 &
 			rpids+=($!)
@@ -227,7 +233,7 @@ fi
 serve() {
 	started=$(date +%s.%N)
 	"$work/augur" serve --config.file="$dir/augur.yml" --web.listen-address="127.0.0.1:$port" \
-		--storage.path="$dir/data" --calibration.replay="$REPLAY" --query.max-samples="$MAX_SAMPLES" >"$dir/$1" 2>&1 &
+		--storage.path="$dir/data" --calibration.replay="$REPLAY" --query.max-samples="$(maxSamples "$n")" >"$dir/$1" 2>&1 &
 	apid=$!
 	pids+=("$apid")
 }
