@@ -202,18 +202,7 @@ func TestRegimeOutlookConsistent(t *testing.T) {
 	var f RegimeFitter
 	var o Outlook
 	for seed := range 200 {
-		rng := rand.New(rand.NewPCG(uint64(seed), 7))
-		var p plant.Series
-		if seed%2 == 0 {
-			p = plant.LeakAfterQuiet(rng)
-		} else {
-			p, _ = plant.Leak(rng)
-		}
-		y, last := aggregate(p.Values, p.Now, raw, 12)
-		m, err := f.Fit(y, last, 12*raw)
-		if err != nil {
-			t.Fatal(err)
-		}
+		rng, p, m := fitPlantedLeak(t, &f, seed)
 		level, _, _ := m.Level(p.Now, 0)
 		threshold := level + 60*rng.Float64() - 10
 		// The first day at the series' step, then hourly.
@@ -358,18 +347,7 @@ func TestRegimeOutlookLazy(t *testing.T) {
 	var f RegimeFitter
 	var full, lazy Outlook
 	for seed := range 100 {
-		rng := rand.New(rand.NewPCG(uint64(seed), 7))
-		var p plant.Series
-		if seed%2 == 0 {
-			p = plant.LeakAfterQuiet(rng)
-		} else {
-			p, _ = plant.Leak(rng)
-		}
-		y, last := aggregate(p.Values, p.Now, raw, 12)
-		m, err := f.Fit(y, last, 12*raw)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, p, m := fitPlantedLeak(t, &f, seed)
 		level, _, _ := m.Level(p.Now, 0)
 		g := Grid{Step: raw, Dense: 288, Sparse: 12}
 		n := g.Points(60 * msPerDay)
@@ -392,4 +370,23 @@ func TestRegimeOutlookLazy(t *testing.T) {
 			}
 		}
 	}
+}
+
+// fitPlantedLeak fits f to seed's planted leak, after a quiet fortnight
+// for even seeds, aggregated as the capacity plans aggregate.
+func fitPlantedLeak(t *testing.T, f *RegimeFitter, seed int) (*rand.Rand, plant.Series, *RegimeTrend) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(uint64(seed), 7))
+	var p plant.Series
+	if seed%2 == 0 {
+		p = plant.LeakAfterQuiet(rng)
+	} else {
+		p, _ = plant.Leak(rng)
+	}
+	y, last := aggregate(p.Values, p.Now, raw, 12)
+	m, err := f.Fit(y, last, 12*raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rng, p, m
 }
