@@ -432,7 +432,9 @@ func (e *Engine) evaluate(ctx context.Context) {
 	cut := e.backfillCut()
 	// Chunks are aligned to multiples of their span, so that the blocks
 	// the backfills write fit the TSDB's compaction ranges.
-	for cs := first; cs <= end; cs = (cs/chunk + 1) * chunk {
+	prog := newProgress(e.logger, "fetching the history", "chunks", int(end/chunk-first/chunk)+1)
+	for i, cs := 0, first; cs <= end; i, cs = i+1, (cs/chunk+1)*chunk {
+		prog.done(i)
 		ce := min((cs/chunk+1)*chunk-e.step, end)
 		fetched := false
 		for _, sig := range e.signals {

@@ -307,10 +307,12 @@ func (e *Engine) fitBatch(ctx context.Context, jobs []job, past *pastWriter) {
 			}
 		}()
 	}
-	for _, j := range jobs {
+	prog := newProgress(e.logger, "fitting models", "series", len(jobs))
+	for i, j := range jobs {
 		if ctx.Err() != nil {
 			break
 		}
+		prog.done(i)
 		work <- j
 	}
 	close(work)

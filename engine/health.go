@@ -35,7 +35,8 @@ const (
 	// HealthNoLimit is a signal whose limit_query gives no limit for some
 	// entities: their crossings are left out of the failure probability.
 	HealthNoLimit Health = "no_limit"
-	// HealthWarmingUp marks series with too few points for a model yet.
+	// HealthWarmingUp marks series with no model yet: too few points, or
+	// awaiting their first fit.
 	// It is informational: a new host is not a fault of the signal, so it
 	// never makes a signal's Health, only one of its Problems.
 	HealthWarmingUp Health = "warming_up"
@@ -241,18 +242,23 @@ func hasHealth(ps []Problem, h Health) bool {
 	return slices.ContainsFunc(ps, func(p Problem) bool { return p.Health == h })
 }
 
-// warmingUp returns the problem of sig's series that have no model yet
-// because they have too few points (or await their first fit), nil when
-// there are none. The caller holds e.mu.
+// warmingUp returns the problem of sig's series that have no model yet,
+// nil when there are none. It tells the series with too few points from
+// those that have enough and await their first fit: on a first start of a
+// large fleet most of them wait minutes for the fit, and "too few points"
+// next to "(256 points)" would send the user looking at the source. The
+// caller holds e.mu.
 func (e *Engine) warmingUp(sig *signalState) *Problem {
 	type warm struct {
 		entity string
 		points int
+		short  bool
 	}
 	var ws []warm
 	for _, s := range sig.series {
 		if s.warmingUp() {
-			ws = append(ws, warm{s.entity, s.win.finite()})
+			n := s.win.finite()
+			ws = append(ws, warm{s.entity, n, n < model.MinSeriesPoints || errors.Is(s.fitErr, model.ErrShortHistory)})
 		}
 	}
 	if len(ws) == 0 {
@@ -260,17 +266,36 @@ func (e *Engine) warmingUp(sig *signalState) *Problem {
 	}
 	slices.SortFunc(ws, func(a, b warm) int { return strings.Compare(a.entity, b.entity) })
 	p := &Problem{Health: HealthWarmingUp, Count: len(ws)}
-	parts := make([]string, 0, min(len(ws), maxNamed))
 	for _, w := range ws[:min(len(ws), maxNamed)] {
 		p.Entities, p.Points = append(p.Entities, w.entity), append(p.Points, w.points)
-		parts = append(parts, w.entity+" ("+strconv.Itoa(w.points)+" points)")
 	}
-	list := strings.Join(parts, ", ")
-	if len(ws) > maxNamed {
-		list += fmt.Sprintf(" and %d more", len(ws)-maxNamed)
+	// named lists the first series of one kind and counts the rest.
+	named := func(short bool) (int, string) {
+		var n int
+		var parts []string
+		for _, w := range ws {
+			if w.short != short {
+				continue
+			}
+			if n++; n <= maxNamed {
+				parts = append(parts, w.entity+" ("+strconv.Itoa(w.points)+" points)")
+			}
+		}
+		list := strings.Join(parts, ", ")
+		if n > maxNamed {
+			list += fmt.Sprintf(" and %d more", n-maxNamed)
+		}
+		return n, list
 	}
-	p.Message = fmt.Sprintf("%d series have too few points for a model yet (it needs %d): %s; each is fitted once it has them",
-		len(ws), model.MinSeriesPoints, list)
+	var msgs []string
+	if n, list := named(true); n > 0 {
+		msgs = append(msgs, fmt.Sprintf("%d have too few points for a model yet (it needs %d): %s; each is fitted once it has them",
+			n, model.MinSeriesPoints, list))
+	}
+	if n, list := named(false); n > 0 {
+		msgs = append(msgs, fmt.Sprintf("%d have the points and await their first fit: %s", n, list))
+	}
+	p.Message = fmt.Sprintf("%d series have no model yet: %s", len(ws), strings.Join(msgs, "; "))
 	return p
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/augur-sre/augur/ingest"
+	"github.com/augur-sre/augur/model"
 )
 
 func TestReadiness(t *testing.T) {
@@ -118,5 +119,50 @@ func TestNewSeriesFittedAtOnce(t *testing.T) {
 		case i >= 10 && (m == "none" || len(ps) != 0):
 			t.Errorf("%d minutes after web-1 joined: model %q, problems %+v; want it fitted", i, m, ps)
 		}
+	}
+}
+
+// TestWarmingUpMessage checks that the warming-up problem tells series
+// with too few points from those that have them and await their first
+// fit: a large fleet's first start shows the second kind for minutes.
+func TestWarmingUpMessage(t *testing.T) {
+	withPoints := func(entity string, n int, fitErr error) *series {
+		s := &series{entity: entity, win: newWindow(300, 60_000), fitErr: fitErr}
+		for i := range n {
+			s.win.push(int64(i)*60_000, 1, 0)
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name   string
+		series []*series
+		want   string
+	}{
+		{"none", nil, ""},
+		{"short", []*series{withPoints("b", 4, nil), withPoints("a", 0, nil)},
+			"2 series have no model yet: 2 have too few points for a model yet (it needs 10): a (0 points), b (4 points); each is fitted once it has them"},
+		{"awaiting", []*series{withPoints("c", 256, nil)},
+			"1 series have no model yet: 1 have the points and await their first fit: c (256 points)"},
+		{"both", []*series{withPoints("c", 256, nil), withPoints("a", 3, nil), withPoints("b", 20, model.ErrShortHistory)},
+			"3 series have no model yet: 2 have too few points for a model yet (it needs 10): a (3 points), b (20 points); each is fitted once it has them; 1 have the points and await their first fit: c (256 points)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sig := &signalState{series: map[string]*series{}}
+			for _, s := range tc.series {
+				sig.series[s.entity] = s
+			}
+			p := (&Engine{}).warmingUp(sig)
+			switch {
+			case tc.want == "" && p != nil:
+				t.Fatalf("problem %+v, want none", p)
+			case tc.want == "":
+				return
+			case p == nil:
+				t.Fatalf("no problem, want %q", tc.want)
+			}
+			if p.Message != tc.want || p.Count != len(tc.series) || len(p.Entities) != len(tc.series) || !slices.IsSorted(p.Entities) {
+				t.Errorf("got %d %v %q\nwant %d series sorted, %q", p.Count, p.Entities, p.Message, len(tc.series), tc.want)
+			}
+		})
 	}
 }
